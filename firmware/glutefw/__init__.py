@@ -1,0 +1,1 @@
+"""glutescope wearable firmware (MicroPython, RP2350)."""

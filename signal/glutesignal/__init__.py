@@ -1,0 +1,1 @@
+"""glutesignal: the pure signal core of glutescope (numpy/scipy, no I/O)."""
