@@ -1,0 +1,3 @@
+from glutescope.cli import run
+
+run()

@@ -1,0 +1,93 @@
+"""The ``glutescope`` command line: one module per subcommand in ``glutescope.commands``.
+
+``main(argv, env) -> exit status`` keeps the process environment injectable so tests
+run the real CLI in-process; heavy imports (numpy, Qt, bleak) happen inside each
+command so ``--help`` answers at once.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence, TextIO
+
+from glutescope import __version__
+from glutescope.exitcodes import CliError, ExitStatus
+
+# subcommand name -> (module in glutescope.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "live biofeedback; on the built-in virtual wearable unless --device is given"),
+    "scan": ("scan", "list glutescope wearables in range"),
+    "record": ("record", "record a session headless, with a live status line"),
+    "info": ("info", "summarise a recording"),
+    "recover": ("recover", "repair a recording cut off by a crash or power loss"),
+    "replay": ("replay", "play a recording back through the live pipeline"),
+}
+
+
+@dataclass
+class Environment:
+    """What a command may touch of the outside world; tests pass their own."""
+
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def has_display(self) -> bool:
+        """True when a Qt window can be shown to a person."""
+        if self.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
+            return False
+        if sys.platform.startswith("linux"):
+            return bool(self.environ.get("DISPLAY") or self.environ.get("WAYLAND_DISPLAY"))
+        return True
+
+    def error(self, message: str) -> None:
+        print(f"glutescope: error: {message}", file=self.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glutescope",
+        description="Wearable EMG + IMU biofeedback for the glutes. "
+        "A training and assessment aid, not a medical device.",
+    )
+    parser.add_argument("--version", action="version", version=f"glutescope {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        _command_module(module).add_arguments(cmd)
+    return parser
+
+
+def _command_module(module: str):
+    return importlib.import_module(f"glutescope.commands.{module}")
+
+
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    """Run one command; return its exit status instead of exiting."""
+    env = env or Environment()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # argparse exits on --help / bad usage
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(env.stdout)
+        return ExitStatus.USAGE
+    module = _command_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args, env))
+    except CliError as exc:
+        env.error(str(exc))
+        return int(exc.status)
+    except KeyboardInterrupt:
+        env.error("interrupted")
+        return ExitStatus.INTERRUPTED
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
