@@ -1,0 +1,818 @@
+"""Body model: realistic surface EMG and pelvis motion for scripted glute exercises.
+
+The model is the ground truth for the accuracy tests and benchmarks and the source
+of the virtual wearable in the demo. It is pure: seeded, deterministic, no I/O.
+
+What it produces, per exercise script:
+
+- the true activation of each muscle channel, as a fraction of its maximum voluntary
+  contraction (MVC);
+- surface EMG at the electrodes in µV: Gaussian noise shaped to a sEMG power spectrum,
+  amplitude-modulated by the activation with motor-unit-like variability, plus the
+  usual contaminants (mains hum with harmonics, baseline wander, motion artefacts at
+  movement transitions, an attenuated ECG, electrode/amplifier noise);
+- the pelvis orientation and the readings of a 6-axis IMU on the sacrum
+  (x forward, y left, z up when standing);
+- the truth: reps, squeeze-test cues and per-side squeeze parameters, and the
+  left/right symmetry index.
+
+Angles (shared with :mod:`glutesignal.pelvis`):
+
+- ``obliquity_deg``: elevation of the pelvis' left-right (sensor y) axis above the
+  horizontal plane. Positive: left hip higher than the right, i.e. a right hip drop.
+  Defined against gravity, so it means "hip drop" both standing and lying supine.
+- ``tilt_deg``: sagittal rotation (about the sensor y axis) relative to the posture
+  the exercise starts in (standing or supine). Positive: anterior tilt. A bridge is a
+  posterior tilt (negative).
+- ``rotation_deg``: heading change about the vertical since the start (integrated
+  angular velocity about gravity).
+
+References
+----------
+.. [1] Merletti R, Parker PA (eds). Electromyography: Physiology, Engineering, and
+   Noninvasive Applications. IEEE Press / Wiley, 2004 (sEMG spectrum 20-450 Hz,
+   amplitude ranges, contaminants).
+.. [2] Shwedyk E, Balasubramanian R, Scott RN. A nonstationary model for the
+   electromyogram. IEEE Trans Biomed Eng 24(5):417-424, 1977 (spectral shape).
+.. [3] Clancy EA, Hogan N. Probability density of the surface electromyogram and its
+   relation to amplitude detectors. IEEE Trans Biomed Eng 46(6):730-739, 1999
+   (Gaussian amplitude-modulated model of the sEMG).
+.. [4] De Luca CJ. The use of surface electromyography in biomechanics. J Appl
+   Biomech 13:135-163, 1997 (noise, motion artefact < 20 Hz, amplitudes).
+.. [5] Contreras B et al. A comparison of gluteus maximus, biceps femoris, and vastus
+   lateralis EMG amplitude in the barbell, band, and American hip thrust variations.
+   J Appl Biomech 32:254-260, 2016 (bridge / hip thrust glute max ~30-70 % MVC).
+.. [6] Drake JDM, Callaghan JP. Elimination of electrocardiogram contamination from
+   electromyogram signals. J Electromyogr Kinesiol 16:175-187, 2006 (ECG artefact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+__all__ = [
+    "EXERCISES",
+    "BodySession",
+    "Phase",
+    "Rep",
+    "SqueezeTruth",
+    "simulate",
+]
+
+EXERCISES = ("bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "demo")
+"""Exercise scripts :func:`simulate` knows."""
+
+_MUSCLES = ("glute_max", "glute_med", "hamstring", "lumbar_erector")
+_SIDES = ("left", "right")
+
+# Shwedyk et al. 1977 spectrum corner frequencies [2]: with these the sEMG peaks near
+# 70 Hz with a median frequency near 100 Hz, typical of gluteus maximus [1].
+_SHWEDYK_FL_HZ = 70.0
+_SHWEDYK_FH_HZ = 130.0
+# Electrode-skin / front-end band of the sEMG itself [1]: nothing below 10 Hz, little above 500 Hz.
+_EMG_BAND_HZ = (10.0, 500.0)
+
+# Amplitude of the sEMG at 100 % MVC, RMS µV: "a few hundred µV" for glute max [1, 4].
+_MVC_UV = {"glute_max": 250.0, "glute_med": 200.0, "hamstring": 300.0, "lumbar_erector": 180.0}
+# Resting tone: 1-2 % MVC.
+_REST_ACTIVATION = 0.015
+# Motor-unit-like amplitude variability (CV of a slow lognormal factor) [3].
+_MU_VARIABILITY_CV = 0.10
+_MU_VARIABILITY_BAND_HZ = 4.0
+# Mains: amplitude at the fundamental (µV) and relative harmonics (odd ones dominate).
+_MAINS_UV = 12.0
+_MAINS_HARMONICS = {1: 1.0, 2: 0.08, 3: 0.35, 5: 0.15, 7: 0.05}
+_BASELINE_WANDER_UV = 40.0
+_MOTION_ARTEFACT_UV = 90.0
+_MOTION_ARTEFACT_S = 0.3
+# ECG at the glutes: far from the heart, a few µV to a few tens of µV [6].
+_ECG_UV = 15.0
+_HEART_RATE_HZ = 1.1
+# SNR reference activation when an exercise has no contraction ("rest").
+_REST_SNR_REFERENCE_ACTIVATION = 0.3
+# IMU noise (LSM6DSOX class): accelerometer and gyroscope white noise, gyro bias.
+_ACC_NOISE_G = 0.002
+_GYRO_NOISE_DPS = 0.07
+_GYRO_BIAS_SD_DPS = 0.3
+
+
+@dataclass(frozen=True)
+class Rep:
+    """One repetition (or hold) of an exercise, as scripted."""
+
+    start_s: float
+    """Start of the movement or contraction, seconds from the session start."""
+    end_s: float
+    """End of the movement (back at rest), seconds."""
+    kind: str
+    """"bridge", "single_leg_bridge", "squeeze" or "stance"."""
+    side: str
+    """Working side: "left", "right" or "both"."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One cued phase of the squeeze test (the cue is given at ``start_s``)."""
+
+    start_s: float
+    """Cue time, seconds from the session start."""
+    end_s: float
+    """End of the phase (the next cue), seconds."""
+    name: str
+    """"relax" or "squeeze"."""
+    side: str
+    """Side asked to squeeze: "left", "right", "both"; "none" for relax."""
+
+
+@dataclass(frozen=True)
+class SqueezeTruth:
+    """The scripted quality of one squeeze in the squeeze test."""
+
+    side: str
+    """Side asked: "left", "right" or "both"."""
+    cue_s: float
+    """Cue time, seconds."""
+    reaction_s: float
+    """Delay from the cue to the start of the rise, seconds."""
+    rise_s: float
+    """Duration of the rise from rest to the plateau, seconds."""
+    peak_activation: float
+    """Plateau activation of the asked glute (the stronger one for "both"), fraction of MVC."""
+    hold_cv: float
+    """Coefficient of variation of the activation during the hold (unsteadiness)."""
+    relax_s: float
+    """Duration of the fall back to rest after the relax cue, seconds."""
+    residual_activation: float
+    """Activation left above rest after relaxing, fraction of MVC."""
+    overflow_fraction: float
+    """Activation of the other glute as a fraction of the asked one (0 for "both")."""
+
+
+@dataclass(frozen=True)
+class BodySession:
+    """A simulated session: signals at the sensors and the truth behind them.
+
+    Arrays are read-only. EMG arrays have shape ``(n_channels, n_emg)``, IMU arrays
+    ``(3, n_imu)``; sample ``k`` is at ``k / fs_hz`` seconds.
+    """
+
+    exercise: str
+    """Exercise script name (one of :data:`EXERCISES`)."""
+    seed: int
+    """Seed of the random generator; the same arguments give the same session."""
+    channels: tuple[str, ...]
+    """Channel names, e.g. ``("glute_max_left", "glute_max_right")``."""
+    emg_fs_hz: float
+    """EMG sampling rate, Hz."""
+    imu_fs_hz: float
+    """IMU sampling rate, Hz."""
+    duration_s: float
+    """Session length, seconds."""
+    emg_uV: np.ndarray
+    """Surface EMG at the electrodes, µV, ``(n_channels, n_emg)``."""
+    activation: np.ndarray
+    """True activation, fraction of MVC (0-1), ``(n_channels, n_emg)``."""
+    mvc_uV: np.ndarray
+    """True RMS amplitude of each channel's sEMG at 100 % MVC, µV, ``(n_channels,)``."""
+    noise_rms_uV: float
+    """RMS of the electrode/amplifier noise floor, µV (set by ``snr_db``)."""
+    acc_g: np.ndarray
+    """Accelerometer, g, sensor frame (x forward, y left, z up standing), ``(3, n_imu)``."""
+    gyro_dps: np.ndarray
+    """Gyroscope, degrees per second, sensor frame, ``(3, n_imu)``."""
+    tilt_deg: np.ndarray
+    """True sagittal tilt from the starting posture, degrees (anterior +), ``(n_imu,)``."""
+    obliquity_deg: np.ndarray
+    """True obliquity, degrees (left hip higher +), ``(n_imu,)``."""
+    rotation_deg: np.ndarray
+    """True heading change about the vertical, degrees, ``(n_imu,)``."""
+    reps: tuple[Rep, ...]
+    """Scripted repetitions, in time order."""
+    phases: tuple[Phase, ...]
+    """Squeeze-test cues, in time order (empty for other exercises)."""
+    squeezes: tuple[SqueezeTruth, ...]
+    """Scripted quality of each squeeze of the squeeze test (empty otherwise)."""
+    true_symmetry_index_pct: float | None
+    """Truth of the symmetry index (R-L)/(0.5(R+L))*100 of the glute max amplitude.
+
+    Mean over reps of the per-rep index of the true mean amplitude (activation x MVC)
+    within each rep. For bilateral reps (bridges, the "both" squeeze) left and right
+    are compared within the rep; for unilateral exercises the working glute of the
+    left reps is compared with the working glute of the right reps. None when there
+    are no reps or no left/right glute max pair.
+    """
+    posture: str = field(default="standing")
+    """Starting posture, "standing" or "supine" (the reference of ``tilt_deg``)."""
+
+    def t_emg_s(self) -> np.ndarray:
+        """Sample times of the EMG, seconds, ``(n_emg,)``."""
+        return np.arange(self.emg_uV.shape[1]) / self.emg_fs_hz
+
+    def t_imu_s(self) -> np.ndarray:
+        """Sample times of the IMU, seconds, ``(n_imu,)``."""
+        return np.arange(self.acc_g.shape[1]) / self.imu_fs_hz
+
+    def channel_index(self, name: str) -> int:
+        """Row of channel ``name`` in the EMG arrays."""
+        if name not in self.channels:
+            raise ValueError(f"channel {name!r} not in session channels {self.channels}")
+        return self.channels.index(name)
+
+
+# --------------------------------------------------------------------------- scripts
+
+
+def _smoothstep(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """0 before t0, 1 after t1, raised-cosine in between."""
+    if t1 <= t0:
+        return (t >= t0).astype(float)
+    u = np.clip((t - t0) / (t1 - t0), 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * u)
+
+
+def _pulse(t: np.ndarray, t0: float, rise_s: float, t1: float, fall_s: float) -> np.ndarray:
+    """Smooth trapezoid: rises over [t0, t0+rise_s], falls over [t1, t1+fall_s]."""
+    return _smoothstep(t, t0, t0 + rise_s) * (1.0 - _smoothstep(t, t1, t1 + fall_s))
+
+
+@dataclass
+class _Script:
+    """Mutable builder of continuous-time truth functions (private)."""
+
+    duration_s: float
+    posture: str
+    # Each entry: callable(t) -> array, added to the named quantity.
+    drive: dict = field(default_factory=dict)  # (muscle, side) -> list of callables
+    tilt: list = field(default_factory=list)
+    drop: list = field(default_factory=list)  # lateral hip drop, degrees (left higher +)
+    yaw: list = field(default_factory=list)
+    lift_m: list = field(default_factory=list)  # vertical sacrum displacement, metres
+    transitions_s: list = field(default_factory=list)
+    artefact_scale: list = field(default_factory=list)
+    reps: list = field(default_factory=list)
+    phases: list = field(default_factory=list)
+    squeezes: list = field(default_factory=list)
+
+    def add_drive(self, muscle: str, side: str, fn) -> None:
+        self.drive.setdefault((muscle, side), []).append(fn)
+
+    def transition(self, t_s: float, scale: float = 1.0) -> None:
+        self.transitions_s.append(t_s)
+        self.artefact_scale.append(scale)
+
+
+# Relative activation of the other channels for each glute max activation, per kind
+# of movement (bridges load hamstrings and lumbar erectors too; Contreras 2016 [5]).
+_SYNERGY = {
+    "bridge": {"glute_med": 0.5, "hamstring": 0.45, "lumbar_erector": 0.35},
+    "squeeze": {"glute_med": 0.4, "hamstring": 0.1, "lumbar_erector": 0.05},
+    "stance": {"glute_med": 2.5, "hamstring": 0.6, "lumbar_erector": 0.8},
+}
+
+
+def _glute_drive(script: _Script, side: str, kind: str, fn) -> None:
+    script.add_drive("glute_max", side, fn)
+    for muscle, ratio in _SYNERGY[kind].items():
+        script.add_drive(muscle, side, lambda t, fn=fn, r=ratio: r * fn(t))
+
+
+def _script_bridges(s: _Script, t0: float, n_reps: int, left_scale: float, rng) -> float:
+    """Two-legged glute bridges; returns the end time."""
+    lift_s, hold_s, lower_s, rest_s = 1.0, 2.0, 1.0, 1.5
+    t = t0
+    for _ in range(n_reps):
+        start, top, down, end = t, t + lift_s, t + lift_s + hold_s, t + lift_s + hold_s + lower_s
+        # Rep-to-rep variation of effort, a few per cent.
+        peak_right = 0.45 * (1.0 + 0.05 * rng.standard_normal())
+        peak_left = 0.45 * left_scale * (1.0 + 0.05 * rng.standard_normal())
+        tilt_deg = -22.0 * (1.0 + 0.05 * rng.standard_normal())
+        for side, peak in (("left", peak_left), ("right", peak_right)):
+            _glute_drive(s, side, "bridge", lambda tt, a=start, b=down, p=peak: p * _pulse(tt, a, lift_s, b, lower_s))
+        s.tilt.append(lambda tt, a=start, b=down, d=tilt_deg: d * _pulse(tt, a, lift_s, b, lower_s))
+        s.lift_m.append(lambda tt, a=start, b=down: 0.15 * _pulse(tt, a, lift_s, b, lower_s))
+        # The weaker side lets that hip sag a little (obliquity from gravity).
+        sag_deg = 4.0 * (1.0 - left_scale)
+        s.drop.append(lambda tt, a=start, b=down, d=-sag_deg: d * _pulse(tt, a, lift_s, b, lower_s))
+        s.transition(start)
+        s.transition(down)
+        s.reps.append(Rep(start, end, "bridge", "both"))
+        t = end + rest_s
+    return t
+
+
+def _script_single_leg_bridges(s: _Script, t0: float, n_per_side: int, left_scale: float, rng) -> float:
+    lift_s, hold_s, lower_s, rest_s = 1.0, 1.5, 1.0, 2.0
+    t = t0
+    for side in ("left", "right"):
+        other = "right" if side == "left" else "left"
+        for _ in range(n_per_side):
+            start, down = t, t + lift_s + hold_s
+            end = down + lower_s
+            scale = left_scale if side == "left" else 1.0
+            peak = 0.6 * scale * (1.0 + 0.05 * rng.standard_normal())
+            _glute_drive(s, side, "bridge", lambda tt, a=start, b=down, p=peak: p * _pulse(tt, a, lift_s, b, lower_s))
+            # The extended leg's glute works a little (hip flexors hold the leg).
+            _glute_drive(s, other, "bridge", lambda tt, a=start, b=down, p=0.08: p * _pulse(tt, a, lift_s, b, lower_s))
+            s.tilt.append(lambda tt, a=start, b=down: -18.0 * _pulse(tt, a, lift_s, b, lower_s))
+            s.lift_m.append(lambda tt, a=start, b=down: 0.12 * _pulse(tt, a, lift_s, b, lower_s))
+            # Hip drop on the unsupported side, larger when the supporting glute is weaker.
+            drop_deg = 5.0 + 10.0 * (1.0 - scale)
+            sign = 1.0 if side == "left" else -1.0  # unsupported right drops -> left higher (+)
+            s.drop.append(lambda tt, a=start, b=down, d=sign * drop_deg: d * _pulse(tt, a, lift_s, b, lower_s))
+            s.transition(start)
+            s.transition(down)
+            s.reps.append(Rep(start, end, "single_leg_bridge", side))
+            t = end + rest_s
+    return t
+
+
+def _script_squeeze_test(s: _Script, t0: float, left_scale: float, weaker_side: str, rng) -> float:
+    relax_s, squeeze_s = 4.0, 5.0
+    s.phases.append(Phase(t0, t0 + relax_s, "relax", "none"))
+    t = t0 + relax_s
+    # ``left_scale`` is the strength of the weaker side here (left by default).
+    strength = {"left": 1.0, "right": 1.0}
+    strength[weaker_side] = left_scale
+    # Weaker side: less strength, slower, shakier, slower to relax, more overflow.
+    for side in ("right", "left", "both"):
+        weak = side == weaker_side
+        scale = strength[side] if side != "both" else max(strength.values())
+        cue = t
+        q = SqueezeTruth(
+            side=side,
+            cue_s=cue,
+            reaction_s=(0.45 if weak else 0.3),
+            rise_s=(0.9 if weak else 0.4),
+            peak_activation=0.6 * scale,
+            hold_cv=(0.15 if weak else 0.05),
+            relax_s=(0.8 if weak else 0.3),
+            residual_activation=(0.04 if weak else 0.0),
+            overflow_fraction=(0.0 if side == "both" else (0.25 if weak else 0.08)),
+        )
+        s.squeezes.append(q)
+        s.phases.append(Phase(cue, cue + squeeze_s, "squeeze", side))
+        s.phases.append(Phase(cue + squeeze_s, cue + squeeze_s + relax_s, "relax", "none"))
+        onset = cue + q.reaction_s
+        off = cue + squeeze_s + 0.25  # reaction to the relax cue
+        if side == "both":
+            targets = {sd: 0.6 * strength[sd] for sd in _SIDES}
+            cvs = {sd: (0.15 if sd == weaker_side else 0.05) for sd in _SIDES}
+        else:
+            other = "left" if side == "right" else "right"
+            targets = {side: q.peak_activation, other: q.peak_activation * q.overflow_fraction}
+            cvs = {side: q.hold_cv, other: q.hold_cv}
+        for muscle_side, peak in targets.items():
+            wobble = _slow_noise(rng, 2.0)
+            cv = cvs[muscle_side]
+            residual = q.residual_activation if muscle_side == side else 0.0
+
+            def fn(tt, a=onset, b=off, p=peak, w=wobble, c=cv, r=q.rise_s, rl=q.relax_s, res=residual):
+                hold = _pulse(tt, a, r, b, rl) * (1.0 + c * w(tt))
+                tail = res * _smoothstep(tt, b, b + rl) * (1.0 - _smoothstep(tt, b + rl, b + rl + 3.0))
+                return p * hold + tail
+
+            _glute_drive(s, muscle_side, "squeeze", fn)
+        # Compensation: a poorly isolated squeeze tips and turns the pelvis a little.
+        comp = 2.5 if weak and side != "both" else 0.5
+        s.tilt.append(lambda tt, a=onset, b=off, d=-comp, r=q.rise_s: d * _pulse(tt, a, r, b, 0.5))
+        s.yaw.append(lambda tt, a=onset, b=off, d=comp * (1 if side == "left" else -1), r=q.rise_s:
+                     d * _pulse(tt, a, r, b, 0.5))
+        s.transition(onset, 0.25 if not weak else 0.5)
+        s.reps.append(Rep(onset, off + q.relax_s, "squeeze", side))
+        t = cue + squeeze_s + relax_s
+    return t
+
+
+def _script_single_leg_stance(s: _Script, t0: float, left_scale: float, rng) -> float:
+    both_s, stance_s = 3.0, 10.0
+    t = t0 + both_s
+    for side in ("left", "right"):
+        start, end = t, t + stance_s
+        scale = left_scale if side == "left" else 1.0
+        level = 0.15 * scale * (1.0 + 0.05 * rng.standard_normal())
+        wobble = _slow_noise(rng, 1.5)
+        _glute_drive(s, side, "stance", lambda tt, a=start, b=end - 0.5, p=level, w=wobble:
+                     p * _pulse(tt, a, 0.5, b, 0.5) * (1.0 + 0.2 * w(tt)))
+        # Trendelenburg: the unsupported side drops, more when the stance glute is weak.
+        drop_deg = 3.0 + 8.0 * (1.0 - scale)
+        sign = 1.0 if side == "left" else -1.0
+        wob = _slow_noise(rng, 1.2)
+        s.drop.append(lambda tt, a=start, b=end - 0.5, d=sign * drop_deg, w=wob:
+                      (d + 1.5 * w(tt)) * _pulse(tt, a, 0.5, b, 0.5))
+        s.tilt.append(lambda tt, a=start, b=end - 0.5, w=_slow_noise(rng, 0.8):
+                      (1.0 * w(tt) + 2.0) * _pulse(tt, a, 0.5, b, 0.5))
+        s.yaw.append(lambda tt, a=start, b=end - 0.5, w=_slow_noise(rng, 0.5): 2.0 * w(tt) * _pulse(tt, a, 0.5, b, 0.5))
+        s.transition(start)
+        s.transition(end - 0.5)
+        s.reps.append(Rep(start, end, "stance", side))
+        t = end + both_s
+    return t
+
+
+def _slow_noise(rng: np.random.Generator, band_hz: float):
+    """A smooth zero-mean unit-variance random function of time (sum of sines)."""
+    n = 8
+    freqs = rng.uniform(0.2 * band_hz, band_hz, n)
+    phases = rng.uniform(0, 2 * np.pi, n)
+    amps = rng.standard_normal(n)
+    norm = np.sqrt(0.5 * np.sum(amps**2))
+
+    def fn(t):
+        return np.sum(amps[:, None] * np.sin(2 * np.pi * freqs[:, None] * np.atleast_1d(t)[None, :] + phases[:, None]),
+                      axis=0).reshape(np.shape(t)) / norm
+
+    return fn
+
+
+def _build_script(exercise: str, left_scale: float, weaker_side: str, rng) -> _Script:
+    if exercise == "bridges":
+        s = _Script(0.0, "supine")
+        s.duration_s = _script_bridges(s, 2.0, 10, left_scale, rng) + 0.5
+    elif exercise == "single_leg_bridges":
+        s = _Script(0.0, "supine")
+        s.duration_s = _script_single_leg_bridges(s, 2.0, 5, left_scale, rng) + 0.5
+    elif exercise == "squeeze_test":
+        s = _Script(0.0, "standing")
+        s.duration_s = _script_squeeze_test(s, 0.0, left_scale, weaker_side, rng)
+    elif exercise == "single_leg_stance":
+        s = _Script(0.0, "standing")
+        s.duration_s = _script_single_leg_stance(s, 0.0, left_scale, rng)
+    elif exercise == "rest":
+        s = _Script(30.0, "standing")
+    elif exercise == "demo":
+        # Bridges lying down, then standing up for the squeeze test; the posture change
+        # itself is not modelled (the reference posture is supine throughout).
+        s = _Script(0.0, "supine")
+        t = _script_bridges(s, 2.0, 5, left_scale, rng) + 1.0
+        s.duration_s = _script_squeeze_test(s, t, left_scale, weaker_side, rng)
+    else:
+        raise ValueError(f"exercise must be one of {EXERCISES}, got {exercise!r}")
+    return s
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def _parse_channel(name: str) -> tuple[str, str]:
+    for muscle in _MUSCLES:
+        for side in _SIDES:
+            if name == f"{muscle}_{side}":
+                return muscle, side
+    allowed = ", ".join(f"{m}_{s}" for m in _MUSCLES for s in _SIDES)
+    raise ValueError(f"channel name must be one of {allowed}; got {name!r}")
+
+
+def _shaped_noise(rng: np.random.Generator, n_channels: int, n: int, fs_hz: float) -> np.ndarray:
+    """Unit-variance Gaussian noise with the Shwedyk sEMG spectrum [2] (FFT shaping)."""
+    white = rng.standard_normal((n_channels, n))
+    spec = np.fft.rfft(white, axis=-1)
+    f = np.fft.rfftfreq(n, 1.0 / fs_hz)
+    fl, fh = _SHWEDYK_FL_HZ, _SHWEDYK_FH_HZ
+    psd = fh**4 * f**2 / ((f**2 + fl**2) * (f**2 + fh**2) ** 2)
+    psd[(f < _EMG_BAND_HZ[0]) | (f > _EMG_BAND_HZ[1])] = 0.0
+    shaped = np.fft.irfft(spec * np.sqrt(psd), n=n, axis=-1)
+    sd = shaped.std(axis=-1, keepdims=True)
+    return shaped / np.where(sd > 0, sd, 1.0)
+
+
+def _lowpass_noise(rng: np.random.Generator, shape: tuple[int, int], fs_hz: float, cutoff_hz: float) -> np.ndarray:
+    """Unit-variance Gaussian noise band-limited to ``cutoff_hz`` (FFT brick wall)."""
+    n = shape[-1]
+    spec = np.fft.rfft(rng.standard_normal(shape), axis=-1)
+    f = np.fft.rfftfreq(n, 1.0 / fs_hz)
+    spec[..., f > cutoff_hz] = 0.0
+    spec[..., 0] = 0.0
+    out = np.fft.irfft(spec, n=n, axis=-1)
+    sd = out.std(axis=-1, keepdims=True)
+    return out / np.where(sd > 0, sd, 1.0)
+
+
+def _ecg(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
+    """QRS-T complexes at ~66 bpm with RR variability, unit R-peak amplitude [6]."""
+    beats = []
+    tb = rng.uniform(0.1, 0.9)
+    while tb < t[-1] + 1.0:
+        beats.append(tb)
+        tb += (1.0 / _HEART_RATE_HZ) * (1.0 + 0.05 * rng.standard_normal())
+    out = np.zeros_like(t)
+    # (offset s, width s, amplitude): Q, R, S, T waves.
+    waves = ((-0.025, 0.008, -0.12), (0.0, 0.010, 1.0), (0.025, 0.010, -0.3), (0.25, 0.05, 0.25))
+    fs = 1.0 / (t[1] - t[0]) if t.size > 1 else 1.0
+    half = int(0.5 * fs)
+    for b in beats:
+        k0 = int(round(b * fs))
+        lo, hi = max(k0 - half, 0), min(k0 + half, t.size)
+        if lo >= hi:
+            continue
+        tt = t[lo:hi] - b
+        for off, w, a in waves:
+            out[lo:hi] += a * np.exp(-0.5 * ((tt - off) / w) ** 2)
+    return out
+
+
+def _motion_artefacts(rng, n_channels, t, fs_hz, times_s, scales) -> np.ndarray:
+    """Low-frequency (< 20 Hz) bursts at movement transitions [4]."""
+    out = np.zeros((n_channels, t.size))
+    if not times_s:
+        return out
+    n_burst = int(round(_MOTION_ARTEFACT_S * fs_hz * 2))
+    window = np.hanning(n_burst)
+    for t0, scale in zip(times_s, scales):
+        k0 = int(round(t0 * fs_hz)) - n_burst // 4
+        burst = _lowpass_noise(rng, (n_channels, n_burst), fs_hz, 12.0) * window
+        gain = _MOTION_ARTEFACT_UV * scale * rng.uniform(0.5, 1.2, (n_channels, 1))
+        lo, hi = max(k0, 0), min(k0 + n_burst, t.size)
+        if lo < hi:
+            out[:, lo:hi] += gain * burst[:, lo - k0:hi - k0]
+    return out
+
+
+def _rot_x(a):
+    c, s = np.cos(a), np.sin(a)
+    z, o = np.zeros_like(a), np.ones_like(a)
+    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1), np.stack([z, s, c], -1)], -2)
+
+
+def _rot_y(a):
+    c, s = np.cos(a), np.sin(a)
+    z, o = np.zeros_like(a), np.ones_like(a)
+    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+
+
+def _rot_z(a):
+    c, s = np.cos(a), np.sin(a)
+    z, o = np.zeros_like(a), np.ones_like(a)
+    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
+
+
+def _sum_fns(fns, t):
+    out = np.zeros_like(t)
+    for fn in fns:
+        out = out + fn(t)
+    return out
+
+
+def _orientation(script: _Script, t: np.ndarray) -> np.ndarray:
+    """World-from-sensor rotation matrices ``(n, 3, 3)`` from the script."""
+    tilt = np.deg2rad(_sum_fns(script.tilt, t))
+    drop = np.deg2rad(_sum_fns(script.drop, t))
+    yaw = np.deg2rad(_sum_fns(script.yaw, t))
+    if script.posture == "supine":
+        # Lying on the back: sensor x (forward) points up, z (cranial) horizontal.
+        # A lateral hip drop is then a rotation about the body's long axis (z).
+        base = _rot_y(np.full_like(t, -np.pi / 2))
+        anat = _rot_y(tilt) @ _rot_z(-drop)
+    else:
+        base = np.broadcast_to(np.eye(3), (t.size, 3, 3))
+        anat = _rot_y(tilt) @ _rot_x(drop)
+    return _rot_z(yaw) @ base @ anat
+
+
+def pelvis_angles_from_up(up_sensor: np.ndarray, reference_pitch_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Tilt and obliquity (degrees) from the world "up" direction in the sensor frame.
+
+    Shared definition with :mod:`glutesignal.pelvis`. ``up_sensor`` is ``(3, n)``.
+    """
+    ux, uy, uz = up_sensor
+    norm = np.sqrt(ux**2 + uy**2 + uz**2)
+    obliquity = np.rad2deg(np.arcsin(np.clip(uy / norm, -1.0, 1.0)))
+    pitch = np.rad2deg(np.arctan2(-ux, uz))
+    tilt = (pitch - reference_pitch_deg + 180.0) % 360.0 - 180.0
+    return tilt, obliquity
+
+
+_REFERENCE_PITCH_DEG = {"standing": 0.0, "supine": -90.0}
+
+
+def _imu(script: _Script, t: np.ndarray, fs_hz: float, rng) -> dict:
+    rot = _orientation(script, t)
+    up_sensor = np.einsum("nji,j->in", rot, np.array([0.0, 0.0, 1.0]))  # R^T e_z
+    tilt, obliquity = pelvis_angles_from_up(up_sensor, _REFERENCE_PITCH_DEG[script.posture])
+    # Angular velocity in the sensor frame by central differences of the rotation.
+    r = Rotation.from_matrix(rot)
+    n = t.size
+    omega = np.zeros((n, 3))
+    if n >= 3:
+        omega[1:-1] = (r[:-2].inv() * r[2:]).as_rotvec() * fs_hz / 2.0
+        omega[0], omega[-1] = omega[1], omega[-2]
+    omega_world = np.einsum("nij,nj->ni", rot, omega)
+    rotation = np.rad2deg(np.concatenate([[0.0], np.cumsum(0.5 * (omega_world[1:, 2] + omega_world[:-1, 2]))
+                                          / fs_hz]))
+    # Linear acceleration of the sacrum (vertical lift in bridges), g.
+    lift = _sum_fns(script.lift_m, t)
+    acc_world_g = np.zeros((n, 3))
+    if n >= 3:
+        acc_world_g[1:-1, 2] = (lift[2:] - 2 * lift[1:-1] + lift[:-2]) * fs_hz**2 / 9.80665
+    specific_force = acc_world_g + np.array([0.0, 0.0, 1.0])
+    acc = np.einsum("nji,nj->in", rot, specific_force)
+    acc = acc + _ACC_NOISE_G * rng.standard_normal(acc.shape)
+    bias = _GYRO_BIAS_SD_DPS * rng.standard_normal((3, 1))
+    gyro = np.rad2deg(omega.T) + bias + _GYRO_NOISE_DPS * rng.standard_normal((3, n))
+    return {"acc_g": acc, "gyro_dps": gyro, "tilt_deg": tilt, "obliquity_deg": obliquity, "rotation_deg": rotation}
+
+
+def _true_si(script: _Script, t: np.ndarray, amp: np.ndarray, channels: tuple[str, ...]) -> float | None:
+    if "glute_max_left" not in channels or "glute_max_right" not in channels or not script.reps:
+        return None
+    left = amp[channels.index("glute_max_left")]
+    right = amp[channels.index("glute_max_right")]
+
+    def mean_in(x, rep):
+        m = (t >= rep.start_s) & (t < rep.end_s)
+        return float(x[m].mean()) if m.any() else float("nan")
+
+    both = [r for r in script.reps if r.side == "both"]
+    if both:
+        sis = []
+        for rep in both:
+            lv, rv = mean_in(left, rep), mean_in(right, rep)
+            sis.append((rv - lv) / (0.5 * (rv + lv)) * 100.0)
+        return float(np.mean(sis))
+    lefts = [mean_in(left, r) for r in script.reps if r.side == "left"]
+    rights = [mean_in(right, r) for r in script.reps if r.side == "right"]
+    if not lefts or not rights:
+        return None
+    lv, rv = float(np.mean(lefts)), float(np.mean(rights))
+    return (rv - lv) / (0.5 * (rv + lv)) * 100.0
+
+
+def _check_positive(name: str, value: float, unit: str = "") -> float:
+    v = float(value)
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a positive finite number{unit}; got {value!r}")
+    return v
+
+
+def simulate(
+    exercise: str,
+    *,
+    emg_fs_hz: float = 2000.0,
+    imu_fs_hz: float = 104.0,
+    channels: tuple[str, ...] = ("glute_max_left", "glute_max_right"),
+    seed: int = 0,
+    mains_hz: float | None = 50.0,
+    snr_db: float = 20.0,
+    left_scale: float = 0.7,
+    weaker_side: str = "left",
+    duration_s: float | None = None,
+) -> BodySession:
+    """Simulate a session of one exercise: sEMG, IMU and the truth behind them.
+
+    Parameters
+    ----------
+    exercise : str
+        One of :data:`EXERCISES`: "bridges" (10 two-legged bridges), "single_leg_bridges"
+        (5 per side, left first, hip drop on the unsupported side), "squeeze_test"
+        (relax, squeeze right, relax, squeeze left, relax, both, relax), "single_leg_stance"
+        (10 s on each leg with hip drop and wobble), "rest" (30 s) or "demo" (5 bridges
+        then the squeeze test, about 60 s).
+    emg_fs_hz : float
+        EMG sampling rate, Hz (> 0). The sEMG spectrum above Nyquist is simply absent.
+    imu_fs_hz : float
+        IMU sampling rate, Hz (> 0).
+    channels : tuple of str
+        Channel names ``<muscle>_<side>``; muscles glute_max, glute_med, hamstring,
+        lumbar_erector; sides left, right.
+    seed : int
+        Seed; the same arguments give bit-identical sessions.
+    mains_hz : float or None
+        Mains frequency (50 or 60 Hz in practice); None for no hum.
+    snr_db : float
+        Signal-to-noise ratio of the sEMG against the electrode/amplifier noise floor:
+        20 log10 of the RMS of the strongest channel's sEMG while its activation is above
+        half its maximum, over the RMS of the noise (as in Solnik et al. 2010). For "rest",
+        the reference is that channel at 30 % MVC.
+    left_scale : float
+        Strength of the left glute relative to the right (0 < left_scale <= 2); 0.7 makes the
+        left 30 % weaker. For the squeeze test with ``weaker_side="right"`` it scales the right.
+    weaker_side : str
+        Weaker side in the squeeze test ("left" or "right"): slower, shakier, slower to
+        relax and with more overflow into the other side.
+    duration_s : float or None
+        Truncate (or pad with rest) to this length, seconds; None keeps the script's length.
+        Reps and phases that do not end within the session are dropped.
+
+    Returns
+    -------
+    BodySession
+        Signals and truth; see its fields.
+
+    Notes
+    -----
+    ``emg = mvc * a(t) * m(t) * n(t) + noise + mains + wander + motion + ecg`` where ``n`` is
+    unit-variance Gaussian noise with the Shwedyk spectrum (peak ~70 Hz, median ~100 Hz) [2],
+    ``a`` the activation, ``m`` a slow lognormal motor-unit variability factor (CV 10 %) and
+    ``mvc`` 250 µV RMS for glute max [1], [3], [4]. Contaminants: mains hum 12 µV at the
+    fundamental with odd harmonics, baseline wander ~40 µV below 0.5 Hz, motion artefacts
+    ~90 µV below 12 Hz lasting ~0.3 s at movement transitions [4], ECG with ~15 µV R waves
+    at ~66 bpm [6], white noise floor set by ``snr_db``.
+
+    References
+    ----------
+    See the module docstring.
+    """
+    if exercise not in EXERCISES:
+        raise ValueError(f"exercise must be one of {EXERCISES}, got {exercise!r}")
+    emg_fs_hz = _check_positive("emg_fs_hz", emg_fs_hz, " (Hz)")
+    imu_fs_hz = _check_positive("imu_fs_hz", imu_fs_hz, " (Hz)")
+    if mains_hz is not None:
+        mains_hz = _check_positive("mains_hz", mains_hz, " (Hz) or None")
+    if not np.isfinite(snr_db):
+        raise ValueError(f"snr_db must be finite; got {snr_db!r}")
+    if not (0.0 < float(left_scale) <= 2.0):
+        raise ValueError(f"left_scale must be in (0, 2]; got {left_scale!r}")
+    if weaker_side not in _SIDES:
+        raise ValueError(f"weaker_side must be 'left' or 'right'; got {weaker_side!r}")
+    channels = tuple(channels)
+    if not channels:
+        raise ValueError("channels must name at least one channel; got an empty tuple")
+    if len(set(channels)) != len(channels):
+        raise ValueError(f"channels must be distinct; got {channels}")
+    parsed = [_parse_channel(c) for c in channels]
+    if duration_s is not None:
+        duration_s = _check_positive("duration_s", duration_s, " (s) or None")
+
+    root = np.random.SeedSequence(seed)
+    rng_script, rng_emg, rng_mu, rng_noise, rng_art, rng_imu, rng_misc = (
+        np.random.default_rng(s) for s in root.spawn(7))
+    script = _build_script(exercise, float(left_scale), weaker_side, rng_script)
+    total_s = duration_s if duration_s is not None else script.duration_s
+    n = int(round(total_s * emg_fs_hz))
+    m = int(round(total_s * imu_fs_hz))
+    if n < 2 or m < 2:
+        raise ValueError(f"duration_s {total_s} s is too short for emg_fs_hz={emg_fs_hz}, imu_fs_hz={imu_fs_hz}")
+    t = np.arange(n) / emg_fs_hz
+    n_ch = len(channels)
+
+    activation = np.empty((n_ch, n))
+    for i, (muscle, side) in enumerate(parsed):
+        activation[i] = _REST_ACTIVATION + _sum_fns(script.drive.get((muscle, side), []), t)
+    activation = np.clip(activation, 0.0, 1.0)
+    mvc = np.array([_MVC_UV[muscle] for muscle, _ in parsed])
+
+    variability = np.exp(_MU_VARIABILITY_CV * _lowpass_noise(rng_mu, (n_ch, n), emg_fs_hz, _MU_VARIABILITY_BAND_HZ)
+                         - 0.5 * _MU_VARIABILITY_CV**2)
+    amplitude = mvc[:, None] * activation  # true envelope, µV RMS
+    clean = amplitude * variability * _shaped_noise(rng_emg, n_ch, n, emg_fs_hz)
+
+    strongest = int(np.argmax(activation.max(axis=1) * mvc))
+    a_max = activation[strongest].max()
+    if a_max > 2 * _REST_ACTIVATION:
+        active = activation[strongest] >= 0.5 * a_max
+        ref_rms = float(np.sqrt(np.mean(clean[strongest, active] ** 2)))
+    else:
+        ref_rms = mvc[strongest] * _REST_SNR_REFERENCE_ACTIVATION
+    noise_rms = ref_rms / 10 ** (snr_db / 20.0)
+    emg = clean + noise_rms * rng_noise.standard_normal((n_ch, n))
+
+    if mains_hz is not None:
+        gain = rng_misc.uniform(0.6, 1.4, (n_ch, 1)) * (1.0 + 0.1 * _lowpass_noise(rng_misc, (1, n), emg_fs_hz, 0.2))
+        phase0 = rng_misc.uniform(0, 2 * np.pi)
+        for k, rel in _MAINS_HARMONICS.items():
+            if k * mains_hz < emg_fs_hz / 2:
+                emg += _MAINS_UV * rel * gain * np.sin(2 * np.pi * k * mains_hz * t + k * phase0)
+    emg += _BASELINE_WANDER_UV * _lowpass_noise(rng_misc, (n_ch, n), emg_fs_hz, 0.5)
+    emg += _motion_artefacts(rng_art, n_ch, t, emg_fs_hz, script.transitions_s, script.artefact_scale)
+    ecg = _ecg(rng_misc, t)
+    emg += _ECG_UV * rng_misc.uniform(0.5, 1.0, (n_ch, 1)) * ecg[None, :]
+
+    t_imu = np.arange(m) / imu_fs_hz
+    imu = _imu(script, t_imu, imu_fs_hz, rng_imu)
+
+    reps = tuple(r for r in script.reps if r.end_s <= total_s)
+    phases = tuple(p for p in script.phases if p.end_s <= total_s)
+    squeezes = tuple(q for q in script.squeezes
+                     if any(p.start_s == q.cue_s and p.name == "squeeze" for p in phases))
+    script.reps = list(reps)
+    true_si = _true_si(script, t, amplitude, channels)
+
+    def frozen(a):
+        a = np.ascontiguousarray(a, dtype=float)
+        a.setflags(write=False)
+        return a
+
+    return BodySession(
+        exercise=exercise,
+        seed=int(seed),
+        channels=channels,
+        emg_fs_hz=emg_fs_hz,
+        imu_fs_hz=imu_fs_hz,
+        duration_s=float(total_s),
+        emg_uV=frozen(emg),
+        activation=frozen(activation),
+        mvc_uV=frozen(mvc),
+        noise_rms_uV=float(noise_rms),
+        acc_g=frozen(imu["acc_g"]),
+        gyro_dps=frozen(imu["gyro_dps"]),
+        tilt_deg=frozen(imu["tilt_deg"]),
+        obliquity_deg=frozen(imu["obliquity_deg"]),
+        rotation_deg=frozen(imu["rotation_deg"]),
+        reps=reps,
+        phases=phases,
+        squeezes=squeezes,
+        true_symmetry_index_pct=true_si,
+        posture=script.posture,
+    )
