@@ -104,8 +104,8 @@ class BleTransport(Transport):
         try:
             await client.connect()
             self.mtu = client.mtu_size
-            self.info_bytes = bytes(await client.read_gatt_char(protocol.INFO_UUID))
-            await client.start_notify(protocol.STREAM_UUID, lambda _c, data: self._deliver(data))
+            self.info_bytes = bytes(await client.read_gatt_char(protocol.INFO_CHAR_UUID))
+            await client.start_notify(protocol.STREAM_CHAR_UUID, lambda _c, data: self._deliver(data))
         except (BleakError, OSError, asyncio.TimeoutError) as exc:
             await _quiet_disconnect(client)
             raise TransportError(f"could not connect to {device.name or device.address}: {exc}") from exc
@@ -125,7 +125,7 @@ class BleTransport(Transport):
         if self._client is None:
             raise TransportError("not connected to the wearable")
         try:
-            await self._client.write_gatt_char(protocol.CONTROL_UUID, command, response=False)
+            await self._client.write_gatt_char(protocol.CONTROL_CHAR_UUID, command, response=False)
         except (BleakError, OSError) as exc:
             raise TransportError(f"command not sent: {exc}") from exc
 

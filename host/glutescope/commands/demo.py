@@ -1,0 +1,63 @@
+"""``glutescope demo``: live biofeedback, on the built-in virtual wearable by default.
+
+With a display it opens the live window until it is closed (or ``--duration`` ends).
+Without one it runs the same window offscreen for ``--duration`` seconds, saves a
+screenshot and prints what it measured, so the command is useful on a server too.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from glutescope.exitcodes import CliError, ExitStatus
+
+EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest")
+HEADLESS_DURATION_S = 30.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--device", metavar="NAME_OR_ADDRESS",
+                        help="a real wearable over Bluetooth LE (default: the virtual wearable)")
+    source.add_argument("--serial", metavar="PORT",
+                        help="a real wearable over USB serial (bench only, see the safety notes)")
+    parser.add_argument("--exercise", choices=EXERCISES, default="demo",
+                        help="what the virtual wearable's body model performs (default: %(default)s)")
+    parser.add_argument("--duration", type=float, metavar="SECONDS",
+                        help=f"stop after this long (default: until the window closes; "
+                             f"{HEADLESS_DURATION_S:g} s without a display)")
+    parser.add_argument("--headless", action="store_true",
+                        help="no window even if a display exists: run, save a screenshot, print a summary")
+    parser.add_argument("--screenshot", type=Path, default=Path("glutescope-demo.png"),
+                        help="where the headless run saves its screenshot (default: %(default)s)")
+    parser.add_argument("--record", type=Path, metavar="DIR",
+                        help="also record the session to this .glutes directory")
+    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=50.0,
+                        help="mains frequency to notch out, Hz (default: %(default)s)")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="virtual wearable only: run its clock this many times faster than real time")
+    parser.add_argument("--seed", type=int, default=0, help="virtual wearable's body-model seed")
+
+
+def run(args: argparse.Namespace, env) -> ExitStatus:
+    if args.duration is not None and args.duration <= 0:
+        raise CliError(f"--duration must be positive, got {args.duration:g}", ExitStatus.USAGE)
+    if args.speed <= 0:
+        raise CliError(f"--speed must be positive, got {args.speed:g}", ExitStatus.USAGE)
+    headless = args.headless or not env.has_display
+    duration_s = args.duration if args.duration is not None else (HEADLESS_DURATION_S if headless else None)
+
+    from glutescope.session import LiveSession, SessionOptions  # heavy: numpy, bleak, bumble
+
+    options = SessionOptions(
+        device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
+        speed=args.speed, seed=args.seed, record_path=args.record,
+    )
+    if args.serial:
+        print("Safety: USB serial is for the bench. Never wear the electrodes while the board is "
+              "connected to a mains-powered computer unless through a USB isolator.", file=env.stderr)
+    from glutescope.ui.runner import run_live
+
+    summary = run_live(LiveSession(options), headless=headless, duration_s=duration_s,
+                       screenshot=args.screenshot, env=env)
+    return summary.status

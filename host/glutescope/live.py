@@ -1,0 +1,151 @@
+"""Live processing: decoded blocks in, ring buffers and a stats snapshot out.
+
+Runs on the acquisition thread. The UI thread reads `LiveState.emg`,
+`LiveState.envelope` (ring buffers, single writer) and `LiveState.stats` (a frozen
+snapshot replaced whole, so a reader never sees half an update).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from glutescope.ringbuffer import RingBuffer
+from glutesignal.balance import BalanceTracker, Contraction
+from glutesignal.conditioning import Conditioner
+from glutesignal.envelope import MovingRms
+from glutesignal.symmetry import symmetry_index_pct, symmetry_over_reps
+
+ENVELOPE_WINDOW_S = 0.1  # 100 ms RMS: smooth enough to read, fast enough to follow a squeeze
+DISPLAY_BUFFER_S = 30.0
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    """What the readout and the status line show; replaced whole on every update."""
+
+    link: str = ""
+    frames: int = 0
+    corrupt_frames: int = 0
+    lost_frames: int = 0
+    missing_samples: int = 0
+    samples: int = 0
+    emg_fs_hz: float = 0.0
+    battery_pct: Optional[int] = None
+    si_pct: Optional[float] = None
+    """Symmetry index (R-L)/(0.5(R+L)) x 100 over the contractions so far, %."""
+    louder_side: Optional[str] = None
+    ci_low_pct: Optional[float] = None
+    ci_high_pct: Optional[float] = None
+    n_reps: int = 0
+    last_rep_si_pct: Optional[float] = None
+    contractions: tuple[Contraction, ...] = ()
+
+    def summary(self) -> str:
+        """The status line."""
+        battery = "?" if self.battery_pct is None else f"{self.battery_pct} %"
+        return (f"{self.link} · {self.samples / max(self.emg_fs_hz, 1):.0f} s streamed · "
+                f"frames {self.frames} (lost {self.lost_frames}, corrupt {self.corrupt_frames}) · "
+                f"missing samples {self.missing_samples} · battery {battery}")
+
+    def report(self) -> str:
+        """A few lines for the terminal when a session ends."""
+        lines = [f"glutescope: {self.summary()}"]
+        if self.si_pct is None:
+            lines.append("glutescope: no contraction of both sides was detected")
+        else:
+            ci = ""
+            if self.ci_low_pct is not None:
+                ci = f", 95 % CI {self.ci_low_pct:+.1f} to {self.ci_high_pct:+.1f} %"
+            lines.append(
+                f"glutescope: {self.n_reps} contractions; {self.louder_side} glute louder, "
+                f"symmetry index {self.si_pct:+.1f} %{ci}")
+            for i, c in enumerate(self.contractions, 1):
+                si = symmetry_index_pct(c.mean_uV[0], c.mean_uV[1])
+                lines.append(f"  rep {i:2d}: {c.start_s:6.1f}-{c.end_s:6.1f} s  left {c.mean_uV[0]:6.1f} µV  "
+                             f"right {c.mean_uV[1]:6.1f} µV  SI {si:+6.1f} %")
+        return "\n".join(lines)
+
+
+@dataclass
+class LiveState:
+    """What the UI reads."""
+
+    channel_names: tuple[str, ...]
+    emg_fs_hz: float
+    emg: RingBuffer
+    """Conditioned EMG, µV, (n_channels, capacity)."""
+    envelope: RingBuffer
+    """RMS envelope, µV, (n_channels, capacity)."""
+    stats: LiveStats
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channel_names)
+
+
+def _side_rows(names: tuple[str, ...]) -> Optional[tuple[int, int]]:
+    """Rows of the left and right gluteus maximus, if both are worn."""
+    try:
+        return names.index("glute_max_left"), names.index("glute_max_right")
+    except ValueError:
+        return None
+
+
+class LiveProcessor:
+    """Condition, envelope and score each new EMG block as it arrives."""
+
+    def __init__(self, channel_names: tuple[str, ...], emg_fs_hz: float, imu_fs_hz: float, *,
+                 mains_hz: float = 50.0, link: str = "", display_s: float = DISPLAY_BUFFER_S) -> None:
+        n = len(channel_names)
+        self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=mains_hz)
+        self.rms = MovingRms(emg_fs_hz, n, window_s=ENVELOPE_WINDOW_S)
+        capacity = int(display_s * emg_fs_hz)
+        self.state = LiveState(tuple(channel_names), emg_fs_hz, RingBuffer(n, capacity),
+                               RingBuffer(n, capacity), LiveStats(link=link, emg_fs_hz=emg_fs_hz))
+        self.sides = _side_rows(tuple(channel_names))
+        self.balance = BalanceTracker(emg_fs_hz) if self.sides else None
+        self.next_sample = 0
+        self.missing_samples = 0
+
+    def push_emg(self, first_sample: int, emg_uV: np.ndarray) -> None:
+        """Process one block of raw EMG (µV, (n_channels, n)) starting at stream index ``first_sample``."""
+        if first_sample < self.next_sample:
+            return  # a late or resent block: the recording has it, the live view moved on
+        gap = first_sample - self.next_sample
+        if gap:
+            # Samples the link lost: restart the filters rather than splice across the hole.
+            self.missing_samples += gap
+            self.conditioner.reset()
+            self.rms.reset()
+            self.state.emg.write(np.full((emg_uV.shape[0], min(gap, 2000)), np.nan, np.float32))
+            self.state.envelope.write(np.full((emg_uV.shape[0], min(gap, 2000)), np.nan, np.float32))
+        conditioned = self.conditioner.process(emg_uV)
+        envelope = self.rms.process(conditioned)
+        self.state.emg.write(conditioned)
+        self.state.envelope.write(envelope)
+        self.next_sample = first_sample + emg_uV.shape[1]
+        if self.balance is not None and self.balance.process(envelope[list(self.sides)]):
+            self._update_balance()
+
+    def push_imu(self, first_sample: int, acc_g: np.ndarray, gyro_dps: np.ndarray) -> None:
+        """IMU blocks: kept for pelvis motion (hip drop, reps) as the signal core grows."""
+
+    def _update_balance(self) -> None:
+        reps = tuple(self.balance.contractions)
+        result = symmetry_over_reps([c.mean_uV[0] for c in reps], [c.mean_uV[1] for c in reps])
+        last = reps[-1]
+        self.state.stats = dataclasses.replace(
+            self.state.stats, si_pct=result.si_pct, louder_side=result.louder_side,
+            ci_low_pct=result.ci_low_pct, ci_high_pct=result.ci_high_pct, n_reps=result.n_reps,
+            last_rep_si_pct=symmetry_index_pct(last.mean_uV[0], last.mean_uV[1]), contractions=reps)
+
+    def update_link(self, counters, status, emg_assembler) -> None:
+        """Refresh the link figures from the acquisition's counters."""
+        self.state.stats = dataclasses.replace(
+            self.state.stats, frames=counters.frames, corrupt_frames=counters.corrupt_frames,
+            lost_frames=counters.lost_frames, missing_samples=self.missing_samples,
+            samples=self.next_sample,
+            battery_pct=None if status is None or status.battery_pct > 100 else status.battery_pct)

@@ -1,0 +1,47 @@
+"""The built-in virtual wearable, reached over a real software BLE stack.
+
+It is the BLE transport (bleak's public API) with bleak's ``backend=`` set to the
+bumble backend, plus a `VirtualWearable` powered up on the same software radio: the
+host code path is the one a real wearable uses.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from glutescope.transports.ble import BleTransport
+
+
+class VirtualTransport(BleTransport):
+    """Start a virtual wearable and connect to it like to a real one.
+
+    Parameters
+    ----------
+    exercise, seed, speed, mains_hz
+        Passed to `glutescope.virtual.wearable.VirtualWearable`.
+    session : BodySession, optional
+        A ready body-model session instead of ``exercise``/``seed``.
+    """
+
+    def __init__(self, *, exercise: str = "demo", seed: int = 0, speed: float = 1.0,
+                 mains_hz: float = 50.0, session=None) -> None:
+        super().__init__(None, scan_timeout_s=5.0)
+        self.description = f"virtual wearable ({exercise})"
+        self._wearable_args = dict(session=session, exercise=exercise, seed=seed, speed=speed, mains_hz=mains_hz)
+        self.wearable: Optional[object] = None
+
+    async def connect(self) -> None:
+        if self.wearable is None:
+            from glutescope.virtual.wearable import VirtualWearable
+
+            self.wearable = VirtualWearable(**self._wearable_args)
+            await self.wearable.start()
+            self._scanner_kwargs = {"backend": self.wearable.scanner_backend}
+            self._client_kwargs = {"backend": self.wearable.client_backend}
+        await super().connect()
+        self.description = f"virtual wearable ({self._wearable_args['exercise']}) over software BLE"
+
+    async def close(self) -> None:
+        await super().close()
+        if self.wearable is not None:
+            wearable, self.wearable = self.wearable, None
+            await wearable.stop()

@@ -1,0 +1,125 @@
+"""The live biofeedback window.
+
+It only *reads*: a QTimer pulls the latest samples from the ring buffers the
+acquisition thread fills and redraws (pyqtgraph's scrollingPlots pattern). Nothing
+here filters, decodes or waits on the radio, so a slow redraw never costs a sample.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
+
+from glutescope.live import LiveState, LiveStats
+
+# Colour per side, kept the same in the plots, the bars and the report.
+SIDE_COLOURS = {"left": (66, 135, 245), "right": (245, 130, 48)}
+OTHER_COLOUR = (120, 180, 90)
+REDRAW_INTERVAL_MS = 40  # 25 Hz: smooth to the eye, cheap enough for a laptop on battery
+
+
+def channel_colour(name: str) -> tuple[int, int, int]:
+    for side, colour in SIDE_COLOURS.items():
+        if side in name:
+            return colour
+    return OTHER_COLOUR
+
+
+def describe_asymmetry(stats: LiveStats) -> str:
+    """The one sentence the readout shows, e.g. 'RIGHT glute louder: SI +34 %'."""
+    if stats.si_pct is None:
+        return "Left/right: waiting for a contraction…"
+    side = stats.louder_side.upper() if stats.louder_side else "NEITHER"
+    text = f"{side} glute louder · SI {stats.si_pct:+.0f} %"
+    if stats.n_reps:
+        text += f" over {stats.n_reps} rep{'s' if stats.n_reps != 1 else ''}"
+        if stats.ci_low_pct is not None and stats.ci_high_pct is not None:
+            text += f" (95 % CI {stats.ci_low_pct:+.0f} to {stats.ci_high_pct:+.0f})"
+    return text
+
+
+class LiveWindow(QtWidgets.QWidget):
+    """Raw EMG and envelope per channel, the left/right balance and link health."""
+
+    def __init__(self, state: LiveState, title: str, display_s: float = 8.0):
+        super().__init__()
+        self.state = state
+        self.display_s = display_s
+        self.setWindowTitle(f"glutescope — {title}")
+        self.resize(1100, 720)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        self.readout = QtWidgets.QLabel(describe_asymmetry(state.stats))
+        font = self.readout.font()
+        font.setPointSize(20)
+        font.setBold(True)
+        self.readout.setFont(font)
+        layout.addWidget(self.readout)
+
+        self.graphs = pg.GraphicsLayoutWidget()
+        layout.addWidget(self.graphs, stretch=1)
+        self.status = QtWidgets.QLabel("")
+        layout.addWidget(self.status)
+
+        self.raw_curves = []
+        self.env_curves = []
+        self.t_axis_s = None
+        n = state.n_channels
+        for ch, name in enumerate(state.channel_names):
+            colour = channel_colour(name)
+            plot = self.graphs.addPlot(row=ch, col=0, title=name.replace("_", " "))
+            plot.setLabel("left", "EMG", units="µV")
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setDownsampling(mode="peak")
+            plot.setClipToView(True)
+            plot.setXRange(-display_s, 0, padding=0)
+            plot.setYRange(-600, 600)
+            if ch == n - 1:
+                plot.setLabel("bottom", "time", units="s")
+            raw = plot.plot(pen=pg.mkPen((*colour, 90), width=1))
+            env = plot.plot(pen=pg.mkPen(colour, width=3))
+            # The envelope is drawn on both signs so it hugs the raw trace.
+            env_neg = plot.plot(pen=pg.mkPen(colour, width=3))
+            self.raw_curves.append(raw)
+            self.env_curves.append((env, env_neg))
+
+        self.balance = self.graphs.addPlot(row=0, col=1, rowspan=max(n, 1), title="activation now")
+        self.balance.setMaximumWidth(220)
+        self.balance.setLabel("left", "envelope", units="µV")
+        self.balance.getAxis("bottom").setTicks(
+            [[(i, name.split("_")[-1]) for i, name in enumerate(state.channel_names)]]
+        )
+        self.bars = pg.BarGraphItem(
+            x=np.arange(n), height=np.zeros(n), width=0.6,
+            brushes=[pg.mkBrush(channel_colour(c)) for c in state.channel_names],
+        )
+        self.balance.addItem(self.bars)
+        self.balance.setYRange(0, 300)
+
+        self.timer = QtCore.QTimer(self)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start(REDRAW_INTERVAL_MS)
+
+    def redraw(self) -> None:
+        state = self.state
+        stats = state.stats
+        n_samples = int(self.display_s * state.emg_fs_hz)
+        raw = state.emg.latest(n_samples)
+        env = state.envelope.latest(n_samples)
+        if raw.shape[1] > 1:
+            t_s = (np.arange(raw.shape[1]) - raw.shape[1] + 1) / state.emg_fs_hz
+            for ch in range(state.n_channels):
+                self.raw_curves[ch].setData(t_s, raw[ch])
+                self.env_curves[ch][0].setData(t_s, env[ch])
+                self.env_curves[ch][1].setData(t_s, -env[ch])
+            now = env[:, -int(0.2 * state.emg_fs_hz):].mean(axis=1)
+            self.bars.setOpts(height=now)
+            top = max(300.0, float(env.max()) * 1.2)
+            self.balance.setYRange(0, top)
+        self.readout.setText(describe_asymmetry(stats))
+        self.status.setText(stats.summary())
+
+
+def grab_png(widget: QtWidgets.QWidget, path) -> bool:
+    """Save what the widget shows now; works offscreen."""
+    return widget.grab().save(str(path))

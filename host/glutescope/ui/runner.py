@@ -1,0 +1,77 @@
+"""Run a live session with its window, on screen or offscreen, and report what happened."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from glutescope.exitcodes import CliError, ExitStatus
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a live run ends with."""
+
+    status: ExitStatus
+    screenshot: Optional[Path]
+    elapsed_s: float
+
+
+def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot: Path, env) -> RunSummary:
+    """Start ``session``, show its window until closed or ``duration_s`` passes, stop it.
+
+    Headless runs use Qt's offscreen platform, save ``screenshot`` at the end and
+    print the session's summary, so the command says what it did without a screen.
+    """
+    if headless:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+    from pyqtgraph.Qt import QtCore
+    from tqdm import tqdm
+
+    from glutescope.ui.live_window import LiveWindow, grab_png
+
+    app = pg.mkQApp("glutescope")
+    print(f"glutescope: connecting to {session.source_description} …", file=env.stdout, flush=True)
+    session.start()  # raises CliError with one clear line if the wearable cannot be reached
+    print(f"glutescope: streaming from {session.state.stats.link}", file=env.stdout, flush=True)
+    window = LiveWindow(session.state, title=session.source_description)
+    window.show()
+    started = time.monotonic()
+    progress = None
+    if headless and duration_s is not None:
+        progress = tqdm(total=round(duration_s), unit="s", desc="live (offscreen)", file=env.stderr,
+                        disable=None, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s")
+
+    def tick() -> None:
+        elapsed = time.monotonic() - started
+        if progress is not None:
+            progress.update(min(round(elapsed), progress.total) - progress.n)
+        if session.failed or (duration_s is not None and elapsed >= duration_s):
+            app.quit()
+
+    poll = QtCore.QTimer()
+    poll.timeout.connect(tick)
+    poll.start(200)
+    try:
+        app.exec()
+    finally:
+        poll.stop()
+        if progress is not None:
+            progress.close()
+        window.redraw()
+        saved = None
+        if headless:
+            saved = screenshot if grab_png(window, screenshot) else None
+        window.timer.stop()
+        window.close()
+        session.stop()
+    elapsed_s = time.monotonic() - started
+    print(session.summary_text(), file=env.stdout)
+    if saved is not None:
+        print(f"glutescope: screenshot of the live window saved to {saved}", file=env.stdout)
+    if session.failed:
+        raise CliError(str(session.error), session.error_status)
+    return RunSummary(ExitStatus.OK, saved, elapsed_s)

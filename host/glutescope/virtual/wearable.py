@@ -1,0 +1,159 @@
+"""The virtual wearable: the firmware's own code, on CPython, on a software radio.
+
+What is real here: every line of firmware/glutefw (frames, control, acquisition, IMU
+driver, BLE GATT server, the app's tasks) runs unchanged; the radio is a real
+Bluetooth LE stack (bumble) that the host reaches through bleak's public API.
+What stands in for silicon: `upy` (MicroPython-only functions), `mcu` (the RP2350's
+ADC, DMA and I2C as register models), `lsm6dsox_model` (the IMU), `ble_shim`
+(MicroPython's `bluetooth` module on bumble) and `analog` (electrodes to ADC codes),
+fed by the body model, which also gives the ground truth.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from glutesignal.bodymodel import BodySession, simulate
+
+FIRMWARE_MODULE_PREFIX = "glutefw"
+
+
+def firmware_dir() -> Path:
+    """Where the firmware sources are: the repository, or the copy inside a wheel."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package.parents[1] / "firmware", package / "_firmware"):
+        if (candidate / "glutefw").is_dir():
+            return candidate
+    raise FileNotFoundError("the firmware sources (firmware/glutefw) are not installed with glutescope")
+
+
+class MotionSource:
+    """Serves the body model's pelvis motion to the IMU model, sample by sample."""
+
+    def __init__(self, session: BodySession) -> None:
+        self.acc_g = np.ascontiguousarray(session.acc_g.T)
+        self.gyro_dps = np.ascontiguousarray(session.gyro_dps.T)
+        self.served = 0
+
+    def __call__(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.arange(self.served, self.served + n) % self.acc_g.shape[0]
+        self.served += n
+        return self.acc_g[idx], self.gyro_dps[idx]
+
+
+class VirtualWearable:
+    """One virtual wearable in this process (the shims are process-wide: one at a time).
+
+    Parameters
+    ----------
+    session : BodySession, optional
+        What the body does; default: ``simulate(exercise, seed=seed, mains_hz=mains_hz)``.
+    speed : float
+        The wearable's clock runs this many times faster than real time.
+    """
+
+    _running: Optional["VirtualWearable"] = None
+
+    def __init__(self, session: Optional[BodySession] = None, *, exercise: str = "demo", seed: int = 0,
+                 speed: float = 1.0, mains_hz: float = 50.0, radio=None) -> None:
+        from glutescope.virtual.analog import AnalogFrontEnd
+
+        self.session = session if session is not None else simulate(exercise, seed=seed, mains_hz=mains_hz)
+        self.speed = speed
+        self.analog = AnalogFrontEnd(self.session.emg_uV, seed=seed + 1)
+        self.motion = MotionSource(self.session)
+        self._own_radio = radio is None
+        self.radio = radio
+        self._task: Optional[asyncio.Task] = None
+        self.board = None
+        self.clock = None
+
+    @property
+    def name(self) -> str:
+        return "virtual wearable"
+
+    async def start(self) -> None:
+        """Power the board: install the shims, import the firmware, run its main()."""
+        if VirtualWearable._running is not None:
+            raise RuntimeError("a virtual wearable is already running in this process")
+        from glutescope.virtual import ble_shim, mcu, upy
+        from glutescope.virtual.radio import VirtualRadio
+
+        if self.radio is None:
+            self.radio = VirtualRadio()
+            await self.radio.open()
+        self.clock = upy.install(upy.VirtualClock(speed=self.speed))
+        self.board = mcu.Board(self.clock, adc_source=self.analog.read, motion_source=self.motion)
+        mcu.install(self.board)
+        ble_shim.install()
+        ble_shim.attach(self.radio)
+        _forget_firmware_modules()
+        sys.path.insert(0, str(firmware_dir()))
+        try:
+            from glutefw import app  # the firmware's own entry, as main.py runs it
+        finally:
+            sys.path.remove(str(firmware_dir()))
+        VirtualWearable._running = self
+        self._task = asyncio.create_task(app.main(), name="virtual-wearable-firmware")
+        self._task.add_done_callback(self._firmware_ended)
+
+    def _firmware_ended(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # The firmware crashed: say so loudly; the host sees the link drop.
+            print(f"virtual wearable firmware stopped: {task.exception()!r}", file=sys.stderr)
+
+    async def stop(self) -> None:
+        """Power off; safe to call twice."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        if VirtualWearable._running is self:
+            from glutescope.virtual import ble_shim, mcu, upy
+
+            ble_shim.detach()
+            mcu.uninstall()
+            upy.uninstall()
+            _forget_firmware_modules()
+            VirtualWearable._running = None
+        if self._own_radio and self.radio is not None:
+            await self.radio.close()
+            self.radio = None
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def started(cls, *args, **kwargs):
+        wearable = cls(*args, **kwargs)
+        await wearable.start()
+        try:
+            yield wearable
+        finally:
+            await wearable.stop()
+
+    @property
+    def scanner_backend(self):
+        from glutescope.transports.bumble_backend import backends_for
+
+        return backends_for(self.radio)[0]
+
+    @property
+    def client_backend(self):
+        from glutescope.transports.bumble_backend import backends_for
+
+        return backends_for(self.radio)[1]
+
+    def true_emg_codes(self, first_sample: int, n_samples: int) -> np.ndarray:
+        """The ADC codes the body presented for EMG stream samples ``first .. first+n-1``."""
+        idx = self.analog.body_index(np.arange(first_sample, first_sample + n_samples))
+        return self.analog.codes[:, idx]
+
+
+def _forget_firmware_modules() -> None:
+    for name in [m for m in sys.modules if m == FIRMWARE_MODULE_PREFIX or m.startswith(FIRMWARE_MODULE_PREFIX + ".")]:
+        del sys.modules[name]
