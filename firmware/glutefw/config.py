@@ -1,0 +1,57 @@
+"""Board, sensor and protocol constants of the wearable (Raspberry Pi Pico 2 W, RP2350A).
+
+Everything that depends on the board or the front end lives here, so porting to another
+board (for example an RP2350B with eight ADC inputs) means editing this file only.
+"""
+from micropython import const
+
+FW_VERSION = (0, 1, 0)  # major, minor, patch; sent in INFO
+PROTOCOL_VERSION = const(1)
+NAME_PREFIX = "glutescope"  # advertised as glutescope-XXXX
+MANUFACTURER = "glutescope"
+MODEL = "glutescope wearable (Pico 2 W)"
+
+# Supported rates (PROTOCOL.md): the EMG rate is per channel.
+EMG_RATES_HZ = (500, 1000, 1500, 2000)
+IMU_RATES_HZ = (0, 104, 208)  # LSM6DSOX output data rates; 0 = IMU off
+DEFAULT_EMG_FS_HZ = const(2000)
+DEFAULT_IMU_FS_HZ = const(104)
+MAX_EMG_CHANNELS = const(4)
+
+# ADC inputs: ADC i is on GPIO 26 + i on the RP2350A. On the Pico 2 W, GPIO29 / ADC3 is
+# shared with the radio's SPI clock and the VSYS monitor, so only ADC0-2 are free for EMG.
+ADC_GPIO_BASE = const(26)
+ADC_AVAILABLE_MASK = const(0b111)
+VSYS_GPIO = const(29)
+VSYS_DIVIDER = const(3)  # VSYS is seen through a 200k/100k divider on the Pico boards
+VREF_MV = const(3300)
+ADC_CLOCK_HZ = const(48_000_000)  # clk_adc from the 48 MHz USB PLL
+
+# Analog front end gain (MyoWare 2.0 / BioAmp EXG Pill class), V/V from electrodes to pin.
+EMG_GAIN = 1000.0
+
+# One DMA block holds this many milliseconds of EMG: short enough for low latency,
+# long enough that a GC pause (~2 ms) never delays the re-arm past the other block.
+EMG_BLOCK_MS = const(10)
+# Frames carry at most this much signal so the live view stays responsive.
+EMG_FRAME_MAX_MS = const(20)
+
+# RAM ring for RESEND: 4 s of 3 channels at 2 kHz (48 kB of u16 codes).
+BACKFILL_WINDOW_MS = const(4000)
+EMG_RING_VALUES = const(24_000)
+IMU_RING_SAMPLES = const(832)  # 4 s at 208 Hz
+TIME_ANCHORS = const(512)  # (index, device time) pairs kept per ring
+
+# LSM6DSOX on I2C0 (GPIO4 SDA, GPIO5 SCL), SA0 low -> address 0x6A.
+I2C_ID = const(0)
+I2C_SDA_GPIO = const(4)
+I2C_SCL_GPIO = const(5)
+I2C_FREQ_HZ = const(400_000)
+IMU_ADDR = const(0x6A)
+# Sensitivities from the LSM6DSOX datasheet (DS12814, table 2) for the scales we set:
+# +-4 g -> 0.122 mg/LSB, +-500 dps -> 17.5 mdps/LSB.
+ACC_G_PER_LSB = 0.000122
+GYRO_DPS_PER_LSB = 0.0175
+
+USB_FRAME_MAX = const(1024)  # PROTOCOL.md: frames on USB never exceed 1024 bytes
+BLE_PAYLOAD_DEFAULT = const(20)  # ATT_MTU 23 - 3 before the MTU exchange

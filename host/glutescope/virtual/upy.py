@@ -1,0 +1,195 @@
+"""MicroPython-only modules and attributes for CPython, so the firmware runs unchanged.
+
+``install()`` puts a ``micropython`` module into ``sys.modules`` and *adds* the
+MicroPython-only attributes the firmware uses to CPython's own modules: ``time.ticks_us``
+and friends (wrapping at 2**30 as on the board), ``asyncio.ThreadSafeFlag``,
+``asyncio.sleep_ms`` and ``gc.mem_free``. Existing attributes are never replaced, and
+``uninstall()`` removes exactly what ``install()`` added.
+
+Time is virtual: a `VirtualClock` maps the event loop's monotonic clock to device
+microseconds with a ``speed`` factor, so tests can run the firmware faster than real
+time while every timestamp it takes stays consistent with the simulated hardware.
+"""
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import time
+import types
+
+__all__ = ["VirtualClock", "install", "uninstall", "clock", "TICKS_PERIOD"]
+
+#: MicroPython's ticks_* functions wrap at this period on every port.
+TICKS_PERIOD = 1 << 30
+_TICKS_MASK = TICKS_PERIOD - 1
+_TICKS_HALF = TICKS_PERIOD // 2
+
+
+class VirtualClock:
+    """Device time in microseconds, running ``speed`` times faster than the host clock.
+
+    Parameters
+    ----------
+    speed : float
+        Device seconds per host second (1.0 = real time). Must be > 0.
+    start_us : int
+        Device time at creation, in µs (for example close to 2**30 to test the wrap).
+    """
+
+    def __init__(self, speed: float = 1.0, start_us: int = 0):
+        if not speed > 0:
+            raise ValueError(f"clock speed must be > 0, got {speed!r}")
+        self.speed = float(speed)
+        self.start_us = int(start_us)
+        self._t0 = time.monotonic()
+
+    def now_us(self) -> int:
+        """Device time in µs since the clock's epoch, never wrapping."""
+        return self.start_us + int((time.monotonic() - self._t0) * self.speed * 1e6)
+
+    def host_time_at(self, device_us: float) -> float:
+        """The ``time.monotonic()`` value at which the device clock reads ``device_us``."""
+        return self._t0 + (device_us - self.start_us) / (self.speed * 1e6)
+
+    def host_seconds(self, device_s: float) -> float:
+        """Host seconds that ``device_s`` device seconds take."""
+        return device_s / self.speed
+
+
+clock: VirtualClock = VirtualClock()
+_added: list[tuple[object, str]] = []
+
+
+def _const(x):
+    return x
+
+
+def _identity(f):
+    return f
+
+
+def _mem_info(*_args):
+    print("mem: (CPython stand-in for micropython.mem_info: no figures)")
+
+
+def _make_micropython() -> types.ModuleType:
+    m = types.ModuleType("micropython", "Fake of MicroPython's micropython module for CPython.")
+    m.const = _const
+    m.native = _identity
+    m.viper = _identity
+    m.alloc_emergency_exception_buf = lambda n: None
+    m.mem_info = _mem_info
+    m.kbd_intr = lambda ch: None
+    m.schedule = lambda f, arg: asyncio.get_running_loop().call_soon(f, arg)
+    return m
+
+
+def ticks_us() -> int:
+    return clock.now_us() & _TICKS_MASK
+
+
+def ticks_ms() -> int:
+    return (clock.now_us() // 1000) & _TICKS_MASK
+
+
+def ticks_add(t: int, delta: int) -> int:
+    return (t + delta) & _TICKS_MASK
+
+
+def ticks_diff(t1: int, t0: int) -> int:
+    return ((t1 - t0 + _TICKS_HALF) & _TICKS_MASK) - _TICKS_HALF
+
+
+def sleep_ms(ms: float) -> None:
+    time.sleep(clock.host_seconds(ms / 1000))
+
+
+def sleep_us(us: float) -> None:
+    time.sleep(clock.host_seconds(us / 1e6))
+
+
+async def _asleep_ms(ms: float) -> None:
+    await asyncio.sleep(clock.host_seconds(ms / 1000))
+
+
+class ThreadSafeFlag:
+    """CPython stand-in for ``asyncio.ThreadSafeFlag``: set from an IRQ, awaited by one task.
+
+    ``wait()`` clears the flag when it returns, as on MicroPython. ``set()`` may be called
+    from another thread; the simulated IRQs call it from the event loop itself.
+    """
+
+    def __init__(self):
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending = False
+
+    def set(self) -> None:
+        if self._event is None:
+            self._pending = True
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._event.set()
+        else:
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    def clear(self) -> None:
+        self._pending = False
+        if self._event is not None:
+            self._event.clear()
+
+    async def wait(self) -> None:
+        if self._event is None or self._loop is not asyncio.get_running_loop():
+            self._loop = asyncio.get_running_loop()
+            self._event = asyncio.Event()
+            if self._pending:
+                self._event.set()
+        await self._event.wait()
+        self._event.clear()
+        self._pending = False
+
+
+def _mem_free() -> int:
+    # A fixed figure: CPython has no MicroPython heap to measure.
+    return 200_000
+
+
+def _add(module: object, name: str, value: object) -> None:
+    if not hasattr(module, name):
+        setattr(module, name, value)
+        _added.append((module, name))
+
+
+def install(virtual_clock: VirtualClock | None = None) -> VirtualClock:
+    """Make MicroPython-only names available on CPython; return the clock in use.
+
+    Safe to call again: a new clock replaces the old one, nothing is added twice.
+    """
+    global clock
+    if virtual_clock is not None:
+        clock = virtual_clock
+    if "micropython" not in sys.modules:
+        sys.modules["micropython"] = _make_micropython()
+        _added.append((sys.modules, "micropython"))
+    for name, fn in (("ticks_us", ticks_us), ("ticks_ms", ticks_ms), ("ticks_add", ticks_add),
+                     ("ticks_diff", ticks_diff), ("sleep_ms", sleep_ms), ("sleep_us", sleep_us)):
+        _add(time, name, fn)
+    _add(asyncio, "ThreadSafeFlag", ThreadSafeFlag)
+    _add(asyncio, "sleep_ms", _asleep_ms)
+    _add(gc, "mem_free", _mem_free)
+    return clock
+
+
+def uninstall() -> None:
+    """Remove everything ``install()`` added."""
+    while _added:
+        module, name = _added.pop()
+        if module is sys.modules:
+            sys.modules.pop(name, None)
+        else:
+            delattr(module, name)
