@@ -12,8 +12,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+UPY_RUNNER := tests/firmware/upy
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml $(UPY_RUNNER)/package-lock.json
 	$(PY) -m pip install --quiet -e '.[test]'
+	@command -v node >/dev/null || { echo "make test needs node (Debian: apt-get install nodejs npm) to run the firmware under MicroPython"; exit 1; }
+	npm ci --silent --no-audit --no-fund --prefix $(UPY_RUNNER)
 	touch $@
 
 demo: $(VENV)/.installed
