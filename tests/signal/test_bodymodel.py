@@ -1,0 +1,115 @@
+"""Body model: deterministic, realistic in the ways the rest of the chain relies on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import signal as sps
+
+from glutesignal.bodymodel import EXERCISES, pelvis_angles_from_up, simulate
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_every_exercise_has_consistent_shapes(exercise):
+    s = simulate(exercise, emg_fs_hz=1000.0, imu_fs_hz=104.0)
+    n = s.emg_uV.shape[1]
+    assert s.emg_uV.shape == s.activation.shape == (2, n)
+    assert n == round(s.duration_s * 1000.0)
+    m = s.acc_g.shape[1]
+    assert s.gyro_dps.shape == (3, m) and s.tilt_deg.shape == s.obliquity_deg.shape == s.rotation_deg.shape == (m,)
+    assert np.all(np.isfinite(s.emg_uV)) and np.all((s.activation >= 0) & (s.activation <= 1))
+    assert all(r.end_s <= s.duration_s for r in s.reps)
+    with pytest.raises(ValueError, match="read-only"):
+        s.emg_uV[0, 0] = 1.0
+
+
+def test_seeded_and_deterministic():
+    a, b = simulate("bridges", seed=7), simulate("bridges", seed=7)
+    np.testing.assert_array_equal(a.emg_uV, b.emg_uV)
+    np.testing.assert_array_equal(a.acc_g, b.acc_g)
+    assert not np.array_equal(a.emg_uV, simulate("bridges", seed=8).emg_uV)
+
+
+def test_bridges_script_truth():
+    s = simulate("bridges")
+    assert len(s.reps) == 10 and all(r.kind == "bridge" and r.side == "both" for r in s.reps)
+    # Left is scripted 30 % weaker: SI of amplitudes near (1-0.7)/0.85 = 35 %.
+    assert 30.0 < s.true_symmetry_index_pct < 40.0
+    # Pelvis: posterior tilt of ~20 degrees in every rep.
+    t = s.t_imu_s()
+    for r in s.reps:
+        m = (t > r.start_s) & (t < r.end_s)
+        assert -26.0 < s.tilt_deg[m].min() < -16.0
+
+
+def test_squeeze_test_cues_and_weaker_side():
+    s = simulate("squeeze_test", weaker_side="left")
+    asked = [p.side for p in s.phases if p.name == "squeeze"]
+    assert asked == ["right", "left", "both"]
+    assert [p.name for p in s.phases] == ["relax", "squeeze", "relax", "squeeze", "relax", "squeeze", "relax"]
+    by_side = {q.side: q for q in s.squeezes}
+    assert by_side["left"].rise_s > by_side["right"].rise_s
+    assert by_side["left"].peak_activation < by_side["right"].peak_activation
+    assert by_side["left"].overflow_fraction > by_side["right"].overflow_fraction
+    s2 = simulate("squeeze_test", weaker_side="right")
+    assert {q.side: q for q in s2.squeezes}["right"].peak_activation < 0.6
+
+
+def test_single_leg_stance_hip_drops_on_the_unsupported_side():
+    s = simulate("single_leg_stance")
+    t = s.t_imu_s()
+    for rep in s.reps:
+        m = (t > rep.start_s + 1) & (t < rep.end_s - 1)
+        mean_obl = s.obliquity_deg[m].mean()
+        # On the left leg the right hip drops: left higher, obliquity > 0.
+        assert (mean_obl > 2.0) if rep.side == "left" else (mean_obl < -2.0)
+
+
+def test_emg_spectrum_and_contaminants():
+    s = simulate("bridges", seed=1)
+    f, p = sps.welch(s.emg_uV[1], fs=s.emg_fs_hz, nperseg=4096)
+    band = (f > 20) & (f < 450)
+    smooth = np.convolve(p, np.ones(15) / 15, "same")
+    peak_hz = f[band][np.argmax(np.where(np.abs(f[band] % 50) > 3, smooth[band], 0))]
+    assert 50.0 < peak_hz < 130.0
+    # Mains stands out of the sEMG at 50 Hz and 150 Hz.
+    def near(fr):
+        return p[np.argmin(np.abs(f - fr))]
+    assert near(50.0) > 3 * near(45.0)
+    assert near(150.0) > 2 * near(140.0)
+    assert simulate("rest", mains_hz=None).emg_uV.shape[0] == 2
+
+
+def test_snr_sets_the_noise_floor():
+    hi, lo = simulate("bridges", snr_db=30.0), simulate("bridges", snr_db=10.0)
+    assert lo.noise_rms_uV / hi.noise_rms_uV == pytest.approx(10 ** (20 / 20), rel=1e-9)
+
+
+def test_imu_angles_match_truth_when_still():
+    s = simulate("single_leg_stance")
+    acc = np.asarray(s.acc_g)
+    tilt, obl = pelvis_angles_from_up(acc, 0.0)
+    # Slow movements: the accelerometer angles equal the truth within noise.
+    assert np.max(np.abs(obl - s.obliquity_deg)) < 1.0
+    assert np.max(np.abs(tilt - s.tilt_deg)) < 1.0
+    # Gravity is 1 g.
+    np.testing.assert_allclose(np.linalg.norm(acc, axis=0), 1.0, atol=0.02)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match=r"exercise must be one of .*got 'yoga'"):
+        simulate("yoga")
+    with pytest.raises(ValueError, match=r"channel name must be one of .*got 'biceps_left'"):
+        simulate("rest", channels=("biceps_left",))
+    with pytest.raises(ValueError, match=r"left_scale must be in \(0, 2\]; got 0"):
+        simulate("bridges", left_scale=0)
+    with pytest.raises(ValueError, match=r"emg_fs_hz must be a positive finite number \(Hz\); got -5"):
+        simulate("rest", emg_fs_hz=-5)
+    with pytest.raises(ValueError, match=r"weaker_side must be 'left' or 'right'; got 'both'"):
+        simulate("squeeze_test", weaker_side="both")
+
+
+def test_duration_truncates_and_drops_unfinished_reps():
+    s = simulate("bridges", duration_s=20.0)
+    assert s.duration_s == 20.0 and s.emg_uV.shape[1] == 40000
+    assert all(r.end_s <= 20.0 for r in s.reps) and 0 < len(s.reps) < 10

@@ -1,0 +1,77 @@
+"""Symmetry index: definition, confidence over reps, truth recovered from the body model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glutesignal.bodymodel import simulate
+from glutesignal.conditioning import condition
+from glutesignal.envelope import moving_rms
+from glutesignal.symmetry import louder_side, symmetry_index_pct, symmetry_over_reps
+
+
+def test_definition_known_answers():
+    assert symmetry_index_pct(100.0, 100.0) == 0.0
+    assert symmetry_index_pct(70.0, 100.0) == pytest.approx(30.0 / 85.0 * 100.0)
+    assert symmetry_index_pct(100.0, 70.0) == pytest.approx(-30.0 / 85.0 * 100.0)
+    assert symmetry_index_pct(0.0, 5.0) == 200.0
+    np.testing.assert_allclose(symmetry_index_pct([1.0, 3.0], [3.0, 1.0]), [100.0, -100.0])
+    assert louder_side(12.0) == "right"
+    assert louder_side(-0.5) == "left"
+    assert louder_side(0.0) == "equal"
+
+
+def test_over_reps_interval_and_confidence():
+    left = np.array([70.0, 72.0, 68.0, 71.0, 69.0])
+    right = np.array([100.0, 101.0, 99.0, 100.0, 102.0])
+    r = symmetry_over_reps(left, right)
+    assert r.n_reps == 5 and r.louder_side == "right" and r.confident
+    assert r.ci_low_pct < r.si_pct < r.ci_high_pct
+    assert r.si_pct == pytest.approx(np.mean(symmetry_index_pct(left, right)))
+    # Noisy reps with no real difference: the interval straddles 0.
+    noisy = symmetry_over_reps([100, 80, 120, 90], [90, 120, 85, 105])
+    assert noisy.ci_low_pct < 0 < noisy.ci_high_pct and not noisy.confident
+    one = symmetry_over_reps([50.0], [60.0])
+    assert np.isnan(one.ci_low_pct) and not one.confident
+
+
+def test_errors_are_clear():
+    with pytest.raises(ValueError, match=r"left amplitudes must be >= 0"):
+        symmetry_index_pct(-1.0, 2.0)
+    with pytest.raises(ValueError, match=r"left \+ right must be > 0"):
+        symmetry_index_pct(0.0, 0.0)
+    with pytest.raises(ValueError, match=r"right amplitudes must be finite"):
+        symmetry_index_pct(1.0, float("nan"))
+    with pytest.raises(ValueError, match=r"equal length; got \(2,\) and \(3,\)"):
+        symmetry_over_reps([1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match=r"at least one rep"):
+        symmetry_over_reps([], [])
+    with pytest.raises(ValueError, match=r"confidence must be in \(0, 1\); got 1.5"):
+        symmetry_over_reps([1, 2], [2, 3], confidence=1.5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bridges_recover_the_lazy_left_side(seed):
+    s = simulate("bridges", seed=seed)
+    env = moving_rms(condition(s.emg_uV, s.emg_fs_hz), s.emg_fs_hz)
+    t = s.t_emg_s()
+    li, ri = s.channel_index("glute_max_left"), s.channel_index("glute_max_right")
+    left = [env[li, (t >= r.start_s) & (t < r.end_s)].mean() for r in s.reps]
+    right = [env[ri, (t >= r.start_s) & (t < r.end_s)].mean() for r in s.reps]
+    res = symmetry_over_reps(left, right)
+    assert res.n_reps == 10
+    assert res.louder_side == "right" and res.confident
+    # Stated tolerance: within 5 SI points of the truth (noise floor and artefacts bias it).
+    assert abs(res.si_pct - s.true_symmetry_index_pct) < 5.0
+    assert res.ci_low_pct < s.true_symmetry_index_pct + 5.0
+
+
+def test_symmetric_bridges_are_not_called_asymmetric():
+    s = simulate("bridges", seed=4, left_scale=1.0)
+    env = moving_rms(condition(s.emg_uV, s.emg_fs_hz), s.emg_fs_hz)
+    t = s.t_emg_s()
+    left = [env[0, (t >= r.start_s) & (t < r.end_s)].mean() for r in s.reps]
+    right = [env[1, (t >= r.start_s) & (t < r.end_s)].mean() for r in s.reps]
+    res = symmetry_over_reps(left, right)
+    assert abs(res.si_pct) < 5.0
