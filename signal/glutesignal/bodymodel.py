@@ -83,7 +83,7 @@ _REST_ACTIVATION = 0.015
 _MU_VARIABILITY_CV = 0.10
 _MU_VARIABILITY_BAND_HZ = 4.0
 # Mains: amplitude at the fundamental (µV) and relative harmonics (odd ones dominate).
-_MAINS_UV = 12.0
+_MAINS_UV = 20.0
 _MAINS_HARMONICS = {1: 1.0, 2: 0.08, 3: 0.35, 5: 0.15, 7: 0.05}
 _BASELINE_WANDER_UV = 40.0
 _MOTION_ARTEFACT_UV = 90.0
@@ -705,7 +705,7 @@ def simulate(
     ``emg = mvc * a(t) * m(t) * n(t) + noise + mains + wander + motion + ecg`` where ``n`` is
     unit-variance Gaussian noise with the Shwedyk spectrum (peak ~70 Hz, median ~100 Hz) [2],
     ``a`` the activation, ``m`` a slow lognormal motor-unit variability factor (CV 10 %) and
-    ``mvc`` 250 µV RMS for glute max [1], [3], [4]. Contaminants: mains hum 12 µV at the
+    ``mvc`` 250 µV RMS for glute max [1], [3], [4]. Contaminants: mains hum 20 µV at the
     fundamental with odd harmonics, baseline wander ~40 µV below 0.5 Hz, motion artefacts
     ~90 µV below 12 Hz lasting ~0.3 s at movement transitions [4], ECG with ~15 µV R waves
     at ~66 bpm [6], white noise floor set by ``snr_db``.

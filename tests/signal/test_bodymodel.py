@@ -72,12 +72,19 @@ def test_emg_spectrum_and_contaminants():
     smooth = np.convolve(p, np.ones(15) / 15, "same")
     peak_hz = f[band][np.argmax(np.where(np.abs(f[band] % 50) > 3, smooth[band], 0))]
     assert 50.0 < peak_hz < 130.0
-    # Mains stands out of the sEMG at 50 Hz and 150 Hz.
+    assert near_ratio(s, 50.0, 45.0) > 3
+    # At rest, mains and its third harmonic stand far out of the noise floor.
+    r = simulate("rest", seed=1)
+    assert near_ratio(r, 50.0, 45.0) > 100
+    assert near_ratio(r, 150.0, 140.0) > 10
+    assert near_ratio(simulate("rest", seed=1, mains_hz=None), 50.0, 45.0) < 3
+
+
+def near_ratio(s, f_hz, ref_hz):
+    f, p = sps.welch(s.emg_uV[0], fs=s.emg_fs_hz, nperseg=4096)
     def near(fr):
         return p[np.argmin(np.abs(f - fr))]
-    assert near(50.0) > 3 * near(45.0)
-    assert near(150.0) > 2 * near(140.0)
-    assert simulate("rest", mains_hz=None).emg_uV.shape[0] == 2
+    return near(f_hz) / near(ref_hz)
 
 
 def test_snr_sets_the_noise_floor():
