@@ -145,11 +145,11 @@ class Acquisition:
             return
         self._count_sequence(frame.seq)
         if isinstance(frame, protocol.EmgBlock):
-            new = self.emg.add(frame.first_sample, frame.samples)
+            new = self.emg.add(frame)
             if new and not frame.backfill and self.on_emg is not None and self.info is not None:
                 self.on_emg(frame, protocol.codes_to_uV(frame.samples, self.info))
         elif isinstance(frame, protocol.ImuBlock):
-            new = self.imu.add(frame.first_sample, frame.samples)
+            new = self.imu.add(frame)
             if new and not frame.backfill and self.on_imu is not None and self.info is not None:
                 acc_g, gyro_dps = protocol.imu_to_si(frame.samples, self.info)
                 self.on_imu(frame, acc_g, gyro_dps)

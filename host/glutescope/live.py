@@ -15,7 +15,7 @@ import numpy as np
 from glutescope.ringbuffer import RingBuffer
 from glutesignal.balance import BalanceTracker, Contraction
 from glutesignal.conditioning import Conditioner
-from glutesignal.envelope import MovingRms
+from glutesignal.envelope import MovingRMS
 from glutesignal.symmetry import symmetry_index_pct, symmetry_over_reps
 
 ENVELOPE_WINDOW_S = 0.1  # 100 ms RMS: smooth enough to read, fast enough to follow a squeeze
@@ -101,7 +101,7 @@ class LiveProcessor:
                  mains_hz: float = 50.0, link: str = "", display_s: float = DISPLAY_BUFFER_S) -> None:
         n = len(channel_names)
         self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=mains_hz)
-        self.rms = MovingRms(emg_fs_hz, n, window_s=ENVELOPE_WINDOW_S)
+        self.rms = MovingRMS(emg_fs_hz, n, window_s=ENVELOPE_WINDOW_S)
         capacity = int(display_s * emg_fs_hz)
         self.state = LiveState(tuple(channel_names), emg_fs_hz, RingBuffer(n, capacity),
                                RingBuffer(n, capacity), LiveStats(link=link, emg_fs_hz=emg_fs_hz))

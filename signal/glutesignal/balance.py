@@ -51,6 +51,10 @@ class BalanceTracker:
         tiny fluctuations.
     min_duration_s : float
         Shortest contraction kept, seconds.
+    rest_rise_per_s : float
+        How fast the rest level may rise, fraction per second.
+    warmup_s : float
+        Samples ignored at the start while the envelope's window fills, seconds.
 
     References
     ----------
@@ -61,7 +65,7 @@ class BalanceTracker:
 
     def __init__(self, fs_hz: float, *, on_factor: float = 4.0, off_factor: float = 2.5,
                  min_rest_uV: float = 3.0, min_duration_s: float = 0.5,
-                 rest_rise_per_s: float = 0.05) -> None:
+                 rest_rise_per_s: float = 0.05, warmup_s: float = 0.3) -> None:
         if not fs_hz > 0:
             raise ValueError(f"fs_hz must be positive, got {fs_hz}")
         if not on_factor > off_factor > 1.0:
@@ -72,6 +76,8 @@ class BalanceTracker:
         self.off_factor = off_factor
         self.min_rest_uV = min_rest_uV
         self.min_samples = int(round(min_duration_s * fs_hz))
+        # The envelope's window is still filling at the start: its low values are not rest.
+        self.warmup_samples = int(round(warmup_s * fs_hz))
         # The rest level follows drops at once and rises only slowly (5 %/s), so it
         # tracks the noise floor and is not dragged up by a long hold.
         self._rise_per_sample = (1.0 + rest_rise_per_s) ** (1.0 / fs_hz)
@@ -100,7 +106,7 @@ class BalanceTracker:
         # ~20-50 samples per call, so the loop is cheap relative to the filters.
         rest = self.rest_uV
         rise = self._rise_per_sample
-        for i in range(total.size):
+        for i in range(max(0, self.warmup_samples - self.n_fed), total.size):
             x = total[i]
             if not self._active:
                 rest = x if x < rest else rest * rise
