@@ -19,10 +19,10 @@ radio failure that matters to the protocol: the link going away (supervision tim
 
 Two gaps of the virtual controller are closed here, in `_ScanningController`:
 
-* it answers an active scan with a copy of the *advertising* data instead of the
-  advertiser's scan-response data, so a name carried in the scan response (as a
-  31-byte legacy advertisement with a 128-bit service UUID requires) would never be
-  seen;
+* it answers every scan, passive ones too, with a copy of the *advertising* data
+  instead of the advertiser's scan-response data, so a name carried in the scan
+  response (as a 31-byte legacy advertisement with a 128-bit service UUID requires)
+  would never be seen;
 * it never completes a cancelled connection attempt, so `cancel_pending_connection`
   clears the attempt in the controller directly.
 """
@@ -50,6 +50,7 @@ DEFAULT_CENTRAL_ADDRESS = "F0:5A:1C:00:00:01"
 _LE_ACL_DATA_PACKET_LENGTH = 251
 
 _EXT_REPORT = hci.HCI_LE_Extended_Advertising_Report_Event
+_PASSIVE_SCAN = 0
 _LEGACY_CONNECTABLE_SCANNABLE = (
     _EXT_REPORT.EventType.CONNECTABLE_ADVERTISING
     | _EXT_REPORT.EventType.SCANNABLE_ADVERTISING
@@ -72,11 +73,18 @@ class _ScanningController(Controller):
         if scanning:
             self._report_advertisement(pdu.advertiser_address, bytes(pdu.data))
 
+    def on_hci_le_set_extended_scan_parameters_command(self, command):  # type: ignore[no-untyped-def]
+        # The base class forgets whether the scan is active; only an active scan gets
+        # scan responses.
+        self.le_scan_type = command.scan_types[0] if command.scan_types else _PASSIVE_SCAN
+        return super().on_hci_le_set_extended_scan_parameters_command(command)
+
     def _report_advertisement(self, address: hci.Address, adv_data: bytes) -> None:
-        scan_response = self._scan_response_of(address)
         event_type = _LEGACY_CONNECTABLE_SCANNABLE
         self._send_report(address, event_type, adv_data)
-        self._send_report(address, event_type | _EXT_REPORT.EventType.SCAN_RESPONSE, scan_response)
+        if self.le_scan_type != _PASSIVE_SCAN:
+            scan_response = self._scan_response_of(address)
+            self._send_report(address, event_type | _EXT_REPORT.EventType.SCAN_RESPONSE, scan_response)
 
     def _send_report(self, address: hci.Address, event_type: int, data: bytes) -> None:
         report = _EXT_REPORT.Report(
