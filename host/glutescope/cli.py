@@ -20,10 +20,7 @@ from glutescope.exitcodes import CliError, ExitStatus
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "live biofeedback; on the built-in virtual wearable unless --device is given"),
     "scan": ("scan", "list glutescope wearables in range"),
-    "record": ("record", "record a session headless, with a live status line"),
-    "info": ("info", "summarise a recording"),
-    "recover": ("recover", "repair a recording cut off by a crash or power loss"),
-    "replay": ("replay", "play a recording back through the live pipeline"),
+    "firmware": ("firmware", "install the firmware on a board running MicroPython (mpremote)"),
 }
 
 

@@ -1,0 +1,87 @@
+"""``glutescope firmware install``: copy the firmware to a board running stock MicroPython.
+
+It drives mpremote (MicroPython's own tool) so the copy is what MicroPython's
+maintainers support; ``--dry-run`` prints the plan without touching a board.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from glutescope.exitcodes import CliError, ExitStatus
+
+
+@dataclass(frozen=True)
+class CopyStep:
+    """One file to put on the board."""
+
+    source: Path
+    """File on this computer."""
+    target: str
+    """Path on the board's filesystem (``:`` prefixed for mpremote)."""
+
+
+def plan(firmware: Path) -> list[CopyStep]:
+    """What to copy: glutefw/*.py into :glutefw/, then main.py last (it starts the app at boot)."""
+    package = firmware / "glutefw"
+    if not package.is_dir():
+        raise CliError(f"no firmware at {firmware} (expected {package})", ExitStatus.IO_ERROR)
+    steps = [CopyStep(p, f":glutefw/{p.name}") for p in sorted(package.glob("*.py"))]
+    steps.append(CopyStep(firmware / "main.py", ":main.py"))
+    return steps
+
+
+def mpremote_commands(port: str, steps: list[CopyStep]) -> list[list[str]]:
+    """The mpremote invocations that carry out ``steps`` on the board at ``port``."""
+    base = [sys.executable, "-m", "mpremote", "connect", port]
+    cmds = [base + ["fs", "mkdir", ":glutefw"]]
+    cmds += [base + ["fs", "cp", str(s.source), s.target] for s in steps]
+    cmds.append(base + ["reset"])
+    return cmds
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("install",), help="install: copy the firmware to the board")
+    parser.add_argument("--port", default="auto",
+                        help="serial port of the board, e.g. /dev/ttyACM0 or COM5 (default: mpremote's auto)")
+    parser.add_argument("--dry-run", action="store_true", help="print what would be copied and run; touch nothing")
+
+
+def run(args: argparse.Namespace, env) -> ExitStatus:
+    from glutescope.virtual.wearable import firmware_dir
+
+    steps = plan(firmware_dir())
+    commands = mpremote_commands(args.port, steps)
+    print(f"glutescope: {len(steps)} files to copy to the board at {args.port}:", file=env.stdout)
+    for s in steps:
+        print(f"  {s.source.name:<16} -> {s.target}", file=env.stdout)
+    if args.dry_run:
+        print("glutescope: dry run; these commands would run:", file=env.stdout)
+        for c in commands:
+            print("  " + " ".join(c[1:]), file=env.stdout)
+        return ExitStatus.OK
+    if shutil.which("mpremote") is None and not _module_available("mpremote"):
+        raise CliError("mpremote is not installed (pip install mpremote)", ExitStatus.ERROR)
+    for i, cmd in enumerate(commands):
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        # mkdir fails harmlessly when the folder exists already.
+        if result.returncode != 0 and not (i == 0 and "EEXIST" in result.stderr + result.stdout):
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            last = detail[-1] if detail else f"exit status {result.returncode}"
+            status = ExitStatus.DEVICE_NOT_FOUND if "no device found" in last.lower() or "failed to access" in last.lower() \
+                else ExitStatus.ERROR
+            raise CliError(f"copying to the board failed at `{' '.join(cmd[3:])}`: {last}", status)
+        print(f"  ok: {' '.join(cmd[5:])}", file=env.stdout)
+    print("glutescope: firmware installed; the board restarted and advertises as glutescope-XXXX",
+          file=env.stdout)
+    return ExitStatus.OK
+
+
+def _module_available(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
