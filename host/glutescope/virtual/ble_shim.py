@@ -418,14 +418,14 @@ class BLE:
             self.notify_queue_high_water = in_flight + 1
 
     def gatts_set_buffer(self, value_handle: int, length: int, append: bool = False) -> None:
-        """Size the buffer remote writes go to; ``append`` keeps writes until read."""
+        """Size (and empty) the buffer remote writes go to; ``append`` keeps writes until read."""
         self._raise_deferred()
         if not isinstance(length, int) or length < 0:
             raise ValueError(f"buffer length must be an int >= 0, got {length!r}")
         value = self._value(value_handle)
         value.capacity = length
         value.append = bool(append)
-        del value.data[length:]
+        value.data = bytearray()  # MicroPython empties a resized buffer
 
     # -- stack events -> IRQs ----------------------------------------------------------
 
