@@ -1,0 +1,123 @@
+"""LSM6DSOX driver on the register model: samples at the ODR, paired and scaled right."""
+import asyncio
+
+import numpy as np
+import pytest
+
+from glutescope.virtual import mcu, upy
+from glutescope.virtual.lsm6dsox_model import Lsm6dsoxModel
+
+
+class Motion:
+    """Known motion: sample k has acc (k/1000, -0.5, 1) g and gyro (k/10, 250, -499) dps."""
+
+    def __init__(self):
+        self.k = 0
+
+    def __call__(self, n):
+        k = self.k + np.arange(n)
+        self.k += n
+        acc = np.stack([k / 1000, np.full(n, -0.5), np.ones(n)], axis=1)
+        gyro = np.stack([k / 10, np.full(n, 250.0), np.full(n, -499.0)], axis=1)
+        return acc, gyro
+
+
+@pytest.fixture
+def imu_setup():
+    upy.install(upy.VirtualClock(speed=4.0))
+    board = mcu.install(mcu.Board())
+    model = Lsm6dsoxModel(Motion())
+    board.i2c_devices[0x6A] = model
+    import machine
+    from glutefw import config
+    from glutefw.imu import Lsm6dsox
+    from glutefw.ringbuf import Ring
+
+    ring = Ring("h", config.IMU_RING_SAMPLES * 6, 64)
+    imu = Lsm6dsox(machine.I2C(0), ring)
+    yield imu, ring, model, board
+    mcu.uninstall()
+    upy.install(upy.VirtualClock())
+
+
+def _samples(ring):
+    n = ring.head - ring.oldest
+    dst = bytearray(12 * n)
+    ring.read_into(memoryview(dst), ring.oldest, n)
+    return np.frombuffer(bytes(dst), "<i2").reshape(n, 6).T  # (6, n_samples)
+
+
+@pytest.mark.parametrize("fs_hz", [104, 208])
+def test_samples_arrive_at_the_odr_with_datasheet_scaling(imu_setup, fs_hz):
+    imu, ring, model, _ = imu_setup
+    from glutefw import config
+
+    regs = []
+
+    async def main():
+        assert imu.probe()
+        imu.start(fs_hz)
+        regs.extend(model.regs[0x10:0x12])
+        task = asyncio.create_task(imu.imu_task(poll_ms=20))
+        await asyncio.sleep_ms(1000)
+        imu.stop()
+        task.cancel()
+
+    asyncio.run(main())
+    assert abs(ring.head - fs_hz) <= 3  # one second of samples, give or take a poll
+    s = _samples(ring).astype(float)
+    k = np.arange(ring.head)
+    np.testing.assert_allclose(s[0] * config.ACC_G_PER_LSB, k / 1000, atol=config.ACC_G_PER_LSB)
+    np.testing.assert_allclose(s[1] * config.ACC_G_PER_LSB, -0.5, atol=config.ACC_G_PER_LSB)
+    np.testing.assert_allclose(s[2] * config.ACC_G_PER_LSB, 1.0, atol=config.ACC_G_PER_LSB)
+    np.testing.assert_allclose(s[3] * config.GYRO_DPS_PER_LSB, k / 10, atol=config.GYRO_DPS_PER_LSB)
+    np.testing.assert_allclose(s[4] * config.GYRO_DPS_PER_LSB, 250, atol=config.GYRO_DPS_PER_LSB)
+    np.testing.assert_allclose(s[5] * config.GYRO_DPS_PER_LSB, -499, atol=config.GYRO_DPS_PER_LSB)
+    odr = 0x4 if fs_hz == 104 else 0x5
+    assert regs == [odr << 4 | 0b1000, odr << 4 | 0b0100]  # +-4 g, 500 dps
+    assert model.regs[0x10] == model.regs[0x11] == 0  # stopped: powered down
+
+
+def test_sample_times_follow_the_odr(imu_setup):
+    imu, ring, _, _ = imu_setup
+
+    async def main():
+        t_start = upy.ticks_us()
+        imu.start(104)
+        task = asyncio.create_task(imu.imu_task(poll_ms=20))
+        await asyncio.sleep_ms(500)
+        imu.stop()
+        task.cancel()
+        return t_start
+
+    t_start = asyncio.run(main())
+    for k in (0, 20, ring.head - 1):
+        truth = t_start + (k + 1) * 1e6 / 104
+        err = upy.ticks_diff(ring.time_of(k), int(truth) & (2**30 - 1))
+        assert abs(err) <= 1e6 / 104 + 3000
+
+
+def test_wrong_chip_is_not_taken_for_an_lsm6dsox(imu_setup):
+    imu, _, model, board = imu_setup
+    model.regs[0x0F] = 0x6A  # an LSM6DS3
+    assert not imu.probe()
+    del board.i2c_devices[0x6A]
+    assert not imu.probe()
+
+
+def test_unsupported_rate_is_refused(imu_setup):
+    imu = imu_setup[0]
+    with pytest.raises(ValueError, match="imu_fs_hz must be one of \\(104, 208\\), got 52"):
+        imu.start(52)
+
+
+def test_fifo_overrun_is_counted(imu_setup):
+    imu, ring, model, _ = imu_setup
+
+    async def main():
+        imu.start(208)
+        await asyncio.sleep_ms(3000)  # nobody drains: 1248 words > 1023
+        imu.poll()
+
+    asyncio.run(main())
+    assert imu.fifo_overruns == 1
