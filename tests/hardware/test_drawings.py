@@ -170,7 +170,24 @@ def test_committed_placement_svgs_equal_a_fresh_drawing(placement: ModuleType) -
     assert placement.main(["--check"]) == 0
 
 
-def test_docs_link_only_to_files_that_exist() -> None:
-    for doc in HARDWARE.glob("*.md"):
-        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8")):
-            assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
+def _anchors(markdown: str) -> set[str]:
+    """GitHub-style heading anchors of a Markdown document."""
+    anchors = set()
+    for heading in re.findall(r"^#+ (.+)$", markdown, flags=re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def test_docs_link_only_to_files_and_headings_that_exist() -> None:
+    docs = sorted(HARDWARE.glob("*.md"))
+    assert {d.name for d in docs} >= {"README.md", "bom.md", "wiring.md", "assembly.md",
+                                     "electrode-placement.md", "safety.md"}
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        for target, anchor in re.findall(r"\]\(([^)#:]*)(?:#([^)]*))?\)", text):
+            path = doc.parent / target if target else doc
+            assert path.exists(), f"{doc.name} links to missing {target}"
+            if anchor:
+                assert anchor in _anchors(path.read_text(encoding="utf-8")), (
+                    f"{doc.name} links to missing heading {target}#{anchor}")
