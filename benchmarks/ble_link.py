@@ -50,7 +50,7 @@ async def measure(n_frames: int, depth: int) -> tuple[float, int, int]:
             await done.wait()
             elapsed_s = time.perf_counter() - t0
         peripheral.stop()
-        await ble._settle()
+        await ble.settle()
         ble_shim.detach()
         return n_frames / elapsed_s, peripheral.notify_backoffs, ble.notify_queue_high_water
 

@@ -64,7 +64,7 @@ async def wearable():
             yield Rig(radio, ble, peripheral, commands, scanner_cls, client_cls)
         finally:
             peripheral.stop()
-            await ble._settle()
+            await ble.settle()
             ble_shim.detach()
 
 
@@ -256,7 +256,7 @@ def test_stop_ends_the_connection_and_advertising():
             await client.connect()
             rig.peripheral.stop()
             await asyncio.wait_for(lost.wait(), 5)
-            await rig.ble._settle()
+            await rig.ble.settle()
             seen = await BleakScanner.discover(timeout=0.3, service_uuids=[SERVICE], backend=rig.scanner_cls)
             assert seen == []
 

@@ -39,7 +39,7 @@ async def shim(mtu=247, depth=ble_shim.DEFAULT_NOTIFY_QUEUE_DEPTH):
             yield radio, ble, events, h_char, h_desc
         finally:
             ble.active(False)
-            await ble._settle()
+            await ble.settle()
             ble_shim.detach()
 
 

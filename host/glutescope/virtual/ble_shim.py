@@ -607,8 +607,12 @@ class BLE:
 
         self._last_op = asyncio.get_running_loop().create_task(run())
 
-    async def _settle(self) -> None:
-        """Wait until every radio operation submitted so far has run (shim-only)."""
+    async def settle(self) -> None:
+        """Wait until every radio operation submitted so far has run (shim-only).
+
+        ``gap_advertise``, ``gap_disconnect`` and ``active(False)`` return at once, as on
+        the board; their effect follows at the next turns of the event loop.
+        """
         while self._last_op is not None and not self._last_op.done():
             await asyncio.wait([self._last_op])
         self._raise_deferred()
