@@ -1,0 +1,593 @@
+"""Turn decoded blocks into gap-exact sample streams on one timeline.
+
+Pure logic: no I/O, no threads, no clocks. The live acquisition and the offline
+reader (:func:`glutescope.recording.load`) feed the same objects, so a recording
+loads into exactly what was seen live.
+
+- :class:`StreamAssembler` places the samples of one stream (EMG or IMU) by their
+  stream index, in any arrival order, and knows exactly which ranges are missing.
+- :class:`DeviceClock` unwraps the wearable's 30-bit microsecond clock and maps it
+  to host time, drift included.
+- :class:`SessionAssembler` routes every frame of a connection to the two
+  assemblers and the clock, and starts new segments when the wearable restarts.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from glutescope.protocol import (
+    DEVICE_CLOCK_MODULUS_US,
+    DeviceInfo,
+    EmgBlock,
+    Event,
+    Frame,
+    ImuBlock,
+    Opcode,
+    Response,
+    Status,
+)
+
+__all__ = ["Gap", "Segment", "StreamAssembler", "DeviceClock", "SessionAssembler"]
+
+_SEQ_MODULUS = 1 << 32
+# A sequence number this far behind the newest one is not a late frame but a wearable
+# that booted again (seq counts from 0 at boot).
+_SEQ_REBOOT_BACKSTEP = 4096
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A run of samples that never arrived."""
+
+    first_sample: int
+    """Stream index of the first missing sample."""
+    n_samples: int
+    """How many consecutive samples are missing."""
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """One stretch of a stream from a START (or restart) on, as assembled so far."""
+
+    index: int
+    """Segment number within the stream: 0 for the first START, then 1, 2, ..."""
+    channel_mask: int
+    """EMG: ADC inputs of the rows (bit i = ADC i); IMU: 0."""
+    samples: np.ndarray
+    """Samples as received (uint16 ADC words for EMG, int16 LSB for IMU), shape
+    (n_channels, n_samples) up to the highest index received; 0 inside gaps."""
+    gaps: tuple[Gap, ...]
+    """Missing ranges within ``samples``, in index order."""
+    anchors: np.ndarray
+    """int64, shape (2, n_blocks): stream index of each live block's first sample (row 0)
+    and its unwrapped device time in µs (row 1); empty when no times were given."""
+    n_duplicates: int
+    """Blocks whose samples had all arrived already (ignored)."""
+    n_conflicts: int
+    """Duplicates whose samples differed from the ones kept (a wearable fault)."""
+    n_backfilled: int
+    """Samples that arrived in BACKFILL blocks and filled a gap."""
+
+    @property
+    def n_samples(self) -> int:
+        """Length of ``samples`` (received plus missing)."""
+        return int(self.samples.shape[1])
+
+    @property
+    def n_missing(self) -> int:
+        """Total samples in ``gaps``."""
+        return sum(g.n_samples for g in self.gaps)
+
+    def valid_mask(self) -> np.ndarray:
+        """Boolean array, shape (n_samples,), False inside gaps."""
+        mask = np.ones(self.n_samples, dtype=bool)
+        for g in self.gaps:
+            mask[g.first_sample : g.first_sample + g.n_samples] = False
+        return mask
+
+
+class _SegmentStore:
+    """Chunked sample storage plus the set of received index intervals."""
+
+    def __init__(self, index: int, n_channels: int, dtype: np.dtype, channel_mask: int, chunk: int):
+        self.index = index
+        self.n_channels = n_channels
+        self.dtype = dtype
+        self.channel_mask = channel_mask
+        self.chunk = chunk
+        self.chunks: dict[int, np.ndarray] = {}
+        # Disjoint, non-touching [start, end) intervals of received samples, sorted.
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.anchor_index: list[int] = []
+        self.anchor_t_us: list[int] = []
+        self.n_duplicates = 0
+        self.n_conflicts = 0
+        self.n_backfilled = 0
+
+    @property
+    def end(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+    def missing_in(self, a: int, b: int) -> list[tuple[int, int]]:
+        pieces = []
+        cursor = a
+        j = bisect.bisect_right(self.ends, a)
+        while j < len(self.starts) and self.starts[j] < b:
+            if self.starts[j] > cursor:
+                pieces.append((cursor, self.starts[j]))
+            cursor = max(cursor, self.ends[j])
+            j += 1
+        if cursor < b:
+            pieces.append((cursor, b))
+        return pieces
+
+    def write(self, a: int, data: np.ndarray) -> None:
+        b = a + data.shape[1]
+        pos = a
+        while pos < b:
+            ci, off = divmod(pos, self.chunk)
+            n = min(self.chunk - off, b - pos)
+            arr = self.chunks.get(ci)
+            if arr is None:
+                arr = self.chunks[ci] = np.zeros((self.n_channels, self.chunk), dtype=self.dtype)
+            arr[:, off : off + n] = data[:, pos - a : pos - a + n]
+            pos += n
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        out = np.zeros((self.n_channels, b - a), dtype=self.dtype)
+        pos = a
+        while pos < b:
+            ci, off = divmod(pos, self.chunk)
+            n = min(self.chunk - off, b - pos)
+            arr = self.chunks.get(ci)
+            if arr is not None:
+                out[:, pos - a : pos - a + n] = arr[:, off : off + n]
+            pos += n
+        return out
+
+    def mark(self, a: int, b: int) -> None:
+        # Merge [a, b) with every interval it overlaps or touches.
+        i = bisect.bisect_left(self.ends, a)
+        j = bisect.bisect_right(self.starts, b)
+        if i < j:
+            a = min(a, self.starts[i])
+            b = max(b, self.ends[j - 1])
+        self.starts[i:j] = [a]
+        self.ends[i:j] = [b]
+
+    def gaps(self) -> tuple[Gap, ...]:
+        out = []
+        cursor = 0
+        for s, e in zip(self.starts, self.ends):
+            if s > cursor:
+                out.append(Gap(cursor, s - cursor))
+            cursor = e
+        return tuple(out)
+
+    def snapshot(self) -> Segment:
+        samples = self.read(0, self.end)
+        samples.flags.writeable = False
+        anchors = np.array([self.anchor_index, self.anchor_t_us], dtype=np.int64).reshape(2, -1)
+        return Segment(
+            index=self.index,
+            channel_mask=self.channel_mask,
+            samples=samples,
+            gaps=self.gaps(),
+            anchors=anchors,
+            n_duplicates=self.n_duplicates,
+            n_conflicts=self.n_conflicts,
+            n_backfilled=self.n_backfilled,
+        )
+
+
+class StreamAssembler:
+    """Place the blocks of one stream by stream index, in any arrival order.
+
+    Live blocks, late blocks and BACKFILL blocks are written where their indices
+    say; a block whose samples have all arrived already is a duplicate (counted,
+    ignored, and checked for equality); the ranges not yet received are reported as
+    exact :class:`Gap` s. Samples live in fixed-size chunks allocated on first use,
+    so a long session never copies what it already holds.
+
+    A START (or a wearable restart) makes the indices begin again at 0: the caller
+    says so with :meth:`new_segment` (:class:`SessionAssembler` does it from the
+    frames), and earlier segments stay available unchanged.
+
+    Parameters
+    ----------
+    chunk_samples : int
+        Samples per storage chunk.
+    """
+
+    def __init__(self, *, chunk_samples: int = 8192) -> None:
+        if chunk_samples < 1:
+            raise ValueError(f"chunk_samples must be >= 1, got {chunk_samples}")
+        self._chunk = int(chunk_samples)
+        self._done: list[Segment] = []
+        self._cur: _SegmentStore | None = None
+        self._segment_pending = False
+        self.n_corrupt = 0
+        """Corrupt frames reported by the caller through :meth:`count_corrupt`."""
+        self.n_blocks = 0
+        """Blocks passed to :meth:`add`."""
+
+    def add(self, block: EmgBlock | ImuBlock, *, t_device_us: int | None = None) -> int:
+        """Place a block.
+
+        Parameters
+        ----------
+        block : EmgBlock or ImuBlock
+            A decoded block of this stream.
+        t_device_us : int, optional
+            The block's unwrapped device time in µs (see :class:`DeviceClock`); kept
+            as a timing anchor for live blocks.
+
+        Returns
+        -------
+        int
+            Samples newly placed (0 for a duplicate or an empty block).
+        """
+        if not isinstance(block, (EmgBlock, ImuBlock)):
+            raise TypeError(f"block must be an EmgBlock or ImuBlock, got {type(block).__name__}")
+        self.n_blocks += 1
+        data = block.samples
+        mask = block.channel_mask if isinstance(block, EmgBlock) else 0
+        cur = self._cur
+        if (
+            cur is None
+            or self._segment_pending
+            or cur.channel_mask != mask
+            or cur.n_channels != data.shape[0]
+            or cur.dtype != data.dtype
+        ):
+            self._open(data.shape[0], data.dtype, mask)
+            cur = self._cur
+            assert cur is not None
+        n = data.shape[1]
+        if n == 0:
+            return 0
+        a = block.first_sample
+        b = a + n
+        pieces = cur.missing_in(a, b)
+        if not pieces:
+            cur.n_duplicates += 1
+            if not np.array_equal(cur.read(a, b), data):
+                cur.n_conflicts += 1
+            return 0
+        placed = 0
+        for pa, pb in pieces:
+            cur.write(pa, data[:, pa - a : pb - a])
+            placed += pb - pa
+        cur.mark(a, b)
+        if block.backfill:
+            cur.n_backfilled += placed
+        elif t_device_us is not None:
+            cur.anchor_index.append(a)
+            cur.anchor_t_us.append(int(t_device_us))
+        return placed
+
+    def new_segment(self) -> None:
+        """Begin a new segment: stream indices restart at 0 (a START or a reboot).
+
+        The next block opens it, so calling this twice, or before any block, leaves
+        no empty segment behind.
+        """
+        if self._cur is not None and self._cur.starts:
+            self._segment_pending = True
+
+    def count_corrupt(self, n_frames: int = 1) -> None:
+        """Count frames that failed to decode (they cannot be placed)."""
+        if n_frames < 0:
+            raise ValueError(f"n_frames must be >= 0, got {n_frames}")
+        self.n_corrupt += n_frames
+
+    def _open(self, n_channels: int, dtype: np.dtype, mask: int) -> None:
+        if self._cur is not None and self._cur.starts:
+            self._done.append(self._cur.snapshot())
+        index = len(self._done)
+        self._cur = _SegmentStore(index, n_channels, np.dtype(dtype), mask, self._chunk)
+        self._segment_pending = False
+
+    @property
+    def end_sample(self) -> int:
+        """One past the highest stream index received in the current segment."""
+        return self._cur.end if self._cur is not None else 0
+
+    def gaps(self) -> tuple[Gap, ...]:
+        """Missing ranges of the current segment below :attr:`end_sample`."""
+        return self._cur.gaps() if self._cur is not None else ()
+
+    def current(self) -> Segment | None:
+        """Snapshot of the current segment (a copy), or None before any block."""
+        if self._cur is None or not self._cur.starts:
+            return None
+        return self._cur.snapshot()
+
+    def segments(self) -> list[Segment]:
+        """Snapshots of every segment so far, oldest first."""
+        cur = self.current()
+        return self._done + ([cur] if cur is not None else [])
+
+
+class DeviceClock:
+    """Unwrap the wearable's clock and map it to host time, drift included.
+
+    ``t_device_us`` counts modulo 2**30 µs (about 17.9 min). :meth:`unwrap` extends it
+    to a monotonic 64-bit count by taking the nearest value to the newest one seen, so
+    late (backfill) timestamps up to ±2**29 µs away unwrap correctly.
+
+    Host receive times equal device time plus an offset, the crystal's drift and a
+    transport delay that is never negative but jitters. The model
+    ``t_host_ns = 1000 * t_device_us + c + k * (t_device_us - x0)`` is fitted to the
+    minimum-delay envelope: the pair with the smallest ``t_host_ns - 1000 *
+    t_device_us`` in each ``bin_s`` of device time over the last ``window_s``, by least
+    squares with one pass that drops bins lying far above the line (congestion). This
+    is the lower-envelope idea of convex-hull clock synchronisation (Moon, Skelly and
+    Towsley, 1999) in a form cheap enough for every frame.
+
+    Parameters
+    ----------
+    window_s : float
+        Device time span of pairs kept for the fit.
+    bin_s : float
+        Width of the device time bins whose minimum-delay pair enters the fit.
+
+    References
+    ----------
+    S. B. Moon, P. Skelly and D. Towsley, "Estimation and removal of clock skew from
+    network delay measurements," Proc. IEEE INFOCOM, 1999.
+    """
+
+    def __init__(self, *, window_s: float = 300.0, bin_s: float = 2.0) -> None:
+        if not bin_s > 0:
+            raise ValueError(f"bin_s must be > 0, got {bin_s}")
+        if not window_s >= 2 * bin_s:
+            raise ValueError(f"window_s must be at least 2 * bin_s ({2 * bin_s} s), got {window_s}")
+        self._bin_us = int(bin_s * 1e6)
+        self._n_bins = int(window_s / bin_s)
+        self._ref_us: int | None = None
+        self._bins: dict[int, tuple[float, int]] = {}
+        self._fit: tuple[float, float, float] | None = None
+        self.n_pairs = 0
+        """(device, host) pairs given to :meth:`add_pair` since the last reset."""
+
+    def reset(self) -> None:
+        """Forget everything: the wearable rebooted and its clock started again."""
+        self._ref_us = None
+        self._bins.clear()
+        self._fit = None
+        self.n_pairs = 0
+
+    def unwrap(self, t_device_us: int) -> int:
+        """Extend a 30-bit device time to the unwrapped µs count.
+
+        Parameters
+        ----------
+        t_device_us : int
+            Device time modulo 2**30 µs, as in every frame header.
+
+        Returns
+        -------
+        int
+            Unwrapped device time in µs (the first value seen is taken as is).
+        """
+        t = int(t_device_us)
+        if not 0 <= t < DEVICE_CLOCK_MODULUS_US:
+            raise ValueError(f"t_device_us must be in 0 to 2**30 - 1, got {t}")
+        if self._ref_us is None:
+            self._ref_us = t
+            return t
+        ref = self._ref_us
+        d = (t - ref) % DEVICE_CLOCK_MODULUS_US
+        if d >= DEVICE_CLOCK_MODULUS_US // 2:
+            d -= DEVICE_CLOCK_MODULUS_US
+        u = ref + d
+        if u > ref:
+            self._ref_us = u
+        return u
+
+    def add_pair(self, t_device_us: int, t_host_ns: int) -> int:
+        """Record that device time ``t_device_us`` was seen on the host at ``t_host_ns``.
+
+        Parameters
+        ----------
+        t_device_us : int
+            Device time modulo 2**30 µs of something sent at once (the end of a live
+            block, a STATUS, a RESPONSE).
+        t_host_ns : int
+            Host receive time in ns.
+
+        Returns
+        -------
+        int
+            The unwrapped device time.
+        """
+        u = self.unwrap(t_device_us)
+        y = float(t_host_ns) - 1000.0 * u
+        b = u // self._bin_us
+        old = self._bins.get(b)
+        if old is None or y < old[0]:
+            self._bins[b] = (y, u)
+            self._fit = None
+        newest = max(self._bins)
+        if len(self._bins) > self._n_bins:
+            for k in [k for k in self._bins if k <= newest - self._n_bins]:
+                del self._bins[k]
+            self._fit = None
+        self.n_pairs += 1
+        return u
+
+    def _model(self) -> tuple[float, float, float]:
+        if self._fit is not None:
+            return self._fit
+        if not self._bins:
+            raise ValueError("DeviceClock has no (device, host) pairs yet: call add_pair first")
+        ys = np.array([v[0] for v in self._bins.values()])
+        xs = np.array([v[1] for v in self._bins.values()], dtype=np.float64)
+        x0 = float(xs.mean())
+        xc = xs - x0
+        if len(xs) < 3 or np.ptp(xs) == 0:
+            fit = (float(ys.min()), 0.0, x0)
+        else:
+            k, c = np.polyfit(xc, ys, 1)
+            resid = ys - (c + k * xc)
+            mad = float(np.median(np.abs(resid - np.median(resid))))
+            keep = resid <= np.median(resid) + 3.0 * max(mad, 1.0)
+            if keep.sum() >= 3 and not keep.all():
+                k, c = np.polyfit(xc[keep], ys[keep], 1)
+                resid = ys[keep] - (c + k * xc[keep])
+            # Shift the line down onto the envelope: the least delayed bin defines it.
+            c += float(resid.min())
+            fit = (float(c), float(k), x0)
+        self._fit = fit
+        return fit
+
+    @property
+    def drift_ppm(self) -> float:
+        """Estimated rate of the device clock relative to the host's, in ppm (positive:
+        the host clock runs faster than the device clock says)."""
+        return self._model()[1] * 1e3
+
+    def to_host_ns(self, t_device_us: float | np.ndarray) -> float | np.ndarray:
+        """Map unwrapped device time (µs) to host time (ns) with the current fit.
+
+        Parameters
+        ----------
+        t_device_us : float or ndarray
+            Unwrapped device time in µs (from :meth:`unwrap`).
+
+        Returns
+        -------
+        float or ndarray
+            Host time in ns, float64, excluding the transport delay.
+        """
+        c, k, x0 = self._model()
+        t = np.asarray(t_device_us, dtype=np.float64)
+        out = 1000.0 * t + c + k * (t - x0)
+        return float(out) if out.ndim == 0 else out
+
+
+@dataclass
+class SessionAssembler:
+    """Route every frame of a connection to the right place.
+
+    EMG and IMU blocks go to their :class:`StreamAssembler`; live blocks and
+    STATUS/RESPONSE frames feed the :class:`DeviceClock`; INFO, STATUS and EVENT
+    frames are kept. Restarts begin new segments: a RESPONSE OK to START; a sequence
+    number far behind the newest (the wearable booted again, its clock reset too);
+    or a live block, newer by sequence number, whose stream index went backwards
+    (a START whose RESPONSE was lost).
+    """
+
+    emg: StreamAssembler = field(default_factory=StreamAssembler)
+    """EMG samples, uint16 ADC words, rows in ascending ADC input order."""
+    imu: StreamAssembler = field(default_factory=StreamAssembler)
+    """IMU samples, int16 LSB, rows ax, ay, az, gx, gy, gz."""
+    clock: DeviceClock = field(default_factory=DeviceClock)
+    """Device-to-host time mapping."""
+    info: DeviceInfo | None = None
+    """Latest INFO frame."""
+    status: Status | None = None
+    """Latest STATUS frame."""
+    events: list[Event] = field(default_factory=list)
+    """EVENT frames in arrival order."""
+    responses: list[Response] = field(default_factory=list)
+    """RESPONSE frames in arrival order."""
+    n_frames: int = 0
+    """Frames added (decoded ones)."""
+    n_corrupt: int = 0
+    """Frames that failed to decode, as reported by :meth:`add_corrupt`."""
+    n_seq_skips: int = 0
+    """Sequence numbers skipped: frames the wearable sent that never arrived (a late
+    frame arriving afterwards does not lower it)."""
+    n_restarts: int = 0
+    """Restarts detected from the frames (START answered, reboot, index reset)."""
+    _last_seq: int | None = None
+    _last_live: dict = field(default_factory=dict)
+
+    def add_corrupt(self, n_frames: int = 1) -> None:
+        """Count frames that failed to decode."""
+        if n_frames < 0:
+            raise ValueError(f"n_frames must be >= 0, got {n_frames}")
+        self.n_corrupt += n_frames
+
+    def add_frame(self, frame: Frame, t_host_ns: int | None = None) -> None:
+        """Take one decoded frame.
+
+        Parameters
+        ----------
+        frame : Frame
+            From :func:`glutescope.protocol.decode_frame`.
+        t_host_ns : int, optional
+            Host receive time in ns; without it the clock is not fed.
+        """
+        self.n_frames += 1
+        self._track_seq(frame.seq)
+        if isinstance(frame, (EmgBlock, ImuBlock)):
+            self._add_block(frame, t_host_ns)
+            return
+        u = self.clock.unwrap(frame.t_device_us)
+        if isinstance(frame, Response):
+            self.responses.append(frame)
+            if frame.opcode == Opcode.START and frame.ok:
+                self._restart(reboot=False)
+        elif isinstance(frame, Status):
+            self.status = frame
+        elif isinstance(frame, Event):
+            self.events.append(frame)
+        elif isinstance(frame, DeviceInfo):
+            self.info = frame
+        if t_host_ns is not None and isinstance(frame, (Response, Status)):
+            self.clock.add_pair(u % DEVICE_CLOCK_MODULUS_US, t_host_ns)
+
+    def _track_seq(self, seq: int) -> None:
+        last = self._last_seq
+        if last is None:
+            self._last_seq = seq
+            return
+        d = (seq - last) % _SEQ_MODULUS
+        if d == 0:
+            return
+        if d < _SEQ_MODULUS // 2:
+            self.n_seq_skips += d - 1
+            self._last_seq = seq
+        elif _SEQ_MODULUS - d > _SEQ_REBOOT_BACKSTEP:
+            self._last_seq = seq
+            self._restart(reboot=True)
+
+    def _restart(self, *, reboot: bool) -> None:
+        self.n_restarts += 1
+        self.emg.new_segment()
+        self.imu.new_segment()
+        self._last_live.clear()
+        if reboot:
+            self.clock.reset()
+
+    def _add_block(self, block: EmgBlock | ImuBlock, t_host_ns: int | None) -> None:
+        kind = "emg" if isinstance(block, EmgBlock) else "imu"
+        target = self.emg if kind == "emg" else self.imu
+        if not block.backfill:
+            last = self._last_live.get(kind)
+            if last is not None:
+                last_seq, last_first = last
+                newer = 0 < (block.seq - last_seq) % _SEQ_MODULUS < _SEQ_MODULUS // 2
+                if newer and block.first_sample < last_first:
+                    self.n_restarts += 1
+                    target.new_segment()
+            if last is None or 0 < (block.seq - last[0]) % _SEQ_MODULUS < _SEQ_MODULUS // 2:
+                self._last_live[kind] = (block.seq, block.first_sample)
+        u = self.clock.unwrap(block.t_device_us)
+        target.add(block, t_device_us=u)
+        if t_host_ns is None or block.backfill or self.info is None:
+            return
+        fs_hz = self.info.emg_fs_hz if kind == "emg" else self.info.imu_fs_hz
+        if fs_hz > 0:
+            # The frame leaves right after its last sample: pair the host time with the
+            # end of the block so blocks of any length share one delay floor.
+            end_us = u + round(block.n_samples * 1e6 / fs_hz)
+            self.clock.add_pair(end_us % DEVICE_CLOCK_MODULUS_US, t_host_ns)
