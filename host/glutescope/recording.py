@@ -771,7 +771,9 @@ class Recording:
     """Frames the wearable sent that are not in the log."""
 
     def emg_uV(self, segment: int = 0) -> np.ndarray:
-        """EMG of one segment in µV at the electrodes, NaN inside gaps.
+        """EMG of one segment in µV at the electrodes, NaN inside gaps and where the ADC
+        flagged a conversion error (bit 15; the firmware also marks samples it lost
+        to an overrun that way).
 
         Parameters
         ----------
@@ -789,6 +791,7 @@ class Recording:
         seg = self.emg[segment]
         out = codes_to_uV(seg.samples, self.device_info)
         out[:, ~seg.valid_mask()] = np.nan
+        out[(seg.samples & 0x8000) != 0] = np.nan
         return out
 
 

@@ -66,6 +66,8 @@ def _write(path: Path, n_blocks: int, *, close: bool = True, skip=()) -> tuple[R
 def test_round_trip_gives_back_every_record_and_the_exact_streams(tmp_path):
     path = tmp_path / "bridge.glutes"
     w, frames = _write(path, 30, close=False, skip={7})
+    bad = np.array([[0x8000 | 5, 6], [7, 8]], dtype=np.uint16)  # a conversion error on row 0
+    w.append(pack.emg(bad, first_sample=30 * BLOCK, seq=39))
     w.append(pack.imu(np.arange(60).reshape(6, 10), first_sample=0, seq=40), source=RecordSource.BLE_NOTIFY)
     w.append(pack.event(258, 100, seq=41))
     w.append(b"\x01\x02junk")  # a corrupt frame as received is kept too
@@ -81,14 +83,15 @@ def test_round_trip_gives_back_every_record_and_the_exact_streams(tmp_path):
     assert records[-1].host_to_device and not records[0].host_to_device
 
     rec = load(path)
-    assert rec.n_records == len(frames) + 4 and rec.n_corrupt_frames == 1 and rec.n_corrupt_records == 0
+    assert rec.n_records == len(frames) + 5 and rec.n_corrupt_frames == 1 and rec.n_corrupt_records == 0
     (emg,) = rec.emg
     assert emg.gaps == (Gap(7 * BLOCK, BLOCK),)
-    truth = _truth(30)
+    truth = np.hstack([_truth(30), bad])
     keep = emg.valid_mask()
     np.testing.assert_array_equal(emg.samples[:, keep], truth[:, keep])
     uV = rec.emg_uV()
-    assert np.isnan(uV[:, 7 * BLOCK : 8 * BLOCK]).all() and not np.isnan(uV[:, keep]).any()
+    assert np.isnan(uV[:, 7 * BLOCK : 8 * BLOCK]).all() and np.isnan(uV[0, 30 * BLOCK])
+    assert np.isnan(uV).sum() == 2 * BLOCK + 1
     np.testing.assert_array_equal(rec.imu[0].samples, np.arange(60).reshape(6, 10))
     assert [(e.code, e.emg_sample) for e in rec.events] == [(258, 100)]
     assert rec.device_info == decode_frame(pack.info(seq=0))
