@@ -571,10 +571,12 @@ def _orientation(script: _Script, t: np.ndarray) -> np.ndarray:
     return _rot_z(yaw) @ base @ anat
 
 
-def pelvis_angles_from_up(up_sensor: np.ndarray, reference_pitch_deg: float) -> tuple[np.ndarray, np.ndarray]:
+def pelvis_angles_from_up(up_sensor: np.ndarray, reference_pitch_deg) -> tuple[np.ndarray, np.ndarray]:
     """Tilt and obliquity (degrees) from the world "up" direction in the sensor frame.
 
-    Shared definition with :mod:`glutesignal.pelvis`. ``up_sensor`` is ``(3, n)``.
+    Shared definition with :mod:`glutesignal.pelvis`. ``up_sensor`` is ``(3, n)``;
+    ``reference_pitch_deg`` (scalar or ``(n,)``) is the sagittal pitch of the starting
+    posture (0 standing, -90 supine).
     """
     ux, uy, uz = up_sensor
     norm = np.sqrt(ux**2 + uy**2 + uz**2)

@@ -1,0 +1,245 @@
+"""Pelvis orientation from a sacral 6-axis IMU, movement detection, bridge reps.
+
+Orientation is tracked as the direction of "up" in the sensor frame with a
+complementary filter (Mahony-style blend): the gyroscope propagates it, the
+accelerometer pulls it back towards gravity with time constant ``tau_s``. From it:
+
+- ``obliquity_deg``: elevation of the pelvis' left-right (sensor y) axis above the
+  horizontal; positive when the left hip is higher (a right hip drop). Meaningful standing
+  (Trendelenburg sign) and lying (hip drop in a single-leg bridge).
+- ``tilt_deg``: sagittal tilt relative to the posture at the start (anterior +).
+- ``rotation_deg``: heading change about the vertical (gyroscope only; drifts slowly).
+
+Sensor axes: x forward, y left, z up when standing, on the sacrum.
+
+References
+----------
+.. [1] Mahony R, Hamel T, Pflimlin JM. Nonlinear complementary filters on the special
+   orthogonal group. IEEE Trans Automat Contr 53(5):1203-1218, 2008.
+.. [2] Colombo R et al. Complementary filtering of accelerometer and gyroscope for
+   body orientation: see also Higgins WT. A comparison of complementary and Kalman
+   filtering. IEEE Trans Aerosp Electron Syst 11(3):321-325, 1975.
+.. [3] Trendelenburg F. Über den Gang bei angeborener Hüftgelenksluxation. Dtsch Med
+   Wochenschr 21:21-24, 1895 (hip drop on the unsupported side).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate
+from .bodymodel import pelvis_angles_from_up
+
+__all__ = ["PelvisAngles", "PelvisTracker", "TiltRep", "pelvis_angles", "segment_tilt_reps"]
+
+DEFAULT_TAU_S = 1.0
+"""Complementary-filter time constant, s: gyro below 1/(2 pi tau) ~ 0.16 Hz is
+replaced by the accelerometer's gravity direction."""
+DEFAULT_REFERENCE_S = 0.5
+"""Initial still period averaged for the reference posture and the gyro bias, s."""
+MOVING_GYRO_DPS = 15.0
+"""Angular speed above which the pelvis counts as moving, degrees/s."""
+MOVING_ACC_G = 0.05
+"""Deviation of |acc| from 1 g above which the pelvis counts as moving, g."""
+
+
+@dataclass(frozen=True)
+class PelvisAngles:
+    """Pelvis angles for a block of IMU samples (each array ``(n_samples,)``)."""
+
+    tilt_deg: np.ndarray
+    """Sagittal tilt from the starting posture, degrees (anterior +)."""
+    obliquity_deg: np.ndarray
+    """Obliquity, degrees (left hip higher +)."""
+    rotation_deg: np.ndarray
+    """Heading change about the vertical since the start, degrees."""
+    moving: np.ndarray
+    """True where the pelvis is moving (gyro or linear acceleration above threshold)."""
+
+
+class PelvisTracker:
+    """Streaming complementary filter on ``acc_g`` and ``gyro_dps`` blocks ``(3, n)``.
+
+    The first ``reference_s`` seconds (the subject still in the starting posture) set the
+    reference posture for ``tilt_deg`` and the gyroscope bias; angles are reported from
+    the first sample with the reference taken from what has been seen so far.
+
+    Parameters
+    ----------
+    imu_fs_hz : float
+        IMU sampling rate, Hz.
+    tau_s : float
+        Complementary-filter time constant, s.
+    reference_s : float
+        Still period at the start used for the reference posture and gyro bias, s.
+
+    Notes
+    -----
+    State: ``up`` (unit "up" vector in the sensor frame), ``rotation_deg``, the reference
+    accumulators and ``n_seen``. Per sample: ``up <- normalise(R(-w dt) up`` blended with
+    ``acc / |acc|`` by ``dt / (tau + dt)``) [1].
+    """
+
+    def __init__(self, imu_fs_hz: float, *, tau_s: float = DEFAULT_TAU_S,
+                 reference_s: float = DEFAULT_REFERENCE_S) -> None:
+        self.fs_hz = _validate.positive("imu_fs_hz", imu_fs_hz, " (Hz)")
+        self.tau_s = _validate.positive("tau_s", tau_s, " (s)")
+        self.n_reference = max(1, int(round(_validate.positive("reference_s", reference_s, " (s)") * self.fs_hz)))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the orientation, reference and bias."""
+        self.up: np.ndarray | None = None
+        self.rotation_deg = 0.0
+        self.n_seen = 0
+        self.acc_sum = np.zeros(3)
+        self.gyro_sum = np.zeros(3)
+        self.reference_pitch_deg = 0.0
+        self.gyro_bias_dps = np.zeros(3)
+
+    def process(self, acc_g, gyro_dps) -> PelvisAngles:
+        """Angles for one block.
+
+        Parameters
+        ----------
+        acc_g : array_like, shape (3, n_samples)
+            Accelerometer, g, sensor frame.
+        gyro_dps : array_like, shape (3, n_samples)
+            Gyroscope, degrees/s, sensor frame.
+
+        Returns
+        -------
+        PelvisAngles
+        """
+        acc = _validate.signal_2d("acc_g", acc_g, 3, allow_empty=True)
+        gyro = _validate.signal_2d("gyro_dps", gyro_dps, 3, allow_empty=True)
+        if acc.shape != gyro.shape:
+            raise ValueError(f"acc_g and gyro_dps must have the same shape; got {acc.shape} and {gyro.shape}")
+        n = acc.shape[1]
+        norms = np.linalg.norm(acc, axis=0)
+        if np.any(norms < 0.1):
+            k = int(np.argmax(norms < 0.1))
+            raise ValueError(f"acc_g must measure gravity (|acc| >= 0.1 g); got {norms[k]:.3g} g at sample {k} "
+                             "(free fall or a dead sensor)")
+        dt = 1.0 / self.fs_hz
+        alpha = dt / (self.tau_s + dt)
+        ups = np.empty((3, n))
+        rot = np.empty(n)
+        refs = np.empty(n)  # reference pitch as known at each sample (block-size independent)
+        for i in range(n):
+            a = acc[:, i] / norms[i]
+            if self.n_seen < self.n_reference:
+                self.acc_sum += acc[:, i]
+                self.gyro_sum += gyro[:, i]
+                self.n_seen += 1
+                mean_up = self.acc_sum / np.linalg.norm(self.acc_sum)
+                self.reference_pitch_deg = float(np.rad2deg(np.arctan2(-mean_up[0], mean_up[2])))
+                self.gyro_bias_dps = self.gyro_sum / self.n_seen
+                if self.up is None:
+                    self.up = a.copy()
+            w = np.deg2rad(gyro[:, i] - self.gyro_bias_dps)
+            # "up" is fixed in the world, so in the rotating sensor frame du/dt = -w x u.
+            u = self.up - np.cross(w, self.up) * dt
+            u = (1.0 - alpha) * u + alpha * a
+            u /= np.linalg.norm(u)
+            self.up = u
+            self.rotation_deg += float(np.rad2deg(np.dot(w, u))) * dt
+            ups[:, i] = u
+            rot[i] = self.rotation_deg
+            refs[i] = self.reference_pitch_deg
+        tilt, obliquity = pelvis_angles_from_up(ups, refs)
+        gyro_speed = np.linalg.norm(gyro - self.gyro_bias_dps[:, None], axis=0)
+        moving = (gyro_speed > MOVING_GYRO_DPS) | (np.abs(norms - 1.0) > MOVING_ACC_G)
+        return PelvisAngles(tilt, obliquity, rot, moving)
+
+
+def pelvis_angles(acc_g, gyro_dps, imu_fs_hz: float, *, tau_s: float = DEFAULT_TAU_S,
+                  reference_s: float = DEFAULT_REFERENCE_S) -> PelvisAngles:
+    """Angles of a whole recording; equals :class:`PelvisTracker` fed block by block.
+
+    Parameters
+    ----------
+    acc_g, gyro_dps : array_like, shape (3, n_samples)
+        Accelerometer (g) and gyroscope (degrees/s), sensor frame.
+    imu_fs_hz : float
+        IMU sampling rate, Hz.
+    tau_s, reference_s : float
+        As in :class:`PelvisTracker`.
+
+    Returns
+    -------
+    PelvisAngles
+    """
+    acc = _validate.signal_2d("acc_g", acc_g, 3)
+    return PelvisTracker(imu_fs_hz, tau_s=tau_s, reference_s=reference_s).process(acc, gyro_dps)
+
+
+@dataclass(frozen=True)
+class TiltRep:
+    """One rep found in the tilt signal (a bridge: posterior tilt and back)."""
+
+    start_s: float
+    """Where the tilt leaves the resting band, s."""
+    end_s: float
+    """Where it returns to it, s."""
+    peak_tilt_deg: float
+    """Largest tilt excursion in the rep (signed), degrees."""
+
+
+def segment_tilt_reps(tilt_deg, imu_fs_hz: float, *, threshold_deg: float = 8.0, rest_deg: float = 3.0,
+                      min_duration_s: float = 1.0) -> tuple[TiltRep, ...]:
+    """Reps as excursions of the pelvic tilt (bridges, hip thrusts).
+
+    A rep is a stretch where ``|tilt|`` exceeds ``threshold_deg`` for at least
+    ``min_duration_s``, extended on both sides to where ``|tilt|`` is back within
+    ``rest_deg`` (the start and end of the movement).
+
+    Parameters
+    ----------
+    tilt_deg : array_like, shape (n_samples,)
+        Tilt from the starting posture, degrees.
+    imu_fs_hz : float
+        IMU sampling rate, Hz.
+    threshold_deg : float
+        Excursion that makes a rep, degrees (default 8; a bridge tilts ~15-25 degrees).
+    rest_deg : float
+        Band around 0 that counts as rest, degrees (must be below ``threshold_deg``).
+    min_duration_s : float
+        Shortest time above ``threshold_deg``, s.
+
+    Returns
+    -------
+    tuple of TiltRep
+        In time order.
+    """
+    fs = _validate.positive("imu_fs_hz", imu_fs_hz, " (Hz)")
+    tilt = _validate.signal_2d("tilt_deg", np.atleast_2d(np.asarray(tilt_deg, dtype=float)), 1)[0]
+    threshold_deg = _validate.positive("threshold_deg", threshold_deg, " (degrees)")
+    rest_deg = _validate.positive("rest_deg", rest_deg, " (degrees)")
+    if rest_deg >= threshold_deg:
+        raise ValueError(f"rest_deg {rest_deg:g} must be below threshold_deg ({threshold_deg:g})")
+    mag = np.abs(tilt)
+    above = np.concatenate([[False], mag > threshold_deg, [False]])
+    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
+    starts, ends = edges[0::2], edges[1::2]
+    resting = mag <= rest_deg
+    reps: list[TiltRep] = []
+    last_end = -1
+    for a, b in zip(starts, ends):
+        if (b - a) / fs < min_duration_s:
+            continue
+        before = np.flatnonzero(resting[:a])
+        after = np.flatnonzero(resting[b:])
+        s = int(before[-1]) + 1 if before.size else 0
+        e = int(b + after[0]) if after.size else tilt.size - 1
+        if s <= last_end:  # two excursions without rest in between: one rep
+            prev = reps.pop()
+            seg = tilt[int(round(prev.start_s * fs)):e + 1]
+            reps.append(TiltRep(prev.start_s, e / fs, float(seg[np.argmax(np.abs(seg))])))
+        else:
+            seg = tilt[s:e + 1]
+            reps.append(TiltRep(s / fs, e / fs, float(seg[np.argmax(np.abs(seg))])))
+        last_end = e
+    return tuple(reps)
