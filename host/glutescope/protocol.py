@@ -16,7 +16,7 @@ import math
 import struct
 import zlib
 from dataclasses import asdict, dataclass
-from typing import Union
+from typing import Callable, Union
 
 import numpy as np
 
@@ -606,7 +606,7 @@ def _decode_info(seq: int, t_device_us: int, p: memoryview) -> DeviceInfo:
     )
 
 
-_DECODERS = {
+_DECODERS: dict[int, Callable[[int, int, memoryview], Frame]] = {
     FrameType.EMG: _decode_emg,
     FrameType.IMU: _decode_imu,
     FrameType.STATUS: _decode_status,

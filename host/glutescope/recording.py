@@ -43,6 +43,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -282,7 +283,7 @@ class RecordingWriter:
         self._flush_interval_s = float(flush_interval_s)
         self._clock_ns = clock_ns
         start_ns = clock_ns()
-        self._meta = {
+        self._meta: dict[str, Any] = {
             "format": "glutescope-recording",
             "format_version": FORMAT_VERSION,
             "frames_log": FRAMES_FILE,
