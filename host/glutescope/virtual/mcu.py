@@ -429,14 +429,23 @@ class Board:
 
     Parameters
     ----------
+    clock : VirtualClock, optional
+        Device time; installed by `install`. Default: the clock `upy` already uses.
     adc_source : callable, optional
         ``adc_source(n_conversions, inputs) -> codes``; mid-scale (2048) if omitted.
+    motion_source : callable, optional
+        ``motion_source(n) -> (acc_g (n, 3), gyro_dps (n, 3))`` for the IMU model.
+    imu : bool
+        Fit an LSM6DSOX model at I2C address 0x6A.
     vsys_mV : float
         Battery voltage seen on VSYS.
     """
 
-    def __init__(self, adc_source: Optional[Callable] = None, vsys_mV: float = 3900.0,
+    def __init__(self, clock: Optional[upy.VirtualClock] = None, *,
+                 adc_source: Optional[Callable] = None, motion_source: Optional[Callable] = None,
+                 imu: bool = True, vsys_mV: float = 3900.0,
                  uid: bytes = b"\xe6\x61\x38\x10\x43\x2a\x3f\x2a"):
+        self.clock = clock
         self.adc_source = adc_source or _mid_scale_source
         self.vsys_mV = vsys_mV
         self.uid = uid
@@ -447,6 +456,11 @@ class Board:
         self.analog_inputs: set = set()
         self.adc_starts: list = []  # (t_start_us, inputs, period_us) per ADC start
         self.faults: list = []  # what would have gone wrong on hardware
+        self.bootsel = False  # BOOTSEL held at power-up
+        if imu:
+            from glutescope.virtual.lsm6dsox_model import Lsm6dsoxModel
+
+            self.i2c_devices[0x6A] = Lsm6dsoxModel(motion_source)
 
 
 _current: Optional[Board] = None
@@ -472,12 +486,13 @@ _machine.reset = _reset
 _machine.unique_id = lambda: _board().uid
 _rp2 = types.ModuleType("rp2", "Fake of MicroPython's rp2 module (simulated RP2350 DMA).")
 _rp2.DMA = DMA
+_rp2.bootsel_button = lambda: int(_board().bootsel)
 
 
 def install(board: Board) -> Board:
     """Make ``machine`` and ``rp2`` importable, backed by ``board`` (also installs upy)."""
     global _current
-    upy.install()
+    upy.install(board.clock)
     if _current is not None and _current is not board:
         for ch in list(_current.dma_channels.values()):
             ch._cancel()
