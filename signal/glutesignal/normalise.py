@@ -1,0 +1,108 @@
+"""MVC normalisation: the reference amplitude from MVC trials, %MVC, repeatability.
+
+References
+----------
+.. [1] Burden A. How should we normalize electromyograms obtained from healthy
+   participants? What we have learned from over 25 years of research. J Electromyogr
+   Kinesiol 20(6):1023-1035, 2010 (peak of a 500 ms-1 s moving average of the envelope
+   in the MVC trial).
+.. [2] Konrad P. The ABC of EMG. Noraxon, 2005 (MVC: 3 trials of 3-5 s, 1 s window).
+.. [3] Halaki M, Ginn K. Normalization of EMG signals: to normalize or not to normalize
+   and what to normalize to? In: Computational Intelligence in Electromyography
+   Analysis, InTech, 2012 (trial-to-trial reliability).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate
+
+__all__ = ["MvcResult", "mvc_from_trials", "percent_mvc"]
+
+DEFAULT_AVERAGE_S = 0.5
+"""Moving-average window over the envelope in which the MVC peak is taken, s (Burden [1])."""
+REPEATABLE_CV_PCT = 10.0
+"""Trial-to-trial CV below which the MVC counts as repeatable, %."""
+
+
+@dataclass(frozen=True)
+class MvcResult:
+    """MVC reference per channel from one or more trials."""
+
+    mvc: np.ndarray
+    """Reference amplitude per channel (unit of the envelope), the largest trial peak, ``(n_channels,)``."""
+    trial_peaks: np.ndarray
+    """Peak of each trial per channel, ``(n_trials, n_channels)``."""
+    cv_pct: np.ndarray
+    """Trial-to-trial coefficient of variation of the peaks per channel, % (nan with one trial)."""
+    repeatable: np.ndarray
+    """Per channel: at least two trials and ``cv_pct`` < 10 %."""
+    average_s: float
+    """Moving-average window used, s."""
+
+
+def mvc_from_trials(envelopes, fs_hz: float, *, average_s: float = DEFAULT_AVERAGE_S) -> MvcResult:
+    """MVC amplitude from MVC trials: the peak of a moving average of the envelope.
+
+    Parameters
+    ----------
+    envelopes : sequence of array_like, each (n_channels, n_samples)
+        Envelope (e.g. moving RMS, µV) of each MVC trial.
+    fs_hz : float
+        Envelope sampling rate, Hz.
+    average_s : float
+        Moving-average window, s (default 0.5, Burden 2010 [1]).
+
+    Returns
+    -------
+    MvcResult
+    """
+    fs = _validate.positive("fs_hz", fs_hz, " (Hz)")
+    n_avg = max(1, int(round(_validate.positive("average_s", average_s, " (s)") * fs)))
+    trials = list(envelopes)
+    if not trials:
+        raise ValueError("envelopes must hold at least one MVC trial; got none")
+    peaks = []
+    n_ch = None
+    for i, env in enumerate(trials):
+        x = _validate.signal_2d(f"envelopes[{i}]", env, n_ch)
+        n_ch = x.shape[0]
+        if x.shape[1] < n_avg:
+            raise ValueError(f"envelopes[{i}] must be at least average_s={average_s:g} s long; got {x.shape[1] / fs:g} s")
+        c = np.cumsum(np.concatenate([np.zeros((n_ch, 1)), x], axis=1), axis=1)
+        peaks.append(((c[:, n_avg:] - c[:, :-n_avg]) / n_avg).max(axis=1))
+    p = np.array(peaks)
+    if p.shape[0] >= 2:
+        cv = 100.0 * p.std(axis=0, ddof=1) / p.mean(axis=0)
+    else:
+        cv = np.full(p.shape[1], np.nan)
+    repeatable = (p.shape[0] >= 2) & (cv < REPEATABLE_CV_PCT)
+    mvc = p.max(axis=0)
+    if np.any(mvc <= 0):
+        raise ValueError(f"MVC trials must show activity on every channel; got peak {mvc}")
+    return MvcResult(mvc, p, cv, np.asarray(repeatable), float(n_avg / fs))
+
+
+def percent_mvc(envelope, mvc) -> np.ndarray:
+    """Envelope in %MVC.
+
+    Parameters
+    ----------
+    envelope : array_like, shape (n_channels, n_samples)
+        Envelope, same unit as ``mvc``.
+    mvc : array_like, shape (n_channels,)
+        MVC reference per channel (e.g. ``MvcResult.mvc``), > 0.
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n_samples)
+        100 x envelope / mvc.
+    """
+    x = _validate.signal_2d("envelope", envelope, allow_empty=True)
+    m = np.asarray(mvc, dtype=float).reshape(-1)
+    if m.shape != (x.shape[0],) or not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise ValueError(f"mvc must be {x.shape[0]} positive finite values; got {mvc!r}")
+    return 100.0 * x / m[:, None]

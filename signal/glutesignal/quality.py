@@ -1,0 +1,133 @@
+"""Signal quality per EMG channel: lead-off, saturation, mains, motion, noise, SNR.
+
+A score from a bad electrode is flagged, not hidden: these measures go beside every
+score in the UI and the report.
+
+References
+----------
+.. [1] Fraser GD, Chan ADC, Green JR, MacIsaac DT. Automated biosignal quality analysis
+   for electromyography using a one-class support vector machine. IEEE Trans Instrum Meas
+   63(12):2919-2930, 2014 (contaminant types: power line, motion, saturation, noise).
+.. [2] Sinderby C, Lindstrom L, Grassino AE. Automatic assessment of electromyogram
+   quality. J Appl Physiol 79(5):1803-1815, 1995.
+.. [3] De Luca CJ, Gilmore LD, Kuznetsov M, Roy SH. J Biomech 43:1573-1579, 2010
+   (motion artefact power below 20 Hz).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal as _sig
+
+from . import _validate
+
+__all__ = ["ChannelQuality", "channel_quality"]
+
+FLAT_UV = 0.5
+"""Raw standard deviation below which a channel is flat (lead off / no signal), µV."""
+MAINS_RATIO_FAIR, MAINS_RATIO_POOR = 0.2, 0.5
+"""Fraction of raw power at mains lines above which quality is fair / poor."""
+MOTION_RATIO_FAIR, MOTION_RATIO_POOR = 0.3, 0.6
+"""Fraction of raw power below 20 Hz above which quality is fair / poor."""
+SNR_FAIR_DB, SNR_POOR_DB = 10.0, 3.0
+"""Contraction-to-rest SNR below which quality is fair / poor, dB."""
+SATURATION_FAIR, SATURATION_POOR = 0.001, 0.01
+"""Fraction of saturated samples above which quality is fair / poor."""
+
+
+@dataclass(frozen=True)
+class ChannelQuality:
+    """Quality measures and grade of one channel."""
+
+    channel: int
+    """Channel (row) index."""
+    grade: str
+    """"good", "fair" or "poor"."""
+    reasons: tuple[str, ...]
+    """Why the grade is not "good" (empty when good)."""
+    flat: bool
+    """Raw signal flat: electrode off or front end dead."""
+    saturated_fraction: float
+    """Fraction of samples at the rails (from ``saturated``), 0-1."""
+    mains_ratio: float
+    """Raw power within 1 Hz of the mains lines over the total, 0-1."""
+    motion_ratio: float
+    """Raw power below 20 Hz over the total, 0-1."""
+    noise_rms_uV: float
+    """RMS of the conditioned signal in the quietest 10 % of 100 ms windows, µV."""
+    snr_db: float | None
+    """20 log10 of the loudest 10 % of windows over ``noise_rms_uV``; None when the channel
+    never contracts clearly above rest (nothing to judge)."""
+
+
+def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | None = 50.0,
+                    saturated=None) -> tuple[ChannelQuality, ...]:
+    """Grade each channel of a stretch of recording (a few seconds or more).
+
+    Parameters
+    ----------
+    raw_uV : array_like, shape (n_channels, n_samples)
+        Raw EMG, µV.
+    conditioned_uV : array_like, shape (n_channels, n_samples)
+        The same after :mod:`glutesignal.conditioning`, µV.
+    fs_hz : float
+        Sampling rate, Hz.
+    mains_hz : float or None
+        Mains frequency, Hz.
+    saturated : array_like of bool, shape (n_channels, n_samples), or None
+        Samples at the ADC rails (codes 0 or 4095).
+
+    Returns
+    -------
+    tuple of ChannelQuality
+        One per channel.
+    """
+    raw = _validate.signal_2d("raw_uV", raw_uV)
+    cond = _validate.signal_2d("conditioned_uV", conditioned_uV, raw.shape[0])
+    if cond.shape != raw.shape:
+        raise ValueError(f"conditioned_uV must have the shape of raw_uV {raw.shape}; got {cond.shape}")
+    fs = _validate.positive("fs_hz", fs_hz, " (Hz)")
+    n_win = int(round(0.1 * fs))
+    if raw.shape[1] < 10 * n_win:
+        raise ValueError(f"raw_uV must hold at least 1 s ({10 * n_win} samples); got {raw.shape[1]}")
+    sat = np.zeros(raw.shape, bool) if saturated is None else np.asarray(saturated, dtype=bool)
+    if sat.shape != raw.shape:
+        raise ValueError(f"saturated must have the shape of raw_uV {raw.shape}; got {sat.shape}")
+    f, p = _sig.welch(raw - raw.mean(axis=1, keepdims=True), fs=fs, nperseg=min(raw.shape[1], int(fs)), axis=-1)
+    total = p.sum(axis=1) + 1e-30
+    mains = np.zeros(raw.shape[0])
+    if mains_hz is not None:
+        lines = np.zeros_like(f, dtype=bool)
+        for k in range(1, int(fs / 2 // mains_hz) + 1):
+            lines |= np.abs(f - k * mains_hz) <= 1.0
+        mains = p[:, lines].sum(axis=1) / total
+    motion = p[:, f < 20.0].sum(axis=1) / total
+    k = cond.shape[1] // n_win
+    win_rms = np.sqrt((cond[:, : k * n_win] ** 2).reshape(cond.shape[0], k, n_win).mean(axis=2))
+    out = []
+    for ch in range(raw.shape[0]):
+        flat = bool(raw[ch].std() < FLAT_UV)
+        noise = float(np.percentile(win_rms[ch], 10))
+        loud = float(np.percentile(win_rms[ch], 90))
+        snr = 20 * np.log10(loud / noise) if noise > 0 and loud > 2 * noise else None
+        sat_frac = float(sat[ch].mean())
+        poor, fair = [], []
+        if flat:
+            poor.append("flat signal: electrode off or no contact")
+        for value, lo, hi, what in ((sat_frac, SATURATION_FAIR, SATURATION_POOR, "saturated samples"),
+                                    (float(mains[ch]), MAINS_RATIO_FAIR, MAINS_RATIO_POOR, "mains interference"),
+                                    (float(motion[ch]), MOTION_RATIO_FAIR, MOTION_RATIO_POOR, "motion artefact")):
+            if value > hi:
+                poor.append(f"{what} {100 * value:.1f} %")
+            elif value > lo:
+                fair.append(f"{what} {100 * value:.1f} %")
+        if snr is not None and snr < SNR_POOR_DB:
+            poor.append(f"low SNR {snr:.1f} dB")
+        elif snr is not None and snr < SNR_FAIR_DB:
+            fair.append(f"low SNR {snr:.1f} dB")
+        grade = "poor" if poor else ("fair" if fair else "good")
+        out.append(ChannelQuality(ch, grade, tuple(poor + fair), flat, sat_frac, float(mains[ch]),
+                                  float(motion[ch]), noise, snr))
+    return tuple(out)
