@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from glutescope import protocol
-from glutescope.stream import StreamAssembler
+from glutescope.stream import SessionAssembler
 from glutescope.transports.base import ReceivedFrame, Transport, TransportError
 
 COMMAND_TIMEOUT_S = 3.0
+RECONNECT_FIRST_DELAY_S = 0.2
+RECONNECT_MAX_DELAY_S = 5.0
+BACKFILL_MAX_SAMPLES = 0xFFFF  # RESEND's n_samples is a u16
+BACKFILL_WAIT_S = 5.0
 
 
 class CommandRefused(Exception):
@@ -37,9 +41,10 @@ class LinkCounters:
     frames: int = 0
     corrupt_frames: int = 0
     lost_frames: int = 0  # sequence numbers never seen
-    duplicate_frames: int = 0
-    last_seq: Optional[int] = None
-    events: list = field(default_factory=list)
+    disconnects: int = 0
+    reconnects: int = 0
+    backfill_requests: int = 0
+    unrecoverable: list = field(default_factory=list)  # (stream, first_sample, n_samples) refused as out of window
 
 
 class Acquisition:
@@ -59,16 +64,21 @@ class Acquisition:
     """
 
     def __init__(self, transport: Transport, *, on_emg: Optional[Callable] = None,
-                 on_imu: Optional[Callable] = None, recorder=None) -> None:
+                 on_imu: Optional[Callable] = None, recorder=None, reconnect_timeout_s: float = 60.0,
+                 on_link_change: Optional[Callable[[str], None]] = None) -> None:
         self.transport = transport
+        self.reconnect_timeout_s = reconnect_timeout_s
+        self.on_link_change = on_link_change
+        self.link_lost: Optional[str] = None  # why the link is down for good, if it is
+        self._reconnecting: Optional[asyncio.Task] = None
+        self._closing = False
+        transport.on_disconnect = self._on_disconnect
         self.on_emg = on_emg
         self.on_imu = on_imu
         self.recorder = recorder
         self.counters = LinkCounters()
-        self.info: Optional[protocol.DeviceInfo] = None
-        self.status: Optional[protocol.Status] = None
-        self.emg = StreamAssembler()
-        self.imu = StreamAssembler()
+        self.session = SessionAssembler()
+        """Every decoded frame, placed: EMG/IMU by stream index, clock, info, status, events."""
         self._tokens = itertools.cycle(range(1, 256))
         self._pending: dict[tuple[int, int], asyncio.Future] = {}
         self._info_waiters: list[asyncio.Future] = []
@@ -85,6 +95,14 @@ class Acquisition:
 
     async def close(self) -> None:
         """Stop streaming (if the link is up), drain what arrived, close. Safe twice."""
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            try:
+                await self._reconnecting
+            except (asyncio.CancelledError, Exception):
+                pass  # closing: a reconnect in progress has nothing left to deliver
+            self._reconnecting = None
         if self.transport.connected:
             try:
                 await self.command(protocol.encode_stop)
@@ -105,6 +123,62 @@ class Acquisition:
         while not self.transport.frames.empty():
             self.handle(self.transport.frames.get_nowait())
 
+    # -- link loss -----------------------------------------------------------------
+    def _on_disconnect(self) -> None:
+        if self._closing or self._reconnecting is not None:
+            return
+        self.counters.disconnects += 1
+        self._notify_link("lost")
+        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    def _notify_link(self, what: str) -> None:
+        if self.on_link_change is not None:
+            self.on_link_change(what)
+
+    async def _reconnect(self) -> None:
+        """Reconnect with exponential back-off, then ask the wearable to resend what was missed."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.reconnect_timeout_s
+        delay = RECONNECT_FIRST_DELAY_S
+        try:
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self.transport.reconnect()
+                    break
+                except TransportError as exc:
+                    if loop.time() + delay > give_up_at:
+                        self.link_lost = f"the wearable did not come back within {self.reconnect_timeout_s:g} s: {exc}"
+                        self._notify_link("gone")
+                        return
+                    delay = min(2 * delay, RECONNECT_MAX_DELAY_S)
+            self.counters.reconnects += 1
+            self._notify_link("back")
+            await self.backfill()
+        finally:
+            self._reconnecting = None
+
+    async def backfill(self) -> None:
+        """Ask for every missing range of both streams; what the wearable no longer has stays a gap."""
+        loop = asyncio.get_running_loop()
+        for stream_id, assembler in ((protocol.StreamId.EMG, self.emg), (protocol.StreamId.IMU, self.imu)):
+            for gap in assembler.gaps():
+                first, remaining = gap.first_sample, gap.n_samples
+                while remaining > 0:
+                    n = min(remaining, BACKFILL_MAX_SAMPLES)
+                    self.counters.backfill_requests += 1
+                    try:
+                        await self.command(protocol.encode_resend, stream_id, first, n)
+                    except CommandRefused:
+                        self.counters.unrecoverable.append((stream_id.name, first, n))
+                    else:
+                        # One resend at a time: wait until the range is filled (or give up on it).
+                        deadline = loop.time() + BACKFILL_WAIT_S
+                        while loop.time() < deadline and _overlaps(assembler.gaps(), first, n):
+                            await asyncio.sleep(0.02)
+                    first += n
+                    remaining -= n
+
     # -- commands ----------------------------------------------------------------
     async def command(self, encoder, *args) -> "protocol.Response":
         """Send one command and wait for its RESPONSE; raise `CommandRefused` on an error code."""
@@ -114,6 +188,8 @@ class Acquisition:
         future = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
+            if self.recorder is not None:
+                self.recorder.append(command, source=self.transport.record_source, host_to_device=True)
             await self.transport.send_command(command)
             response = await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
         finally:
@@ -128,6 +204,23 @@ class Acquisition:
         await self.command(protocol.encode_get_info)
         return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
 
+    @property
+    def emg(self):
+        """The EMG stream assembler (samples by index, exact gaps)."""
+        return self.session.emg
+
+    @property
+    def imu(self):
+        return self.session.imu
+
+    @property
+    def info(self) -> Optional[protocol.DeviceInfo]:
+        return self.session.info
+
+    @property
+    def status(self) -> Optional[protocol.Status]:
+        return self.session.status
+
     # -- frames ------------------------------------------------------------------
     async def _consume(self) -> None:
         while True:
@@ -136,21 +229,22 @@ class Acquisition:
     def handle(self, received: ReceivedFrame) -> None:
         """Record, decode and dispatch one frame; a bad frame is counted, never raised."""
         if self.recorder is not None:
-            self.recorder.append(received.data, received.t_host_ns)
+            self.recorder.append(received.data, received.t_host_ns, source=self.transport.record_source)
         self.counters.frames += 1
         try:
             frame = protocol.decode_frame(received.data)
         except protocol.FrameError:
+            self.session.add_corrupt()
             self.counters.corrupt_frames += 1
             return
-        self._count_sequence(frame.seq)
+        self.session.add_frame(frame, received.t_host_ns)
+        self.counters.lost_frames = self.session.n_seq_skips
         if isinstance(frame, protocol.EmgBlock):
-            new = self.emg.add(frame)
-            if new and not frame.backfill and self.on_emg is not None and self.info is not None:
+            # The live view takes new blocks in order; it ignores late ones itself.
+            if not frame.backfill and self.on_emg is not None and self.info is not None:
                 self.on_emg(frame, protocol.codes_to_uV(frame.samples, self.info))
         elif isinstance(frame, protocol.ImuBlock):
-            new = self.imu.add(frame)
-            if new and not frame.backfill and self.on_imu is not None and self.info is not None:
+            if not frame.backfill and self.on_imu is not None and self.info is not None:
                 acc_g, gyro_dps = protocol.imu_to_si(frame.samples, self.info)
                 self.on_imu(frame, acc_g, gyro_dps)
         elif isinstance(frame, protocol.Response):
@@ -158,27 +252,10 @@ class Acquisition:
             if future is not None and not future.done():
                 future.set_result(frame)
         elif isinstance(frame, protocol.DeviceInfo):
-            self.info = frame
             while self._info_waiters:
                 waiter = self._info_waiters.pop()
                 if not waiter.done():
                     waiter.set_result(frame)
-        elif isinstance(frame, protocol.Status):
-            self.status = frame
-        elif isinstance(frame, protocol.Event):
-            self.counters.events.append(frame)
 
-    def _count_sequence(self, seq: int) -> None:
-        last = self.counters.last_seq
-        if last is not None:
-            step = (seq - last) % 2**32
-            if step == 0:
-                self.counters.duplicate_frames += 1
-                return
-            if step < 2**31:
-                self.counters.lost_frames += step - 1
-            else:
-                # an older frame arriving late: it was counted lost, now it is found
-                self.counters.lost_frames = max(0, self.counters.lost_frames - 1)
-                return
-        self.counters.last_seq = seq
+def _overlaps(gaps, first: int, n: int) -> bool:
+    return any(g.first_sample < first + n and first < g.first_sample + g.n_samples for g in gaps)

@@ -121,7 +121,8 @@ class LiveSession:
         if opts.record_path is not None:
             from glutescope.recording import RecordingWriter
 
-            recorder = RecordingWriter(opts.record_path)
+            # Frames are stamped with the monotonic clock by the transports: same clock here.
+            recorder = RecordingWriter(opts.record_path, clock_ns=time.monotonic_ns)
             recorder.open()
         processor: Optional[LiveProcessor] = None
 

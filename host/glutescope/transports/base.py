@@ -40,6 +40,8 @@ class Transport(abc.ABC):
 
     #: what the UI and the recording call this link, e.g. "BLE glutescope-3F2A"
     description: str = ""
+    #: how the recorder labels frames from this link (glutescope.recording.RecordSource)
+    record_source: int = 0
 
     def __init__(self, queue_size: int = 0) -> None:
         self.frames: asyncio.Queue[ReceivedFrame] = asyncio.Queue(queue_size)

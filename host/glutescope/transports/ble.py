@@ -62,6 +62,8 @@ class BleTransport(Transport):
         bleak backend classes; ``None`` uses the platform's Bluetooth.
     """
 
+    record_source = 1  # RecordSource.BLE_NOTIFY
+
     def __init__(
         self,
         name_or_address: Optional[str] = None,

@@ -30,6 +30,8 @@ class SerialTransport(Transport):
         Device path or URL understood by pyserial (``/dev/ttyACM0``, ``COM5``).
     """
 
+    record_source = 3  # RecordSource.USB_SERIAL
+
     def __init__(self, port: str) -> None:
         super().__init__()
         self.port = port

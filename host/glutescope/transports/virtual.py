@@ -22,6 +22,8 @@ class VirtualTransport(BleTransport):
         A ready body-model session instead of ``exercise``/``seed``.
     """
 
+    record_source = 4  # RecordSource.VIRTUAL
+
     def __init__(self, *, exercise: str = "demo", seed: int = 0, speed: float = 1.0,
                  mains_hz: float = 50.0, session=None) -> None:
         super().__init__(None, scan_timeout_s=5.0)
