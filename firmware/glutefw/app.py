@@ -335,6 +335,16 @@ def default_name():
     return "%s-%02X%02X" % (config.NAME_PREFIX, uid[-2], uid[-1])
 
 
+def _ble_peripheral(commands):
+    """The GATT server, or None on a board (or host) without the ``bluetooth`` module."""
+    try:
+        import bluetooth
+        from glutefw.ble import BlePeripheral
+    except ImportError:
+        return None
+    return BlePeripheral(bluetooth.BLE(), None, commands)
+
+
 def _usb_link(commands):
     from glutefw.usb import UsbLink
     import micropython
@@ -355,17 +365,11 @@ async def main(usb=None, use_ble=True):
         Advertise and serve a central if the ``bluetooth`` module exists.
     """
     global wearable
-    bluetooth = None
-    if use_ble:
-        try:
-            import bluetooth
-            from glutefw.ble import BlePeripheral
-        except ImportError:
-            bluetooth = None
     w = Wearable(default_name())
-    if bluetooth is not None:
-        w.ble = BlePeripheral(bluetooth.BLE(), None, w.commands)
-        w.name = w.ble.name
+    if use_ble:
+        w.ble = _ble_peripheral(w.commands)
+        if w.ble is not None:
+            w.name = w.ble.name
     if usb is None and sys.implementation.name == "micropython":
         usb = _usb_link(w.commands)
     if usb is not None:

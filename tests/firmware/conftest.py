@@ -20,6 +20,13 @@ if str(FIRMWARE) not in sys.path:
     sys.path.insert(0, str(FIRMWARE))
 
 
+@pytest.fixture(autouse=True)
+def _micropython_names():
+    # A test that powers a virtual wearable down uninstalls the shims: put them back.
+    upy.install()
+    yield
+
+
 @pytest.fixture(scope="session")
 def vectors():
     return json.loads(VECTORS.read_text(encoding="utf-8"))
