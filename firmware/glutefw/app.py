@@ -75,6 +75,8 @@ class Wearable:
 
     async def _send(self, link, frame):
         if len(frame) > link.payload_max:
+            # Not sent, so not numbered: hand the sequence number back (it was the last).
+            self.packer.seq = (self.packer.seq - 1) & 0xFFFFFFFF
             self.oversize_drops += 1
             return False
         return await link.send(frame)
