@@ -74,6 +74,11 @@ class LiveWindow(QtWidgets.QWidget):
             plot.setClipToView(True)
             plot.setXRange(-display_s, 0, padding=0)
             plot.setYRange(-600, 600)
+            if ch:
+                # Same scale on every channel: the comparison between sides is the point.
+                plot.setYLink(self.first_plot)
+            else:
+                self.first_plot = plot
             if ch == n - 1:
                 plot.setLabel("bottom", "time", units="s")
             raw = plot.plot(pen=pg.mkPen((*colour, 90), width=1))
@@ -118,6 +123,12 @@ class LiveWindow(QtWidgets.QWidget):
             self.balance.setYRange(0, top)
         self.readout.setText(describe_asymmetry(stats))
         self.status.setText(stats.summary())
+
+
+    def shutdown(self) -> None:
+        """Stop redrawing and close."""
+        self.timer.stop()
+        self.close()
 
 
 def grab_png(widget: QtWidgets.QWidget, path) -> bool:

@@ -65,8 +65,7 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         saved = None
         if headless:
             saved = screenshot if grab_png(window, screenshot) else None
-        window.timer.stop()
-        window.close()
+        window.shutdown()
         session.stop()
     elapsed_s = time.monotonic() - started
     print(session.summary_text(), file=env.stdout)
