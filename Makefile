@@ -16,6 +16,9 @@ UPY_RUNNER := tests/firmware/upy
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml $(UPY_RUNNER)/package-lock.json
 	$(PY) -m pip install --quiet -e '.[test]'
+	# MicroPython's own type stubs, kept apart from the venv (they shadow the stdlib)
+	$(PY) -m pip install --quiet --upgrade --target build/upy-stubs \
+		micropython-rp2-rpi-pico2-w-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 	@command -v node >/dev/null || { echo "make test needs node (Debian: apt-get install nodejs npm) to run the firmware under MicroPython"; exit 1; }
 	npm ci --silent --no-audit --no-fund --prefix $(UPY_RUNNER)
 	touch $@
@@ -27,4 +30,4 @@ test: $(VENV)/.installed-test
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build
