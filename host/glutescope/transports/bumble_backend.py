@@ -57,6 +57,8 @@ _log = logging.getLogger(__name__)
 #: ATT MTU the client asks for after connecting (PROTOCOL.md: 244-byte notifications).
 REQUESTED_MTU = 247
 _DEFAULT_MTU = 23
+# How long a controller may take to answer LE Create Connection Cancel with the outcome.
+_CANCEL_ANSWER_TIMEOUT_S = 2.0
 
 _UUID_LIST_TYPES = (
     AdvertisingData.Type.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
@@ -111,12 +113,51 @@ class _Central:
         self.radio = radio
         self.scanners: dict[object, bool] = {}  # running scanner -> wants active scanning
         self.connecting = 0
+        self.attempt_pending = False  # an LE Create Connection the controller may still hold
         self._lock = asyncio.Lock()
         self.connect_lock = asyncio.Lock()
 
     @property
     def device(self) -> Device:
         return self.radio.central
+
+    async def cancel_attempt(self) -> None:
+        """Withdraw the connection attempt the controller still holds, if any.
+
+        The controller answers LE Create Connection Cancel with a failed connection
+        complete (Core Vol 4 Part E 7.8.13), or with the connection if it came up just
+        then, which is dropped. Waiting for that answer keeps it from failing the next
+        attempt instead.
+        """
+        if not self.attempt_pending:
+            return
+        self.attempt_pending = False
+        device = self.device
+        outcome: asyncio.Future[Optional[Connection]] = asyncio.get_running_loop().create_future()
+
+        def on_connection(connection: Connection) -> None:
+            if not outcome.done():
+                outcome.set_result(connection)
+
+        def on_failure(_error: Exception) -> None:
+            if not outcome.done():
+                outcome.set_result(None)
+
+        device.on(device.EVENT_CONNECTION, on_connection)
+        device.on(device.EVENT_CONNECTION_FAILURE, on_failure)
+        try:
+            await device.send_command(hci.HCI_LE_Create_Connection_Cancel_Command())
+            connection = await asyncio.wait_for(outcome, _CANCEL_ANSWER_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            return  # no answer: nothing was pending after all
+        finally:
+            device.remove_listener(device.EVENT_CONNECTION, on_connection)
+            device.remove_listener(device.EVENT_CONNECTION_FAILURE, on_failure)
+        if connection is not None:
+            try:
+                await connection.disconnect()
+            except (hci.HCI_Error, hci.HCI_StatusError):
+                pass  # already gone
 
     async def update_scanning(self) -> None:
         """Scan iff a scanner runs and no connection is being made (bumble needs both)."""
@@ -250,7 +291,7 @@ class BumbleClient(BaseBleakClient):
         try:
             await asyncio.wait_for(self._connect_and_discover(), self._timeout)
         except asyncio.TimeoutError:
-            self._central.radio.cancel_pending_connection()
+            await self._central.cancel_attempt()
             await self._abandon()
             raise asyncio.TimeoutError(f"no connection to {self.address} within {self._timeout:g} s") from None
         except BaseException:
@@ -264,7 +305,15 @@ class BumbleClient(BaseBleakClient):
             central.connecting += 1
             try:
                 await central.update_scanning()
-                connection = await central.device.connect_le(peer_address, timeout=None)
+                central.attempt_pending = True
+                try:
+                    connection = await central.device.connect_le(peer_address, timeout=None)
+                except asyncio.CancelledError:
+                    raise  # the attempt may still be armed: connect() cancels it
+                except BaseException:
+                    central.attempt_pending = False  # the controller reported the failure
+                    raise
+                central.attempt_pending = False
             finally:
                 central.connecting -= 1
             await central.update_scanning()

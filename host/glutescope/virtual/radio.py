@@ -23,8 +23,9 @@ Two gaps of the virtual controller are closed here, in `_ScanningController`:
   instead of the advertiser's scan-response data, so a name carried in the scan
   response (as a 31-byte legacy advertisement with a 128-bit service UUID requires)
   would never be seen;
-* it never completes a cancelled connection attempt, so `cancel_pending_connection`
-  clears the attempt in the controller directly.
+* it never completes a cancelled connection attempt: here ``LE Create Connection
+  Cancel`` clears the attempt and reports it failed, as a real controller does, and
+  `cancel_pending_connection` clears it in the controller directly.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
-__all__ = ["VirtualRadio", "DEFAULT_PERIPHERAL_ADDRESS", "DEFAULT_CENTRAL_ADDRESS"]
+__all__ = ["VirtualRadio", "new_controller", "DEFAULT_PERIPHERAL_ADDRESS", "DEFAULT_CENTRAL_ADDRESS"]
 
 #: Random static address of the virtual wearable (two top bits set, Core Vol 6 Part B 1.3.2.1).
 DEFAULT_PERIPHERAL_ADDRESS = "E4:5A:1C:00:3F:2A"
@@ -79,6 +80,31 @@ class _ScanningController(Controller):
         self.le_scan_type = command.scan_types[0] if command.scan_types else _PASSIVE_SCAN
         return super().on_hci_le_set_extended_scan_parameters_command(command)
 
+    def on_hci_le_create_connection_cancel_command(self, command):  # type: ignore[no-untyped-def]
+        # The base class acknowledges the cancel but keeps the attempt armed. A real
+        # controller drops it and reports the attempt as failed with Unknown Connection
+        # Identifier (Core Vol 4 Part E 7.8.13), which is what a host waits for.
+        pending = self.pending_le_connection
+        self.pending_le_connection = None
+        result = super().on_hci_le_create_connection_cancel_command(command)
+        if pending is not None:
+            # After the Command Complete that the caller sends once this returns.
+            asyncio.get_running_loop().call_soon(
+                self.send_hci_packet,
+                hci.HCI_LE_Connection_Complete_Event(
+                    status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
+                    connection_handle=0,
+                    role=hci.Role.CENTRAL,
+                    peer_address_type=pending.peer_address_type,
+                    peer_address=pending.peer_address,
+                    connection_interval=0,
+                    peripheral_latency=0,
+                    supervision_timeout=0,
+                    central_clock_accuracy=0,
+                ),
+            )
+        return result
+
     def _report_advertisement(self, address: hci.Address, adv_data: bytes) -> None:
         event_type = _LEGACY_CONNECTABLE_SCANNABLE
         self._send_report(address, event_type, adv_data)
@@ -114,6 +140,20 @@ class _ScanningController(Controller):
             if advertising_set.enabled and advertising_set.address == address:
                 return bytes(advertising_set.scan_response_data)
         return b""
+
+
+def new_controller(name: str, link: LocalLink, host_source=None, host_sink=None) -> Controller:
+    """A virtual controller on ``link`` with LE data length extension (251-byte payloads).
+
+    ``host_source`` / ``host_sink`` are the HCI transport to its host (bumble's
+    transport source and sink); without them the caller attaches a host in memory.
+    """
+    controller = _ScanningController(name, host_source=host_source, host_sink=host_sink, link=link)
+    controller.le_acl_data_packet_length = _LE_ACL_DATA_PACKET_LENGTH
+    controller.supported_max_tx_octets = _LE_ACL_DATA_PACKET_LENGTH
+    controller.supported_max_rx_octets = _LE_ACL_DATA_PACKET_LENGTH
+    controller.suggested_max_tx_octets = _LE_ACL_DATA_PACKET_LENGTH
+    return controller
 
 
 class VirtualRadio:
@@ -175,11 +215,7 @@ class VirtualRadio:
         link = LocalLink()
         devices = []
         for name, role in (("wearable", "peripheral_address"), ("host", "central_address")):
-            controller = _ScanningController(name, link=link)
-            controller.le_acl_data_packet_length = _LE_ACL_DATA_PACKET_LENGTH
-            controller.supported_max_tx_octets = _LE_ACL_DATA_PACKET_LENGTH
-            controller.supported_max_rx_octets = _LE_ACL_DATA_PACKET_LENGTH
-            controller.suggested_max_tx_octets = _LE_ACL_DATA_PACKET_LENGTH
+            controller = new_controller(name, link)
             self._controllers.append(controller)
             device = Device(
                 name=name,
