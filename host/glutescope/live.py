@@ -16,10 +16,13 @@ from glutescope.ringbuffer import RingBuffer
 from glutesignal.balance import BalanceTracker, Contraction
 from glutesignal.conditioning import Conditioner
 from glutesignal.envelope import MovingRMS
+from glutesignal.quality import ChannelQuality, channel_quality
 from glutesignal.symmetry import symmetry_index_pct, symmetry_over_reps
 
 ENVELOPE_WINDOW_S = 0.1  # 100 ms RMS: smooth enough to read, fast enough to follow a squeeze
 DISPLAY_BUFFER_S = 30.0
+QUALITY_WINDOW_S = 8.0  # long enough to hold a contraction and a rest for the SNR
+QUALITY_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,18 @@ class LiveStats:
     ci_low_pct: Optional[float] = None
     ci_high_pct: Optional[float] = None
     n_reps: int = 0
+    si_confident: bool = False
+    """The confidence interval excludes 0: the louder side is not a chance finding."""
     last_rep_si_pct: Optional[float] = None
     contractions: tuple[Contraction, ...] = ()
+    quality: tuple[ChannelQuality, ...] = ()
+    """Signal quality per channel over the last few seconds (empty until enough data)."""
+
+    def quality_warning(self, channel_names) -> str:
+        """'' when every channel is fine, else which to check and why."""
+        bad = [f"{channel_names[q.channel].replace('_', ' ')} ({', '.join(q.reasons)})"
+               for q in self.quality if q.grade == "poor"]
+        return ("check electrodes: " + "; ".join(bad)) if bad else ""
 
     def summary(self) -> str:
         """The status line."""
@@ -53,15 +66,20 @@ class LiveStats:
     def report(self) -> str:
         """A few lines for the terminal when a session ends."""
         lines = [f"glutescope: {self.summary()}"]
+        if self.quality:
+            grades = ", ".join(f"ch{q.channel} {q.grade}" + (f" ({'; '.join(q.reasons)})" if q.reasons else "")
+                               for q in self.quality)
+            lines.append(f"glutescope: signal quality: {grades}")
         if self.si_pct is None:
             lines.append("glutescope: no contraction of both sides was detected")
         else:
             ci = ""
             if self.ci_low_pct is not None:
                 ci = f", 95 % CI {self.ci_low_pct:+.1f} to {self.ci_high_pct:+.1f} %"
+            verdict = "" if self.si_confident else " (not conclusive yet: the interval includes 0)"
             lines.append(
                 f"glutescope: {self.n_reps} contractions; {self.louder_side} glute louder, "
-                f"symmetry index {self.si_pct:+.1f} %{ci}")
+                f"symmetry index {self.si_pct:+.1f} %{ci}{verdict}")
             for i, c in enumerate(self.contractions, 1):
                 si = symmetry_index_pct(c.mean_uV[0], c.mean_uV[1])
                 lines.append(f"  rep {i:2d}: {c.start_s:6.1f}-{c.end_s:6.1f} s  left {c.mean_uV[0]:6.1f} µV  "
@@ -86,6 +104,10 @@ class LiveState:
         return len(self.channel_names)
 
 
+def _finite(x: float) -> Optional[float]:
+    return float(x) if np.isfinite(x) else None
+
+
 def _side_rows(names: tuple[str, ...]) -> Optional[tuple[int, int]]:
     """Rows of the left and right gluteus maximus, if both are worn."""
     try:
@@ -105,6 +127,9 @@ class LiveProcessor:
         capacity = int(display_s * emg_fs_hz)
         self.state = LiveState(tuple(channel_names), emg_fs_hz, RingBuffer(n, capacity),
                                RingBuffer(n, capacity), LiveStats(link=link, emg_fs_hz=emg_fs_hz))
+        self.raw = RingBuffer(n, int(QUALITY_WINDOW_S * emg_fs_hz))
+        self.mains_hz = mains_hz
+        self._quality_at = 0
         self.sides = _side_rows(tuple(channel_names))
         self.balance = BalanceTracker(emg_fs_hz) if self.sides else None
         self.next_sample = 0
@@ -124,6 +149,7 @@ class LiveProcessor:
             self.state.envelope.write(np.full((emg_uV.shape[0], min(gap, 2000)), np.nan, np.float32))
         conditioned = self.conditioner.process(emg_uV)
         envelope = self.rms.process(conditioned)
+        self.raw.write(emg_uV)
         self.state.emg.write(conditioned)
         self.state.envelope.write(envelope)
         self.next_sample = first_sample + emg_uV.shape[1]
@@ -139,11 +165,27 @@ class LiveProcessor:
         last = reps[-1]
         self.state.stats = dataclasses.replace(
             self.state.stats, si_pct=result.si_pct, louder_side=result.louder_side,
-            ci_low_pct=result.ci_low_pct, ci_high_pct=result.ci_high_pct, n_reps=result.n_reps,
+            ci_low_pct=_finite(result.ci_low_pct), ci_high_pct=_finite(result.ci_high_pct),
+            n_reps=result.n_reps, si_confident=result.confident,
             last_rep_si_pct=symmetry_index_pct(last.mean_uV[0], last.mean_uV[1]), contractions=reps)
+
+    def update_quality(self) -> None:
+        """Grade each channel over the last seconds (at most every QUALITY_EVERY_S of signal)."""
+        fs = self.state.emg_fs_hz
+        if self.next_sample - self._quality_at < QUALITY_EVERY_S * fs or self.next_sample < 2 * fs:
+            return
+        self._quality_at = self.next_sample
+        n = min(self.raw.capacity, self.next_sample)
+        raw = self.raw.latest(n).astype(float)
+        conditioned = self.state.emg.latest(n).astype(float)
+        if not (np.all(np.isfinite(raw)) and np.all(np.isfinite(conditioned))):
+            return  # a gap inside the window: grade again once it has scrolled out
+        quality = channel_quality(raw, conditioned, fs, mains_hz=self.mains_hz)
+        self.state.stats = dataclasses.replace(self.state.stats, quality=quality)
 
     def update_link(self, counters, status, emg_assembler) -> None:
         """Refresh the link figures from the acquisition's counters."""
+        self.update_quality()
         self.state.stats = dataclasses.replace(
             self.state.stats, frames=counters.frames, corrupt_frames=counters.corrupt_frames,
             lost_frames=counters.lost_frames, missing_samples=self.missing_samples,

@@ -15,6 +15,7 @@ from glutescope.live import LiveState, LiveStats
 # Colour per side, kept the same in the plots, the bars and the report.
 SIDE_COLOURS = {"left": (66, 135, 245), "right": (245, 130, 48)}
 OTHER_COLOUR = (120, 180, 90)
+QUALITY_COLOURS = {"good": "#5cb85c", "fair": "#f0ad4e", "poor": "#d9534f"}
 REDRAW_INTERVAL_MS = 40  # 25 Hz: smooth to the eye, cheap enough for a laptop on battery
 
 
@@ -30,7 +31,7 @@ def describe_asymmetry(stats: LiveStats) -> str:
     if stats.si_pct is None:
         return "Left/right: waiting for a contraction…"
     side = stats.louder_side.upper() if stats.louder_side else "NEITHER"
-    text = f"{side} glute louder · SI {stats.si_pct:+.0f} %"
+    text = f"{side} glute louder{'' if stats.si_confident else ' so far'} · SI {stats.si_pct:+.0f} %"
     if stats.n_reps:
         text += f" over {stats.n_reps} rep{'s' if stats.n_reps != 1 else ''}"
         if stats.ci_low_pct is not None and stats.ci_high_pct is not None:
@@ -61,6 +62,7 @@ class LiveWindow(QtWidgets.QWidget):
         self.status = QtWidgets.QLabel("")
         layout.addWidget(self.status)
 
+        self.plots = []
         self.raw_curves = []
         self.env_curves = []
         self.t_axis_s = None
@@ -81,6 +83,7 @@ class LiveWindow(QtWidgets.QWidget):
                 self.first_plot = plot
             if ch == n - 1:
                 plot.setLabel("bottom", "time", units="s")
+            self.plots.append(plot)
             raw = plot.plot(pen=pg.mkPen((*colour, 90), width=1))
             env = plot.plot(pen=pg.mkPen(colour, width=3))
             # The envelope is drawn on both signs so it hugs the raw trace.
@@ -121,7 +124,12 @@ class LiveWindow(QtWidgets.QWidget):
             self.bars.setOpts(height=now)
             top = max(300.0, float(env.max()) * 1.2)
             self.balance.setYRange(0, top)
-        self.readout.setText(describe_asymmetry(stats))
+        warning = stats.quality_warning(state.channel_names)
+        self.readout.setText(describe_asymmetry(stats) + (f"\n⚠ {warning}" if warning else ""))
+        for q in stats.quality:
+            name = state.channel_names[q.channel].replace("_", " ")
+            colour = QUALITY_COLOURS.get(q.grade, "#bbbbbb")
+            self.plots[q.channel].setTitle(f"{name} · signal {q.grade}", color=colour)
         self.status.setText(stats.summary())
 
 
