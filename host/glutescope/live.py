@@ -12,11 +12,13 @@ from typing import Optional
 
 import numpy as np
 
+from glutescope.guide import Cue, SqueezeTestGuide, describe_score
 from glutescope.ringbuffer import RingBuffer
 from glutesignal.balance import BalanceTracker, Contraction
 from glutesignal.conditioning import Conditioner
 from glutesignal.envelope import MovingRMS
 from glutesignal.quality import ChannelQuality, channel_quality
+from glutesignal.scores import SqueezeScore
 from glutesignal.symmetry import symmetry_index_pct, symmetry_over_reps
 
 ENVELOPE_WINDOW_S = 0.1  # 100 ms RMS: smooth enough to read, fast enough to follow a squeeze
@@ -49,6 +51,12 @@ class LiveStats:
     contractions: tuple[Contraction, ...] = ()
     quality: tuple[ChannelQuality, ...] = ()
     """Signal quality per channel over the last few seconds (empty until enough data)."""
+    cue: Optional[Cue] = None
+    """The squeeze test's cue in force now (None outside a guided test)."""
+    cue_left_s: float = 0.0
+    squeeze_scores: tuple[SqueezeScore, ...] = ()
+    """Scores of the squeeze test so far, right then left."""
+    weaker_squeeze_side: Optional[str] = None
 
     def quality_warning(self, channel_names) -> str:
         """'' when every channel is fine, else which to check and why."""
@@ -70,6 +78,10 @@ class LiveStats:
             grades = ", ".join(f"ch{q.channel} {q.grade}" + (f" ({'; '.join(q.reasons)})" if q.reasons else "")
                                for q in self.quality)
             lines.append(f"glutescope: signal quality: {grades}")
+        for score in self.squeeze_scores:
+            lines.append(f"glutescope: squeeze test: {describe_score(score)}")
+        if self.weaker_squeeze_side:
+            lines.append(f"glutescope: squeeze test: the {self.weaker_squeeze_side} side is weaker")
         if self.si_pct is None:
             lines.append("glutescope: no contraction of both sides was detected")
         else:
@@ -120,7 +132,8 @@ class LiveProcessor:
     """Condition, envelope and score each new EMG block as it arrives."""
 
     def __init__(self, channel_names: tuple[str, ...], emg_fs_hz: float, imu_fs_hz: float, *,
-                 mains_hz: float = 50.0, link: str = "", display_s: float = DISPLAY_BUFFER_S) -> None:
+                 mains_hz: float = 50.0, link: str = "", display_s: float = DISPLAY_BUFFER_S,
+                 squeeze_cues: Optional[tuple[Cue, ...]] = None) -> None:
         n = len(channel_names)
         self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=mains_hz)
         self.rms = MovingRMS(emg_fs_hz, n, window_s=ENVELOPE_WINDOW_S)
@@ -132,6 +145,7 @@ class LiveProcessor:
         self._quality_at = 0
         self.sides = _side_rows(tuple(channel_names))
         self.balance = BalanceTracker(emg_fs_hz) if self.sides else None
+        self.guide = SqueezeTestGuide(squeeze_cues, emg_fs_hz) if squeeze_cues and self.sides else None
         self.next_sample = 0
         self.missing_samples = 0
 
@@ -155,12 +169,33 @@ class LiveProcessor:
         self.next_sample = first_sample + emg_uV.shape[1]
         if self.balance is not None and self.balance.process(envelope[list(self.sides)]):
             self._update_balance()
+        if self.guide is not None:
+            self._update_guide()
+
+    def _update_guide(self) -> None:
+        t_s = self.next_sample / self.state.emg_fs_hz
+        rows = list(self.sides)
+
+        def envelope_since(index):
+            start, data = self.state.envelope.since(index)
+            return start, data[rows]
+
+        scored = self.guide.update(t_s, envelope_since)
+        cue, left_s = self.guide.cue_at(t_s)
+        changes = dict(cue=cue, cue_left_s=left_s)
+        if scored:
+            changes.update(
+                squeeze_scores=tuple(self.guide.scores[s] for s in ("right", "left") if s in self.guide.scores),
+                weaker_squeeze_side=self.guide.weaker_side())
+        self.state.stats = dataclasses.replace(self.state.stats, **changes)
 
     def push_imu(self, first_sample: int, acc_g: np.ndarray, gyro_dps: np.ndarray) -> None:
         """IMU blocks: kept for pelvis motion (hip drop, reps) as the signal core grows."""
 
     def _update_balance(self) -> None:
-        reps = tuple(self.balance.contractions)
+        reps = tuple(c for c in self.balance.contractions if not self._one_sided(c))
+        if not reps:
+            return
         result = symmetry_over_reps([c.mean_uV[0] for c in reps], [c.mean_uV[1] for c in reps])
         last = reps[-1]
         self.state.stats = dataclasses.replace(
@@ -168,6 +203,13 @@ class LiveProcessor:
             ci_low_pct=_finite(result.ci_low_pct), ci_high_pct=_finite(result.ci_high_pct),
             n_reps=result.n_reps, si_confident=result.confident,
             last_rep_si_pct=symmetry_index_pct(last.mean_uV[0], last.mean_uV[1]), contractions=reps)
+
+    def _one_sided(self, contraction: Contraction) -> bool:
+        """True for a contraction during a one-sided squeeze cue: not a left/right comparison."""
+        if self.guide is None:
+            return False
+        cue, _ = self.guide.cue_at(0.5 * (contraction.start_s + contraction.end_s))
+        return cue is not None and cue.name == "squeeze" and cue.side in ("left", "right")
 
     def update_quality(self) -> None:
         """Grade each channel over the last seconds (at most every QUALITY_EVERY_S of signal)."""

@@ -36,12 +36,17 @@ class SessionOptions:
     channel_mask: int = 0b011
     imu_fs_hz: int = 104
     channel_names: tuple[str, ...] = ("glute_max_left", "glute_max_right")
+    replay_path: Optional[Path] = None
+    """Play this ``.glutes`` recording instead of connecting to a wearable; ``speed``
+    then scales its pace (0 = as fast as possible)."""
 
 
 def make_transport(options: SessionOptions):
     """The transport the options ask for (imported lazily, like bleak's backends)."""
     from glutescope.transports import TransportKind, transport_class
 
+    if options.replay_path is not None:
+        return transport_class(TransportKind.REPLAY)(options.replay_path, speed=options.speed)
     if options.serial_port:
         return transport_class(TransportKind.SERIAL)(options.serial_port)
     if options.device:
@@ -71,6 +76,11 @@ class LiveSession:
     def failed(self) -> bool:
         return self.error is not None
 
+    @property
+    def finished(self) -> bool:
+        """True when the source has nothing more to give (a replay reached its end)."""
+        return bool(getattr(self.transport, "finished", False)) and self.transport.frames.empty()
+
     def start(self) -> None:
         """Connect and start streaming; raise `CliError` with one line if that fails."""
         self._thread = threading.Thread(target=self._thread_main, name="glutescope-acquisition", daemon=True)
@@ -84,8 +94,11 @@ class LiveSession:
 
     def stop(self) -> None:
         """Stop streaming and close the link and the recording; safe twice."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:
+                pass  # the loop closed in between: the thread is ending anyway
         if self._thread is not None:
             self._thread.join(timeout=15)
             self._thread = None
@@ -125,21 +138,44 @@ class LiveSession:
             recorder = RecordingWriter(opts.record_path, clock_ns=time.monotonic_ns)
             recorder.open()
         processor: Optional[LiveProcessor] = None
+        # Blocks can arrive before the streaming INFO that sizes the processor (always
+        # so in a replay): hold them, in order, until it exists.
+        early: list[tuple[str, object, tuple]] = []
 
         def on_emg(block, emg_uV):
-            processor.push_emg(block.first_sample, emg_uV)
+            if processor is None:
+                early.append(("emg", block, (emg_uV,)))
+            else:
+                processor.push_emg(block.first_sample, emg_uV)
 
         def on_imu(block, acc_g, gyro_dps):
-            processor.push_imu(block.first_sample, acc_g, gyro_dps)
+            if processor is None:
+                early.append(("imu", block, (acc_g, gyro_dps)))
+            else:
+                processor.push_imu(block.first_sample, acc_g, gyro_dps)
 
-        acq = Acquisition(self.transport, on_emg=on_emg, on_imu=on_imu, recorder=recorder)
+        # A replay ends for good when the recording does: give up on it at once.
+        acq = Acquisition(self.transport, on_emg=on_emg, on_imu=on_imu, recorder=recorder,
+                          reconnect_timeout_s=0.0 if opts.replay_path is not None else 60.0)
         self.acquisition = acq
         try:
-            info = await acq.open(emg_fs_hz=opts.emg_fs_hz, channel_mask=opts.channel_mask,
-                                  imu_fs_hz=opts.imu_fs_hz)
+            if opts.replay_path is not None:
+                info = await acq.open_passive(timeout_s=START_TIMEOUT_S)
+            else:
+                info = await acq.open(emg_fs_hz=opts.emg_fs_hz, channel_mask=opts.channel_mask,
+                                      imu_fs_hz=opts.imu_fs_hz)
             names = opts.channel_names[: bin(info.channel_mask).count("1")]
+            if opts.replay_path is not None:
+                names = _recorded_channel_names(opts.replay_path, info) or names
             processor = LiveProcessor(names, float(info.emg_fs_hz), float(info.imu_fs_hz),
-                                      mains_hz=opts.mains_hz, link=self.transport.description)
+                                      mains_hz=opts.mains_hz, link=self.transport.description,
+                                      squeeze_cues=self._squeeze_cues())
+            for kind, block, data in early:
+                if kind == "emg" and block.channel_mask == info.channel_mask:
+                    processor.push_emg(block.first_sample, *data)
+                elif kind == "imu":
+                    processor.push_imu(block.first_sample, *data)
+            early.clear()
             if recorder is not None:
                 recorder.set_device_info(info, channel_names=names)
             self.state = processor.state
@@ -157,8 +193,37 @@ class LiveSession:
             if recorder is not None:
                 recorder.close()
 
+    def _squeeze_cues(self):
+        """The squeeze test's schedule, if this session runs one.
+
+        The virtual wearable's body follows the same cues as the app shows (its script's
+        phases are the schedule); with a real wearable, --exercise squeeze_test starts
+        the standard schedule a few seconds into the stream.
+        """
+        from glutescope.guide import Cue, squeeze_test_cues
+
+        wearable = getattr(self.transport, "wearable", None)
+        if wearable is not None:
+            phases = wearable.session.phases
+            return tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in phases) or None
+        return squeeze_test_cues() if self.options.exercise == "squeeze_test" else None
+
     def summary_text(self) -> str:
         """What the session measured, in a few lines for the terminal."""
         if self.state is None:
             return "glutescope: no data was received"
         return self.state.stats.report()
+
+
+def _recorded_channel_names(path: Path, info) -> tuple[str, ...]:
+    """The muscle of each EMG row as the recording's ``meta.json`` names them, if it does."""
+    import json
+
+    try:
+        meta = json.loads((Path(path) / "meta.json").read_text(encoding="utf-8"))
+        cmap = meta.get("channel_map") or {}
+        inputs = [i for i in range(8) if info.channel_mask >> i & 1]
+        names = tuple(str(cmap[str(i)]) for i in inputs)
+    except (OSError, ValueError, KeyError, AttributeError):
+        return ()
+    return names

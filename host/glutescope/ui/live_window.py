@@ -10,6 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
+from glutescope.guide import describe_score
 from glutescope.live import LiveState, LiveStats
 
 # Colour per side, kept the same in the plots, the bars and the report.
@@ -56,6 +57,17 @@ class LiveWindow(QtWidgets.QWidget):
         font.setBold(True)
         self.readout.setFont(font)
         layout.addWidget(self.readout)
+        # The squeeze test's cue: big enough to read from a few steps away.
+        self.cue_label = QtWidgets.QLabel("")
+        cue_font = self.cue_label.font()
+        cue_font.setPointSize(26)
+        cue_font.setBold(True)
+        self.cue_label.setFont(cue_font)
+        self.cue_label.setVisible(False)
+        layout.addWidget(self.cue_label)
+        self.scores_label = QtWidgets.QLabel("")
+        self.scores_label.setVisible(False)
+        layout.addWidget(self.scores_label)
 
         self.graphs = pg.GraphicsLayoutWidget()
         layout.addWidget(self.graphs, stretch=1)
@@ -130,6 +142,17 @@ class LiveWindow(QtWidgets.QWidget):
             name = state.channel_names[q.channel].replace("_", " ")
             colour = QUALITY_COLOURS.get(q.grade, "#bbbbbb")
             self.plots[q.channel].setTitle(f"{name} · signal {q.grade}", color=colour)
+        if stats.cue is not None:
+            colour = "#d9534f" if stats.cue.name == "squeeze" else "#5b9bd5"
+            self.cue_label.setText(f"{stats.cue.instruction()} · {stats.cue_left_s:.0f} s")
+            self.cue_label.setStyleSheet(f"color: {colour}")
+        self.cue_label.setVisible(stats.cue is not None)
+        if stats.squeeze_scores:
+            lines = ["Squeeze test: " + describe_score(score) for score in stats.squeeze_scores]
+            if stats.weaker_squeeze_side:
+                lines.append(f"The {stats.weaker_squeeze_side} side is weaker: practise switching it on alone.")
+            self.scores_label.setText("\n".join(lines))
+        self.scores_label.setVisible(bool(stats.squeeze_scores))
         self.status.setText(stats.summary())
 
 

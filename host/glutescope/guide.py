@@ -1,0 +1,132 @@
+"""The guided standing squeeze test: cues on the stream's clock, a score per squeeze.
+
+The test (relax, squeeze right, relax, squeeze left, relax, both, relax) asks for each
+cheek alone without moving the leg or tensing the thigh. Cues are timed on the EMG
+stream's own clock (sample index / rate), so what the person was asked and what the
+electrodes measured line up exactly, whatever the link's delay. Each one-sided
+squeeze is scored by `glutesignal.scores.squeeze_quality` once the relaxation after it
+has been observed; strength is relative to the stronger side, so both sides' scores
+are final once both squeezes are in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from glutesignal.scores import SqueezeScore, squeeze_quality
+
+BASELINE_S = 2.0  # rest before each cue used as baseline (within the preceding relax)
+AFTER_S = 3.0  # time after the relax cue searched for relaxation
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One cued phase of the test."""
+
+    start_s: float
+    """When the cue is given, seconds on the stream clock."""
+    end_s: float
+    """When the next cue is given, seconds."""
+    name: str
+    """"relax" or "squeeze"."""
+    side: str
+    """"left", "right", "both", or "none" for relax."""
+
+    def instruction(self) -> str:
+        if self.name == "squeeze":
+            what = "BOTH cheeks" if self.side == "both" else f"the {self.side.upper()} cheek only"
+            return f"Squeeze {what}: leg and thigh still"
+        return "Relax"
+
+
+def squeeze_test_cues(t0_s: float = 3.0, relax_s: float = 4.0, squeeze_s: float = 5.0) -> tuple[Cue, ...]:
+    """The standard schedule, starting at ``t0_s`` on the stream clock."""
+    order = [("relax", "none"), ("squeeze", "right"), ("relax", "none"), ("squeeze", "left"),
+             ("relax", "none"), ("squeeze", "both"), ("relax", "none")]
+    cues, t = [], t0_s
+    for name, side in order:
+        length = squeeze_s if name == "squeeze" else relax_s
+        cues.append(Cue(t, t + length, name, side))
+        t += length
+    return tuple(cues)
+
+
+class SqueezeTestGuide:
+    """Follow a cue schedule and score each one-sided squeeze as soon as it can be scored.
+
+    Parameters
+    ----------
+    cues : sequence of Cue
+        The schedule, in time order.
+    fs_hz : float
+        Envelope sampling rate, Hz.
+    """
+
+    def __init__(self, cues, fs_hz: float) -> None:
+        self.cues = tuple(cues)
+        if not self.cues:
+            raise ValueError("cues must hold at least one phase")
+        self.fs_hz = float(fs_hz)
+        self._windows: dict[str, tuple[np.ndarray, float, float]] = {}
+        self.scores: dict[str, SqueezeScore] = {}
+        """Latest score per side ("left", "right")."""
+        self._pending = [c for c in self.cues if c.name == "squeeze" and c.side in ("left", "right")]
+
+    def cue_at(self, t_s: float) -> tuple[Optional[Cue], float]:
+        """The cue in force at ``t_s`` and the seconds left in it (None after the test)."""
+        for cue in self.cues:
+            if cue.start_s <= t_s < cue.end_s:
+                return cue, cue.end_s - t_s
+        return None, 0.0
+
+    @property
+    def finished(self) -> bool:
+        return not self._pending
+
+    def update(self, t_s: float, envelope_since: Callable[[int], tuple[int, np.ndarray]]) -> bool:
+        """Score every squeeze whose relaxation window has passed by ``t_s``.
+
+        ``envelope_since(index)`` returns ``(first_index, envelope (2, n))`` from the
+        live ring (left, right rows). Returns True when a score changed.
+        """
+        changed = False
+        for cue in list(self._pending):
+            if t_s < cue.end_s + AFTER_S:
+                continue
+            self._pending.remove(cue)
+            first = int(round((cue.start_s - BASELINE_S) * self.fs_hz))
+            start, env = envelope_since(max(first, 0))
+            if start > max(first, 0) or env.shape[1] == 0 or not np.all(np.isfinite(env)):
+                continue  # the window is no longer (or not entirely) there: no score
+            t_start = start / self.fs_hz
+            self._windows[cue.side] = (np.asarray(env, float), cue.start_s - t_start, cue.end_s - t_start)
+            changed = True
+        if changed:
+            self._score_all()
+        return changed
+
+    def _score_all(self) -> None:
+        peaks = {}
+        for side, (env, cue_s, relax_s) in self._windows.items():
+            peaks[side] = squeeze_quality(env, self.fs_hz, side=side, cue_s=cue_s, relax_cue_s=relax_s,
+                                          baseline_s=BASELINE_S, after_s=AFTER_S).peak
+        reference = max(peaks.values()) if len(peaks) == 2 else None
+        for side, (env, cue_s, relax_s) in self._windows.items():
+            self.scores[side] = squeeze_quality(env, self.fs_hz, side=side, cue_s=cue_s, relax_cue_s=relax_s,
+                                                baseline_s=BASELINE_S, after_s=AFTER_S,
+                                                reference_peak=reference)
+
+    def weaker_side(self) -> Optional[str]:
+        """The side with the lower total once both are scored."""
+        if len(self.scores) < 2:
+            return None
+        return min(self.scores, key=lambda side: self.scores[side].total)
+
+
+def describe_score(score: SqueezeScore) -> str:
+    """'right 92/100 (strength 100, speed 95, steadiness 90, relaxation 88, isolation 87)'."""
+    return (f"{score.side} {score.total:.0f}/100 (strength {score.strength:.0f}, speed {score.speed:.0f}, "
+            f"steadiness {score.steadiness:.0f}, relaxation {score.relaxation:.0f}, "
+            f"isolation {score.isolation:.0f})")
