@@ -17,6 +17,7 @@ from glutescope.ringbuffer import RingBuffer
 from glutesignal.balance import BalanceTracker, Contraction
 from glutesignal.conditioning import Conditioner
 from glutesignal.envelope import MovingRMS
+from glutesignal.pelvis import PelvisTracker
 from glutesignal.quality import ChannelQuality, channel_quality
 from glutesignal.scores import SqueezeScore
 from glutesignal.symmetry import symmetry_index_pct, symmetry_over_reps
@@ -110,6 +111,9 @@ class LiveState:
     envelope: RingBuffer
     """RMS envelope, µV, (n_channels, capacity)."""
     stats: LiveStats
+    imu_fs_hz: float = 0.0
+    pelvis: Optional[RingBuffer] = None
+    """Pelvic tilt and obliquity, degrees, (2, capacity) at the IMU rate; None without IMU."""
 
     @property
     def n_channels(self) -> int:
@@ -141,6 +145,11 @@ class LiveProcessor:
         self.state = LiveState(tuple(channel_names), emg_fs_hz, RingBuffer(n, capacity),
                                RingBuffer(n, capacity), LiveStats(link=link, emg_fs_hz=emg_fs_hz))
         self.raw = RingBuffer(n, int(QUALITY_WINDOW_S * emg_fs_hz))
+        if imu_fs_hz > 0:
+            self.pelvis_tracker = PelvisTracker(imu_fs_hz)
+            self.state.imu_fs_hz = imu_fs_hz
+            self.state.pelvis = RingBuffer(2, int(display_s * imu_fs_hz))
+        self.next_imu_sample = 0
         self.mains_hz = mains_hz
         self._quality_at = 0
         self.sides = _side_rows(tuple(channel_names))
@@ -190,7 +199,14 @@ class LiveProcessor:
         self.state.stats = dataclasses.replace(self.state.stats, **changes)
 
     def push_imu(self, first_sample: int, acc_g: np.ndarray, gyro_dps: np.ndarray) -> None:
-        """IMU blocks: kept for pelvis motion (hip drop, reps) as the signal core grows."""
+        """Track pelvic tilt and obliquity (hip drop) from one IMU block, (3, n) each."""
+        if self.state.pelvis is None or first_sample < self.next_imu_sample:
+            return
+        if first_sample > self.next_imu_sample:
+            self.pelvis_tracker.reset()  # a hole in the IMU stream: re-level from gravity
+        angles = self.pelvis_tracker.process(acc_g, gyro_dps)
+        self.state.pelvis.write(np.vstack([angles.tilt_deg, angles.obliquity_deg]))
+        self.next_imu_sample = first_sample + acc_g.shape[1]
 
     def _update_balance(self) -> None:
         reps = tuple(c for c in self.balance.contractions if not self._one_sided(c))

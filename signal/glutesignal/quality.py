@@ -29,8 +29,16 @@ FLAT_UV = 0.5
 """Raw standard deviation below which a channel is flat (lead off / no signal), µV."""
 MAINS_RATIO_FAIR, MAINS_RATIO_POOR = 0.2, 0.5
 """Fraction of raw power at mains lines above which quality is fair / poor."""
+MAINS_RMS_FLOOR_UV = 30.0
+"""Mains RMS under which hum is not flagged, µV: the notch removes a hum this small, and
+at rest it is a large fraction of a small total (the electrode is fine); a loose
+electrode picks up hundreds of µV."""
 MOTION_RATIO_FAIR, MOTION_RATIO_POOR = 0.3, 0.6
 """Fraction of raw power below 20 Hz above which quality is fair / poor."""
+MOTION_RMS_FLOOR_UV = 40.0
+"""Below-20 Hz RMS under which motion is not flagged, µV: on a muscle at rest the raw
+power is so small that ordinary baseline wander makes the fraction large, yet the
+band-pass removes it and nothing is at risk (no clipping, no leakage into the band)."""
 SNR_FAIR_DB, SNR_POOR_DB = 10.0, 3.0
 """Contraction-to-rest SNR below which quality is fair / poor, dB."""
 SATURATION_FAIR, SATURATION_POOR = 0.001, 0.01
@@ -60,6 +68,8 @@ class ChannelQuality:
     snr_db: float | None
     """20 log10 of the loudest 10 % of windows over ``noise_rms_uV``; None when the channel
     never contracts clearly above rest (nothing to judge)."""
+    motion_rms_uV: float = 0.0
+    """RMS of the raw signal below 20 Hz, µV."""
 
 
 def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | None = 50.0,
@@ -98,12 +108,17 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
     f, p = _sig.welch(raw - raw.mean(axis=1, keepdims=True), fs=fs, nperseg=min(raw.shape[1], int(fs)), axis=-1)
     total = p.sum(axis=1) + 1e-30
     mains = np.zeros(raw.shape[0])
+    mains_rms = np.zeros(raw.shape[0])
     if mains_hz is not None:
         lines = np.zeros_like(f, dtype=bool)
         for k in range(1, int(fs / 2 // mains_hz) + 1):
             lines |= np.abs(f - k * mains_hz) <= 1.0
         mains = p[:, lines].sum(axis=1) / total
-    motion = p[:, f < 20.0].sum(axis=1) / total
+        mains_rms = np.sqrt(p[:, lines].sum(axis=1) * float(f[1] - f[0]))
+    low = p[:, f < 20.0].sum(axis=1)
+    motion = low / total
+    df = float(f[1] - f[0]) if f.size > 1 else 1.0
+    motion_rms = np.sqrt(low * df)  # Welch densities integrate to power
     k = cond.shape[1] // n_win
     win_rms = np.sqrt((cond[:, : k * n_win] ** 2).reshape(cond.shape[0], k, n_win).mean(axis=2))
     out = []
@@ -116,9 +131,12 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
         poor, fair = [], []
         if flat:
             poor.append("flat signal: electrode off or no contact")
-        for value, lo, hi, what in ((sat_frac, SATURATION_FAIR, SATURATION_POOR, "saturated samples"),
-                                    (float(mains[ch]), MAINS_RATIO_FAIR, MAINS_RATIO_POOR, "mains interference"),
-                                    (float(motion[ch]), MOTION_RATIO_FAIR, MOTION_RATIO_POOR, "motion artefact")):
+        checks = [(sat_frac, SATURATION_FAIR, SATURATION_POOR, "saturated samples")]
+        if mains_rms[ch] > MAINS_RMS_FLOOR_UV:
+            checks.append((float(mains[ch]), MAINS_RATIO_FAIR, MAINS_RATIO_POOR, "mains interference"))
+        if motion_rms[ch] > MOTION_RMS_FLOOR_UV:
+            checks.append((float(motion[ch]), MOTION_RATIO_FAIR, MOTION_RATIO_POOR, "motion artefact"))
+        for value, lo, hi, what in checks:
             if value > hi:
                 poor.append(f"{what} {100 * value:.1f} %")
             elif value > lo:
@@ -129,5 +147,5 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
             fair.append(f"low SNR {snr:.1f} dB")
         grade = "poor" if poor else ("fair" if fair else "good")
         out.append(ChannelQuality(ch, grade, tuple(poor + fair), flat, sat_frac, float(mains[ch]),
-                                  float(motion[ch]), noise, snr))
+                                  float(motion[ch]), noise, snr, float(motion_rms[ch])))
     return tuple(out)

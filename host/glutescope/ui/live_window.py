@@ -103,6 +103,17 @@ class LiveWindow(QtWidgets.QWidget):
             self.raw_curves.append(raw)
             self.env_curves.append((env, env_neg))
 
+        self.pelvis_curves = ()
+        if state.pelvis is not None:
+            pelvis = self.graphs.addPlot(row=n, col=0, title="pelvis")
+            pelvis.setLabel("left", "angle", units="°")
+            pelvis.setLabel("bottom", "time", units="s")
+            pelvis.showGrid(x=True, y=True, alpha=0.2)
+            pelvis.setXRange(-display_s, 0, padding=0)
+            pelvis.setMaximumHeight(170)
+            pelvis.addLegend(offset=(10, 5))
+            self.pelvis_curves = (pelvis.plot(pen=pg.mkPen((200, 200, 200), width=2), name="tilt (anterior +)"),
+                                  pelvis.plot(pen=pg.mkPen((230, 90, 200), width=2), name="obliquity (hip drop)"))
         self.balance = self.graphs.addPlot(row=0, col=1, rowspan=max(n, 1), title="activation now")
         self.balance.setMaximumWidth(220)
         self.balance.setLabel("left", "envelope", units="µV")
@@ -136,6 +147,12 @@ class LiveWindow(QtWidgets.QWidget):
             self.bars.setOpts(height=now)
             top = max(300.0, float(env.max()) * 1.2)
             self.balance.setYRange(0, top)
+        if self.pelvis_curves and state.pelvis is not None:
+            angles = state.pelvis.latest(int(self.display_s * state.imu_fs_hz))
+            if angles.shape[1] > 1:
+                t_imu = (np.arange(angles.shape[1]) - angles.shape[1] + 1) / state.imu_fs_hz
+                for curve, row in zip(self.pelvis_curves, angles):
+                    curve.setData(t_imu, row)
         warning = stats.quality_warning(state.channel_names)
         self.readout.setText(describe_asymmetry(stats) + (f"\n⚠ {warning}" if warning else ""))
         for q in stats.quality:
