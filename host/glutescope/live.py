@@ -14,7 +14,7 @@ import numpy as np
 
 from glutescope.guide import Cue, SqueezeTestGuide, describe_score
 from glutescope.ringbuffer import RingBuffer
-from glutesignal.balance import BalanceTracker, Contraction
+from glutesignal.balance import BalanceTracker, Contraction, working_side_pairs
 from glutesignal.conditioning import Conditioner
 from glutesignal.envelope import MovingRMS
 from glutesignal.pelvis import PelvisTracker
@@ -137,7 +137,7 @@ class LiveProcessor:
 
     def __init__(self, channel_names: tuple[str, ...], emg_fs_hz: float, imu_fs_hz: float, *,
                  mains_hz: float = 50.0, link: str = "", display_s: float = DISPLAY_BUFFER_S,
-                 squeeze_cues: Optional[tuple[Cue, ...]] = None) -> None:
+                 squeeze_cues: Optional[tuple[Cue, ...]] = None, single_leg: bool = False) -> None:
         n = len(channel_names)
         self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=mains_hz)
         self.rms = MovingRMS(emg_fs_hz, n, window_s=ENVELOPE_WINDOW_S)
@@ -155,6 +155,8 @@ class LiveProcessor:
         self.sides = _side_rows(tuple(channel_names))
         self.balance = BalanceTracker(emg_fs_hz) if self.sides else None
         self.guide = SqueezeTestGuide(squeeze_cues, emg_fs_hz) if squeeze_cues and self.sides else None
+        # Single-leg exercises compare the working glute of left-leg and right-leg reps.
+        self.single_leg = single_leg
         self.next_sample = 0
         self.missing_samples = 0
 
@@ -210,9 +212,11 @@ class LiveProcessor:
 
     def _update_balance(self) -> None:
         reps = tuple(c for c in self.balance.contractions if not self._one_sided(c))
-        if not reps:
+        left, right = (working_side_pairs(reps) if self.single_leg
+                       else ([c.mean_uV[0] for c in reps], [c.mean_uV[1] for c in reps]))
+        if not left:
             return
-        result = symmetry_over_reps([c.mean_uV[0] for c in reps], [c.mean_uV[1] for c in reps])
+        result = symmetry_over_reps(left, right)
         last = reps[-1]
         self.state.stats = dataclasses.replace(
             self.state.stats, si_pct=result.si_pct, louder_side=result.louder_side,

@@ -169,7 +169,8 @@ class LiveSession:
                 names = _recorded_channel_names(opts.replay_path, info) or names
             processor = LiveProcessor(names, float(info.emg_fs_hz), float(info.imu_fs_hz),
                                       mains_hz=opts.mains_hz, link=self.transport.description,
-                                      squeeze_cues=self._squeeze_cues())
+                                      squeeze_cues=self._squeeze_cues(),
+                                      single_leg=opts.exercise.startswith("single_leg"))
             for kind, block, data in early:
                 if kind == "emg" and block.channel_mask == info.channel_mask:
                     processor.push_emg(block.first_sample, *data)

@@ -142,3 +142,27 @@ class BalanceTracker:
             mean_uV=(float(mean[0]), float(mean[1])),
             peak_uV=(float(self._peak[0]), float(self._peak[1])),
         )
+
+
+def working_side_pairs(contractions) -> tuple[list[float], list[float]]:
+    """Pair single-leg reps by working side, for a symmetry index of one-legged exercises.
+
+    In a single-leg bridge (or stance) the glute of the supporting leg works and the
+    other rests, so comparing the two within a rep says nothing. Each contraction's
+    working side is its louder one; the i-th left-working rep is paired with the i-th
+    right-working rep, as in the usual left-then-right (or alternating) protocol.
+
+    Parameters
+    ----------
+    contractions : sequence of Contraction
+
+    Returns
+    -------
+    left_uV, right_uV : list of float
+        Mean envelope of the working glute in paired left-leg and right-leg reps, µV;
+        equal lengths (unpaired reps are left out), possibly empty.
+    """
+    left = [c.mean_uV[0] for c in contractions if c.mean_uV[0] >= c.mean_uV[1]]
+    right = [c.mean_uV[1] for c in contractions if c.mean_uV[1] > c.mean_uV[0]]
+    n = min(len(left), len(right))
+    return left[:n], right[:n]

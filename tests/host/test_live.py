@@ -71,3 +71,13 @@ def test_a_detached_electrode_is_flagged_beside_the_score(bridges):
     left, right = live.state.stats.quality
     assert left.grade == "poor" and right.grade == "good"
     assert live.state.stats.quality_warning(NAMES).startswith("check electrodes: glute max left")
+
+
+def test_single_leg_bridges_compare_the_working_glute_of_each_leg():
+    session = simulate("single_leg_bridges", seed=0)
+    live = LiveProcessor(NAMES, session.emg_fs_hz, session.imu_fs_hz, single_leg=True)
+    feed(live, session.emg_uV, 40)
+    stats = live.state.stats
+    assert stats.n_reps == 5  # five left-leg reps paired with five right-leg reps
+    assert stats.louder_side == "right"  # the left glute is the weaker one
+    assert abs(stats.si_pct - session.true_symmetry_index_pct) <= 5.0
