@@ -82,7 +82,10 @@ class Acquisition:
         self._tokens = itertools.cycle(range(1, 256))
         self._pending: dict[tuple[int, int], asyncio.Future] = {}
         self._info_waiters: list[asyncio.Future] = []
+        self._streaming_info_waiters: list[asyncio.Future] = []
         self._consumer: Optional[asyncio.Task] = None
+        self.passive = False
+        """True after `open_passive`: nothing is ever sent to the source."""
 
     # -- lifecycle ---------------------------------------------------------------
     async def open(self, *, emg_fs_hz: int, channel_mask: int, imu_fs_hz: int) -> protocol.DeviceInfo:
@@ -92,6 +95,38 @@ class Acquisition:
         await self.request_info()
         await self.command(protocol.encode_start, emg_fs_hz, channel_mask, imu_fs_hz)
         return await self.request_info()  # now with the configuration in use
+
+    async def open_passive(self, *, timeout_s: float = COMMAND_TIMEOUT_S) -> protocol.DeviceInfo:
+        """Connect and listen without sending anything; return the first streaming INFO.
+
+        For sources that cannot answer commands, such as the replay of a recording:
+        frames are consumed as they come, and the device info is the first INFO frame
+        of a running configuration (``channel_mask`` not 0) found in the stream. Later
+        on, `close` sends no STOP and a reconnection asks for no backfill.
+
+        Parameters
+        ----------
+        timeout_s : float
+            How long to wait for that INFO frame, s (> 0).
+
+        Raises
+        ------
+        TransportError
+            If the source carries no streaming INFO within ``timeout_s``.
+        """
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        self.passive = True
+        await self.transport.connect()
+        future = asyncio.get_running_loop().create_future()
+        self._streaming_info_waiters.append(future)
+        self._consumer = asyncio.create_task(self._consume())
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except asyncio.TimeoutError:
+            raise TransportError(
+                f"{self.transport.description or 'the source'} carried no device info of a running "
+                f"configuration within {timeout_s:g} s") from None
 
     async def close(self) -> None:
         """Stop streaming (if the link is up), drain what arrived, close. Safe twice."""
@@ -103,7 +138,7 @@ class Acquisition:
             except (asyncio.CancelledError, Exception):
                 pass  # closing: a reconnect in progress has nothing left to deliver
             self._reconnecting = None
-        if self.transport.connected:
+        if self.transport.connected and not self.passive:
             try:
                 await self.command(protocol.encode_stop)
             except (TransportError, CommandRefused, asyncio.TimeoutError):
@@ -154,7 +189,8 @@ class Acquisition:
                     delay = min(2 * delay, RECONNECT_MAX_DELAY_S)
             self.counters.reconnects += 1
             self._notify_link("back")
-            await self.backfill()
+            if not self.passive:
+                await self.backfill()
         finally:
             self._reconnecting = None
 
@@ -254,6 +290,10 @@ class Acquisition:
         elif isinstance(frame, protocol.DeviceInfo):
             while self._info_waiters:
                 waiter = self._info_waiters.pop()
+                if not waiter.done():
+                    waiter.set_result(frame)
+            while frame.channel_mask and self._streaming_info_waiters:
+                waiter = self._streaming_info_waiters.pop()
                 if not waiter.done():
                     waiter.set_result(frame)
 

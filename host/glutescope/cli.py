@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "live biofeedback; on the built-in virtual wearable unless --device is given"),
     "scan": ("scan", "list glutescope wearables in range"),
     "firmware": ("firmware", "install the firmware on a board running MicroPython (mpremote)"),
+    "record": ("record", "record a session to a .glutes recording, without a window"),
+    "info": ("info", "describe a recording: device, channels, samples, exact gaps, damage"),
+    "recover": ("recover", "repair a recording whose writer died (crash, power cut)"),
+    "replay": ("replay", "play a recording through the live window, or headless with a summary"),
 }
 
 

@@ -487,6 +487,15 @@ class RecordingWriter:
                 self._meta["channel_map"] = cmap
             self._meta_dirty = True
 
+    @property
+    def error(self) -> RecordingError | None:
+        """The last write error (disk full, permission), None once a write succeeds.
+
+        The background flush keeps its errors here; poll it to stop a recording that
+        can no longer be written instead of waiting for the next :meth:`append` to raise.
+        """
+        return self._error
+
     def flush(self) -> None:
         """Write and fsync everything appended so far.
 
@@ -824,7 +833,9 @@ def load(path: str | os.PathLike) -> Recording:
         meta = json.loads((p / META_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
         meta = {}
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise _error(exc, "read", p / META_FILE) from None
+    except ValueError as exc:
         raise RecordingError(errno.EIO, f"cannot read {p / META_FILE}: {exc} (run recover first)") from None
     session = SessionAssembler(clock=DeviceClock(window_s=1e9, bin_s=2.0))
     reader = RecordingReader(p)

@@ -1,0 +1,226 @@
+"""``glutescope info``: what a recording holds, and whether it needs ``recover``.
+
+Everything is derived from the frames log by the same decoder and stream assembly
+the live host uses, so the counts (samples, exact gaps, corrupt and lost frames) are
+the ones a replay or an export will see.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from glutescope.exitcodes import CliError, ExitStatus
+
+MAX_GAPS_LISTED = 20  # the text view lists this many gaps; --json lists them all
+
+
+@dataclass(frozen=True)
+class GapSummary:
+    """One run of samples that never arrived."""
+
+    segment: int
+    """Segment (one per START) the gap is in."""
+    first_sample: int
+    """Stream index of the first missing sample within the segment."""
+    n_samples: int
+    """Consecutive samples missing."""
+    t_s: Optional[float]
+    """Time of the first missing sample from the segment's start, s (None without a rate)."""
+
+
+@dataclass(frozen=True)
+class StreamSummary:
+    """Sample counts of one stream (EMG or IMU) over all its segments."""
+
+    fs_hz: Optional[float]
+    """Sampling rate, Hz (None when the recording holds no device info)."""
+    n_channels: int
+    """Rows per sample."""
+    n_samples: int
+    """Samples per channel from each segment's start to its last sample, missing ones included."""
+    n_missing: int
+    """Samples per channel inside gaps."""
+    n_segments: int
+    """Segments (one per START or restart of the wearable)."""
+    gaps: tuple[GapSummary, ...]
+    """Every gap, in order."""
+
+    @property
+    def n_received(self) -> int:
+        """Samples per channel actually in the recording."""
+        return self.n_samples - self.n_missing
+
+    @property
+    def duration_s(self) -> Optional[float]:
+        """Span of the samples at the sampling rate, s."""
+        return self.n_samples / self.fs_hz if self.fs_hz else None
+
+
+def stream_summary(segments: Sequence, fs_hz: Optional[float]) -> StreamSummary:
+    """Summarise ``glutescope.stream.Segment`` s of one stream.
+
+    Parameters
+    ----------
+    segments : sequence of Segment
+        Oldest first.
+    fs_hz : float or None
+        Sampling rate of the stream, Hz; None or 0 when unknown.
+    """
+    fs = float(fs_hz) if fs_hz else None
+    gaps = tuple(
+        GapSummary(seg.index, g.first_sample, g.n_samples, g.first_sample / fs if fs else None)
+        for seg in segments for g in seg.gaps
+    )
+    return StreamSummary(
+        fs_hz=fs,
+        n_channels=int(segments[0].samples.shape[0]) if segments else 0,
+        n_samples=sum(seg.n_samples for seg in segments),
+        n_missing=sum(seg.n_missing for seg in segments),
+        n_segments=len(segments),
+        gaps=gaps,
+    )
+
+
+def stream_lines(label: str, s: StreamSummary, *, unit_channels: str = "channel") -> list[str]:
+    """Text lines for one stream: counts, then the gaps (the first `MAX_GAPS_LISTED`)."""
+    rate = f" at {s.fs_hz:g} Hz" if s.fs_hz else ""
+    dur = f" ({s.duration_s:.3f} s)" if s.duration_s is not None else ""
+    segs = f" in {s.n_segments} segments" if s.n_segments > 1 else ""
+    head = (f"{label:<10} {s.n_received} samples per {unit_channels}{rate}{dur}{segs}; "
+            f"{s.n_missing} missing in {len(s.gaps)} gaps")
+    lines = [head]
+    for g in s.gaps[:MAX_GAPS_LISTED]:
+        at = f" ({g.t_s:.3f} s)" if g.t_s is not None else ""
+        seg = f"segment {g.segment}, " if s.n_segments > 1 else ""
+        lines.append(f"{'':<10}   gap: {seg}samples {g.first_sample}-{g.first_sample + g.n_samples - 1}{at}, "
+                     f"{g.n_samples} missing")
+    if len(s.gaps) > MAX_GAPS_LISTED:
+        lines.append(f"{'':<10}   ... {len(s.gaps) - MAX_GAPS_LISTED} more gaps (see --json)")
+    return lines
+
+
+def open_recording(path: Path):
+    """`glutescope.recording.load`, with every failure as one line and exit status 5."""
+    from glutescope.recording import RecordingError, load
+
+    check_recording_path(path)
+    try:
+        return load(path)
+    except RecordingError as exc:
+        raise CliError(str(exc), ExitStatus.IO_ERROR) from None
+
+
+def check_recording_path(path: Path) -> None:
+    """Raise a one-line `CliError` (exit 5) unless ``path`` is an existing recording directory."""
+    from glutescope.recording import FRAMES_FILE, RECORDING_SUFFIX
+
+    if not path.exists():
+        raise CliError(f"no recording at {path}: it does not exist", ExitStatus.IO_ERROR)
+    if path.suffix != RECORDING_SUFFIX or not path.is_dir():
+        raise CliError(f"{path} is not a recording (a recording is a <name>{RECORDING_SUFFIX} directory)",
+                       ExitStatus.IO_ERROR)
+    if not (path / FRAMES_FILE).is_file():
+        raise CliError(f"{path} is not a recording: it holds no {FRAMES_FILE}", ExitStatus.IO_ERROR)
+
+
+def describe(rec) -> dict:
+    """Everything ``info`` reports about a loaded `glutescope.recording.Recording`, JSON-ready."""
+    info = rec.device_info
+    meta = rec.meta
+    emg = stream_summary(rec.emg, info.emg_fs_hz if info else None)
+    imu = stream_summary(rec.imu, info.imu_fs_hz if info else None)
+    reasons = []
+    if not meta:
+        reasons.append("meta.json is missing")
+    elif not meta.get("closed"):
+        reasons.append("it was not closed (its writer stopped without closing it)")
+    if rec.torn_tail_bytes:
+        reasons.append(f"{rec.torn_tail_bytes} bytes of torn tail after the last good record")
+    cmap = meta.get("channel_map") or {}
+    inputs = [i for i in range(8) if info.channel_mask >> i & 1] if info else sorted(int(k) for k in cmap)
+    return {
+        "path": str(rec.path),
+        "device": None if info is None else {
+            "name": info.name,
+            "firmware": ".".join(str(v) for v in info.fw_version),
+            "protocol_version": info.protocol_version,
+            "emg_fs_hz": info.emg_fs_hz,
+            "imu_fs_hz": info.imu_fs_hz,
+            "channel_mask": info.channel_mask,
+            "emg_gain": info.emg_gain,
+            "vref_mV": info.vref_mV,
+        },
+        "subject": meta.get("subject"),
+        "start_time": meta.get("start_time"),
+        "end_time": meta.get("end_time"),
+        "channels": [{"adc_input": i, "name": cmap.get(str(i))} for i in inputs],
+        "duration_s": emg.duration_s,
+        "emg": _stream_dict(emg),
+        "imu": _stream_dict(imu),
+        "records": rec.n_records,
+        "corrupt_records": rec.n_corrupt_records,
+        "corrupt_frames": rec.n_corrupt_frames,
+        "lost_frames": rec.n_seq_skips,
+        "torn_tail_bytes": rec.torn_tail_bytes,
+        "events": [{"code": e.code, "emg_sample": e.emg_sample} for e in rec.events],
+        "markers": list(rec.markers),
+        "closed": bool(meta.get("closed")),
+        "recovered": meta.get("recovered"),
+        "needs_recover": bool(reasons),
+        "recover_reasons": reasons,
+    }
+
+
+def _stream_dict(s: StreamSummary) -> dict:
+    d = asdict(s)
+    d["n_received"] = s.n_received
+    d["duration_s"] = s.duration_s
+    return d
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recording", type=Path, metavar="REC.glutes", help="the recording to describe")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def run(args: argparse.Namespace, env) -> ExitStatus:
+    rec = open_recording(args.recording)
+    d = describe(rec)
+    if args.json:
+        print(json.dumps(d, indent=2, ensure_ascii=False), file=env.stdout)
+        return ExitStatus.OK
+    info = rec.device_info
+    emg = stream_summary(rec.emg, info.emg_fs_hz if info else None)
+    imu = stream_summary(rec.imu, info.imu_fs_hz if info else None)
+    out = []
+    out.append(f"{'recording':<10} {rec.path}")
+    if d["device"] is None:
+        out.append(f"{'device':<10} unknown (no INFO frame in the recording)")
+    else:
+        dev = d["device"]
+        out.append(f"{'device':<10} {dev['name']}, firmware {dev['firmware']}, protocol v{dev['protocol_version']}")
+    out.append(f"{'subject':<10} {d['subject'] or '(none given)'}")
+    out.append(f"{'started':<10} {d['start_time'] or 'unknown'}")
+    out.append(f"{'ended':<10} {d['end_time'] or 'unknown'}")
+    chans = ", ".join(f"ADC{c['adc_input']} {c['name'] or '?'}" for c in d["channels"]) or "none"
+    out.append(f"{'channels':<10} {chans}")
+    dur = f"{d['duration_s']:.3f} s of EMG" if d["duration_s"] is not None else "unknown"
+    out.append(f"{'duration':<10} {dur}")
+    out += stream_lines("EMG", emg)
+    out += stream_lines("IMU", imu, unit_channels="axis")
+    out.append(f"{'frames':<10} {rec.n_records} records; {rec.n_corrupt_frames} corrupt frames, "
+               f"{rec.n_corrupt_records} damaged stretches of the log, {rec.n_seq_skips} frames lost on the link")
+    events = ", ".join(f"code {e.code} at sample {e.emg_sample}" for e in rec.events) or "none"
+    out.append(f"{'events':<10} {events}")
+    markers = ", ".join(f"{m.get('label')} at {m.get('time')}" for m in rec.markers) or "none"
+    out.append(f"{'markers':<10} {markers}")
+    if d["needs_recover"]:
+        out.append(f"{'state':<10} needs `glutescope recover {rec.path}`: " + "; ".join(d["recover_reasons"]))
+    else:
+        recovered = " (repaired by recover)" if d["recovered"] else ""
+        out.append(f"{'state':<10} closed cleanly{recovered}")
+    print("\n".join(out), file=env.stdout)
+    return ExitStatus.OK

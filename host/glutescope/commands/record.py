@@ -1,0 +1,368 @@
+"""``glutescope record``: record a session to a ``.glutes`` recording, without a window.
+
+The frames go to the recording exactly as they arrive (fsynced at least every 0.5 s,
+so a crash loses at most that much; ``glutescope recover`` repairs the rest). While it
+runs, one status line on stderr says how the link behaves, with a progress bar when a
+duration is set; Ctrl-C stops cleanly and says what was saved.
+
+Exit statuses: 0 done; 2 bad arguments; 3 no wearable answered; 4 no Bluetooth
+adapter; 5 the recording could not be written (exists already without ``--force``,
+permission denied, disk full); 6 the wearable went away and did not come back;
+130 interrupted (the recording is closed and kept).
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from glutescope.commands.demo import EXERCISES
+from glutescope.exitcodes import CliError, ExitStatus
+
+EMG_RATES_HZ = (500, 1000, 1500, 2000)  # PROTOCOL.md, START
+IMU_RATES_HZ = (0, 104, 208)
+MAX_CHANNELS = 8  # channel_mask is one byte
+STATUS_PERIOD_S = 0.25  # how often the status line is refreshed on a terminal
+LOG_STATUS_PERIOD_S = 2.0  # how often a status line is printed when stderr is not a terminal
+SUMMARY_GAPS = 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output", type=Path, metavar="OUTPUT.glutes",
+                        help="the recording to create (a directory named <name>.glutes)")
+    parser.add_argument("--duration", type=float, metavar="SECONDS",
+                        help="stop after this much signal (default: until Ctrl-C)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--device", metavar="NAME_OR_ADDRESS",
+                        help="a real wearable over Bluetooth LE (default: the virtual wearable)")
+    source.add_argument("--serial", metavar="PORT",
+                        help="a real wearable over USB serial (bench only, see the safety notes)")
+    parser.add_argument("--exercise", choices=EXERCISES, default="demo",
+                        help="virtual wearable only: what its body model performs (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="virtual wearable only: the body model's seed")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="virtual wearable only: run its clock this many times faster than real time")
+    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=50.0,
+                        help="virtual wearable only: mains frequency of its hum, Hz (default: %(default)s)")
+    parser.add_argument("--subject", metavar="PSEUDONYM",
+                        help="subject pseudonym stored with the recording (never a real name)")
+    parser.add_argument("--channels", default="glute_max_left,glute_max_right", metavar="NAME,NAME,...",
+                        help="muscle on each ADC input from ADC0 on (default: %(default)s)")
+    parser.add_argument("--emg-rate", type=int, choices=EMG_RATES_HZ, default=2000, metavar="HZ",
+                        help="EMG samples per second per channel: 500, 1000, 1500 or 2000 (default: %(default)s)")
+    parser.add_argument("--imu-rate", type=int, choices=IMU_RATES_HZ, default=104, metavar="HZ",
+                        help="IMU samples per second: 0 (off), 104 or 208 (default: %(default)s)")
+    parser.add_argument("--reconnect-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="how long to wait for a lost wearable to come back (default: %(default)s)")
+    parser.add_argument("--force", action="store_true", help="replace OUTPUT if it is a recording already")
+
+
+def parse_channels(text: str) -> tuple[str, ...]:
+    """``"a,b"`` -> ``("a", "b")``; names are non-empty, distinct, at most `MAX_CHANNELS`."""
+    names = tuple(n.strip() for n in text.split(","))
+    if not names or any(not n for n in names):
+        raise CliError(f"--channels must be comma-separated muscle names, got {text!r}", ExitStatus.USAGE)
+    if len(set(names)) != len(names):
+        raise CliError(f"--channels names must be distinct, got {text!r}", ExitStatus.USAGE)
+    if len(names) > MAX_CHANNELS:
+        raise CliError(f"--channels takes at most {MAX_CHANNELS} names, got {len(names)}", ExitStatus.USAGE)
+    return names
+
+
+def prepare_output(path: Path, force: bool) -> None:
+    """Refuse to overwrite; with ``force``, remove a previous recording (only a recording)."""
+    import shutil
+
+    from glutescope.recording import FRAMES_FILE, META_FILE, RECORDING_SUFFIX
+
+    if path.suffix != RECORDING_SUFFIX:
+        raise CliError(f"OUTPUT must end in {RECORDING_SUFFIX}, got {str(path)!r}", ExitStatus.USAGE)
+    if not (path.exists() or path.is_symlink()):
+        return
+    is_recording = path.is_dir() and not path.is_symlink() and (
+        (path / FRAMES_FILE).is_file() or (path / META_FILE).is_file())
+    if not force:
+        what = "a recording" if is_recording else "something that is not a recording"
+        raise CliError(f"{path} exists already ({what}); pick a new name or pass --force to replace it",
+                       ExitStatus.IO_ERROR)
+    if not is_recording:
+        raise CliError(f"{path} exists and is not a recording; not replacing it, even with --force",
+                       ExitStatus.IO_ERROR)
+    try:
+        shutil.rmtree(path)
+    except OSError as exc:
+        raise CliError(f"cannot replace {path}: {exc.strerror or exc}", ExitStatus.IO_ERROR) from None
+
+
+@dataclass
+class _Progress:
+    """What the status line shows; updated by the recording loop."""
+
+    link: str = "connecting"
+    samples_done: int = 0  # EMG samples per channel over all segments (stream span)
+    _base: int = 0
+    _last_end: int = 0
+
+    def update_span(self, end_sample: int) -> None:
+        # A restart of the wearable begins a new segment at index 0: keep counting on.
+        if end_sample < self._last_end:
+            self._base += self._last_end
+        self._last_end = end_sample
+        self.samples_done = self._base + end_sample
+
+
+def status_line(acq, progress: _Progress, fs_hz: float) -> str:
+    """One line: signal recorded, samples, link figures, battery, link state."""
+    c = acq.counters
+    missing = sum(g.n_samples for g in acq.emg.gaps())
+    status = acq.status
+    battery = "?" if status is None or status.battery_pct > 100 else f"{status.battery_pct} %"
+    return (f"{progress.samples_done / fs_hz:.1f} s · {progress.samples_done} samples · frames {c.frames} "
+            f"(lost {c.lost_frames}, corrupt {c.corrupt_frames}) · missing samples {missing} · "
+            f"battery {battery} · link {progress.link}")
+
+
+def run(args: argparse.Namespace, env) -> ExitStatus:
+    if args.duration is not None and not args.duration > 0:
+        raise CliError(f"--duration must be positive, got {args.duration:g}", ExitStatus.USAGE)
+    if not args.speed > 0:
+        raise CliError(f"--speed must be positive, got {args.speed:g}", ExitStatus.USAGE)
+    if not args.reconnect_timeout >= 0:
+        raise CliError(f"--reconnect-timeout must be >= 0, got {args.reconnect_timeout:g}", ExitStatus.USAGE)
+    if args.subject is not None and not args.subject.strip():
+        raise CliError("--subject must be a non-empty pseudonym", ExitStatus.USAGE)
+    channels = parse_channels(args.channels)
+    prepare_output(args.output, args.force)
+
+    import asyncio
+
+    from glutescope.recording import RecordingError, RecordingWriter
+    from glutescope.session import SessionOptions, make_transport
+
+    if args.serial:
+        print("Safety: USB serial is for the bench. Never wear the electrodes while the board is "
+              "connected to a mains-powered computer unless through a USB isolator.", file=env.stderr)
+    options = SessionOptions(
+        device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
+        speed=args.speed, seed=args.seed, emg_fs_hz=args.emg_rate, channel_mask=(1 << len(channels)) - 1,
+        imu_fs_hz=args.imu_rate, channel_names=channels)
+    # The transports stamp frames with the monotonic clock: the recording uses the same.
+    writer = RecordingWriter(args.output, subject=args.subject, clock_ns=time.monotonic_ns,
+                             channel_map=dict(enumerate(channels)))
+    try:
+        writer.open()  # before connecting: a path we cannot write fails before any radio work
+    except RecordingError as exc:
+        raise CliError(str(exc), ExitStatus.IO_ERROR) from None
+    session = _RecordSession(args, env, writer, make_transport(options), options)
+    return asyncio.run(session.main())
+
+
+class _RecordSession:
+    """One run of ``record``: open, loop with the status line, close, summarise."""
+
+    def __init__(self, args, env, writer, transport, options) -> None:
+        self.args = args
+        self.env = env
+        self.writer = writer
+        self.transport = transport
+        self.options = options
+        self.progress = _Progress()
+        self.interrupted = False
+        self.failure: Optional[CliError] = None
+
+    async def main(self) -> ExitStatus:
+        import asyncio
+        import signal
+
+        from glutescope.acquisition import Acquisition
+
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def on_sigint() -> None:
+            self.interrupted = True
+            stop.set()
+
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        except (NotImplementedError, RuntimeError):
+            pass  # no loop signal handlers here (Windows): asyncio.run turns Ctrl-C into cancellation
+
+        def on_link(what: str) -> None:
+            self.progress.link = {"lost": "lost, reconnecting", "back": "up", "gone": "gone"}.get(what, what)
+            if what == "gone":
+                stop.set()
+
+        acq = Acquisition(self.transport, recorder=self.writer, on_link_change=on_link,
+                          reconnect_timeout_s=self.args.reconnect_timeout)
+        self.acq = acq
+        bar = None
+        info = None
+        try:
+            try:
+                info = await self._open(acq, stop)  # None: interrupted before the stream began
+            except CliError as exc:
+                self.failure = exc
+            if info is not None:
+                names = self.options.channel_names[: bin(info.channel_mask).count("1")]
+                self.writer.set_device_info(info, channel_names=names)
+                self.progress.link = "up"
+                bar = self._progress_bar(info)
+                await self._loop(acq, stop, info, bar)
+        finally:
+            try:
+                loop.remove_signal_handler(signal.SIGINT)
+            except (NotImplementedError, RuntimeError):
+                pass
+            await self._close(acq)
+        return self._finish(acq, info, bar)
+
+    async def _open(self, acq, stop):
+        import asyncio
+
+        from glutescope.acquisition import CommandRefused
+        from glutescope.transports import DeviceNotFound, NoAdapter, TransportError
+
+        opts = self.options
+        opening = asyncio.ensure_future(acq.open(emg_fs_hz=opts.emg_fs_hz, channel_mask=opts.channel_mask,
+                                                 imu_fs_hz=opts.imu_fs_hz))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({opening, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not opening.done():
+            opening.cancel()
+            try:
+                await opening
+            except (asyncio.CancelledError, Exception):
+                pass  # interrupted: whatever the opening was doing no longer matters
+            return None
+        try:
+            return opening.result()
+        except DeviceNotFound as exc:
+            status, msg = ExitStatus.DEVICE_NOT_FOUND, str(exc)
+        except NoAdapter as exc:
+            status, msg = ExitStatus.NO_ADAPTER, f"{exc} (is Bluetooth on? without --device the built-in virtual wearable is used)"
+        except asyncio.TimeoutError:
+            status, msg = ExitStatus.DEVICE_NOT_FOUND, f"{self.transport.description} did not answer the first commands"
+        except CommandRefused as exc:
+            status, msg = ExitStatus.ERROR, f"the wearable refused to start streaming: {exc}"
+        except TransportError as exc:
+            status, msg = _transport_status(exc), str(exc)
+        except OSError as exc:  # the recording (RecordingError is one)
+            status, msg = ExitStatus.IO_ERROR, str(exc)
+        raise CliError(msg, status)
+
+    def _progress_bar(self, info):
+        if self.args.duration is None:
+            return None
+        from tqdm import tqdm
+
+        # disable=None: no bar when stderr is not a terminal (logs get plain status lines).
+        return tqdm(total=round(self.args.duration * info.emg_fs_hz), file=self.env.stderr, disable=None,
+                    desc="recording", leave=False, dynamic_ncols=True,
+                    bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix}")
+
+    async def _loop(self, acq, stop, info, bar) -> None:
+        import asyncio
+
+        fs = float(info.emg_fs_hz)
+        want = round(self.args.duration * fs) if self.args.duration is not None else None
+        is_tty = _isatty(self.env.stderr)
+        last_log = time.monotonic()
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), STATUS_PERIOD_S)
+            except asyncio.TimeoutError:
+                pass
+            self.progress.update_span(acq.emg.end_sample)
+            line = status_line(acq, self.progress, fs)
+            if bar is not None and not bar.disable:
+                bar.update(min(self.progress.samples_done, bar.total) - bar.n)
+                bar.set_postfix_str(line, refresh=True)
+            elif is_tty:
+                print("\r\x1b[2K" + line, end="", file=self.env.stderr, flush=True)
+            elif time.monotonic() - last_log >= LOG_STATUS_PERIOD_S:
+                last_log = time.monotonic()
+                print(f"glutescope: recording: {line}", file=self.env.stderr, flush=True)
+            if self.writer.error is not None:
+                self.failure = CliError(f"recording stopped: {self.writer.error}", ExitStatus.IO_ERROR)
+                return
+            if acq.link_lost is not None:
+                self.failure = CliError(f"recording stopped: {acq.link_lost}", ExitStatus.DISCONNECTED)
+                return
+            if want is not None and self.progress.samples_done >= want:
+                return
+
+    async def _close(self, acq) -> None:
+        from glutescope.recording import RecordingError
+
+        for step in (acq.close, self.writer.close):
+            try:
+                result = step()
+                if result is not None:
+                    await result
+            except RecordingError as exc:
+                if self.failure is None:
+                    self.failure = CliError(f"recording stopped: {exc}", ExitStatus.IO_ERROR)
+
+    def _finish(self, acq, info, bar) -> ExitStatus:
+        import shutil
+
+        if bar is not None:
+            bar.close()
+        elif info is not None and _isatty(self.env.stderr):
+            print(file=self.env.stderr)  # end the status line rewritten in place
+        out = self.env.stdout
+        if acq.counters.frames == 0 and self.writer.error is None:
+            # Nothing was received: leave no empty recording behind to block the next try.
+            shutil.rmtree(self.writer.path, ignore_errors=True)
+            saved = f"nothing was received; no recording was left at {self.writer.path}"
+        else:
+            saved = self._summary(acq, info)
+        if self.failure is not None:
+            print(saved, file=out)
+            raise self.failure
+        if self.interrupted:
+            print(saved, file=out)
+            self.env.error(f"interrupted; {'the recording is closed and kept' if acq.counters.frames else 'nothing recorded'}")
+            return ExitStatus.INTERRUPTED
+        print(saved, file=out)
+        return ExitStatus.OK
+
+    def _summary(self, acq, info) -> str:
+        from glutescope.commands.info import stream_lines, stream_summary
+
+        emg = stream_summary(acq.emg.segments(), info.emg_fs_hz if info else None)
+        imu = stream_summary(acq.imu.segments(), info.imu_fs_hz if info else None)
+        c = acq.counters
+        dur = f"{emg.duration_s:.3f} s" if emg.duration_s is not None else "an unknown length"
+        lines = [f"glutescope: recorded {dur} of signal to {self.writer.path}"]
+        lines += ["  " + s for s in stream_lines("EMG", emg)]
+        lines += ["  " + s for s in stream_lines("IMU", imu, unit_channels="axis")]
+        lines.append(f"  {'link':<10} {c.frames} frames; {c.lost_frames} lost, {c.corrupt_frames} corrupt, "
+                     f"{c.disconnects} disconnects, {c.reconnects} reconnects")
+        if c.unrecoverable:
+            lost = sum(n for _, _, n in c.unrecoverable)
+            lines.append(f"  {'':<10} {lost} samples were no longer in the wearable's memory to resend")
+        return "\n".join(lines)
+
+
+def _transport_status(exc: BaseException) -> ExitStatus:
+    cause = exc.__cause__
+    if isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM):
+        return ExitStatus.IO_ERROR
+    if "permission denied" in str(exc).lower():
+        return ExitStatus.IO_ERROR
+    return ExitStatus.ERROR
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
