@@ -74,7 +74,11 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
             last = detail[-1] if detail else f"exit status {result.returncode}"
             status = ExitStatus.DEVICE_NOT_FOUND if "no device found" in last.lower() or "failed to access" in last.lower() \
                 else ExitStatus.ERROR
-            raise CliError(f"copying to the board failed at `{' '.join(cmd[3:])}`: {last}", status)
+            hint = ""
+            if "could not enter raw repl" in last.lower() or "interrupt" in last.lower():
+                # The running firmware ignores Ctrl-C in USB bench mode (command bytes may be 0x03).
+                hint = " (the glutescope firmware is running: hold BOOTSEL while plugging the board in, then retry)"
+            raise CliError(f"copying to the board failed at `{' '.join(cmd[3:])}`: {last}{hint}", status)
         print(f"  ok: {' '.join(cmd[5:])}", file=env.stdout)
     print("glutescope: firmware installed; the board restarted and advertises as glutescope-XXXX",
           file=env.stdout)
