@@ -181,10 +181,15 @@ class Wearable:
         emg = self._resend_stream == control.STREAM_EMG
         ring = self.emg_ring if emg else self.imu_ring
         n_max = self._emg_max(link, False) if emg else self._imu_max(link, False)
+        if self._resend_next < ring.oldest:
+            # The ring overtook the resend: those samples are gone. Go on with what is
+            # still held, so the range still ends with its last sample and the host,
+            # which places blocks by index, sees exactly which ones are missing.
+            self._resend_next = ring.oldest
         left = self._resend_end - self._resend_next
         n = left if left < n_max else n_max
         if n <= 0 or not ring.holds(self._resend_next, n):
-            self._resend_stream = _NO_RESEND  # done, or the rest was overwritten meanwhile
+            self._resend_stream = _NO_RESEND  # done, or even its end was overwritten meanwhile
             return False
         if emg:
             await self._emg_frame(link, self._resend_next, n, frames.FLAG_BACKFILL)

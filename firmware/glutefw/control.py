@@ -87,11 +87,18 @@ def parse(data, n, cmd, emg_rates_hz, imu_rates_hz, adc_available_mask, max_chan
 
 
 def check_resend(cmd, ever_started, busy, oldest, head):
-    """Validate a parsed RESEND against the ring holding ``oldest .. head-1``."""
+    """Validate a parsed RESEND against the ring holding ``oldest .. head-1``.
+
+    A range whose start was overwritten is accepted while its end is still held: the
+    sender resends from the oldest sample it holds (PROTOCOL.md, "Commands").
+    """
     if not ever_started:
         return BAD_STATE
     if busy:
         return BUSY
-    if cmd.first_sample < oldest or cmd.first_sample + cmd.n_samples > head:
-        return OUT_OF_WINDOW
+    end = cmd.first_sample + cmd.n_samples
+    if end > head:
+        return OUT_OF_WINDOW  # not sampled yet
+    if (end <= oldest) if cmd.n_samples else (cmd.first_sample < oldest):
+        return OUT_OF_WINDOW  # every sample of it was overwritten
     return OK

@@ -60,10 +60,14 @@ def test_refused_command_keeps_its_opcode_and_token_for_the_response():
 @pytest.mark.parametrize("started,busy,first,n,code", [
     (False, False, 0, 1, control.BAD_STATE),
     (True, True, 100, 10, control.BUSY),
-    (True, False, 99, 10, control.OUT_OF_WINDOW),  # older than the ring
+    (True, False, 90, 10, control.OUT_OF_WINDOW),  # every sample older than the ring
+    (True, False, 99, 10, control.OK),  # starts one sample too early: served from 100
+    (True, False, 0, 101, control.OK),
     (True, False, 195, 10, control.OUT_OF_WINDOW),  # not yet sampled
     (True, False, 100, 100, control.OK),
-    (True, False, 150, 0, control.OK),
+    (True, False, 150, 0, control.OK),  # 0 samples: a probe of first_sample
+    (True, False, 99, 0, control.OUT_OF_WINDOW),
+    (True, False, 200, 0, control.OK),
 ])
 def test_resend_window(started, busy, first, n, code):
     _, cmd = _parse(b"\x05\x01" + struct.pack("<BIH", 0, first, n))
