@@ -62,6 +62,17 @@ _LEGACY_CONNECTABLE_SCANNABLE = (
 class _ScanningController(Controller):
     """bumble's virtual controller, answering active scans with the real scan response."""
 
+    #: Event-loop time until which this controller hears nothing on the air (advertising
+    #: and connection requests); None: it always hears. Set by `VirtualRadio.out_of_range`.
+    deaf_until: Optional[float] = None
+
+    def on_ll_advertising_pdu(self, packet) -> None:  # type: ignore[no-untyped-def]
+        if self.deaf_until is not None:
+            if asyncio.get_running_loop().time() < self.deaf_until:
+                return  # out of range: the PDU never reaches this antenna
+            self.deaf_until = None
+        super().on_ll_advertising_pdu(packet)
+
     def on_advertising_pdu(self, pdu) -> None:  # type: ignore[no-untyped-def]
         scanning = self.le_scan_enable
         # The base class still handles periodic sync and pending connections; only its
@@ -306,6 +317,31 @@ class VirtualRadio:
                 dropped += 1
         # Each link has an end in both controllers.
         return dropped // 2 if dropped >= 2 else dropped
+
+    def out_of_range(self, duration_s: float) -> int:
+        """Lose every connection and keep the two sides apart for ``duration_s``.
+
+        As `drop_link`, and then for ``duration_s`` seconds of event-loop time neither
+        controller hears the other's advertising or connection requests, as when the
+        wearable is carried out of range and back: a central scanning meanwhile finds
+        nothing, and reconnects only after the time is up.
+
+        Parameters
+        ----------
+        duration_s : float
+            How long the two stay apart, in event-loop (host) seconds, >= 0.
+
+        Returns
+        -------
+        int
+            How many connections were dropped.
+        """
+        if not duration_s >= 0:
+            raise ValueError(f"duration_s must be >= 0, got {duration_s!r}")
+        until = asyncio.get_running_loop().time() + duration_s
+        for controller in self._controllers:
+            controller.deaf_until = until
+        return self.drop_link()
 
     def cancel_pending_connection(self) -> None:
         """Forget the central's pending connection attempt.

@@ -148,6 +148,32 @@ class VirtualWearable:
 
         return backends_for(self.radio)[1]
 
+    def go_out_of_range(self, device_s: float) -> int:
+        """Drop the BLE link and stay out of the host's reach for ``device_s`` of device time.
+
+        The wearable keeps sampling into its RAM rings meanwhile (that is what RESEND
+        recovers later); ``device_s`` is converted to host time with the clock's speed.
+        Returns how many connections were dropped.
+        """
+        if not device_s >= 0:
+            raise ValueError(f"device_s must be >= 0, got {device_s!r}")
+        if self.radio is None or self.clock is None:
+            raise RuntimeError("the virtual wearable is not running: await start() first")
+        return self.radio.out_of_range(self.clock.host_seconds(device_s))
+
+    def true_imu_lsb(self, first_sample: int, n_samples: int) -> np.ndarray:
+        """The raw IMU words (int16, rows ax ay az gx gy gz) of IMU stream samples ``first ..``.
+
+        The IMU model serves the body model's motion one sample per output period from
+        the first START on, at the full scales the firmware sets (+-4 g: 0.122 mg/LSB,
+        +-500 dps: 17.5 mdps/LSB), so stream sample k of the first segment is motion
+        sample k.
+        """
+        idx = np.arange(first_sample, first_sample + n_samples) % self.motion.acc_g.shape[0]
+        acc = np.rint(self.motion.acc_g[idx] * 1000.0 / 0.122)
+        gyro = np.rint(self.motion.gyro_dps[idx] * 1000.0 / 17.5)
+        return np.clip(np.hstack([acc, gyro]), -32768, 32767).astype(np.int16).T
+
     def true_emg_codes(self, first_sample: int, n_samples: int) -> np.ndarray:
         """The ADC codes the body presented for EMG stream samples ``first .. first+n-1``."""
         idx = self.analog.body_index(np.arange(first_sample, first_sample + n_samples))
