@@ -21,10 +21,21 @@ RECONNECT_FIRST_DELAY_S = 0.2
 RECONNECT_MAX_DELAY_S = 5.0
 BACKFILL_MAX_SAMPLES = 0xFFFF  # RESEND's n_samples is a u16
 BACKFILL_WAIT_S = 5.0
+BACKFILL_PASSES = 3  # rounds over the remaining gaps (a resend that started late leaves a hole)
+BUSY_RETRY_S = 0.05
+RESUME_WAIT_S = 2.0  # for the first live blocks after a reconnection
+BUSY_RETRIES = 40
 
 
 class CommandRefused(Exception):
-    """The wearable answered a command with an error code."""
+    """The wearable answered a command with an error code.
+
+    ``code`` is the RESPONSE's error code (a `protocol.ErrorCode` value).
+    """
+
+    def __init__(self, message: str, code: int = -1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _describe(code: int) -> str:
@@ -84,6 +95,8 @@ class Acquisition:
         self._info_waiters: list[asyncio.Future] = []
         self._streaming_info_waiters: list[asyncio.Future] = []
         self._consumer: Optional[asyncio.Task] = None
+        self._refused: dict[int, list[tuple[int, int]]] = {}  # stream -> ranges refused this segment
+        self._refused_epoch = -1
         self.passive = False
         """True after `open_passive`: nothing is ever sent to the source."""
 
@@ -159,6 +172,11 @@ class Acquisition:
             self.handle(self.transport.frames.get_nowait())
 
     # -- link loss -----------------------------------------------------------------
+    @property
+    def recovering(self) -> bool:
+        """True from a link loss until the link is back and the backfill is done (or given up)."""
+        return self._reconnecting is not None
+
     def _on_disconnect(self) -> None:
         if self._closing or self._reconnecting is not None:
             return
@@ -171,49 +189,116 @@ class Acquisition:
             self.on_link_change(what)
 
     async def _reconnect(self) -> None:
-        """Reconnect with exponential back-off, then ask the wearable to resend what was missed."""
+        """Reconnect with exponential back-off, then ask the wearable to resend what was missed.
+
+        A link lost again during the backfill is counted and reconnected in the same way
+        (the disconnect callback is ignored while this task runs).
+        """
         loop = asyncio.get_running_loop()
-        give_up_at = loop.time() + self.reconnect_timeout_s
-        delay = RECONNECT_FIRST_DELAY_S
         try:
             while True:
-                await asyncio.sleep(delay)
+                give_up_at = loop.time() + self.reconnect_timeout_s
+                delay = RECONNECT_FIRST_DELAY_S
+                while True:
+                    await asyncio.sleep(delay)
+                    try:
+                        await self.transport.reconnect()
+                        break
+                    except TransportError as exc:
+                        if loop.time() + delay > give_up_at:
+                            self.link_lost = (f"the wearable did not come back within "
+                                              f"{self.reconnect_timeout_s:g} s: {exc}")
+                            self._notify_link("gone")
+                            return
+                        delay = min(2 * delay, RECONNECT_MAX_DELAY_S)
+                self.counters.reconnects += 1
+                self._notify_link("back")
+                if self.passive:
+                    return
                 try:
-                    await self.transport.reconnect()
-                    break
-                except TransportError as exc:
-                    if loop.time() + delay > give_up_at:
-                        self.link_lost = f"the wearable did not come back within {self.reconnect_timeout_s:g} s: {exc}"
-                        self._notify_link("gone")
-                        return
-                    delay = min(2 * delay, RECONNECT_MAX_DELAY_S)
-            self.counters.reconnects += 1
-            self._notify_link("back")
-            if not self.passive:
-                await self.backfill()
+                    await self.backfill()
+                except (TransportError, asyncio.TimeoutError):
+                    pass  # the link went again; what is still missing is asked for next time
+                if self.transport.connected or self._closing:
+                    return
+                self.counters.disconnects += 1
+                self._notify_link("lost")
         finally:
             self._reconnecting = None
 
     async def backfill(self) -> None:
-        """Ask for every missing range of both streams; what the wearable no longer has stays a gap."""
+        """Ask for every missing range of both streams; what the wearable no longer has stays a gap.
+
+        First waits (up to `RESUME_WAIT_S`) for live blocks of each running stream, since
+        only they show where a gap ends. Then one RESEND at a time (the wearable serves
+        one), each waited for until the last sample of its range has arrived. The
+        wearable resends from the oldest sample it still holds (PROTOCOL.md), so a long
+        gap comes back in part; the next pass asks for the rest, which the wearable
+        refuses (OUT_OF_WINDOW) and ``counters.unrecoverable`` records. In the end every
+        sample still missing lies in a range the wearable refused, counted exactly once.
+        """
+        await self._wait_resumed()
+        epoch = self.session.n_restarts
+        if epoch != self._refused_epoch:  # stream indices began again: old refusals are void
+            self._refused = {}
+            self._refused_epoch = epoch
+        for _ in range(BACKFILL_PASSES):
+            asked = False
+            for stream_id, assembler in ((protocol.StreamId.EMG, self.emg), (protocol.StreamId.IMU, self.imu)):
+                refused = self._refused.setdefault(int(stream_id), [])
+                for gap in assembler.gaps():
+                    for first, end in _subtract(gap.first_sample, gap.first_sample + gap.n_samples, refused):
+                        asked = True
+                        await self._backfill_range(stream_id, assembler, first, end)
+            if not asked or self.session.n_restarts != epoch:
+                return
+
+    async def _wait_resumed(self) -> None:
+        info = self.info
+        if info is None or not info.channel_mask:
+            return  # not streaming: nothing will resume
+        ends = [(self.emg, self.emg.end_sample)]
+        if info.imu_fs_hz:
+            ends.append((self.imu, self.imu.end_sample))
         loop = asyncio.get_running_loop()
-        for stream_id, assembler in ((protocol.StreamId.EMG, self.emg), (protocol.StreamId.IMU, self.imu)):
-            for gap in assembler.gaps():
-                first, remaining = gap.first_sample, gap.n_samples
-                while remaining > 0:
-                    n = min(remaining, BACKFILL_MAX_SAMPLES)
-                    self.counters.backfill_requests += 1
-                    try:
-                        await self.command(protocol.encode_resend, stream_id, first, n)
-                    except CommandRefused:
-                        self.counters.unrecoverable.append((stream_id.name, first, n))
-                    else:
-                        # One resend at a time: wait until the range is filled (or give up on it).
-                        deadline = loop.time() + BACKFILL_WAIT_S
-                        while loop.time() < deadline and _overlaps(assembler.gaps(), first, n):
-                            await asyncio.sleep(0.02)
-                    first += n
-                    remaining -= n
+        deadline = loop.time() + RESUME_WAIT_S
+        while loop.time() < deadline and any(asm.end_sample <= end for asm, end in ends):
+            await asyncio.sleep(0.005)
+
+    async def _backfill_range(self, stream_id: protocol.StreamId, assembler, first: int, end: int) -> None:
+        while first < end:
+            n = min(end - first, BACKFILL_MAX_SAMPLES)
+            code = await self._resend(stream_id, first, n)
+            if code == protocol.ErrorCode.OK:
+                await self._wait_arrived(assembler, first + n - 1)
+            else:
+                self._give_up(stream_id, first, first + n)
+            first += n
+
+    async def _resend(self, stream_id: protocol.StreamId, first: int, n: int) -> int:
+        """Send one RESEND; its RESPONSE code (BUSY, a resend still running, is waited out)."""
+        for _ in range(BUSY_RETRIES):
+            self.counters.backfill_requests += 1
+            try:
+                await self.command(protocol.encode_resend, stream_id, first, n)
+            except CommandRefused as exc:
+                if exc.code != protocol.ErrorCode.BUSY:
+                    return exc.code
+                await asyncio.sleep(BUSY_RETRY_S)
+            else:
+                return protocol.ErrorCode.OK
+        return protocol.ErrorCode.BUSY
+
+    async def _wait_arrived(self, assembler, index: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BACKFILL_WAIT_S
+        while loop.time() < deadline and _overlaps(assembler.gaps(), index, 1):
+            await asyncio.sleep(0.005)
+
+    def _give_up(self, stream_id: protocol.StreamId, first: int, end: int) -> None:
+        if end > first:
+            self._refused.setdefault(int(stream_id), []).append((first, end))
+            self.counters.unrecoverable.append((stream_id.name, first, end - first))
 
     # -- commands ----------------------------------------------------------------
     async def command(self, encoder, *args) -> "protocol.Response":
@@ -231,7 +316,7 @@ class Acquisition:
         finally:
             self._pending.pop(key, None)
         if response.code != protocol.ErrorCode.OK:
-            raise CommandRefused(_describe(response.code))
+            raise CommandRefused(_describe(response.code), int(response.code))
         return response
 
     async def request_info(self) -> protocol.DeviceInfo:
@@ -299,3 +384,11 @@ class Acquisition:
 
 def _overlaps(gaps, first: int, n: int) -> bool:
     return any(g.first_sample < first + n and first < g.first_sample + g.n_samples for g in gaps)
+
+
+def _subtract(first: int, end: int, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The pieces of ``first .. end-1`` outside every ``(a, b)`` range of ``ranges``."""
+    pieces = [(first, end)]
+    for a, b in ranges:
+        pieces = [p for lo, hi in pieces for p in ((lo, min(hi, a)), (max(lo, b), hi)) if p[0] < p[1]]
+    return pieces

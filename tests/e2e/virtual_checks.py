@@ -1,0 +1,78 @@
+"""Shared pieces of the end-to-end link tests: waiting on an acquisition, the truth, a RESEND log.
+
+Not a test module: the tests in this folder import it.
+"""
+import asyncio
+import sys
+
+import numpy as np
+
+from glutescope.stream import Segment
+
+
+async def wait_until(predicate, timeout_s, what):
+    """Poll ``predicate()`` every 10 ms until true; fail naming ``what`` after ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout_s} s")
+        await asyncio.sleep(0.01)
+
+
+async def wait_samples(acq, n, timeout_s=20.0):
+    """Wait until the current EMG segment reaches sample ``n``."""
+    await wait_until(lambda: acq.emg.end_sample >= n, timeout_s, f"EMG sample {n} arriving")
+
+
+async def settled(acq, timeout_s=30.0):
+    """Wait until the link is up and the backfill after the last loss is over."""
+    await wait_until(lambda: acq.transport.connected and not acq.recovering, timeout_s,
+                     "reconnection and backfill")
+
+
+def firmware_app():
+    """The firmware's running ``Wearable`` (the app keeps it for inspection)."""
+    return sys.modules["glutefw.app"].wearable
+
+
+class ResendLog:
+    """Records every RESEND the firmware handles: what it was asked, what its ring held, the code.
+
+    It observes the firmware's own handler (the call goes through unchanged), so a test can
+    say which samples the wearable no longer held at the moment the host asked.
+    """
+
+    def __init__(self, wearable):
+        self.entries = []  # (stream, first_sample, n_samples, ring_oldest, ring_head, code)
+        handler = wearable._resend
+
+        def logged(cmd):
+            ring = wearable.emg_ring if cmd.stream == 0 else wearable.imu_ring
+            oldest, head = ring.oldest, ring.head
+            code = handler(cmd)
+            self.entries.append((cmd.stream, cmd.first_sample, cmd.n_samples, oldest, head, code))
+            return code
+
+        wearable._resend = logged
+
+    def refused(self, stream):
+        return [e for e in self.entries if e[0] == stream and e[5] == 6]
+
+    def accepted(self, stream):
+        return [e for e in self.entries if e[0] == stream and e[5] == 0]
+
+
+def missing(segment: Segment) -> np.ndarray:
+    """Indices of the samples missing in ``segment``."""
+    return np.flatnonzero(~segment.valid_mask())
+
+
+def assert_equal_to_truth(segment: Segment, truth: np.ndarray, mask_bits: int = 0xFFFF):
+    """Every sample present in ``segment`` equals ``truth`` (rows beyond the truth's are ignored)."""
+    n = min(segment.n_samples, truth.shape[1])
+    valid = segment.valid_mask()[:n]
+    got = segment.samples[: truth.shape[0], :n] & mask_bits if mask_bits != 0xFFFF else \
+        segment.samples[: truth.shape[0], :n]
+    bad = np.flatnonzero(valid & np.any(got != truth[:, :n], axis=0))
+    assert bad.size == 0, f"{bad.size} samples differ from the truth, first at index {bad[:5]}"
