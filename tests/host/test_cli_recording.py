@@ -443,3 +443,19 @@ def test_live_session_replays_a_recording_to_the_same_sample_count(tmp_path):
     # the one that never arrived is counted missing.
     assert stats.samples == 200 * BLOCK and stats.missing_samples == BLOCK
     assert session.state.channel_names == ("glute_max_left", "glute_max_right")
+
+
+def test_help_lists_the_recording_commands(capsys):
+    status, _, _ = run_cli("--help")
+    assert status == 0
+    text = capsys.readouterr().out
+    for command in ("record", "info", "recover", "replay"):
+        assert command in text
+
+
+def test_replay_of_a_recording_without_frames_is_one_line_and_status_5(tmp_path):
+    path = tmp_path / "empty.glutes"
+    RecordingWriter(path).open().close()
+    status, out, err = run_cli("replay", path, "--headless")
+    assert status == ExitStatus.IO_ERROR
+    assert err == f"glutescope: error: {path} holds no frames to replay\n" and out == ""

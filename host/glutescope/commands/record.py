@@ -114,6 +114,26 @@ class _Progress:
         self.samples_done = self._base + end_sample
 
 
+class _StopOnWriteError:
+    """The acquisition's recorder: hands every record to the writer, and after a write
+    error (disk full) drops them and asks the recording to stop instead of raising
+    inside the acquisition, so the link still closes cleanly."""
+
+    def __init__(self, writer, on_error) -> None:
+        self.writer = writer
+        self.on_error = on_error
+        self.n_dropped = 0
+
+    def append(self, data, t_host_ns=None, *, source=0, host_to_device=False) -> None:
+        from glutescope.recording import RecordingError
+
+        try:
+            self.writer.append(data, t_host_ns, source=source, host_to_device=host_to_device)
+        except RecordingError as exc:
+            self.n_dropped += 1
+            self.on_error(exc)
+
+
 def status_line(acq, progress: _Progress, fs_hz: float) -> str:
     """One line: signal recorded, samples, link figures, battery, link state."""
     c = acq.counters
@@ -196,7 +216,21 @@ class _RecordSession:
             if what == "gone":
                 stop.set()
 
-        acq = Acquisition(self.transport, recorder=self.writer, on_link_change=on_link,
+        want: list[int] = []  # EMG samples to record, once the rate is known
+
+        def on_emg(block, _emg_uV) -> None:
+            # Stop on the block that completes the duration, not at the next status tick.
+            self.progress.update_span(acq.emg.end_sample)
+            if want and self.progress.samples_done >= want[0]:
+                stop.set()
+
+        def on_write_error(exc) -> None:
+            if self.failure is None:
+                self.failure = CliError(f"recording stopped: {exc}", ExitStatus.IO_ERROR)
+            stop.set()
+
+        self.recorder = _StopOnWriteError(self.writer, on_write_error)
+        acq = Acquisition(self.transport, recorder=self.recorder, on_link_change=on_link, on_emg=on_emg,
                           reconnect_timeout_s=self.args.reconnect_timeout)
         self.acq = acq
         bar = None
@@ -210,6 +244,8 @@ class _RecordSession:
                 names = self.options.channel_names[: bin(info.channel_mask).count("1")]
                 self.writer.set_device_info(info, channel_names=names)
                 self.progress.link = "up"
+                if self.args.duration is not None:
+                    want.append(round(self.args.duration * info.emg_fs_hz))
                 bar = self._progress_bar(info)
                 await self._loop(acq, stop, info, bar)
         finally:
@@ -290,7 +326,8 @@ class _RecordSession:
                 last_log = time.monotonic()
                 print(f"glutescope: recording: {line}", file=self.env.stderr, flush=True)
             if self.writer.error is not None:
-                self.failure = CliError(f"recording stopped: {self.writer.error}", ExitStatus.IO_ERROR)
+                if self.failure is None:
+                    self.failure = CliError(f"recording stopped: {self.writer.error}", ExitStatus.IO_ERROR)
                 return
             if acq.link_lost is not None:
                 self.failure = CliError(f"recording stopped: {acq.link_lost}", ExitStatus.DISCONNECTED)
@@ -341,11 +378,17 @@ class _RecordSession:
         imu = stream_summary(acq.imu.segments(), info.imu_fs_hz if info else None)
         c = acq.counters
         dur = f"{emg.duration_s:.3f} s" if emg.duration_s is not None else "an unknown length"
-        lines = [f"glutescope: recorded {dur} of signal to {self.writer.path}"]
+        total = self.writer.n_records + self.recorder.n_dropped
+        complete = self.writer.n_records_durable == total
+        lines = [f"glutescope: recorded {dur} of signal to {self.writer.path}" if complete
+                 else f"glutescope: received {dur} of signal for {self.writer.path}"]
         lines += ["  " + s for s in stream_lines("EMG", emg)]
         lines += ["  " + s for s in stream_lines("IMU", imu, unit_channels="axis")]
         lines.append(f"  {'link':<10} {c.frames} frames; {c.lost_frames} lost, {c.corrupt_frames} corrupt, "
                      f"{c.disconnects} disconnects, {c.reconnects} reconnects")
+        if not complete:
+            lines.append(f"  {'disk':<10} only the first {self.writer.n_records_durable} of {total} records "
+                         f"reached the disk; the signal above includes what could not be written")
         if c.unrecoverable:
             lost = sum(n for _, _, n in c.unrecoverable)
             lines.append(f"  {'':<10} {lost} samples were no longer in the wearable's memory to resend")

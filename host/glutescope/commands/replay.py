@@ -33,16 +33,14 @@ def recorded_span_s(path: Path) -> float:
     """Host time from the first to the last frame received, s (0 for an empty recording)."""
     from glutescope.recording import RecordingError, RecordingReader
 
-    first = last = None
+    times: list[int] = []
     try:
         for rec in RecordingReader(path):
-            if rec.host_to_device:
-                continue
-            first = rec.t_host_ns if first is None else first
-            last = rec.t_host_ns
+            if not rec.host_to_device:
+                times.append(rec.t_host_ns)
     except RecordingError as exc:
         raise CliError(str(exc), ExitStatus.IO_ERROR) from None
-    return 0.0 if first is None else max(0, last - first) / 1e9
+    return max(0, times[-1] - times[0]) / 1e9 if times else 0.0
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
