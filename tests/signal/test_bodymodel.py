@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal as sps
 
-from glutesignal.bodymodel import EXERCISES, pelvis_angles_from_up, simulate
+from glutesignal.bodymodel import EXERCISES, burst_trial, pelvis_angles_from_up, simulate
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
@@ -120,3 +120,23 @@ def test_duration_truncates_and_drops_unfinished_reps():
     s = simulate("bridges", duration_s=20.0)
     assert s.duration_s == 20.0 and s.emg_uV.shape[1] == 40000
     assert all(r.end_s <= 20.0 for r in s.reps) and 0 < len(s.reps) < 10
+
+
+@pytest.mark.parametrize("snr_db", [3.0, 10.0, 20.0])
+def test_burst_trial_has_the_asked_snr_and_onset(snr_db):
+    trial = burst_trial(4, snr_db, rise_s=0.0)
+    x, fs = trial.emg_uV[0], trial.fs_hz
+    i_on, i_off = int(np.ceil(trial.onset_s * fs)), int(trial.offset_s * fs)
+    background = np.mean(x[: i_on - 1] ** 2)
+    burst = np.mean(x[i_on:i_off] ** 2) - background
+    assert abs(10 * np.log10(burst / background) - snr_db) < 0.6
+    assert abs(np.sqrt(background) - trial.noise_rms_uV) < 0.3
+    assert 1.5 <= trial.onset_s <= 2.0 and 0.5 <= trial.offset_s - trial.onset_s <= 0.8
+    np.testing.assert_array_equal(burst_trial(4, snr_db).emg_uV, x[None, :])
+
+
+def test_burst_trial_errors():
+    with pytest.raises(ValueError, match=r"rise_s must be >= 0 s; got -0.1"):
+        burst_trial(0, 10.0, rise_s=-0.1)
+    with pytest.raises(ValueError, match=r"bursts ending within duration_s \(2 s\)"):
+        burst_trial(0, 10.0, duration_s=2.0)
