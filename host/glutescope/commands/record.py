@@ -300,8 +300,8 @@ class _RecordSession:
 
         # disable=None: no bar when stderr is not a terminal (logs get plain status lines).
         return tqdm(total=round(self.args.duration * info.emg_fs_hz), file=self.env.stderr, disable=None,
-                    desc="recording", leave=False, dynamic_ncols=True,
-                    bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix}")
+                    desc="connected", leave=False, dynamic_ncols=True,
+                    bar_format="{percentage:3.0f}%|{bar:20}| {desc}")
 
     async def _loop(self, acq, stop, info, bar) -> None:
         import asyncio
@@ -319,7 +319,7 @@ class _RecordSession:
             line = status_line(acq, self.progress, fs)
             if bar is not None and not bar.disable:
                 bar.update(min(self.progress.samples_done, bar.total) - bar.n)
-                bar.set_postfix_str(line, refresh=True)
+                bar.set_description_str(line, refresh=True)
             elif is_tty:
                 print("\r\x1b[2K" + line, end="", file=self.env.stderr, flush=True)
             elif time.monotonic() - last_log >= LOG_STATUS_PERIOD_S:
