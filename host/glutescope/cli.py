@@ -87,6 +87,9 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except KeyboardInterrupt:
         env.error("interrupted")
         return ExitStatus.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`glutescope info ... | head`): nothing more to say.
+        return ExitStatus.OK
 
 
 def run() -> None:

@@ -52,7 +52,8 @@ def make_transport(options: SessionOptions):
     if options.device:
         return transport_class(TransportKind.BLE)(options.device)
     return transport_class(TransportKind.VIRTUAL)(
-        exercise=options.exercise, seed=options.seed, speed=options.speed, mains_hz=options.mains_hz)
+        exercise=options.exercise, seed=options.seed, speed=options.speed, mains_hz=options.mains_hz,
+        emg_fs_hz=options.emg_fs_hz, imu_fs_hz=options.imu_fs_hz, channels=options.channel_names)
 
 
 class LiveSession:

@@ -20,14 +20,27 @@ class VirtualTransport(BleTransport):
         Passed to `glutescope.virtual.wearable.VirtualWearable`.
     session : BodySession, optional
         A ready body-model session instead of ``exercise``/``seed``.
+    emg_fs_hz, imu_fs_hz : float
+        Rates the body model is rendered at: those the host will START with.
+    channels : tuple of str
+        Muscles wired to ADC0, ADC1, ... (names as in `glutesignal.bodymodel.simulate`).
     """
 
     record_source = 4  # RecordSource.VIRTUAL
 
     def __init__(self, *, exercise: str = "demo", seed: int = 0, speed: float = 1.0,
-                 mains_hz: float = 50.0, session=None) -> None:
+                 mains_hz: float = 50.0, session=None, emg_fs_hz: float = 2000.0,
+                 imu_fs_hz: float = 104.0,
+                 channels: tuple[str, ...] = ("glute_max_left", "glute_max_right")) -> None:
         super().__init__(None, scan_timeout_s=5.0)
         self.description = f"virtual wearable ({exercise})"
+        if session is None:
+            # The body is rendered at the rates the host will ask for, so that one ADC
+            # conversion round is one body-model sample.
+            from glutesignal.bodymodel import simulate
+
+            session = simulate(exercise, seed=seed, mains_hz=mains_hz, emg_fs_hz=emg_fs_hz,
+                               imu_fs_hz=imu_fs_hz or 104.0, channels=tuple(channels))
         self._wearable_args = dict(session=session, exercise=exercise, seed=seed, speed=speed, mains_hz=mains_hz)
         self.wearable: Optional[object] = None
 

@@ -49,7 +49,7 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         elapsed = time.monotonic() - started
         if progress is not None:
             progress.update(min(round(elapsed), progress.total) - progress.n)
-        if session.failed or (duration_s is not None and elapsed >= duration_s):
+        if session.failed or session.finished or (duration_s is not None and elapsed >= duration_s):
             app.quit()
 
     poll = QtCore.QTimer()
