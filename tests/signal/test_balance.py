@@ -1,0 +1,104 @@
+"""Left/right balance tracker: streaming == offline, the body model's reps, nothing at rest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glutesignal.balance import BalanceTracker, Contraction
+from glutesignal.bodymodel import simulate
+from glutesignal.conditioning import condition
+from glutesignal.envelope import moving_rms
+
+
+def _envelope(exercise, seed, snr_db=20.0):
+    s = simulate(exercise, seed=seed, snr_db=snr_db)
+    return s, moving_rms(condition(s.emg_uV, s.emg_fs_hz), s.emg_fs_hz)
+
+
+@pytest.fixture(scope="module")
+def bridges():
+    return _envelope("bridges", 0)
+
+
+@pytest.mark.parametrize("block", [1, 7, 40, 1000])
+def test_streaming_equals_offline(bridges, block):
+    s, env = bridges
+    whole = BalanceTracker(s.emg_fs_hz).process(env)
+    tracker = BalanceTracker(s.emg_fs_hz)
+    parts = []
+    for i in range(0, env.shape[1], block):
+        parts.extend(tracker.process(env[:, i:i + block]))
+    assert parts == whole
+    assert tracker.contractions == whole
+    assert len(whole) == len(s.reps)
+
+
+@pytest.mark.parametrize("snr_db", [10.0, 20.0])
+@pytest.mark.parametrize("exercise", ["bridges", "single_leg_bridges", "squeeze_test"])
+def test_finds_each_scripted_contraction(exercise, snr_db):
+    s, env = _envelope(exercise, 1, snr_db)
+    found = BalanceTracker(s.emg_fs_hz).process(env)
+    assert len(found) == len(s.reps)
+    for c, rep in zip(found, s.reps):
+        # The envelope crosses the threshold partway up the rise and drops below it
+        # partway down: each contraction lies inside its rep, missing under a second at each end.
+        assert rep.start_s <= c.start_s < rep.start_s + 1.0
+        assert rep.end_s - 1.0 < c.end_s <= rep.end_s + 0.2
+        assert c.duration_s == pytest.approx(c.end_s - c.start_s)
+
+
+def test_bridges_show_the_weaker_left_side(bridges):
+    s, env = bridges
+    found = BalanceTracker(s.emg_fs_hz).process(env)
+    # The body model's left glute works at 70 % of the right.
+    ratios = [c.mean_uV[0] / c.mean_uV[1] for c in found]
+    assert 0.6 < np.median(ratios) < 0.8
+    for c in found:
+        assert c.peak_uV[0] >= c.mean_uV[0] and c.peak_uV[1] >= c.mean_uV[1]
+
+
+def test_single_leg_bridges_alternate_the_louder_side():
+    s, env = _envelope("single_leg_bridges", 2)
+    found = BalanceTracker(s.emg_fs_hz).process(env)
+    louder = ["left" if c.mean_uV[0] > c.mean_uV[1] else "right" for c in found]
+    assert louder == [r.side for r in s.reps]
+
+
+@pytest.mark.parametrize("snr_db", [6.0, 10.0, 20.0, 30.0])
+def test_no_contraction_at_rest(snr_db):
+    for seed in range(3):
+        s, env = _envelope("rest", seed, snr_db)
+        tracker = BalanceTracker(s.emg_fs_hz)
+        assert tracker.process(env) == []
+        assert np.isfinite(tracker.rest_uV) and tracker.rest_uV > 0
+
+
+def test_a_contraction_still_going_at_the_end_is_not_reported():
+    fs = 100.0
+    env = np.full((2, 300), 5.0)
+    env[:, 100:] = 50.0
+    tracker = BalanceTracker(fs)
+    assert tracker.process(env) == []
+    # ... until it ends.
+    assert tracker.process(np.full((2, 10), 5.0)) == [
+        Contraction(start_s=1.0, end_s=3.0, mean_uV=(50.0, 50.0), peak_uV=(50.0, 50.0))]
+
+
+def test_short_twitch_is_ignored():
+    fs = 100.0
+    env = np.full((2, 400), 5.0)
+    env[:, 100:130] = 60.0  # 0.3 s, below the 0.5 s minimum
+    assert BalanceTracker(fs).process(env) == []
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"fs_hz must be positive"):
+        BalanceTracker(0.0)
+    with pytest.raises(ValueError, match=r"need on_factor > off_factor > 1, got on_factor=2, off_factor=3"):
+        BalanceTracker(100.0, on_factor=2, off_factor=3)
+    tracker = BalanceTracker(100.0)
+    with pytest.raises(ValueError, match=r"envelope_uV must be shaped \(2, n_samples\) as \(left, right\), got \(3, 5\)"):
+        tracker.process(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match=r"envelope_uV contains NaN or inf"):
+        tracker.process(np.array([[1.0, np.nan], [1.0, 1.0]]))
