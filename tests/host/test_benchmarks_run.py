@@ -1,0 +1,55 @@
+"""The latency and throughput benchmarks run end to end and print every figure line.
+
+Only the format and the exit status are checked: timings are the benchmarks' business,
+never a test's.
+"""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+NUMBER = r"-?\d+(?:\.\d+)?"
+
+
+def _run(script: str, *args: str) -> str:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "host"), str(ROOT / "signal")])
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_latency_prints_each_stage_the_smoothing_and_a_verdict():
+    out = _run("latency.py", "--seconds", "3")
+    for stage in ("batching", "firmware", "transport", "queueing", "processing", "total"):
+        assert re.search(rf"^{stage}: .+ {NUMBER} +{NUMBER}$", out, re.M), f"no {stage} line in:\n{out}"
+    assert re.search(rf"^envelope smoothing .*: {NUMBER} ms$", out, re.M), out
+    assert re.search(r"^config: 2 ch x 2000 Hz EMG \+ IMU 104 Hz; streamed 3 s", out, re.M), out
+    assert re.search(rf"^verdict: p95 sample -> envelope {NUMBER} ms .* < 40 ms: (PASS|FAIL)$", out, re.M), out
+
+
+def test_latency_refuses_a_rate_the_board_does_not_support():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "host"), str(ROOT / "signal")]))
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "latency.py"), "--fs", "3000"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--fs: invalid choice: 3000" in done.stderr
+
+
+def test_throughput_prints_a_row_per_run_and_the_summary_lines():
+    out = _run("throughput.py", "--seconds", "2", "--rates", "2000", "--speeds", "2")
+    assert "each run: 2 s of streaming" in out
+    rows = re.findall(r"^ ?(\d) +(\d+) +(\d+(?:\.\d+)?) +\d+ +\d+ .*(sustained|NOT sustained.*)$", out, re.M)
+    assert [(ch, fs, speed) for ch, fs, speed, _ in rows] == [
+        ("1", "2000", "1"), ("2", "2000", "1"), ("3", "2000", "1"), ("3", "2000", "2")], out
+    assert re.search(r"^highest supported config sustained: (\d ch x \d+ Hz|none)", out, re.M), out
+    assert re.search(r"^highest rate sustained: ", out, re.M), out
+    assert re.search(rf"^default config \(2 ch x 2000 Hz \+ IMU 104 Hz\): host process {NUMBER} % of one core, "
+                     rf"of which record \+ decode \+ live processing {NUMBER} %$", out, re.M), out
