@@ -89,9 +89,15 @@ class LiveStats:
             ci = ""
             if self.ci_low_pct is not None:
                 ci = f", 95 % CI {self.ci_low_pct:+.1f} to {self.ci_high_pct:+.1f} %"
-            verdict = "" if self.si_confident else " (not conclusive yet: the interval includes 0)"
+            if self.si_confident:
+                verdict = ""
+            elif self.ci_low_pct is None:
+                verdict = " (one rep: not conclusive yet)"
+            else:
+                verdict = " (not conclusive yet: the interval includes 0)"
+            reps = f"{self.n_reps} contraction{'s' if self.n_reps != 1 else ''}"
             lines.append(
-                f"glutescope: {self.n_reps} contractions; {self.louder_side} glute louder, "
+                f"glutescope: {reps}; {self.louder_side} glute louder, "
                 f"symmetry index {self.si_pct:+.1f} %{ci}{verdict}")
             for i, c in enumerate(self.contractions, 1):
                 si = symmetry_index_pct(c.mean_uV[0], c.mean_uV[1])

@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from glutescope.exitcodes import CliError, ExitStatus
+
+
+def _quiet_offscreen_hints(mode, context, message: str) -> None:
+    # The offscreen platform warns about window-size hints it ignores; nobody can act
+    # on that. Everything else Qt says still reaches stderr.
+    if "propagateSizeHints" not in message:
+        print(f"Qt: {message}", file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     from glutescope.ui.live_window import LiveWindow, grab_png
 
     app = pg.mkQApp("glutescope")
+    if headless:
+        QtCore.qInstallMessageHandler(_quiet_offscreen_hints)
     print(f"glutescope: connecting to {session.source_description} …", file=env.stdout, flush=True)
     session.start()  # raises CliError with one clear line if the wearable cannot be reached
     print(f"glutescope: streaming from {session.state.stats.link}", file=env.stdout, flush=True)
