@@ -32,7 +32,7 @@ import numpy as np
 from . import _validate
 from .bodymodel import pelvis_angles_from_up
 
-__all__ = ["PelvisAngles", "PelvisTracker", "TiltRep", "pelvis_angles", "segment_tilt_reps"]
+__all__ = ["PelvisAngles", "PelvisTracker", "TiltRep", "TiltRepTracker", "pelvis_angles", "segment_tilt_reps"]
 
 DEFAULT_TAU_S = 1.0
 """Complementary-filter time constant, s: gyro below 1/(2 pi tau) ~ 0.16 Hz is
@@ -188,8 +188,27 @@ class TiltRep:
     """Largest tilt excursion in the rep (signed), degrees."""
 
 
-def segment_tilt_reps(tilt_deg, imu_fs_hz: float, *, threshold_deg: float = 8.0, rest_deg: float = 3.0,
-                      min_duration_s: float = 1.0) -> tuple[TiltRep, ...]:
+DEFAULT_THRESHOLD_DEG = 8.0
+"""Tilt excursion that makes a rep, degrees (a bridge tilts ~15-25 degrees)."""
+DEFAULT_REST_DEG = 3.0
+"""Band around the starting posture that counts as rest, degrees."""
+DEFAULT_MIN_DURATION_S = 1.0
+"""Shortest time beyond the threshold for a rep, s."""
+
+
+def _check_rep_params(imu_fs_hz, threshold_deg, rest_deg, min_duration_s) -> tuple[float, float, float, float]:
+    fs = _validate.positive("imu_fs_hz", imu_fs_hz, " (Hz)")
+    threshold_deg = _validate.positive("threshold_deg", threshold_deg, " (degrees)")
+    rest_deg = _validate.positive("rest_deg", rest_deg, " (degrees)")
+    if rest_deg >= threshold_deg:
+        raise ValueError(f"rest_deg {rest_deg:g} must be below threshold_deg ({threshold_deg:g})")
+    min_duration_s = _validate.positive("min_duration_s", min_duration_s, " (s)")
+    return fs, threshold_deg, rest_deg, min_duration_s
+
+
+def segment_tilt_reps(tilt_deg, imu_fs_hz: float, *, threshold_deg: float = DEFAULT_THRESHOLD_DEG,
+                      rest_deg: float = DEFAULT_REST_DEG,
+                      min_duration_s: float = DEFAULT_MIN_DURATION_S) -> tuple[TiltRep, ...]:
     """Reps as excursions of the pelvic tilt (bridges, hip thrusts).
 
     A rep is a stretch where ``|tilt|`` exceeds ``threshold_deg`` for at least
@@ -214,12 +233,9 @@ def segment_tilt_reps(tilt_deg, imu_fs_hz: float, *, threshold_deg: float = 8.0,
     tuple of TiltRep
         In time order.
     """
-    fs = _validate.positive("imu_fs_hz", imu_fs_hz, " (Hz)")
+    fs, threshold_deg, rest_deg, min_duration_s = _check_rep_params(imu_fs_hz, threshold_deg, rest_deg,
+                                                                    min_duration_s)
     tilt = _validate.signal_2d("tilt_deg", np.atleast_2d(np.asarray(tilt_deg, dtype=float)), 1)[0]
-    threshold_deg = _validate.positive("threshold_deg", threshold_deg, " (degrees)")
-    rest_deg = _validate.positive("rest_deg", rest_deg, " (degrees)")
-    if rest_deg >= threshold_deg:
-        raise ValueError(f"rest_deg {rest_deg:g} must be below threshold_deg ({threshold_deg:g})")
     mag = np.abs(tilt)
     above = np.concatenate([[False], mag > threshold_deg, [False]])
     edges = np.flatnonzero(np.diff(above.astype(np.int8)))
@@ -243,3 +259,79 @@ def segment_tilt_reps(tilt_deg, imu_fs_hz: float, *, threshold_deg: float = 8.0,
             reps.append(TiltRep(s / fs, e / fs, float(seg[np.argmax(np.abs(seg))])))
         last_end = e
     return tuple(reps)
+
+
+class TiltRepTracker:
+    """Bridge reps from the pelvic tilt, live: :func:`segment_tilt_reps` fed block by block.
+
+    A rep is reported by the block in which the tilt comes back within ``rest_deg``
+    (its end), with exactly the start, end and peak that :func:`segment_tilt_reps` gives
+    for the whole recording. :meth:`finish` reports a rep still under way when the
+    recording stops, ended at the last sample, as the offline function does.
+
+    Parameters
+    ----------
+    imu_fs_hz : float
+        IMU sampling rate, Hz.
+    threshold_deg, rest_deg, min_duration_s : float
+        As in :func:`segment_tilt_reps`.
+
+    Notes
+    -----
+    State: the index of the last resting sample, the length of the current run beyond
+    the threshold, whether a rep is under way, and the largest excursion since the last
+    rest (its peak).
+    """
+
+    def __init__(self, imu_fs_hz: float, *, threshold_deg: float = DEFAULT_THRESHOLD_DEG,
+                 rest_deg: float = DEFAULT_REST_DEG, min_duration_s: float = DEFAULT_MIN_DURATION_S) -> None:
+        self.fs_hz, self.threshold_deg, self.rest_deg, self.min_duration_s = _check_rep_params(
+            imu_fs_hz, threshold_deg, rest_deg, min_duration_s)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen."""
+        self.n_seen = 0
+        self.reps: list[TiltRep] = []
+        """Every rep reported so far."""
+        self._last_rest = -1  # index of the last sample within rest_deg
+        self._run = 0  # samples in the current run beyond threshold_deg
+        self._under_way = False  # a qualifying run happened since the last rest
+        self._peak = 0.0  # tilt with the largest |tilt| since the last rest (first one on ties)
+
+    def process(self, tilt_deg) -> list[TiltRep]:
+        """Feed a block of tilt, degrees, shape ``(n_samples,)``; return the reps that ended in it."""
+        tilt = _validate.signal_2d("tilt_deg", np.atleast_2d(np.asarray(tilt_deg, dtype=float)), 1,
+                                   allow_empty=True)[0]
+        ended: list[TiltRep] = []
+        for i, value in enumerate(tilt.tolist()):
+            k = self.n_seen + i
+            mag = abs(value)
+            if mag <= self.rest_deg:
+                if self._under_way:
+                    ended.append(TiltRep((self._last_rest + 1) / self.fs_hz, k / self.fs_hz, self._peak))
+                    self._under_way = False
+                self._last_rest = k
+                self._peak = 0.0
+                self._run = 0
+                continue
+            if mag > abs(self._peak):
+                self._peak = value
+            if mag > self.threshold_deg:
+                self._run += 1
+                if self._run / self.fs_hz >= self.min_duration_s:  # the offline test, to the bit
+                    self._under_way = True
+            else:
+                self._run = 0
+        self.n_seen += tilt.size
+        self.reps.extend(ended)
+        return ended
+
+    def finish(self) -> list[TiltRep]:
+        """End of the recording: the rep under way, if any, ended at the last sample."""
+        if not self._under_way:
+            return []
+        rep = TiltRep((self._last_rest + 1) / self.fs_hz, (self.n_seen - 1) / self.fs_hz, self._peak)
+        self._under_way = False
+        self.reps.append(rep)
+        return [rep]
