@@ -60,3 +60,9 @@ def test_firmware_install_to_a_missing_board_fails_in_one_line():
     status, _, err = run_cli("firmware", "install", "--port", "/dev/ttyNOPE")
     assert status == ExitStatus.DEVICE_NOT_FOUND
     assert "/dev/ttyNOPE" in err and err.count("\n") == 1
+
+
+def test_scan_finds_the_virtual_wearable_by_its_service():
+    status, out, _ = run_cli("scan", "--virtual", "--timeout", "1")
+    assert status == 0
+    assert "glutescope-3F2A" in out and "dBm" in out
