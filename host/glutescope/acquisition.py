@@ -24,6 +24,7 @@ BACKFILL_WAIT_S = 5.0
 BACKFILL_PASSES = 3  # rounds over the remaining gaps (a resend that started late leaves a hole)
 BUSY_RETRY_S = 0.05
 RESUME_WAIT_S = 2.0  # for the first live blocks after a reconnection
+GAP_BACKFILL_DELAY_S = 0.2  # after a corrupt or missing frame, for late ones and the gap's end to arrive
 BUSY_RETRIES = 40
 
 
@@ -55,6 +56,7 @@ class LinkCounters:
     disconnects: int = 0
     reconnects: int = 0
     backfill_requests: int = 0
+    restarts: int = 0  # times the wearable came back idle after a link loss and was started again
     unrecoverable: list = field(default_factory=list)  # (stream, first_sample, n_samples) refused as out of window
 
 
@@ -97,6 +99,9 @@ class Acquisition:
         self._consumer: Optional[asyncio.Task] = None
         self._refused: dict[int, list[tuple[int, int]]] = {}  # stream -> ranges refused this segment
         self._refused_epoch = -1
+        self._backfill_lock = asyncio.Lock()
+        self._gap_task: Optional[asyncio.Task] = None
+        self._config: Optional[tuple[int, int, int]] = None  # START arguments of open()
         self.passive = False
         """True after `open_passive`: nothing is ever sent to the source."""
 
@@ -107,6 +112,7 @@ class Acquisition:
         self._consumer = asyncio.create_task(self._consume())
         await self.request_info()
         await self.command(protocol.encode_start, emg_fs_hz, channel_mask, imu_fs_hz)
+        self._config = (emg_fs_hz, channel_mask, imu_fs_hz)
         return await self.request_info()  # now with the configuration in use
 
     async def open_passive(self, *, timeout_s: float = COMMAND_TIMEOUT_S) -> protocol.DeviceInfo:
@@ -151,6 +157,13 @@ class Acquisition:
             except (asyncio.CancelledError, Exception):
                 pass  # closing: a reconnect in progress has nothing left to deliver
             self._reconnecting = None
+        if self._gap_task is not None:
+            self._gap_task.cancel()
+            try:
+                await self._gap_task
+            except (asyncio.CancelledError, Exception):
+                pass  # closing: the gap stays as it is
+            self._gap_task = None
         if self.transport.connected and not self.passive:
             try:
                 await self.command(protocol.encode_stop)
@@ -216,6 +229,7 @@ class Acquisition:
                 if self.passive:
                     return
                 try:
+                    await self._restart_if_idle()
                     await self.backfill()
                 except (TransportError, asyncio.TimeoutError):
                     pass  # the link went again; what is still missing is asked for next time
@@ -225,6 +239,36 @@ class Acquisition:
                 self._notify_link("lost")
         finally:
             self._reconnecting = None
+
+    async def _restart_if_idle(self) -> None:
+        """Start streaming again if the wearable came back idle (it was reset, or lost power)."""
+        if self._config is None:
+            return
+        info = await self.request_info()
+        if not info.channel_mask:
+            self.counters.restarts += 1
+            await self.command(protocol.encode_start, *self._config)  # a new segment begins
+            await self.request_info()
+
+    def _gap_seen(self) -> None:
+        """A frame was corrupt or never came: ask for its samples once the stream has moved on."""
+        if self.passive or self._closing or self._reconnecting is not None or self._gap_task is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # frames handled outside a running acquisition
+        self._gap_task = loop.create_task(self._backfill_soon())
+
+    async def _backfill_soon(self) -> None:
+        try:
+            await asyncio.sleep(GAP_BACKFILL_DELAY_S)
+            if self._reconnecting is None and self.transport.connected:
+                await self.backfill()
+        except (TransportError, asyncio.TimeoutError):
+            pass  # the link went: the reconnection backfills
+        finally:
+            self._gap_task = None
 
     async def backfill(self) -> None:
         """Ask for every missing range of both streams; what the wearable no longer has stays a gap.
@@ -237,6 +281,10 @@ class Acquisition:
         refuses (OUT_OF_WINDOW) and ``counters.unrecoverable`` records. In the end every
         sample still missing lies in a range the wearable refused, counted exactly once.
         """
+        async with self._backfill_lock:
+            await self._backfill()
+
+    async def _backfill(self) -> None:
         await self._wait_resumed()
         epoch = self.session.n_restarts
         if epoch != self._refused_epoch:  # stream indices began again: old refusals are void
@@ -357,8 +405,12 @@ class Acquisition:
         except protocol.FrameError:
             self.session.add_corrupt()
             self.counters.corrupt_frames += 1
+            self._gap_seen()
             return
+        skips = self.session.n_seq_skips
         self.session.add_frame(frame, received.t_host_ns)
+        if self.session.n_seq_skips != skips:
+            self._gap_seen()
         self.counters.lost_frames = self.session.n_seq_skips
         if isinstance(frame, protocol.EmgBlock):
             # The live view takes new blocks in order; it ignores late ones itself.

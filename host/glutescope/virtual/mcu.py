@@ -126,8 +126,11 @@ class _Adc:
         self.t_start_us = float(upy.clock.now_us())
         self.next_conv = 0
         self.board.adc_starts.append((self.t_start_us, self.inputs, self.period_us))
-        if hasattr(self.board.adc_source, "restart"):
-            self.board.adc_source.restart(self.inputs)
+        # The source may be a bound method (``AnalogFrontEnd.read``): its object restarts.
+        source = self.board.adc_source
+        restart = getattr(source, "restart", None) or getattr(getattr(source, "__self__", None), "restart", None)
+        if restart is not None:
+            restart(self.inputs)
         waiting, self.waiting = self.waiting, []
         for ch in waiting:
             ch._pace()

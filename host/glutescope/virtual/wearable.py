@@ -126,6 +126,41 @@ class VirtualWearable:
             await self.radio.close()
             self.radio = None
 
+    async def reboot(self) -> None:
+        """Reset the board, as ``machine.reset()`` does, and boot the firmware again.
+
+        Everything in RAM is gone (rings, counters, frame sequence, configuration), the
+        device clock starts again from 0, and the BLE link drops as the firmware's stack
+        goes down; the radio stays, so a host can reconnect to the fresh wearable, which
+        comes back idle and advertising. The body model's motion starts again with the
+        next START, as its EMG does with each ADC start, so the ``true_*`` methods hold
+        for the new stream too.
+        """
+        if self._task is None or VirtualWearable._running is not self:
+            raise RuntimeError("the virtual wearable is not running: await start() first")
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+        self._task = None
+        from glutescope.virtual import ble_shim, mcu, upy
+
+        # The reset takes the radio's host stack down with the MCU: the link drops for
+        # real and the GATT table is gone before the new firmware registers its own.
+        radio = ble_shim.BLE()
+        with contextlib.suppress(OSError, asyncio.TimeoutError):
+            await asyncio.wait_for(radio.settle(), 2.0)  # the firmware's own disconnect, on the way down
+        radio.active(False)
+        with contextlib.suppress(OSError, asyncio.TimeoutError):
+            await asyncio.wait_for(radio.settle(), 2.0)
+        radio._remove_own_services()
+        ble_shim.detach()
+        mcu.uninstall()
+        upy.uninstall()
+        _forget_firmware_modules()
+        VirtualWearable._running = None
+        self.motion.served = 0
+        await self.start()  # the radio is kept: start() powers up on it
+
     @classmethod
     @contextlib.asynccontextmanager
     async def started(cls, *args, **kwargs):
