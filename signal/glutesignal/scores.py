@@ -26,7 +26,7 @@ import numpy as np
 from . import _validate
 from .symmetry import louder_side, symmetry_index_pct
 
-__all__ = ["BridgeRep", "SqueezeScore", "bridge_reps", "squeeze_quality"]
+__all__ = ["BridgeRep", "SqueezeScore", "bridge_reps", "squeeze_quality", "squeeze_window_s"]
 
 STRENGTH_TARGET_PCT_MVC = 50.0
 """Peak %MVC that earns full strength marks (a hard voluntary squeeze)."""
@@ -89,8 +89,14 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
                     channel_left: int = 0, channel_right: int = 1, baseline_s: float = 2.0,
                     after_s: float = 3.0, mvc=None, reference_peak: float | None = None,
                     tilt_deg=None, obliquity_deg=None, rotation_deg=None,
-                    imu_fs_hz: float | None = None) -> SqueezeScore:
+                    imu_fs_hz: float | None = None, imu_start_s: float = 0.0) -> SqueezeScore:
     """Score one cued squeeze of the squeeze test.
+
+    Live, call it once the relax window after the relax cue has been seen (``relax_cue_s
+    + after_s`` on the stream clock), with the stretch of the envelope that
+    :func:`squeeze_window_s` names (cue times then relative to that stretch's first
+    sample) and, for isolation, the pelvis angles with ``imu_start_s`` placing their first
+    sample on the same axis. The score equals the one computed on the whole recording.
 
     Parameters
     ----------
@@ -118,6 +124,9 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
         Pelvis angles for the isolation score (all three, with ``imu_fs_hz``).
     imu_fs_hz : float or None
         IMU rate, Hz.
+    imu_start_s : float
+        Time of the first pelvis-angle sample on the envelope's time axis, s (0 when both
+        start together; the angles must start by ``cue_s``).
 
     Returns
     -------
@@ -192,8 +201,10 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
         if any(a is None for a in angles) or imu_fs_hz is None:
             raise ValueError("tilt_deg, obliquity_deg, rotation_deg and imu_fs_hz must be given together")
         ifs = _validate.positive("imu_fs_hz", imu_fs_hz, " (Hz)")
-        i_base, i_cue = max(0, int(round((cue_s - baseline_s) * ifs))), int(round(cue_s * ifs))
-        i_end = int(round(relax_cue_s * ifs))
+        if not (np.isfinite(imu_start_s) and imu_start_s <= cue_s):
+            raise ValueError(f"imu_start_s must be finite and not after cue_s ({cue_s:g} s); got {imu_start_s!r}")
+        i_base = max(0, int(round((cue_s - baseline_s - imu_start_s) * ifs)))
+        i_cue, i_end = int(round((cue_s - imu_start_s) * ifs)), int(round((relax_cue_s - imu_start_s) * ifs))
         motion = 0.0
         for a in angles:
             arr = np.asarray(a, dtype=float).reshape(-1)
@@ -205,6 +216,32 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
     total = float(np.mean([strength, speed, steadiness, relaxation, isolation]))
     return SqueezeScore(side, total, strength, speed, steadiness, relaxation, isolation, peak, float(t90),
                         hold_cv, float(relax), float(overflow), motion)
+
+
+def squeeze_window_s(cue_s: float, relax_cue_s: float, *, baseline_s: float = 2.0,
+                     after_s: float = 3.0) -> tuple[float, float]:
+    """The stretch of the stream :func:`squeeze_quality` reads for one cued squeeze.
+
+    Parameters
+    ----------
+    cue_s, relax_cue_s : float
+        Squeeze and relax cue times on the stream clock, s.
+    baseline_s, after_s : float
+        As in :func:`squeeze_quality`.
+
+    Returns
+    -------
+    (start_s, end_s) : tuple of float
+        Keep the envelope (and pelvis angles) from ``start_s`` to ``end_s``; score once
+        the stream has reached ``end_s``, passing ``cue_s - start_s`` and
+        ``relax_cue_s - start_s`` as the cue times.
+    """
+    baseline_s = _validate.positive("baseline_s", baseline_s, " (s)")
+    after_s = _validate.positive("after_s", after_s, " (s)")
+    if not (cue_s - baseline_s >= 0.0 and cue_s < relax_cue_s):
+        raise ValueError(f"cue_s must leave baseline_s ({baseline_s:g} s) of stream before it and precede "
+                         f"relax_cue_s; got cue_s={cue_s!r}, relax_cue_s={relax_cue_s!r}")
+    return float(cue_s - baseline_s), float(relax_cue_s + after_s)
 
 
 @dataclass(frozen=True)

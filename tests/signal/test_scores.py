@@ -9,7 +9,7 @@ from glutesignal.bodymodel import simulate
 from glutesignal.conditioning import condition
 from glutesignal.envelope import moving_rms
 from glutesignal.pelvis import pelvis_angles, segment_tilt_reps
-from glutesignal.scores import bridge_reps, squeeze_quality
+from glutesignal.scores import bridge_reps, squeeze_quality, squeeze_window_s
 
 
 def _squeeze_scores(seed, weaker_side):
@@ -67,3 +67,33 @@ def test_bridge_reps_match_truth():
         assert 0.5 < r.hip_drop_deg < 2.5  # the weaker left side sags ~1.2 deg
     with pytest.raises(ValueError, match=r"rep 0 \(0-100 s\) is outside the envelope"):
         bridge_reps(env, s.emg_fs_hz, [reps[0].__class__(0.0, 100.0, -20.0)])
+
+
+def test_scoring_from_stream_windows_equals_the_whole_recording():
+    # The host keeps only the stretch squeeze_window_s names, and the IMU ring starts
+    # elsewhere: the score must not change.
+    s, whole = _squeeze_scores(0, "left")
+    env = moving_rms(condition(s.emg_uV, s.emg_fs_hz), s.emg_fs_hz)
+    ang = pelvis_angles(s.acc_g, s.gyro_dps, s.imu_fs_hz)
+    for p in s.phases:
+        if p.name != "squeeze" or p.side == "both":
+            continue
+        start_s, end_s = squeeze_window_s(p.start_s, p.end_s)
+        assert (start_s, end_s) == (p.start_s - 2.0, p.end_s + 3.0)
+        a, b = int(round(start_s * s.emg_fs_hz)), int(round(end_s * s.emg_fs_hz))
+        i0 = int(round((start_s - 1.0) * s.imu_fs_hz))  # IMU window opens a second earlier
+        live = squeeze_quality(
+            env[:, a:b + 1], s.emg_fs_hz, side=p.side, cue_s=p.start_s - a / s.emg_fs_hz,
+            relax_cue_s=p.end_s - a / s.emg_fs_hz, mvc=s.mvc_uV, tilt_deg=ang.tilt_deg[i0:],
+            obliquity_deg=ang.obliquity_deg[i0:], rotation_deg=ang.rotation_deg[i0:], imu_fs_hz=s.imu_fs_hz,
+            imu_start_s=i0 / s.imu_fs_hz - a / s.emg_fs_hz)
+        assert live == whole[p.side]
+
+
+def test_squeeze_window_errors():
+    with pytest.raises(ValueError, match=r"cue_s must leave baseline_s \(2 s\) of stream before it"):
+        squeeze_window_s(1.0, 5.0)
+    env = np.ones((2, 2000))
+    with pytest.raises(ValueError, match=r"imu_start_s must be finite and not after cue_s \(3 s\); got 4"):
+        squeeze_quality(env, 200.0, side="left", cue_s=3.0, relax_cue_s=5.0, tilt_deg=np.zeros(500),
+                        obliquity_deg=np.zeros(500), rotation_deg=np.zeros(500), imu_fs_hz=100.0, imu_start_s=4.0)
