@@ -64,12 +64,14 @@ class SqueezeTestGuide:
         Envelope sampling rate, Hz.
     """
 
-    def __init__(self, cues, fs_hz: float) -> None:
+    def __init__(self, cues, fs_hz: float, imu_fs_hz: float = 0.0) -> None:
         self.cues = tuple(cues)
         if not self.cues:
             raise ValueError("cues must hold at least one phase")
         self.fs_hz = float(fs_hz)
+        self.imu_fs_hz = float(imu_fs_hz)
         self._windows: dict[str, tuple[np.ndarray, float, float]] = {}
+        self._pelvis: dict[str, tuple[np.ndarray, float]] = {}  # side -> ((3, n) angles, start on the window axis)
         self.scores: dict[str, SqueezeScore] = {}
         """Latest score per side ("left", "right")."""
         self._pending = [c for c in self.cues if c.name == "squeeze" and c.side in ("left", "right")]
@@ -85,11 +87,14 @@ class SqueezeTestGuide:
     def finished(self) -> bool:
         return not self._pending
 
-    def update(self, t_s: float, envelope_since: Callable[[int], tuple[int, np.ndarray]]) -> bool:
+    def update(self, t_s: float, envelope_since: Callable[[int], tuple[int, np.ndarray]],
+               pelvis_since: Optional[Callable[[int], tuple[int, np.ndarray]]] = None) -> bool:
         """Score every squeeze whose relaxation window has passed by ``t_s``.
 
         ``envelope_since(index)`` returns ``(first_index, envelope (2, n))`` from the
-        live ring (left, right rows). Returns True when a score changed.
+        live ring (left, right rows); ``pelvis_since(index)`` likewise the pelvis angles
+        (tilt, obliquity, rotation in degrees, (3, n) at ``imu_fs_hz``), which add pelvis
+        motion to the isolation score. Returns True when a score changed.
         """
         changed = False
         for cue in list(self._pending):
@@ -102,21 +107,33 @@ class SqueezeTestGuide:
                 continue  # the window is no longer (or not entirely) there: no score
             t_start = start / self.fs_hz
             self._windows[cue.side] = (np.asarray(env, float), cue.start_s - t_start, cue.end_s - t_start)
+            if pelvis_since is not None and self.imu_fs_hz > 0:
+                i_first = int(np.floor(max(t_start, 0.0) * self.imu_fs_hz))
+                i_start, angles = pelvis_since(i_first)
+                t_imu = i_start / self.imu_fs_hz
+                if angles.shape[1] and t_imu <= cue.start_s and np.all(np.isfinite(angles)):
+                    self._pelvis[cue.side] = (np.asarray(angles, float), t_imu - t_start)
             changed = True
         if changed:
             self._score_all()
         return changed
 
+    def _score(self, side: str, reference_peak: Optional[float]) -> SqueezeScore:
+        env, cue_s, relax_s = self._windows[side]
+        pelvis = {}
+        if side in self._pelvis:
+            angles, start_s = self._pelvis[side]
+            pelvis = dict(tilt_deg=angles[0], obliquity_deg=angles[1], rotation_deg=angles[2],
+                          imu_fs_hz=self.imu_fs_hz, imu_start_s=start_s)
+        return squeeze_quality(env, self.fs_hz, side=side, cue_s=cue_s, relax_cue_s=relax_s,
+                               baseline_s=BASELINE_S, after_s=AFTER_S, reference_peak=reference_peak,
+                               **pelvis)
+
     def _score_all(self) -> None:
-        peaks = {}
-        for side, (env, cue_s, relax_s) in self._windows.items():
-            peaks[side] = squeeze_quality(env, self.fs_hz, side=side, cue_s=cue_s, relax_cue_s=relax_s,
-                                          baseline_s=BASELINE_S, after_s=AFTER_S).peak
+        peaks = {side: self._score(side, None).peak for side in self._windows}
         reference = max(peaks.values()) if len(peaks) == 2 else None
-        for side, (env, cue_s, relax_s) in self._windows.items():
-            self.scores[side] = squeeze_quality(env, self.fs_hz, side=side, cue_s=cue_s, relax_cue_s=relax_s,
-                                                baseline_s=BASELINE_S, after_s=AFTER_S,
-                                                reference_peak=reference)
+        for side in self._windows:
+            self.scores[side] = self._score(side, reference)
 
     def weaker_side(self) -> Optional[str]:
         """The side with the lower total once both are scored."""

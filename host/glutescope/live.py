@@ -119,7 +119,7 @@ class LiveState:
     stats: LiveStats
     imu_fs_hz: float = 0.0
     pelvis: Optional[RingBuffer] = None
-    """Pelvic tilt and obliquity, degrees, (2, capacity) at the IMU rate; None without IMU."""
+    """Pelvic tilt, obliquity and rotation, degrees, (3, capacity) at the IMU rate; None without IMU."""
 
     @property
     def n_channels(self) -> int:
@@ -154,13 +154,14 @@ class LiveProcessor:
         if imu_fs_hz > 0:
             self.pelvis_tracker = PelvisTracker(imu_fs_hz)
             self.state.imu_fs_hz = imu_fs_hz
-            self.state.pelvis = RingBuffer(2, int(display_s * imu_fs_hz))
+            self.state.pelvis = RingBuffer(3, int(display_s * imu_fs_hz))
         self.next_imu_sample = 0
         self.mains_hz = mains_hz
         self._quality_at = 0
         self.sides = _side_rows(tuple(channel_names))
         self.balance = BalanceTracker(emg_fs_hz) if self.sides else None
-        self.guide = SqueezeTestGuide(squeeze_cues, emg_fs_hz) if squeeze_cues and self.sides else None
+        self.guide = (SqueezeTestGuide(squeeze_cues, emg_fs_hz, imu_fs_hz)
+                      if squeeze_cues and self.sides else None)
         # Single-leg exercises compare the working glute of left-leg and right-leg reps.
         self.single_leg = single_leg
         self.next_sample = 0
@@ -176,8 +177,9 @@ class LiveProcessor:
             self.missing_samples += gap
             self.conditioner.reset()
             self.rms.reset()
-            self.state.emg.write(np.full((emg_uV.shape[0], min(gap, 2000)), np.nan, np.float32))
-            self.state.envelope.write(np.full((emg_uV.shape[0], min(gap, 2000)), np.nan, np.float32))
+            self.state.emg.write_gap(gap)
+            self.state.envelope.write_gap(gap)
+            self.raw.write_gap(gap)
         conditioned = self.conditioner.process(emg_uV)
         envelope = self.rms.process(conditioned)
         self.raw.write(emg_uV)
@@ -197,7 +199,8 @@ class LiveProcessor:
             start, data = self.state.envelope.since(index)
             return start, data[rows]
 
-        scored = self.guide.update(t_s, envelope_since)
+        pelvis = self.state.pelvis
+        scored = self.guide.update(t_s, envelope_since, pelvis.since if pelvis is not None else None)
         cue, left_s = self.guide.cue_at(t_s)
         changes = dict(cue=cue, cue_left_s=left_s)
         if scored:
@@ -212,8 +215,9 @@ class LiveProcessor:
             return
         if first_sample > self.next_imu_sample:
             self.pelvis_tracker.reset()  # a hole in the IMU stream: re-level from gravity
+            self.state.pelvis.write_gap(first_sample - self.next_imu_sample)
         angles = self.pelvis_tracker.process(acc_g, gyro_dps)
-        self.state.pelvis.write(np.vstack([angles.tilt_deg, angles.obliquity_deg]))
+        self.state.pelvis.write(np.vstack([angles.tilt_deg, angles.obliquity_deg, angles.rotation_deg]))
         self.next_imu_sample = first_sample + acc_g.shape[1]
 
     def _update_balance(self) -> None:

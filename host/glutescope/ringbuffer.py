@@ -85,6 +85,18 @@ class RingBuffer:
             self._data[:, : a.shape[1] - first] = a[:, first:]
         self._write_index = w + n
 
+    def write_gap(self, n_samples: int) -> None:
+        """Mark ``n_samples`` missing samples (NaN), keeping indices aligned with the stream.
+
+        Only the last ``capacity`` of them are stored, so a long gap costs no more memory
+        than a short one.
+        """
+        if n_samples < 0:
+            raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+        kept = min(n_samples, self._capacity)
+        self._write_index += n_samples - kept
+        self.write(np.full((self.n_channels, kept), np.nan, dtype=np.float32))
+
     def _copy(self, start: int, end: int) -> np.ndarray:
         n = end - start
         out = np.empty((self.n_channels, n), dtype=np.float32)

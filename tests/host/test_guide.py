@@ -8,12 +8,19 @@ from glutesignal.bodymodel import simulate
 NAMES = ("glute_max_left", "glute_max_right")
 
 
-def run_test(weaker_side):
-    session = simulate("squeeze_test", seed=2, weaker_side=weaker_side,
-                       left_scale=0.7 if weaker_side == "left" else 0.7)
+def run_test(weaker_side, with_imu=False):
+    session = simulate("squeeze_test", seed=2, weaker_side=weaker_side)
     cues = tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in session.phases)
-    live = LiveProcessor(NAMES, session.emg_fs_hz, session.imu_fs_hz, squeeze_cues=cues)
+    live = LiveProcessor(NAMES, session.emg_fs_hz, session.imu_fs_hz if with_imu else 0.0,
+                         squeeze_cues=cues)
+    ratio = session.emg_fs_hz / session.imu_fs_hz
+    imu_next = 0
     for start in range(0, session.emg_uV.shape[1], 40):
+        # IMU blocks arrive interleaved with EMG blocks, as over the link.
+        imu_end = int((start + 40) / ratio)
+        if with_imu and imu_end > imu_next:
+            live.push_imu(imu_next, session.acc_g[:, imu_next:imu_end], session.gyro_dps[:, imu_next:imu_end])
+            imu_next = imu_end
         live.push_emg(start, session.emg_uV[:, start:start + 40])
     return live.state.stats
 
@@ -49,3 +56,11 @@ def test_cues_follow_the_schedule():
     assert guide.cue_at(cues[-1].end_s + 1) == (None, 0.0)
     with pytest.raises(ValueError, match="at least one phase"):
         SqueezeTestGuide((), 2000.0)
+
+
+def test_pelvis_motion_enters_the_isolation_score_when_the_imu_is_worn():
+    without = {s.side: s for s in run_test("left").squeeze_scores}
+    with_imu = {s.side: s for s in run_test("left", with_imu=True).squeeze_scores}
+    assert all(s.motion_deg is None for s in without.values())
+    assert all(s.motion_deg is not None and s.motion_deg >= 0 for s in with_imu.values())
+    assert with_imu["left"].total < with_imu["right"].total

@@ -91,3 +91,16 @@ def test_concurrent_reader_never_sees_torn_or_wrong_samples():
     done.set()
     t.join()
     assert errors == []
+
+
+def test_a_gap_keeps_indices_aligned_and_costs_at_most_the_capacity():
+    from glutescope.ringbuffer import RingBuffer
+
+    ring = RingBuffer(2, 100)
+    ring.write(np.ones((2, 30)))
+    ring.write_gap(1_000_000)
+    ring.write(np.full((2, 10), 2.0))
+    assert ring.write_index == 30 + 1_000_000 + 10
+    start, data = ring.since(ring.write_index - 20)
+    assert start == ring.write_index - 20
+    assert np.isnan(data[:, :10]).all() and (data[:, 10:] == 2.0).all()

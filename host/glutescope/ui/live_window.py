@@ -151,7 +151,7 @@ class LiveWindow(QtWidgets.QWidget):
             angles = state.pelvis.latest(int(self.display_s * state.imu_fs_hz))
             if angles.shape[1] > 1:
                 t_imu = (np.arange(angles.shape[1]) - angles.shape[1] + 1) / state.imu_fs_hz
-                for curve, row in zip(self.pelvis_curves, angles):
+                for curve, row in zip(self.pelvis_curves, angles[:2]):
                     curve.setData(t_imu, row)
         warning = stats.quality_warning(state.channel_names)
         self.readout.setText(describe_asymmetry(stats) + (f"\n⚠ {warning}" if warning else ""))
