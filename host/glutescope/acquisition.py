@@ -104,6 +104,8 @@ class Acquisition:
         self._config: Optional[tuple[int, int, int]] = None  # START arguments of open()
         self.passive = False
         """True after `open_passive`: nothing is ever sent to the source."""
+        self.failure: Optional[BaseException] = None
+        """The first error of the recorder or of a callback; acquisition cannot be trusted after it."""
 
     # -- lifecycle ---------------------------------------------------------------
     async def open(self, *, emg_fs_hz: int, channel_mask: int, imu_fs_hz: int) -> protocol.DeviceInfo:
@@ -357,8 +359,11 @@ class Acquisition:
         future = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
-            if self.recorder is not None:
-                self.recorder.append(command, source=self.transport.record_source, host_to_device=True)
+            if self.recorder is not None and self.failure is None:
+                try:
+                    self.recorder.append(command, source=self.transport.record_source, host_to_device=True)
+                except Exception as exc:
+                    self._failed(exc)
             await self.transport.send_command(command)
             response = await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
         finally:
@@ -396,10 +401,30 @@ class Acquisition:
             self.handle(await self.transport.frames.get())
 
     def handle(self, received: ReceivedFrame) -> None:
-        """Record, decode and dispatch one frame; a bad frame is counted, never raised."""
-        if self.recorder is not None:
-            self.recorder.append(received.data, received.t_host_ns, source=self.transport.record_source)
+        """Record, decode and dispatch one frame; never raises.
+
+        A bad frame is counted and skipped. A failure of the recorder (disk full) or of a
+        consumer's callback is kept in `failure` for the owner to report, and frames keep
+        being decoded so the live view and the counters stay truthful.
+        """
+        if self.recorder is not None and self.failure is None:
+            try:
+                self.recorder.append(received.data, received.t_host_ns, source=self.transport.record_source)
+            except Exception as exc:  # reported by the owner as one line; nothing is hidden
+                self._failed(exc)
         self.counters.frames += 1
+        try:
+            self._dispatch(received)
+        except Exception as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+            if self.on_link_change is not None:
+                self.on_link_change("failed")
+
+    def _dispatch(self, received: ReceivedFrame) -> None:
         try:
             frame = protocol.decode_frame(received.data)
         except protocol.FrameError:

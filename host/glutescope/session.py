@@ -188,6 +188,10 @@ class LiveSession:
                     await asyncio.wait_for(self._stop.wait(), 0.5)
                 except asyncio.TimeoutError:
                     processor.update_link(acq.counters, acq.status, acq.emg)
+                if acq.failure is not None:
+                    # The recording (or the pipeline) broke: stop and say so rather than
+                    # show a live view of data that is no longer being kept.
+                    raise acq.failure
         finally:
             await acq.close()
             if processor is not None:
