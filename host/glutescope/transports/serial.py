@@ -10,6 +10,7 @@ import asyncio
 import errno
 import threading
 import time
+import zlib
 from typing import Optional
 
 import serial
@@ -40,7 +41,8 @@ class SerialTransport(Transport):
         self._reader: Optional[threading.Thread] = None
         self._running = threading.Event()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self.decoder = CobsStreamDecoder()
+        self.decoder = CobsStreamDecoder(synced=True)
+        self._joined = False
 
     async def connect(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -55,7 +57,11 @@ class SerialTransport(Transport):
                     f"permission denied on {self.port} (on Linux, join the 'dialout' group)") from exc
             raise TransportError(f"cannot open serial port {self.port}: {exc}") from exc
         self._serial.reset_input_buffer()
-        self.decoder = CobsStreamDecoder()  # joins mid-stream: wait for the first delimiter
+        # The first packet may be the tail of a frame sent before the port was opened, or
+        # a whole frame (an idle wearable answering our first command): keep it if its
+        # CRC checks rather than always throwing it away.
+        self.decoder = CobsStreamDecoder(synced=True)
+        self._joined = False
         self._running.set()
         self._reader = threading.Thread(target=self._read_loop, name="glutescope-serial", daemon=True)
         self._reader.start()
@@ -74,6 +80,10 @@ class SerialTransport(Transport):
                 continue
             t_ns = time.monotonic_ns()
             for frame in self.decoder.feed(chunk):
+                if not self._joined:
+                    self._joined = True
+                    if not _whole(frame):
+                        continue  # the tail of a frame sent before we listened
                 self._loop.call_soon_threadsafe(self.frames.put_nowait, ReceivedFrame(t_ns, frame))
 
     @property
@@ -97,3 +107,8 @@ class SerialTransport(Transport):
         if self._serial is not None:
             self._serial.close()
             self._serial = None
+
+
+def _whole(frame: bytes) -> bool:
+    """True when a packet ends with the CRC-32 of what precedes it (a whole frame)."""
+    return len(frame) > 4 and zlib.crc32(frame[:-4]) == int.from_bytes(frame[-4:], "little")

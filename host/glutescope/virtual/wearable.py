@@ -58,13 +58,16 @@ class VirtualWearable:
     firmware : Path, optional
         A firmware tree (holding ``glutefw/``) to run instead of the installed one,
         e.g. a build under test.
+    usb : bool
+        Bench mode: the firmware's USB serial link on a pseudo-terminal whose path is
+        `serial_port` (open it with pyserial like a board's /dev/ttyACM0); no BLE.
     """
 
     _running: Optional["VirtualWearable"] = None
 
     def __init__(self, session: Optional[BodySession] = None, *, exercise: str = "demo", seed: int = 0,
                  speed: float = 1.0, mains_hz: float = 50.0, radio=None,
-                 firmware: Optional[Path] = None) -> None:
+                 firmware: Optional[Path] = None, usb: bool = False) -> None:
         from glutescope.virtual.analog import AnalogFrontEnd
 
         self.session = session if session is not None else simulate(exercise, seed=seed, mains_hz=mains_hz)
@@ -72,6 +75,9 @@ class VirtualWearable:
         self.analog = AnalogFrontEnd(self.session.emg_uV, seed=seed + 1)
         self.motion = MotionSource(self.session)
         self.firmware = Path(firmware) if firmware is not None else firmware_dir()
+        self.usb = usb
+        self.serial_port: Optional[str] = None
+        self._pty: Optional["_PtyLink"] = None
         self._own_radio = radio is None
         self.radio = radio
         self._task: Optional[asyncio.Task] = None
@@ -104,7 +110,16 @@ class VirtualWearable:
         finally:
             sys.path.remove(str(self.firmware))
         VirtualWearable._running = self
-        self._task = asyncio.create_task(app.main(), name="virtual-wearable-firmware")
+        usb_link = None
+        if self.usb:
+            from glutefw.usb import UsbLink
+
+            if self._pty is None:
+                self._pty = _PtyLink()
+                self.serial_port = self._pty.slave_path
+            usb_link = UsbLink(self._pty, self._pty)
+        self._task = asyncio.create_task(app.main(usb=usb_link, use_ble=not self.usb),
+                                         name="virtual-wearable-firmware")
         self._task.add_done_callback(self._firmware_ended)
 
     def _firmware_ended(self, task: asyncio.Task) -> None:
@@ -130,6 +145,9 @@ class VirtualWearable:
         if self._own_radio and self.radio is not None:
             await self.radio.close()
             self.radio = None
+        if self._pty is not None:
+            self._pty.close()
+            self._pty = None
 
     async def reboot(self) -> None:
         """Reset the board, as ``machine.reset()`` does, and boot the firmware again.
@@ -218,6 +236,75 @@ class VirtualWearable:
         """The ADC codes the body presented for EMG stream samples ``first .. first+n-1``."""
         idx = self.analog.body_index(np.arange(first_sample, first_sample + n_samples))
         return self.analog.codes[:, idx]
+
+
+class _PtyLink:
+    """The board's USB CDC port, as a pseudo-terminal pair (stands in for the USB cable).
+
+    The firmware writes frames to the master end and reads commands from it; the host
+    opens the slave end's path with pyserial, exactly as it opens /dev/ttyACM0.
+    """
+
+    def __init__(self) -> None:
+        import os
+        import tty
+
+        self.master_fd, self.slave_fd = os.openpty()
+        tty.setraw(self.slave_fd)  # no echo, no newline translation: bytes pass as they are
+        self.slave_path = os.ttyname(self.slave_fd)
+        os.set_blocking(self.master_fd, False)
+        self._pending = bytearray()
+
+    MAX_PENDING_BYTES = 64 * 1024  # like a CDC port with nobody listening, drop beyond this
+
+    def write(self, data) -> None:
+        """Called by the firmware's UsbLink: queue the bytes and push what the pty takes."""
+        if len(self._pending) < self.MAX_PENDING_BYTES:
+            self._pending += bytes(data)
+        self._flush()
+
+    def _flush(self) -> None:
+        import os
+
+        while self._pending:
+            try:
+                n = os.write(self.master_fd, self._pending)
+            except BlockingIOError:
+                return  # the host is not reading: keep the bytes, as a USB FIFO would stall
+            del self._pending[:n]
+
+    async def read(self, n: int) -> bytes:
+        """Called by the firmware's reader task: wait for command bytes from the host."""
+        import os
+
+        loop = asyncio.get_running_loop()
+        while True:
+            self._flush()
+            try:
+                data = os.read(self.master_fd, n)
+                if data:
+                    return data
+            except BlockingIOError:
+                pass
+            except OSError:
+                return b""  # the host side closed
+            ready = loop.create_future()
+            loop.add_reader(self.master_fd, ready.set_result, None)
+            try:
+                await asyncio.wait_for(ready, 0.05)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                loop.remove_reader(self.master_fd)
+
+    def close(self) -> None:
+        import os
+
+        for fd in (self.master_fd, self.slave_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def _forget_firmware_modules() -> None:
