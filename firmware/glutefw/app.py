@@ -388,6 +388,8 @@ async def main(usb=None, use_ble=True):
         fw = "%d.%d.%d" % config.FW_VERSION
         w.ble.start(frames.standalone_info_frame(w.info_payload()), config.MANUFACTURER,
                     config.MODEL, fw)
+        if w.battery_pct != _BATTERY_UNKNOWN:
+            w.ble.set_battery(w.battery_pct)  # advertised from the first scan on
     jobs = [w.acq.acquisition_task(), w.imu.imu_task(), w.control_task(), w.sender_task(),
             w.status_task()]
     if usb is not None:

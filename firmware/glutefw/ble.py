@@ -33,6 +33,10 @@ _FLAG_NOTIFY = const(0x0010)
 _ADV_TYPE_FLAGS = const(0x01)
 _ADV_TYPE_UUID128_COMPLETE = const(0x07)
 _ADV_TYPE_NAME_COMPLETE = const(0x09)
+_ADV_TYPE_SERVICE_DATA_16 = const(0x16)
+_BATTERY_SERVICE_LE = b"\x0f\x18"  # 0x180F, little-endian as in service data
+_BATTERY_UNKNOWN = const(255)
+_BATTERY_AD_BYTES = const(5)  # length, type, UUID16, percent
 _ADV_FLAGS_LE_GENERAL_NO_BREDR = const(0x06)
 _ADV_MAX_BYTES = const(31)
 _ADV_INTERVAL_US = const(100000)  # fast enough for a quick reconnect
@@ -109,11 +113,15 @@ class BlePeripheral:
         if name is None:
             name = default_name(ble)
         name_bytes = name.encode()
-        self._resp_data = _adv_field(_ADV_TYPE_NAME_COMPLETE, name_bytes)
-        if len(self._resp_data) > _ADV_MAX_BYTES:
+        # The scan response carries the name and the battery level (Battery service
+        # data), so a scan can show both without connecting.
+        self._name_field = _adv_field(_ADV_TYPE_NAME_COMPLETE, name_bytes)
+        if len(self._name_field) + _BATTERY_AD_BYTES > _ADV_MAX_BYTES:
             raise ValueError(
-                "name must be at most %d bytes of UTF-8, got %d" % (_ADV_MAX_BYTES - 2, len(name_bytes))
+                "name must be at most %d bytes of UTF-8, got %d"
+                % (_ADV_MAX_BYTES - 2 - _BATTERY_AD_BYTES, len(name_bytes))
             )
+        self._resp_data = self._scan_response(_BATTERY_UNKNOWN)
         self._adv_data = _adv_field(_ADV_TYPE_FLAGS, bytes((_ADV_FLAGS_LE_GENERAL_NO_BREDR,))) + _adv_field(
             _ADV_TYPE_UUID128_COMPLETE, bytes(_SERVICE_UUID)
         )
@@ -177,11 +185,19 @@ class BlePeripheral:
         self._ble.gatts_write(self._h_info, info_bytes)
 
     def set_battery(self, pct):
-        """Set the battery level (0-100 %) and notify a subscribed central."""
+        """Set the battery level (0-100 %), notify a subscribed central, advertise it."""
         if not 0 <= pct <= 100:
             raise ValueError("battery pct must be 0-100, got %r" % (pct,))
+        changed = self._battery[0] != pct
         self._battery[0] = pct
         self._ble.gatts_write(self._h_battery, self._battery, True)
+        if changed:
+            self._resp_data = self._scan_response(pct)  # rare: allocation is fine here
+            if self._running and self._conn_handle == _NO_CONNECTION:
+                self._advertise()
+
+    def _scan_response(self, pct):
+        return self._name_field + _adv_field(_ADV_TYPE_SERVICE_DATA_16, _BATTERY_SERVICE_LE + bytes((pct,)))
 
     async def send(self, frame):
         """Send ``frame`` in one notification; ``False`` if no central is connected.

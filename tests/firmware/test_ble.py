@@ -268,8 +268,8 @@ def test_a_name_too_long_for_the_scan_response_is_refused():
         async with VirtualRadio() as radio:
             ble = ble_shim.attach(radio)
             try:
-                with pytest.raises(ValueError, match="name must be at most 29 bytes of UTF-8, got 30"):
-                    fw_ble.BlePeripheral(ble, "x" * 30, CommandQueue())
+                with pytest.raises(ValueError, match="name must be at most 24 bytes of UTF-8, got 25"):
+                    fw_ble.BlePeripheral(ble, "x" * 25, CommandQueue())
             finally:
                 ble_shim.detach()
 

@@ -66,3 +66,4 @@ def test_scan_finds_the_virtual_wearable_by_its_service():
     status, out, _ = run_cli("scan", "--virtual", "--timeout", "1")
     assert status == 0
     assert "glutescope-3F2A" in out and "dBm" in out
+    assert out.splitlines()[1].endswith("66 %")  # the battery level advertised in the scan response

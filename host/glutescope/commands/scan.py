@@ -33,7 +33,8 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     if not found:
         raise CliError(f"no glutescope wearable answered within {args.timeout:g} s",
                        ExitStatus.DEVICE_NOT_FOUND)
-    print(f"{'name':<20} {'address':<20} {'RSSI':>6}", file=env.stdout)
+    print(f"{'name':<20} {'address':<20} {'RSSI':>8} {'battery':>8}", file=env.stdout)
     for w in found:
-        print(f"{w.name:<20} {w.address:<20} {w.rssi_dBm:>4} dBm", file=env.stdout)
+        battery = "?" if w.battery_pct is None else f"{w.battery_pct} %"
+        print(f"{w.name:<20} {w.address:<20} {w.rssi_dBm:>4} dBm {battery:>8}", file=env.stdout)
     return ExitStatus.OK

@@ -27,6 +27,18 @@ class FoundWearable:
     """Platform address (MAC on Linux/Windows, UUID on macOS)."""
     rssi_dBm: int
     """Received signal strength of the advertisement."""
+    battery_pct: Optional[int] = None
+    """Battery level from the scan response's Battery service data; None if not sent."""
+
+
+_BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
+
+
+def _battery_of(adv) -> Optional[int]:
+    data = (adv.service_data or {}).get(_BATTERY_SERVICE_UUID)
+    if data and len(data) >= 1 and data[0] <= 100:
+        return int(data[0])
+    return None  # absent, or 255: the wearable has not measured it yet
 
 
 def _is_wearable(device, adv) -> bool:
@@ -42,7 +54,7 @@ async def scan(timeout_s: float = 5.0, scanner_backend=None) -> list[FoundWearab
     except (BleakError, OSError) as exc:
         raise NoAdapter(f"cannot scan for Bluetooth devices: {exc}") from exc
     found = [
-        FoundWearable(dev.name or adv.local_name or "?", dev.address, adv.rssi)
+        FoundWearable(dev.name or adv.local_name or "?", dev.address, adv.rssi, _battery_of(adv))
         for dev, adv in seen.values()
         if _is_wearable(dev, adv)
     ]
