@@ -96,6 +96,8 @@ class RunResult:
         """What ran out: the host's core, the simulator's core, or the machine's cores."""
         if self.sustained:
             return ""
+        if self.error:
+            return "failed"
         if self.host_cpu_pct >= BUSY_PCT:
             return "host-bound"
         if self.wearable_cpu_pct >= BUSY_PCT:
@@ -205,7 +207,11 @@ def run_once(n_channels: int, fs_hz: int, speed: float, seconds_s: float, warmup
             session = LiveSession(options)
             session.transport = _remote_transport(port)
             probe.watch_transport(session.transport)
-            session.start()
+            try:
+                session.start()
+            except Exception as exc:  # the host refused the configuration: a result, not a crash
+                return RunResult(n_channels, fs_hz, speed, seconds_s, 0, 0, 0, 0, 0, float("nan"), 0,
+                                 0.0, 0.0, 0.0, os.getloadavg()[0], f"the live session did not start: {exc}")
             cpu0, child_cpu0, t0 = time.process_time(), _cpu_s_of(child.pid), time.monotonic()
             time.sleep(seconds_s)
             wall_s = time.monotonic() - t0
