@@ -1,0 +1,361 @@
+"""A recording analysed by the live pipeline: what the report and the exports show.
+
+The recording's EMG and IMU are fed, block by block as they arrived (the stream
+anchors give the live blocks' boundaries), through the same `glutescope.live.LiveProcessor`
+the live view used, so every score here (contractions, symmetry, squeeze scores,
+signal quality) is the one the live view computed, not a second implementation.
+
+What the frames do not say (the exercise and the squeeze test's cues) comes from
+`exercise_plan`, by the same rules the live session used to pick its cues.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from glutescope.guide import Cue, squeeze_test_cues
+from glutescope.live import LiveProcessor, LiveStats
+from glutescope.protocol import codes_to_uV, imu_to_si
+from glutescope.recording import Recording, RecordingReader, RecordSource
+from glutesignal.balance import Contraction
+from glutesignal.quality import ChannelQuality
+from glutesignal.scores import bridge_reps
+from glutesignal.symmetry import symmetry_index_pct
+
+__all__ = ["ExercisePlan", "RepResult", "ChannelQualitySummary", "SegmentAnalysis",
+           "exercise_plan", "analyse_segment", "analyse"]
+
+_GRADES = ("good", "fair", "poor")
+
+
+@dataclass(frozen=True)
+class ExercisePlan:
+    """What the session asked of the person, which the frames do not record."""
+
+    exercise: Optional[str]
+    """Exercise script name (e.g. "demo", "squeeze_test"); None when unknown."""
+    squeeze_cues: tuple[Cue, ...]
+    """The squeeze test's cues on the EMG stream clock (empty: no squeeze test)."""
+    single_leg: bool
+    """Single-leg exercise: symmetry compares the working glute of left and right reps."""
+    source: str
+    """Where the plan comes from, in words (shown in the report)."""
+
+
+def _recorded_by_virtual_wearable(rec: Recording) -> bool:
+    for record in RecordingReader(rec.path):
+        if not record.host_to_device:
+            return record.source == RecordSource.VIRTUAL
+    return False
+
+
+def exercise_plan(rec: Recording, exercise: Optional[str] = None, *, seed: Optional[int] = None) -> ExercisePlan:
+    """The exercise and squeeze cues of a recording, chosen as the live session chose them.
+
+    In order: cues stored in ``meta.json`` (``"squeeze_cues"``: a list of objects with
+    ``start_s``, ``end_s``, ``name``, ``side``); for a recording of the virtual wearable,
+    the cues of its body model's script (its body follows them, and the live session
+    showed them); for a real wearable running ``squeeze_test``, the standard schedule
+    (`glutescope.guide.squeeze_test_cues`); otherwise none.
+
+    Parameters
+    ----------
+    rec : Recording
+        The loaded recording.
+    exercise : str, optional
+        What was performed; default ``meta.json``'s ``"exercise"``, and for a virtual
+        recording that does not say, ``"demo"`` (``glutescope record``'s default).
+    seed : int, optional
+        The virtual body model's seed; default ``meta.json``'s ``"seed"``, else 0.
+
+    Returns
+    -------
+    ExercisePlan
+    """
+    meta = rec.meta or {}
+    given = exercise if exercise is not None else meta.get("exercise")
+    name = given
+    cues: tuple[Cue, ...] = ()
+    stored = meta.get("squeeze_cues")
+    if stored is not None:
+        try:
+            cues = tuple(Cue(float(c["start_s"]), float(c["end_s"]), str(c["name"]), str(c["side"]))
+                         for c in stored)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"meta.json squeeze_cues must be objects with start_s, end_s, name, side; "
+                             f"got {stored!r} ({exc})") from None
+        source = "cues stored with the recording"
+    elif _recorded_by_virtual_wearable(rec):
+        from glutesignal.bodymodel import EXERCISES, simulate
+
+        name = given or "demo"
+        if name not in EXERCISES:
+            raise ValueError(f"exercise must be one of {EXERCISES}, got {name!r}")
+        s = int(seed if seed is not None else meta.get("seed", 0))
+        # The script (and so its cues) does not depend on the rates: render cheaply.
+        body = simulate(name, seed=s, emg_fs_hz=200.0, imu_fs_hz=104.0, mains_hz=None)
+        cues = tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in body.phases)
+        source = (f"virtual wearable script '{name}', seed {s}"
+                  + ("" if given else " (assumed: the recording does not name its exercise)"))
+    elif name == "squeeze_test":
+        cues = squeeze_test_cues()
+        source = "standard squeeze-test schedule"
+    else:
+        source = f"exercise '{name}'" if name else "exercise not recorded"
+    return ExercisePlan(name, cues, bool(name and name.startswith("single_leg")), source)
+
+
+@dataclass(frozen=True)
+class RepResult:
+    """One rep (contraction of both sides) as the live view listed it, on the stream clock."""
+
+    index: int
+    """Rep number from 1."""
+    start_s: float
+    """Onset, s from the segment's first EMG sample."""
+    duration_s: float
+    """Time under tension: onset to offset of the contraction, s."""
+    mean_uV: tuple[float, float]
+    """Mean envelope (left, right) over the rep, µV."""
+    peak_uV: tuple[float, float]
+    """Peak envelope (left, right), µV."""
+    si_pct: float
+    """Symmetry index of the means, (R-L)/(0.5(R+L)) x 100, % (right louder +)."""
+    working_side: str
+    """The louder side in the rep ("left"/"right"): the working glute of a single-leg rep."""
+    hip_drop_deg: Optional[float]
+    """Largest change of pelvic obliquity from the rep's start, degrees (None without IMU)."""
+
+
+@dataclass(frozen=True)
+class ChannelQualitySummary:
+    """Signal quality of one channel over the whole segment, from the live grading windows."""
+
+    channel: int
+    """Row of the channel."""
+    grade: str
+    """Worst grade over the windows ("good", "fair", "poor"); "unknown" if none was graded."""
+    reasons: tuple[str, ...]
+    """Each kind of reason given in a window not graded good, with its first figures and
+    in how many windows, first seen first."""
+    n_windows: dict
+    """Windows per grade, e.g. ``{"good": 25, "fair": 2, "poor": 0}``."""
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentAnalysis:
+    """One segment (one START) of a recording, processed by the live pipeline."""
+
+    segment: int
+    """Index of the segment in the recording."""
+    channel_names: tuple[str, ...]
+    """Muscle of each EMG row."""
+    emg_fs_hz: float
+    """EMG rate, Hz."""
+    imu_fs_hz: float
+    """IMU rate, Hz (0 without IMU)."""
+    envelope_uV: np.ndarray
+    """100 ms RMS envelope of the conditioned EMG, µV, (n_channels, n_samples); NaN in gaps."""
+    pelvis_deg: Optional[np.ndarray]
+    """Pelvis tilt, obliquity, rotation, degrees, (3, n_imu); NaN in gaps; None without IMU."""
+    stats: LiveStats
+    """The live processor's stats at the end: symmetry, contractions, squeeze scores."""
+    reps: tuple[RepResult, ...]
+    """The contractions compared left/right, on the stream clock, with hip drop."""
+    quality: tuple[ChannelQualitySummary, ...]
+    """Signal quality per channel over the segment."""
+    plan: ExercisePlan
+    """The exercise and cues used."""
+
+    @property
+    def duration_s(self) -> float:
+        """Span of the EMG stream, s."""
+        return self.envelope_uV.shape[1] / self.emg_fs_hz
+
+
+def channel_names(rec: Recording) -> tuple[str, ...]:
+    """Muscle of each EMG row from ``meta.json``'s channel map (``ADC<i>`` where unnamed)."""
+    info = rec.device_info
+    if info is None:
+        raise ValueError(f"recording {rec.path} holds no device info: its channels are unknown")
+    cmap = (rec.meta or {}).get("channel_map") or {}
+    return tuple(str(cmap.get(str(i), f"ADC{i}")) for i in range(8) if info.channel_mask >> i & 1)
+
+
+def _valid_runs(n: int, gaps) -> list[tuple[int, int]]:
+    runs, pos = [], 0
+    for g in gaps:
+        if g.first_sample > pos:
+            runs.append((pos, g.first_sample))
+        pos = g.first_sample + g.n_samples
+    if pos < n:
+        runs.append((pos, n))
+    return runs
+
+
+def _blocks(segment, fallback: int) -> list[tuple[int, int]]:
+    """[start, end) of the blocks as they arrived live: anchors split the valid runs."""
+    cuts = set(int(a) for a in segment.anchors[0]) if segment.anchors.size else set()
+    out = []
+    for a, b in _valid_runs(segment.n_samples, segment.gaps):
+        edges = sorted({a, b} | {c for c in cuts if a < c < b})
+        if len(edges) == 2 and not cuts:
+            edges = list(range(a, b, fallback)) + [b]
+        out.extend(zip(edges[:-1], edges[1:]))
+    return out
+
+
+def _merge_quality(history: list[tuple[ChannelQuality, ...]], n_channels: int) -> tuple[ChannelQualitySummary, ...]:
+    out = []
+    for ch in range(n_channels):
+        counts = {g: 0 for g in _GRADES}
+        kinds: dict[str, list[str]] = {}  # reason without its figures -> each time given
+        worst = -1
+        for snapshot in history:
+            q = snapshot[ch]
+            counts[q.grade] = counts.get(q.grade, 0) + 1
+            worst = max(worst, _GRADES.index(q.grade) if q.grade in _GRADES else 0)
+            for r in q.reasons:
+                kinds.setdefault(re.sub(r"[-+]?\d[\d.]*", "#", r), []).append(r)
+        reasons = tuple(f"{given[0]} (in {len(given)} of {len(history)} checks)" for given in kinds.values())
+        out.append(ChannelQualitySummary(ch, _GRADES[worst] if worst >= 0 else "unknown", reasons, counts))
+    return tuple(out)
+
+
+def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[ExercisePlan] = None,
+                    mains_hz: float = 50.0) -> SegmentAnalysis:
+    """Feed one segment of a recording through a `LiveProcessor`, as it arrived live.
+
+    EMG blocks go in at the live blocks' boundaries (each valid run split at the
+    stream anchors), with the IMU blocks due by then fed first, as the wearable
+    interleaves them; the live processor restarts its filters at each gap as it did
+    live. Signal quality is graded every 2 s of signal, as live.
+
+    Parameters
+    ----------
+    rec : Recording
+        The loaded recording (with device info).
+    segment : int
+        Index into ``rec.emg``.
+    plan : ExercisePlan, optional
+        Default: ``exercise_plan(rec)``.
+    mains_hz : float
+        Mains frequency notched out, Hz (50 or 60).
+
+    Returns
+    -------
+    SegmentAnalysis
+
+    Notes
+    -----
+    The EMG is scaled as live (`glutescope.protocol.codes_to_uV` of the words as
+    received), so samples the ADC flagged as errors go in as live, with their code.
+    Backfilled samples (resent after a dropout) are in the recording but were not
+    seen live: the analysis includes them, so it can only hold more signal than the
+    live view had, never less.
+    """
+    info = rec.device_info
+    if info is None:
+        raise ValueError(f"recording {rec.path} holds no device info: cannot scale its samples")
+    if not 0 <= segment < len(rec.emg):
+        raise ValueError(f"segment must be in 0-{len(rec.emg) - 1}, got {segment}")
+    plan = plan if plan is not None else exercise_plan(rec)
+    names = channel_names(rec)
+    emg = rec.emg[segment]
+    fs = float(info.emg_fs_hz)
+    imu = rec.imu[segment] if segment < len(rec.imu) and info.imu_fs_hz > 0 else None
+    ifs = float(info.imu_fs_hz) if imu is not None else 0.0
+    proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
+                         single_leg=plan.single_leg)
+    emg_uV = codes_to_uV(emg.samples, info)
+    envelope = np.full(emg_uV.shape, np.nan)
+    pelvis = None
+    imu_blocks: list[tuple[int, int]] = []
+    if imu is not None:
+        acc_g, gyro_dps = imu_to_si(imu.samples, info)
+        pelvis = np.full((3, imu.n_samples), np.nan)
+        imu_blocks = _blocks(imu, 4)
+    next_imu = 0
+    history: list[tuple[ChannelQuality, ...]] = []
+    # Fed-sample count -> stream index shift, at each gap: the balance tracker counts
+    # only the samples it is fed, so its times lag the stream clock after a gap.
+    shifts: list[tuple[int, int]] = [(0, 0)]
+    fed = 0
+    for a, b in _blocks(emg, 40):
+        while next_imu < len(imu_blocks) and imu_blocks[next_imu][0] / ifs < b / fs:
+            i0, i1 = imu_blocks[next_imu]
+            proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
+            pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
+            next_imu += 1
+        if a != proc.next_sample:
+            shifts.append((fed, a - fed))
+        proc.push_emg(a, emg_uV[:, a:b])
+        fed += b - a
+        envelope[:, a:b] = proc.state.envelope.latest(b - a)
+        before = proc.state.stats.quality
+        proc.update_quality()
+        if proc.state.stats.quality is not before and proc.state.stats.quality:
+            history.append(proc.state.stats.quality)
+    for i0, i1 in imu_blocks[next_imu:]:
+        proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
+        pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
+    stats = proc.state.stats
+    reps = _rep_results(stats.contractions, shifts, fs, envelope, pelvis, ifs)
+    return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
+                           _merge_quality(history, len(names)), plan)
+
+
+def _to_stream_s(t_fed_s: float, shifts, fs: float) -> float:
+    k = int(round(t_fed_s * fs))
+    shift = 0
+    for fed_at, s in shifts:
+        if k >= fed_at:
+            shift = s
+    return (k + shift) / fs
+
+
+@dataclass(frozen=True)
+class _Interval:
+    start_s: float
+    end_s: float
+
+
+def _rep_results(contractions: tuple[Contraction, ...], shifts, fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
+    out = []
+    for i, c in enumerate(contractions, 1):
+        start = _to_stream_s(c.start_s, shifts, fs)
+        end = start + c.duration_s
+        drop = None
+        if pelvis is not None:
+            # The hip drop as glutesignal.scores.bridge_reps defines it, over this rep.
+            drop = bridge_reps(np.nan_to_num(envelope), fs, [_Interval(start, end)], obliquity_deg=pelvis[1],
+                               imu_fs_hz=ifs)[0].hip_drop_deg
+            if drop is not None and not np.isfinite(drop):
+                drop = None
+        si = symmetry_index_pct(c.mean_uV[0], c.mean_uV[1])
+        out.append(RepResult(i, start, c.duration_s, c.mean_uV, c.peak_uV, si,
+                             "left" if c.mean_uV[0] >= c.mean_uV[1] else "right", drop))
+    return tuple(out)
+
+
+def analyse(rec: Recording, *, exercise: Optional[str] = None, mains_hz: float = 50.0) -> tuple[SegmentAnalysis, ...]:
+    """Every segment of a recording through the live pipeline (see `analyse_segment`).
+
+    Parameters
+    ----------
+    rec : Recording
+    exercise : str, optional
+        Passed to `exercise_plan`.
+    mains_hz : float
+        Mains frequency, Hz.
+
+    Returns
+    -------
+    tuple of SegmentAnalysis
+        One per EMG segment (empty when the recording holds no EMG).
+    """
+    plan = exercise_plan(rec, exercise)
+    return tuple(analyse_segment(rec, k, plan=plan, mains_hz=mains_hz) for k in range(len(rec.emg)))

@@ -1,0 +1,110 @@
+"""``glutescope export``: a recording as EDF+, C3D or CSV for other software.
+
+The signals are the recording's, lossless where the format allows; the reps, cues and
+scores are recomputed by the live pipeline (`glutescope.analysis`). A segment after a
+restart of the wearable goes to a file beside the first, named ``-seg<k>``. See
+`glutescope.export` for how each format shows the gaps.
+
+Exit statuses: 0 written; 2 bad arguments; 5 the recording cannot be read or the
+output exists (without ``--force``) or cannot be written.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from glutescope.exitcodes import CliError, ExitStatus
+
+SUFFIXES = {"edf": ".edf", "c3d": ".c3d", "csv": "-csv"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recording", type=Path, metavar="REC.glutes", help="the recording to export")
+    parser.add_argument("--format", required=True, choices=("edf", "c3d", "csv"),
+                        help="edf: EDF+ (signals and annotations); c3d: C3D analog channels and events; "
+                             "csv: one file per stream plus reps, squeeze scores, gaps and annotations")
+    parser.add_argument("-o", "--output", type=Path, metavar="OUT",
+                        help="file to write (a directory for csv); default: beside the recording, "
+                             "REC.edf, REC.c3d or REC-csv/")
+    parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("--exercise", metavar="NAME",
+                        help="what was performed, when the recording does not say (picks the squeeze cues)")
+    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=50.0,
+                        help="mains frequency notched out for the reps and scores, Hz (default: %(default)s)")
+
+
+def default_output(recording: Path, fmt: str) -> Path:
+    """``session.glutes`` -> ``session.edf`` (``session-csv`` for CSV), beside it."""
+    return recording.with_name(recording.stem + SUFFIXES[fmt])
+
+
+def check_output(path: Path, force: bool, *, directory: bool = False) -> None:
+    """Refuse an existing output unless ``force``; refuse to replace a file by a directory and back."""
+    if not (path.exists() or path.is_symlink()):
+        if not path.parent.is_dir():
+            raise CliError(f"cannot write {path}: {path.parent} is not a directory", ExitStatus.IO_ERROR)
+        return
+    if not force:
+        raise CliError(f"{path} exists already; pick another name with -o or pass --force to replace it",
+                       ExitStatus.IO_ERROR)
+    if directory != path.is_dir():
+        what = "a directory" if path.is_dir() else "a file"
+        raise CliError(f"{path} is {what}; not replacing it, even with --force", ExitStatus.IO_ERROR)
+
+
+def analyse_recording(args: argparse.Namespace):
+    """Load and analyse the recording; one-line errors with exit status 5."""
+    from glutescope.commands.info import open_recording
+
+    rec = open_recording(args.recording)
+    if rec.device_info is None:
+        raise CliError(f"{args.recording} holds no device info: its samples cannot be scaled",
+                       ExitStatus.IO_ERROR)
+    if not rec.emg:
+        raise CliError(f"{args.recording} holds no EMG to export", ExitStatus.IO_ERROR)
+    from glutescope.analysis import analyse
+
+    try:
+        return rec, analyse(rec, exercise=args.exercise, mains_hz=args.mains)
+    except ValueError as exc:
+        raise CliError(f"cannot analyse {args.recording}: {exc}", ExitStatus.USAGE) from None
+
+
+def run(args: argparse.Namespace, env) -> ExitStatus:
+    from glutescope.commands.info import check_recording_path
+
+    check_recording_path(args.recording)
+    out = args.output or default_output(args.recording, args.format)
+    rec, analyses = analyse_recording(args)
+
+    from glutescope import export
+
+    targets = [export.segment_path(out, a.segment) for a in analyses]
+    for t in targets:
+        check_output(t, args.force, directory=args.format == "csv")
+
+    import shutil
+
+    from tqdm import tqdm
+
+    total = sum(s.n_samples for s in rec.emg)
+    # disable=None: no bar when stderr is not a terminal.
+    with tqdm(total=total, file=env.stderr, disable=None, unit="samples", unit_scale=True, leave=False,
+              desc=f"export {args.format}") as bar:
+        for analysis, target in zip(analyses, targets):
+            try:
+                if args.format == "csv":
+                    if target.is_dir():
+                        shutil.rmtree(target)
+                    written = export.export_csv(rec, analysis, target, progress=bar)
+                    what = f"{target}/ ({', '.join(p.name for p in written)})"
+                elif args.format == "edf":
+                    export.export_edf(rec, analysis, target, progress=bar)
+                    what = str(target)
+                else:
+                    export.export_c3d(rec, analysis, target, progress=bar)
+                    what = str(target)
+            except OSError as exc:
+                raise CliError(f"cannot write {target}: {exc.strerror or exc}", ExitStatus.IO_ERROR) from None
+            print(f"glutescope: wrote {what}", file=env.stdout)
+    return ExitStatus.OK
