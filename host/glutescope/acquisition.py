@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from glutescope import protocol
+from glutescope import mounting, protocol
 from glutescope.stream import SessionAssembler
 from glutescope.transports.base import ReceivedFrame, Transport, TransportError
 
@@ -82,16 +82,20 @@ class Acquisition:
         ``on_emg(block, emg_uV)`` for each new (not backfilled) EMG block, in µV,
         shaped (n_channels, n_samples).
     on_imu : callable, optional
-        ``on_imu(block, acc_g, gyro_dps)`` for each new IMU block.
+        ``on_imu(block, acc_g, gyro_dps)`` for each new IMU block, in body axes.
+    imu_mount : str
+        How the IMU sits on the sacrum (`glutescope.mounting`): turns sensor axes into body axes.
     recorder : RecordingWriter, optional
         Gets every received frame before anything else looks at it.
     """
 
     def __init__(self, transport: Transport, *, on_emg: Optional[Callable] = None,
                  on_imu: Optional[Callable] = None, recorder=None, reconnect_timeout_s: float = 60.0,
-                 on_link_change: Optional[Callable[[str], None]] = None) -> None:
+                 on_link_change: Optional[Callable[[str], None]] = None, imu_mount: str = "upright") -> None:
         self.transport = transport
         self.reconnect_timeout_s = reconnect_timeout_s
+        mounting.rotation(imu_mount)  # refuse an unknown mount before connecting
+        self.imu_mount = imu_mount
         self.on_link_change = on_link_change
         self.link_lost: Optional[str] = None  # why the link is down for good, if it is
         self._reconnecting: Optional[asyncio.Task] = None
@@ -462,7 +466,8 @@ class Acquisition:
                 self.on_emg(frame, protocol.codes_to_uV(frame.samples, self.info))
         elif isinstance(frame, protocol.ImuBlock):
             if not frame.backfill and self.on_imu is not None and self.info is not None:
-                acc_g, gyro_dps = protocol.imu_to_si(frame.samples, self.info)
+                acc_g, gyro_dps = mounting.to_body_axes(*protocol.imu_to_si(frame.samples, self.info),
+                                                        self.imu_mount)
                 self.on_imu(frame, acc_g, gyro_dps)
         elif isinstance(frame, protocol.Response):
             future = self._pending.get((frame.opcode, frame.token))

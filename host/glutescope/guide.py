@@ -53,6 +53,18 @@ def squeeze_test_cues(t0_s: float = 3.0, relax_s: float = 4.0, squeeze_s: float 
     return tuple(cues)
 
 
+def session_cues(exercise: str, body_phases=None) -> tuple[Cue, ...]:
+    """The squeeze-test cues a session shows, if it runs the test.
+
+    With the virtual wearable the body follows its script's phases, which are then the
+    cues the app shows (``body_phases``); with a real wearable the exercise
+    "squeeze_test" runs the standard schedule from a few seconds into the stream.
+    """
+    if body_phases is not None:
+        return tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in body_phases)
+    return squeeze_test_cues() if exercise == "squeeze_test" else ()
+
+
 class SqueezeTestGuide:
     """Follow a cue schedule and score each one-sided squeeze as soon as it can be scored.
 

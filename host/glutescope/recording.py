@@ -457,6 +457,33 @@ class RecordingWriter:
             )
             self._meta_dirty = True
 
+    def set_session_plan(self, *, exercise: str | None, squeeze_cues: Sequence[Mapping[str, Any]] = (),
+                         imu_mount: str = "upright") -> None:
+        """Note what the session asked of the person, which the frames do not carry.
+
+        Parameters
+        ----------
+        exercise : str or None
+            The exercise performed (e.g. "bridges", "squeeze_test"), if known.
+        squeeze_cues : sequence of mapping
+            The guided squeeze test's cues on the EMG stream clock: ``start_s``,
+            ``end_s`` (s), ``name`` ("relax"/"squeeze"), ``side``.
+        imu_mount : str
+            How the IMU breakout sat on the sacrum (`glutescope.mounting`).
+        """
+        cues = []
+        for cue in squeeze_cues:
+            try:
+                cues.append({"start_s": float(cue["start_s"]), "end_s": float(cue["end_s"]),
+                             "name": str(cue["name"]), "side": str(cue["side"])})
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"each squeeze cue needs start_s, end_s, name and side; got {cue!r}") from None
+        with self._lock:
+            self._meta["exercise"] = exercise
+            self._meta["squeeze_cues"] = cues
+            self._meta["imu_mount"] = imu_mount
+            self._meta_dirty = True
+
     def set_device_info(self, info: DeviceInfo, *, channel_names: Sequence[str] | None = None) -> None:
         """Store the wearable's INFO in ``meta.json`` (the INFO frame also belongs in
         the log: append it).

@@ -7,6 +7,7 @@ BrainFlow ``get_current_board_data`` pattern), so a slow redraw never costs a sa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ class SessionOptions:
     imu_fs_hz: int = 104
     channel_names: tuple[str, ...] = ("glute_max_left", "glute_max_right")
     replay_path: Optional[Path] = None
+    imu_mount: str = "upright"
+    """How the IMU breakout sits on the sacrum (`glutescope.mounting`)."""
     """Play this ``.glutes`` recording instead of connecting to a wearable; ``speed``
     then scales its pace (0 = as fast as possible)."""
 
@@ -53,7 +56,8 @@ def make_transport(options: SessionOptions):
         return transport_class(TransportKind.BLE)(options.device)
     return transport_class(TransportKind.VIRTUAL)(
         exercise=options.exercise, seed=options.seed, speed=options.speed, mains_hz=options.mains_hz,
-        emg_fs_hz=options.emg_fs_hz, imu_fs_hz=options.imu_fs_hz, channels=options.channel_names)
+        emg_fs_hz=options.emg_fs_hz, imu_fs_hz=options.imu_fs_hz, channels=options.channel_names,
+        imu_mount=options.imu_mount)
 
 
 class LiveSession:
@@ -156,8 +160,10 @@ class LiveSession:
                 processor.push_imu(block.first_sample, acc_g, gyro_dps)
 
         # A replay ends for good when the recording does: give up on it at once.
+        mount = _recorded_imu_mount(opts.replay_path) if opts.replay_path is not None else opts.imu_mount
         acq = Acquisition(self.transport, on_emg=on_emg, on_imu=on_imu, recorder=recorder,
-                          reconnect_timeout_s=0.0 if opts.replay_path is not None else 60.0)
+                          reconnect_timeout_s=0.0 if opts.replay_path is not None else 60.0,
+                          imu_mount=mount)
         self.acquisition = acq
         try:
             if opts.replay_path is not None:
@@ -180,6 +186,9 @@ class LiveSession:
             early.clear()
             if recorder is not None:
                 recorder.set_device_info(info, channel_names=names)
+                cues = processor.guide.cues if processor.guide is not None else ()
+                recorder.set_session_plan(exercise=opts.exercise, imu_mount=mount,
+                                          squeeze_cues=[dataclasses.asdict(c) for c in cues])
             self.state = processor.state
             self._started_at = time.monotonic()
             self._ready.set()
@@ -200,25 +209,35 @@ class LiveSession:
                 recorder.close()
 
     def _squeeze_cues(self):
-        """The squeeze test's schedule, if this session runs one.
-
-        The virtual wearable's body follows the same cues as the app shows (its script's
-        phases are the schedule); with a real wearable, --exercise squeeze_test starts
-        the standard schedule a few seconds into the stream.
-        """
-        from glutescope.guide import Cue, squeeze_test_cues
+        """The squeeze test's schedule, if this session runs one (see `guide.session_cues`)."""
+        from glutescope.guide import session_cues
 
         wearable = getattr(self.transport, "wearable", None)
-        if wearable is not None:
-            phases = wearable.session.phases
-            return tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in phases) or None
-        return squeeze_test_cues() if self.options.exercise == "squeeze_test" else None
+        return session_cues(self.options.exercise, wearable.session.phases if wearable else None) or None
 
     def summary_text(self) -> str:
         """What the session measured, in a few lines for the terminal."""
         if self.state is None:
             return "glutescope: no data was received"
         return self.state.stats.report()
+
+
+def _recorded_meta(path: Path) -> dict:
+    import json
+
+    try:
+        meta = json.loads((Path(path) / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _recorded_imu_mount(path: Path) -> str:
+    """The IMU mount the recording was made with (older recordings: upright)."""
+    from glutescope.mounting import DEFAULT_MOUNT, MOUNTS
+
+    mount = _recorded_meta(path).get("imu_mount", DEFAULT_MOUNT)
+    return mount if mount in MOUNTS else DEFAULT_MOUNT
 
 
 def _recorded_channel_names(path: Path, info) -> tuple[str, ...]:

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the headless run saves its screenshot (default: %(default)s)")
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="also record the session to this .glutes directory")
+    parser.add_argument("--imu-mount", choices=("upright", "flat"), default="upright",
+                        help="how the IMU breakout sits on the sacrum (hardware/electrode-placement.md; "
+                             "default: %(default)s)")
     parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=50.0,
                         help="mains frequency to notch out, Hz (default: %(default)s)")
     parser.add_argument("--speed", type=float, default=None,
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
 
     options = SessionOptions(
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
-        speed=speed, seed=args.seed, record_path=args.record,
+        speed=speed, seed=args.seed, record_path=args.record, imu_mount=args.imu_mount,
     )
     if args.serial:
         print("Safety: USB serial is for the bench. Never wear the electrodes while the board is "

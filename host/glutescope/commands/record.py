@@ -13,6 +13,7 @@ permission denied, disk full); 6 the wearable went away and did not come back;
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import time
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="EMG samples per second per channel: 500, 1000, 1500 or 2000 (default: %(default)s)")
     parser.add_argument("--imu-rate", type=int, choices=IMU_RATES_HZ, default=104, metavar="HZ",
                         help="IMU samples per second: 0 (off), 104 or 208 (default: %(default)s)")
+    parser.add_argument("--imu-mount", choices=("upright", "flat"), default="upright",
+                        help="how the IMU breakout sits on the sacrum (hardware/electrode-placement.md; "
+                             "default: %(default)s)")
     parser.add_argument("--reconnect-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="how long to wait for a lost wearable to come back (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="replace OUTPUT if it is a recording already")
@@ -168,7 +172,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     options = SessionOptions(
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
         speed=args.speed, seed=args.seed, emg_fs_hz=args.emg_rate, channel_mask=(1 << len(channels)) - 1,
-        imu_fs_hz=args.imu_rate, channel_names=channels)
+        imu_fs_hz=args.imu_rate, channel_names=channels, imu_mount=args.imu_mount)
     # The transports stamp frames with the monotonic clock: the recording uses the same.
     writer = RecordingWriter(args.output, subject=args.subject, clock_ns=time.monotonic_ns,
                              channel_map=dict(enumerate(channels)))
@@ -231,7 +235,7 @@ class _RecordSession:
 
         self.recorder = _StopOnWriteError(self.writer, on_write_error)
         acq = Acquisition(self.transport, recorder=self.recorder, on_link_change=on_link, on_emg=on_emg,
-                          reconnect_timeout_s=self.args.reconnect_timeout)
+                          reconnect_timeout_s=self.args.reconnect_timeout, imu_mount=self.options.imu_mount)
         self.acq = acq
         bar = None
         info = None
@@ -243,6 +247,12 @@ class _RecordSession:
             if info is not None:
                 names = self.options.channel_names[: bin(info.channel_mask).count("1")]
                 self.writer.set_device_info(info, channel_names=names)
+                from glutescope.guide import session_cues
+
+                wearable = getattr(self.transport, "wearable", None)
+                cues = session_cues(self.options.exercise, wearable.session.phases if wearable else None)
+                self.writer.set_session_plan(exercise=self.options.exercise, imu_mount=self.options.imu_mount,
+                                             squeeze_cues=[dataclasses.asdict(c) for c in cues])
                 self.progress.link = "up"
                 if self.args.duration is not None:
                     want.append(round(self.args.duration * info.emg_fs_hz))

@@ -26,6 +26,8 @@ class VirtualTransport(BleTransport):
         Muscles wired to ADC0, ADC1, ... (names as in `glutesignal.bodymodel.simulate`).
     firmware : Path, optional
         Firmware tree to run instead of the installed one (a build under test).
+    imu_mount : str
+        How the virtual breakout is strapped on (`glutescope.mounting`).
     """
 
     record_source = 4  # RecordSource.VIRTUAL
@@ -34,7 +36,7 @@ class VirtualTransport(BleTransport):
                  mains_hz: float = 50.0, session=None, emg_fs_hz: float = 2000.0,
                  imu_fs_hz: float = 104.0,
                  channels: tuple[str, ...] = ("glute_max_left", "glute_max_right"),
-                 firmware=None) -> None:
+                 firmware=None, imu_mount: str = "upright") -> None:
         super().__init__(None, scan_timeout_s=5.0)
         self.description = f"virtual wearable ({exercise})"
         if session is None:
@@ -45,7 +47,7 @@ class VirtualTransport(BleTransport):
             session = simulate(exercise, seed=seed, mains_hz=mains_hz, emg_fs_hz=emg_fs_hz,
                                imu_fs_hz=imu_fs_hz or 104.0, channels=tuple(channels))
         self._wearable_args = dict(session=session, exercise=exercise, seed=seed, speed=speed, mains_hz=mains_hz,
-                                   firmware=firmware)
+                                   firmware=firmware, imu_mount=imu_mount)
         self.wearable: Optional[object] = None
 
     async def connect(self) -> None:

@@ -35,9 +35,13 @@ def firmware_dir() -> Path:
 class MotionSource:
     """Serves the body model's pelvis motion to the IMU model, sample by sample."""
 
-    def __init__(self, session: BodySession) -> None:
-        self.acc_g = np.ascontiguousarray(session.acc_g.T)
-        self.gyro_dps = np.ascontiguousarray(session.gyro_dps.T)
+    def __init__(self, session: BodySession, imu_mount: str = "upright") -> None:
+        from glutescope.mounting import to_sensor_axes
+
+        # The body model speaks body axes; the breakout measures in its own.
+        acc_g, gyro_dps = to_sensor_axes(np.asarray(session.acc_g), np.asarray(session.gyro_dps), imu_mount)
+        self.acc_g = np.ascontiguousarray(acc_g.T)
+        self.gyro_dps = np.ascontiguousarray(gyro_dps.T)
         self.served = 0
 
     def __call__(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +62,9 @@ class VirtualWearable:
     firmware : Path, optional
         A firmware tree (holding ``glutefw/``) to run instead of the installed one,
         e.g. a build under test.
+    imu_mount : str
+        How the IMU breakout is strapped on (`glutescope.mounting`): its readings are the
+        body's motion seen in the breakout's own axes.
     usb : bool
         Bench mode: the firmware's USB serial link on a pseudo-terminal whose path is
         `serial_port` (open it with pyserial like a board's /dev/ttyACM0); no BLE.
@@ -67,13 +74,13 @@ class VirtualWearable:
 
     def __init__(self, session: Optional[BodySession] = None, *, exercise: str = "demo", seed: int = 0,
                  speed: float = 1.0, mains_hz: float = 50.0, radio=None,
-                 firmware: Optional[Path] = None, usb: bool = False) -> None:
+                 firmware: Optional[Path] = None, usb: bool = False, imu_mount: str = "upright") -> None:
         from glutescope.virtual.analog import AnalogFrontEnd
 
         self.session = session if session is not None else simulate(exercise, seed=seed, mains_hz=mains_hz)
         self.speed = speed
         self.analog = AnalogFrontEnd(self.session.emg_uV, seed=seed + 1)
-        self.motion = MotionSource(self.session)
+        self.motion = MotionSource(self.session, imu_mount)
         self.firmware = Path(firmware) if firmware is not None else firmware_dir()
         self.usb = usb
         self.serial_port: Optional[str] = None
