@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "live biofeedback; on the built-in virtual wearable unless --device is given"),
     "scan": ("scan", "list glutescope wearables in range"),
     "firmware": ("firmware", "install the firmware on a board running MicroPython (mpremote)"),
+    "virtual": ("virtual", "serve a virtual wearable in its own process (reach it with --virtual-port)"),
     "record": ("record", "record a session to a .glutes recording, without a window"),
     "info": ("info", "describe a recording: device, channels, samples, exact gaps, damage"),
     "recover": ("recover", "repair a recording whose writer died (crash, power cut)"),

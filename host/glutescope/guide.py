@@ -41,7 +41,7 @@ class Cue:
         return "Relax"
 
 
-def squeeze_test_cues(t0_s: float = 3.0, relax_s: float = 4.0, squeeze_s: float = 5.0) -> tuple[Cue, ...]:
+def squeeze_test_cues(t0_s: float = 0.0, relax_s: float = 4.0, squeeze_s: float = 5.0) -> tuple[Cue, ...]:
     """The standard schedule, starting at ``t0_s`` on the stream clock."""
     order = [("relax", "none"), ("squeeze", "right"), ("relax", "none"), ("squeeze", "left"),
              ("relax", "none"), ("squeeze", "both"), ("relax", "none")]

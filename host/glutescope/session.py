@@ -40,6 +40,8 @@ class SessionOptions:
     replay_path: Optional[Path] = None
     imu_mount: str = "upright"
     """How the IMU breakout sits on the sacrum (`glutescope.mounting`)."""
+    virtual_port: Optional[int] = None
+    """A virtual wearable served by `glutescope virtual` at this loopback port."""
     """Play this ``.glutes`` recording instead of connecting to a wearable; ``speed``
     then scales its pace (0 = as fast as possible)."""
 
@@ -50,6 +52,8 @@ def make_transport(options: SessionOptions):
 
     if options.replay_path is not None:
         return transport_class(TransportKind.REPLAY)(options.replay_path, speed=options.speed)
+    if options.virtual_port is not None:
+        return transport_class(TransportKind.REMOTE_VIRTUAL)(options.virtual_port)
     if options.serial_port:
         return transport_class(TransportKind.SERIAL)(options.serial_port)
     if options.device:

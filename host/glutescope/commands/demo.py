@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a real wearable over Bluetooth LE (default: the virtual wearable)")
     source.add_argument("--serial", metavar="PORT",
                         help="a real wearable over USB serial (bench only, see the safety notes)")
+    source.add_argument("--virtual-port", type=int, metavar="PORT",
+                        help="a virtual wearable served by `glutescope virtual` in another process")
     parser.add_argument("--exercise", choices=EXERCISES, default="demo",
                         help="what the virtual wearable's body model performs (default: %(default)s)")
     parser.add_argument("--duration", type=float, metavar="SECONDS",
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     if args.speed is not None and args.speed <= 0:
         raise CliError(f"--speed must be positive, got {args.speed:g}", ExitStatus.USAGE)
     headless = args.headless or not env.has_display
-    virtual = not (args.device or args.serial)
+    virtual = not (args.device or args.serial)  # in this process, or served by another
     speed = args.speed if args.speed is not None else (HEADLESS_VIRTUAL_SPEED if headless and virtual else 1.0)
     duration_s = args.duration if args.duration is not None else (HEADLESS_DURATION_S if headless else None)
 
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     options = SessionOptions(
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
         speed=speed, seed=args.seed, record_path=args.record, imu_mount=args.imu_mount,
+        virtual_port=args.virtual_port,
     )
     if args.serial:
         print("Safety: USB serial is for the bench. Never wear the electrodes while the board is "

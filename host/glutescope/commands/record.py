@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a real wearable over Bluetooth LE (default: the virtual wearable)")
     source.add_argument("--serial", metavar="PORT",
                         help="a real wearable over USB serial (bench only, see the safety notes)")
+    source.add_argument("--virtual-port", type=int, metavar="PORT",
+                        help="a virtual wearable served by `glutescope virtual` in another process")
     parser.add_argument("--exercise", choices=EXERCISES, default="demo",
                         help="virtual wearable only: what its body model performs (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="virtual wearable only: the body model's seed")
@@ -172,7 +174,8 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     options = SessionOptions(
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
         speed=args.speed, seed=args.seed, emg_fs_hz=args.emg_rate, channel_mask=(1 << len(channels)) - 1,
-        imu_fs_hz=args.imu_rate, channel_names=channels, imu_mount=args.imu_mount)
+        imu_fs_hz=args.imu_rate, channel_names=channels, imu_mount=args.imu_mount,
+        virtual_port=args.virtual_port)
     # The transports stamp frames with the monotonic clock: the recording uses the same.
     writer = RecordingWriter(args.output, subject=args.subject, clock_ns=time.monotonic_ns,
                              channel_map=dict(enumerate(channels)))

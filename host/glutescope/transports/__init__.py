@@ -33,6 +33,7 @@ class TransportKind(enum.Enum):
     BLE = "glutescope.transports.ble:BleTransport"
     SERIAL = "glutescope.transports.serial:SerialTransport"
     VIRTUAL = "glutescope.transports.virtual:VirtualTransport"
+    REMOTE_VIRTUAL = "glutescope.transports.virtual:RemoteVirtualTransport"
     REPLAY = "glutescope.transports.replay:ReplayTransport"
 
 

@@ -66,3 +66,49 @@ class VirtualTransport(BleTransport):
         if self.wearable is not None:
             wearable, self.wearable = self.wearable, None
             await wearable.stop()
+
+
+class RemoteVirtualTransport(BleTransport):
+    """A virtual wearable served by another process (`glutescope virtual`), over loopback.
+
+    The wearable's firmware and its radio run apart from the host, as a real board does;
+    this side opens only the host's controller at the relay's central port and then
+    speaks BLE through bleak's public API exactly like `BleTransport`.
+
+    Parameters
+    ----------
+    central_port : int
+        The port `glutescope virtual` printed in its ready line.
+    """
+
+    record_source = 4  # RecordSource.VIRTUAL
+
+    def __init__(self, central_port: int) -> None:
+        super().__init__(None, scan_timeout_s=5.0)
+        self.central_port = central_port
+        self.description = f"virtual wearable at 127.0.0.1:{central_port}"
+        self._radio = None
+
+    async def connect(self) -> None:
+        from glutescope.transports.base import NoAdapter
+
+        if self._radio is None:
+            from glutescope.transports.bumble_backend import backends_for
+            from glutescope.virtual.remote import RemoteRadio
+
+            radio = RemoteRadio(central_port=self.central_port)
+            try:
+                await radio.open()
+            except ConnectionError as exc:
+                raise NoAdapter(f"{exc} (start one with `glutescope virtual`)") from exc
+            self._radio = radio
+            scanner, client = backends_for(radio)
+            self._scanner_kwargs = {"backend": scanner}
+            self._client_kwargs = {"backend": client}
+        await super().connect()
+
+    async def close(self) -> None:
+        await super().close()
+        if self._radio is not None:
+            radio, self._radio = self._radio, None
+            await radio.close()

@@ -84,7 +84,7 @@ async def serve(args: argparse.Namespace, out: TextIO, stop: asyncio.Event) -> N
             await relay.close()
 
 
-def _check(args: argparse.Namespace) -> Optional[str]:
+def check_arguments(args: argparse.Namespace) -> Optional[str]:
     if not 0 <= args.port <= 65535:
         return f"--port must be in 0..65535, got {args.port}"
     if args.relay_port is not None and not 1 <= args.relay_port <= 65535:
@@ -106,7 +106,7 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None,
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, or bad usage (argparse has printed why)
         return int(exc.code or 0)
-    problem = _check(args)
+    problem = check_arguments(args)
     if problem is not None:
         print(f"error: {problem}", file=err)
         return ExitStatus.USAGE
