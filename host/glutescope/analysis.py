@@ -18,6 +18,7 @@ import numpy as np
 
 from glutescope.guide import Cue, squeeze_test_cues
 from glutescope.live import LiveProcessor, LiveStats
+from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording, RecordingReader, RecordSource
 from glutesignal.balance import Contraction
@@ -275,25 +276,18 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     pelvis = None
     imu_blocks: list[tuple[int, int]] = []
     if imu is not None:
-        acc_g, gyro_dps = imu_to_si(imu.samples, info)
+        acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples, info), recorded_mount(rec.meta))
         pelvis = np.full((3, imu.n_samples), np.nan)
         imu_blocks = _blocks(imu, 4)
     next_imu = 0
     history: list[tuple[ChannelQuality, ...]] = []
-    # Fed-sample count -> stream index shift, at each gap: the balance tracker counts
-    # only the samples it is fed, so its times lag the stream clock after a gap.
-    shifts: list[tuple[int, int]] = [(0, 0)]
-    fed = 0
     for a, b in _blocks(emg, 40):
         while next_imu < len(imu_blocks) and imu_blocks[next_imu][0] / ifs < b / fs:
             i0, i1 = imu_blocks[next_imu]
             proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
             pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
             next_imu += 1
-        if a != proc.next_sample:
-            shifts.append((fed, a - fed))
         proc.push_emg(a, emg_uV[:, a:b])
-        fed += b - a
         envelope[:, a:b] = proc.state.envelope.latest(b - a)
         before = proc.state.stats.quality
         proc.update_quality()
@@ -303,18 +297,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
         pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
     stats = proc.state.stats
-    reps = _rep_results(stats.contractions, shifts, fs, envelope, pelvis, ifs)
+    reps = _rep_results(stats.contractions, fs, envelope, pelvis, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan)
-
-
-def _to_stream_s(t_fed_s: float, shifts, fs: float) -> float:
-    k = int(round(t_fed_s * fs))
-    shift = 0
-    for fed_at, s in shifts:
-        if k >= fed_at:
-            shift = s
-    return (k + shift) / fs
 
 
 @dataclass(frozen=True)
@@ -323,10 +308,10 @@ class _Interval:
     end_s: float
 
 
-def _rep_results(contractions: tuple[Contraction, ...], shifts, fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
+def _rep_results(contractions: tuple[Contraction, ...], fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
     out = []
     for i, c in enumerate(contractions, 1):
-        start = _to_stream_s(c.start_s, shifts, fs)
+        start = c.start_s  # on the stream clock: the tracker is told of every gap
         end = start + c.duration_s
         drop = None
         if pelvis is not None:

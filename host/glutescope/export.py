@@ -27,6 +27,7 @@ import numpy as np
 
 from glutescope.analysis import SegmentAnalysis
 from glutescope.guide import describe_score
+from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import imu_to_si
 from glutescope.recording import Recording
 
@@ -192,7 +193,8 @@ def _streams(rec: Recording, analysis: SegmentAnalysis) -> _Streams:
     if not analysis.imu_fs_hz or seg >= len(rec.imu):
         return _Streams(emg_uV, None, None, None, None)
     imu = rec.imu[seg]
-    acc_g, gyro_dps = imu_to_si(imu.samples, rec.device_info)
+    acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples, rec.device_info), recorded_mount(rec.meta))
+    acc_g, gyro_dps = np.array(acc_g), np.array(gyro_dps)  # writable: gaps become NaN below
     valid = imu.valid_mask()
     acc_g[:, ~valid] = np.nan
     gyro_dps[:, ~valid] = np.nan

@@ -180,6 +180,8 @@ class LiveProcessor:
             self.state.emg.write_gap(gap)
             self.state.envelope.write_gap(gap)
             self.raw.write_gap(gap)
+            if self.balance is not None:
+                self.balance.gap(gap)
         conditioned = self.conditioner.process(emg_uV)
         envelope = self.rms.process(conditioned)
         self.raw.write(emg_uV)

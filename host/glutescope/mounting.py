@@ -48,3 +48,9 @@ def to_sensor_axes(acc_g: np.ndarray, gyro_dps: np.ndarray, mount: str) -> tuple
     """The inverse of `to_body_axes` (what a sensor mounted so would measure)."""
     r = rotation(mount).T
     return r @ acc_g, r @ gyro_dps
+
+
+def recorded_mount(meta: dict) -> str:
+    """The mount a recording's ``meta.json`` names (recordings before mounts: upright)."""
+    mount = (meta or {}).get("imu_mount", DEFAULT_MOUNT)
+    return mount if mount in MOUNTS else DEFAULT_MOUNT

@@ -178,10 +178,10 @@ class LiveSession:
             names = opts.channel_names[: bin(info.channel_mask).count("1")]
             if opts.replay_path is not None:
                 names = _recorded_channel_names(opts.replay_path, info) or names
+            cues, single_leg = self._plan()
             processor = LiveProcessor(names, float(info.emg_fs_hz), float(info.imu_fs_hz),
                                       mains_hz=opts.mains_hz, link=self.transport.description,
-                                      squeeze_cues=self._squeeze_cues(),
-                                      single_leg=opts.exercise.startswith("single_leg"))
+                                      squeeze_cues=cues, single_leg=single_leg)
             for kind, block, data in early:
                 if kind == "emg" and block.channel_mask == info.channel_mask:
                     processor.push_emg(block.first_sample, *data)
@@ -212,12 +212,24 @@ class LiveSession:
             if recorder is not None:
                 recorder.close()
 
-    def _squeeze_cues(self):
-        """The squeeze test's schedule, if this session runs one (see `guide.session_cues`)."""
+    def _plan(self) -> tuple[Optional[tuple], bool]:
+        """The squeeze cues (None: no guided test) and whether the exercise is single-leg.
+
+        Live: the virtual body's script or the standard schedule (`guide.session_cues`).
+        Replay: what the recording says it showed (`analysis.exercise_plan`), so a replay
+        shows the squeeze scores the live view showed.
+        """
+        if self.options.replay_path is not None:
+            from glutescope.analysis import exercise_plan
+            from glutescope.recording import load
+
+            plan = exercise_plan(load(self.options.replay_path))
+            return plan.squeeze_cues or None, plan.single_leg
         from glutescope.guide import session_cues
 
         wearable = getattr(self.transport, "wearable", None)
-        return session_cues(self.options.exercise, wearable.session.phases if wearable else None) or None
+        cues = session_cues(self.options.exercise, wearable.session.phases if wearable else None)
+        return cues or None, self.options.exercise.startswith("single_leg")
 
     def summary_text(self) -> str:
         """What the session measured, in a few lines for the terminal."""

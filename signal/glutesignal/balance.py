@@ -101,6 +101,22 @@ class BalanceTracker:
         self._sum = np.zeros(2)
         self._peak = np.zeros(2)
         self._count = 0
+        self._quiet_until = self.warmup_samples  # sample index before which nothing is judged
+
+    def gap(self, n_samples: int) -> None:
+        """Account for ``n_samples`` that never arrived (a link loss).
+
+        Times stay on the stream clock; a contraction cut by the gap is dropped (its
+        mean would describe only part of it); the rest level is kept, and the samples
+        right after the gap are not judged while the restarted envelope's window fills.
+        """
+        if n_samples < 0:
+            raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+        if n_samples == 0:
+            return
+        self._active = False
+        self.n_fed += int(n_samples)
+        self._quiet_until = self.n_fed + self.warmup_samples
 
     def process(self, envelope_uV: np.ndarray) -> list[Contraction]:
         """Feed a block of left/right envelopes, shape (2, n); return contractions that ended in it."""
@@ -115,7 +131,7 @@ class BalanceTracker:
         # ~20-50 samples per call, so the loop is cheap relative to the filters.
         rest = self.rest_uV
         rise = self._rise_per_sample
-        for i in range(max(0, self.warmup_samples - self.n_fed), total.size):
+        for i in range(max(0, self._quiet_until - self.n_fed), total.size):
             x = total[i]
             if not self._active:
                 rest = x if x < rest else rest * rise

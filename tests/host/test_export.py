@@ -93,10 +93,12 @@ def test_edf_imu_is_lossless_and_starts_on_the_emg_timeline(session, tmp_path):
         assert abs(lead / 104.0 - (emg_t0 + imu_offset_s(rec, 0))) <= 0.5 / 104 + 1e-9
         tilt = f.readSignal(8)[lead:lead + n]
         np.testing.assert_allclose(tilt, analysis.pelvis_deg[0], atol=360 / 65535)
-        # The start is the whole second before the first sample.
+        # The start is the whole second before the first sample of any signal: the IMU's
+        # when it began before the EMG (then the EMG may start in the next second).
         start = f.getStartdatetime()
         first = start_datetime(rec, 0).replace(tzinfo=None)
-        assert start <= first < start + dt.timedelta(seconds=1)
+        imu_lead = dt.timedelta(seconds=max(0.0, -imu_offset_s(rec, 0)))
+        assert start <= first - imu_lead < start + dt.timedelta(seconds=1)
         assert first - start == pytest.approx(dt.timedelta(seconds=emg_t0), abs=dt.timedelta(milliseconds=1))
     finally:
         f.close()

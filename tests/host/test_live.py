@@ -81,3 +81,17 @@ def test_single_leg_bridges_compare_the_working_glute_of_each_leg():
     assert stats.n_reps == 5  # five left-leg reps paired with five right-leg reps
     assert stats.louder_side == "right"  # the left glute is the weaker one
     assert abs(stats.si_pct - session.true_symmetry_index_pct) <= 5.0
+
+
+def test_reps_after_a_link_gap_are_still_found_on_the_stream_clock(bridges):
+    live = LiveProcessor(NAMES, bridges.emg_fs_hz, bridges.imu_fs_hz)
+    fs = int(bridges.emg_fs_hz)
+    lost = (int(6.5 * fs), int(6.7 * fs))  # 0.2 s between rep 1 and rep 2 never arrives
+    for start in range(0, bridges.emg_uV.shape[1], 40):
+        if lost[0] <= start < lost[1]:
+            continue
+        live.push_emg(start, bridges.emg_uV[:, start:start + 40])
+    stats = live.state.stats
+    assert stats.missing_samples == lost[1] - lost[0]
+    assert stats.n_reps == len(bridges.reps) == 5
+    assert abs(stats.contractions[1].start_s - bridges.reps[1].start_s) < 0.6

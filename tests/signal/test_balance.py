@@ -102,3 +102,39 @@ def test_errors():
         tracker.process(np.zeros((3, 5)))
     with pytest.raises(ValueError, match=r"envelope_uV contains NaN or inf"):
         tracker.process(np.array([[1.0, np.nan], [1.0, 1.0]]))
+
+
+def test_a_gap_keeps_times_on_the_stream_clock_and_later_reps_are_found():
+    from glutesignal.balance import BalanceTracker
+    from glutesignal.bodymodel import simulate
+    from glutesignal.conditioning import Conditioner
+    from glutesignal.envelope import MovingRMS
+
+    s = simulate("bridges", seed=3)
+    fs = s.emg_fs_hz
+    lost = (int(6.5 * fs), int(6.7 * fs))  # 0.2 s lost between rep 1 and rep 2
+    cond, rms, tracker = Conditioner(fs, 2), MovingRMS(fs, 2), BalanceTracker(fs)
+    for a, b in ((0, lost[0]), (lost[1], s.emg_uV.shape[1])):
+        if a:
+            cond.reset()
+            rms.reset()
+            tracker.gap(lost[1] - lost[0])
+        tracker.process(rms.process(cond.process(s.emg_uV[:, a:b])))
+    assert len(tracker.contractions) == len(s.reps) == 10
+    for found, truth in zip(tracker.contractions, s.reps):
+        assert abs(found.start_s - truth.start_s) < 0.6 and abs(found.end_s - truth.end_s) < 0.6
+
+
+def test_a_contraction_cut_by_a_gap_is_dropped():
+    from glutesignal.balance import BalanceTracker
+
+    tracker = BalanceTracker(1000.0)
+    rest = np.full((2, 2000), 10.0)
+    loud = np.full((2, 800), 200.0)
+    tracker.process(rest)
+    tracker.process(loud)
+    tracker.gap(500)
+    tracker.process(rest)
+    assert tracker.contractions == [] and tracker.n_fed == 2000 + 800 + 500 + 2000
+    with pytest.raises(ValueError, match="n_samples must be >= 0"):
+        tracker.gap(-1)
