@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glutescope.commands.options import SERIAL_SAFETY, add_imu_mount_argument, add_source_arguments
 from glutescope.exitcodes import CliError, ExitStatus
 
 EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest")
@@ -19,13 +20,7 @@ HEADLESS_VIRTUAL_SPEED = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--device", metavar="NAME_OR_ADDRESS",
-                        help="a real wearable over Bluetooth LE (default: the virtual wearable)")
-    source.add_argument("--serial", metavar="PORT",
-                        help="a real wearable over USB serial (bench only, see the safety notes)")
-    source.add_argument("--virtual-port", type=int, metavar="PORT",
-                        help="a virtual wearable served by `glutescope virtual` in another process")
+    add_source_arguments(parser)
     parser.add_argument("--exercise", choices=EXERCISES, default="demo",
                         help="what the virtual wearable's body model performs (default: %(default)s)")
     parser.add_argument("--duration", type=float, metavar="SECONDS",
@@ -37,9 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the headless run saves its screenshot (default: %(default)s)")
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="also record the session to this .glutes directory")
-    parser.add_argument("--imu-mount", choices=("upright", "flat"), default="upright",
-                        help="how the IMU breakout sits on the sacrum (hardware/electrode-placement.md; "
-                             "default: %(default)s)")
+    add_imu_mount_argument(parser)
     parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=50.0,
                         help="mains frequency to notch out, Hz (default: %(default)s)")
     parser.add_argument("--speed", type=float, default=None,
@@ -66,8 +59,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         virtual_port=args.virtual_port,
     )
     if args.serial:
-        print("Safety: USB serial is for the bench. Never wear the electrodes while the board is "
-              "connected to a mains-powered computer unless through a USB isolator.", file=env.stderr)
+        print(SERIAL_SAFETY, file=env.stderr)
     from glutescope.ui.runner import run_live
 
     summary = run_live(LiveSession(options), headless=headless, duration_s=duration_s,

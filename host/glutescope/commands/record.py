@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from glutescope.commands.demo import EXERCISES
+from glutescope.commands.options import SERIAL_SAFETY, add_imu_mount_argument, add_source_arguments
 from glutescope.exitcodes import CliError, ExitStatus
 
 EMG_RATES_HZ = (500, 1000, 1500, 2000)  # PROTOCOL.md, START
@@ -36,13 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the recording to create (a directory named <name>.glutes)")
     parser.add_argument("--duration", type=float, metavar="SECONDS",
                         help="stop after this much signal (default: until Ctrl-C)")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--device", metavar="NAME_OR_ADDRESS",
-                        help="a real wearable over Bluetooth LE (default: the virtual wearable)")
-    source.add_argument("--serial", metavar="PORT",
-                        help="a real wearable over USB serial (bench only, see the safety notes)")
-    source.add_argument("--virtual-port", type=int, metavar="PORT",
-                        help="a virtual wearable served by `glutescope virtual` in another process")
+    add_source_arguments(parser)
     parser.add_argument("--exercise", choices=EXERCISES, default="demo",
                         help="virtual wearable only: what its body model performs (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="virtual wearable only: the body model's seed")
@@ -58,9 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="EMG samples per second per channel: 500, 1000, 1500 or 2000 (default: %(default)s)")
     parser.add_argument("--imu-rate", type=int, choices=IMU_RATES_HZ, default=104, metavar="HZ",
                         help="IMU samples per second: 0 (off), 104 or 208 (default: %(default)s)")
-    parser.add_argument("--imu-mount", choices=("upright", "flat"), default="upright",
-                        help="how the IMU breakout sits on the sacrum (hardware/electrode-placement.md; "
-                             "default: %(default)s)")
+    add_imu_mount_argument(parser)
     parser.add_argument("--reconnect-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="how long to wait for a lost wearable to come back (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="replace OUTPUT if it is a recording already")
@@ -169,8 +162,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     from glutescope.session import SessionOptions, make_transport
 
     if args.serial:
-        print("Safety: USB serial is for the bench. Never wear the electrodes while the board is "
-              "connected to a mains-powered computer unless through a USB isolator.", file=env.stderr)
+        print(SERIAL_SAFETY, file=env.stderr)
     options = SessionOptions(
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
         speed=args.speed, seed=args.seed, emg_fs_hz=args.emg_rate, channel_mask=(1 << len(channels)) - 1,

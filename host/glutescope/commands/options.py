@@ -1,0 +1,25 @@
+"""Options shared by the commands that reach a wearable (demo, record)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where frames come from: a real wearable, or the virtual one (the default)."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--device", metavar="NAME_OR_ADDRESS",
+                        help="a real wearable over Bluetooth LE (default: the virtual wearable)")
+    source.add_argument("--serial", metavar="PORT",
+                        help="a real wearable over USB serial (bench only, see the safety notes)")
+    source.add_argument("--virtual-port", type=int, metavar="PORT",
+                        help="a virtual wearable served by `glutescope virtual` in another process")
+
+
+def add_imu_mount_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--imu-mount", choices=("upright", "flat"), default="upright",
+                        help="how the IMU breakout sits on the sacrum (hardware/electrode-placement.md; "
+                             "default: %(default)s)")
+
+
+SERIAL_SAFETY = ("Safety: USB serial is for the bench. Never wear the electrodes while the board is "
+                 "connected to a mains-powered computer unless through a USB isolator.")
