@@ -10,7 +10,11 @@ directory. So the CPU figures are the host's own.
 First every configuration the Pico 2 W supports (1-3 channels on ADC0-2 x 500-2000 Hz,
 IMU at 104 Hz) runs at real speed. Then, beyond what the board can do, the top one runs
 with the wearable's clock N times faster: N times the samples per second through the
-same frames, until the host no longer keeps up.
+same frames, until the host no longer keeps up. Last, the recording of the fastest
+sustained run is replayed through the live session as fast as it goes (recording it
+again): the host's decoding + processing + recording alone, without radio or wearable,
+which is where the host itself saturates when the simulator or the machine gives out
+first.
 
 A run is sustained when, over its whole duration: no frame sequence number is missing,
 no sample is missing from either stream, no frame is corrupt, the wearable reports no
@@ -27,13 +31,14 @@ record + decode + live processing, ``wearable`` the wearable's process, all in %
 core (``time.process_time`` and /proc), ``load`` the machine's 1-minute load average.
 
 Run: ``PYTHONPATH=host:signal python benchmarks/throughput.py [--seconds 60]``
-(about 17 runs: budget 17 x (seconds + 5) s).
+(up to 20 runs: budget about 20 x (seconds + 5) s).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -193,7 +198,9 @@ def _backlog_growth_s(arrivals, fs_hz: float, speed: float, warmup_s: float) -> 
     return float(end - start)
 
 
-def run_once(n_channels: int, fs_hz: int, speed: float, seconds_s: float, warmup_s: float) -> RunResult:
+def run_once(n_channels: int, fs_hz: int, speed: float, seconds_s: float, warmup_s: float,
+             record_path: Optional[Path] = None) -> RunResult:
+    """Stream one configuration for ``seconds_s`` and judge it; record to ``record_path`` (default: a temporary one)."""
     from glutescope.session import LiveSession, SessionOptions
 
     child, port = _start_wearable(speed)
@@ -203,7 +210,7 @@ def run_once(n_channels: int, fs_hz: int, speed: float, seconds_s: float, warmup
         with tempfile.TemporaryDirectory() as tmp:
             options = SessionOptions(speed=speed, emg_fs_hz=fs_hz, channel_mask=pp.channel_mask(n_channels),
                                      imu_fs_hz=IMU_FS_HZ, channel_names=pp.CHANNEL_NAMES[:n_channels],
-                                     record_path=Path(tmp) / "throughput.glutes")
+                                     record_path=record_path or Path(tmp) / "throughput.glutes")
             session = LiveSession(options)
             session.transport = _remote_transport(port)
             probe.watch_transport(session.transport)
@@ -234,6 +241,36 @@ def run_once(n_channels: int, fs_hz: int, speed: float, seconds_s: float, warmup
                      counters.corrupt_frames, missing, drops,
                      _backlog_growth_s(arrivals, fs_hz, speed, warmup_s), probe.queue_high_water,
                      host_cpu_pct, pipeline_cpu_pct, wearable_cpu_pct, os.getloadavg()[0], error)
+
+
+def replay_capacity(path: Path) -> tuple[int, float, float, float]:
+    """Replay a recording through the live session as fast as it goes, recording it again.
+
+    No radio and no wearable: only the host's decoding, processing and recording, on
+    this process's one thread (plus the recorder's flushing). Returns the EMG samples
+    per channel replayed, the wall time, the process CPU time and the CPU time spent in
+    ``Acquisition.handle`` and ``update_link`` (s).
+    """
+    from glutescope.session import LiveSession, SessionOptions
+
+    probe = pp.PipelineProbe()
+    probe.install(firmware_side=False)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            session = LiveSession(SessionOptions(replay_path=path, speed=0.0,
+                                                 record_path=Path(tmp) / "again.glutes"))
+            cpu0, t0 = time.process_time(), time.monotonic()
+            session.start()
+            while not session.finished and session.error is None:
+                time.sleep(0.02)
+            session.stop()
+            wall_s, cpu_s = time.monotonic() - t0, time.process_time() - cpu0
+            if session.error is not None and not session.finished:
+                raise RuntimeError(f"the replay failed: {session.error}")
+            samples = session.acquisition.emg.end_sample
+    finally:
+        probe.uninstall()
+    return samples, wall_s, cpu_s, (probe.handle_cpu_ns + probe.update_cpu_ns) / 1e9
 
 
 def _parse(argv):
@@ -283,12 +320,18 @@ def main(argv=None) -> int:
     board = [r for r in results if r.sustained]
     top_channels, top_fs = pp.MAX_CHANNELS, max(args.rates)
     beyond = []
-    for speed in args.speeds:
-        r = run_once(top_channels, top_fs, speed, args.seconds, warmup_s)
+    keep = tempfile.TemporaryDirectory()
+    replayable: Optional[Path] = None
+    for k, speed in enumerate(args.speeds):
+        path = Path(keep.name) / f"x{k}.glutes"
+        r = run_once(top_channels, top_fs, speed, args.seconds, warmup_s, record_path=path)
         beyond.append(r)
         print(_row(r), flush=True)
         if not r.sustained:
             break
+        if replayable is not None:
+            shutil.rmtree(replayable, ignore_errors=True)  # only the last sustained one is replayed
+        replayable = path
     if board:
         best = max(board, key=lambda r: (r.n_channels * r.fs_hz, r.n_channels))
         print(f"highest supported config sustained: {best.n_channels} ch x {best.fs_hz} Hz "
@@ -317,6 +360,14 @@ def main(argv=None) -> int:
             print(f"host CPU cost ({top_channels} ch x {top_fs} Hz at every clock speed sustained, straight line): {1e4 * slope:.1f} % of one core "
                   f"per 10000 samples/s + {intercept:.1f} %; a whole free core would take about "
                   f"{(100 - intercept) / slope:.0f} samples/s (an extrapolation, not a measurement)")
+    if replayable is not None:
+        samples, wall_s, cpu_s, pipeline_s = replay_capacity(replayable)
+        print(f"host pipeline alone (replay of the last sustained {top_channels} ch recording as fast as it goes, "
+              f"recording it again, no radio): {samples * top_channels / wall_s:.0f} samples/s at "
+              f"{100 * cpu_s / wall_s:.0f} % of one core; record + decode + live processing alone "
+              f"{samples * top_channels / pipeline_s:.0f} samples/s per core "
+              f"({samples} samples/ch in {wall_s:.1f} s)")
+    keep.cleanup()
     default = [r for r in results if r.n_channels == 2 and r.fs_hz == 2000]
     if default:
         r = default[0]
