@@ -367,6 +367,13 @@ def main(argv=None) -> int:
               f"{100 * cpu_s / wall_s:.0f} % of one core; record + decode + live processing alone "
               f"{samples * top_channels / pipeline_s:.0f} samples/s per core "
               f"({samples} samples/ch in {wall_s:.1f} s)")
+        if failed:
+            asked = failed[0].effective_fs_hz * failed[0].n_channels
+            ceiling = samples * top_channels / wall_s
+            print(f"so the first run not sustained ({asked:.0f} samples/s) asks for "
+                  + (f"more than the host alone manages ({ceiling:.0f}): the host is the limit" if asked > ceiling
+                     else f"less than the host alone manages ({ceiling:.0f}): the simulator or the machine "
+                          f"was the limit, not the host"))
     keep.cleanup()
     default = [r for r in results if r.n_channels == 2 and r.fs_hz == 2000]
     if default:
