@@ -36,7 +36,7 @@ Run: ``PYTHONPATH=host:signal python benchmarks/throughput.py [--seconds 60]``
 from __future__ import annotations
 
 import argparse
-import asyncio
+import logging
 import os
 import shutil
 import sys
@@ -304,6 +304,8 @@ def _row(r: RunResult) -> str:
 
 def main(argv=None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
+    # Notifications still in flight when a run unsubscribes are expected, not news.
+    logging.getLogger("bumble.gatt_client").setLevel(logging.ERROR)
     warmup_s = min(2.0, args.seconds / 4)
     print("throughput over the virtual link: wearable process (firmware on the hardware models, bumble) -> "
           "loopback relay -> this process (bleak, LiveSession: decode + processing + recording)")
