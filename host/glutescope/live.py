@@ -15,7 +15,7 @@ import numpy as np
 from glutescope.guide import Cue, SqueezeTestGuide, describe_score
 from glutescope.ringbuffer import RingBuffer
 from glutesignal.balance import BalanceTracker, Contraction, working_side_pairs
-from glutesignal.conditioning import Conditioner
+from glutesignal.conditioning import Conditioner, default_high_hz
 from glutesignal.envelope import MovingRMS
 from glutesignal.pelvis import PelvisTracker
 from glutesignal.quality import ChannelQuality, channel_quality
@@ -145,7 +145,8 @@ class LiveProcessor:
                  mains_hz: float = 50.0, link: str = "", display_s: float = DISPLAY_BUFFER_S,
                  squeeze_cues: Optional[tuple[Cue, ...]] = None, single_leg: bool = False) -> None:
         n = len(channel_names)
-        self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=mains_hz)
+        # At 500 Hz the usual 450 Hz band edge is above Nyquist: use 0.45 fs there.
+        self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=mains_hz, high_hz=default_high_hz(emg_fs_hz))
         self.rms = MovingRMS(emg_fs_hz, n, window_s=ENVELOPE_WINDOW_S)
         capacity = int(display_s * emg_fs_hz)
         self.state = LiveState(tuple(channel_names), emg_fs_hz, RingBuffer(n, capacity),

@@ -95,3 +95,11 @@ def test_reps_after_a_link_gap_are_still_found_on_the_stream_clock(bridges):
     assert live.missing_samples == lost[1] - lost[0]
     assert stats.n_reps == len(bridges.reps) == 5
     assert abs(stats.contractions[1].start_s - bridges.reps[1].start_s) < 0.6
+
+
+@pytest.mark.parametrize("fs_hz", [500.0, 1000.0, 1500.0])
+def test_every_supported_rate_runs_live(fs_hz):
+    session = simulate("bridges", seed=5, duration_s=20.0, emg_fs_hz=fs_hz)
+    live = LiveProcessor(NAMES, fs_hz, session.imu_fs_hz)
+    feed(live, session.emg_uV, 40)
+    assert live.state.stats.n_reps == 3 and live.state.stats.louder_side == "right"
