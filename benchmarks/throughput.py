@@ -127,36 +127,10 @@ def _cpu_s_of(pid: int) -> float:
 
 
 def _remote_transport(central_port: int):
-    from glutescope.transports.ble import BleTransport
+    """The host's transport to the wearable's process (a loaded wearable may scan slowly)."""
+    from glutescope.transports.virtual import RemoteVirtualTransport
 
-    class RemoteWearableTransport(BleTransport):
-        """The BLE transport on the central side of a `RemoteRadio`: bleak, bumble backend."""
-
-        record_source = 4  # RecordSource.VIRTUAL
-
-        def __init__(self) -> None:
-            super().__init__(None, scan_timeout_s=30.0)
-            self._radio = None
-
-        async def connect(self) -> None:
-            from glutescope.transports.bumble_backend import backends_for
-            from glutescope.virtual.remote import RemoteRadio
-
-            if self._radio is None:
-                self._radio = RemoteRadio(central_port=central_port)
-                await self._radio.open()
-                scanner_cls, client_cls = backends_for(self._radio)
-                self._scanner_kwargs = {"backend": scanner_cls}
-                self._client_kwargs = {"backend": client_cls}
-            await super().connect()
-
-        async def close(self) -> None:
-            await super().close()
-            if self._radio is not None:
-                radio, self._radio = self._radio, None
-                await radio.close()
-
-    return RemoteWearableTransport()
+    return RemoteVirtualTransport(central_port, scan_timeout_s=30.0)
 
 
 def _start_wearable(speed: float):

@@ -83,8 +83,8 @@ class RemoteVirtualTransport(BleTransport):
 
     record_source = 4  # RecordSource.VIRTUAL
 
-    def __init__(self, central_port: int) -> None:
-        super().__init__(None, scan_timeout_s=5.0)
+    def __init__(self, central_port: int, *, scan_timeout_s: float = 5.0) -> None:
+        super().__init__(None, scan_timeout_s=scan_timeout_s)
         self.central_port = central_port
         self.description = f"virtual wearable at 127.0.0.1:{central_port}"
         self._radio = None
