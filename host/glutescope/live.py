@@ -72,11 +72,14 @@ class LiveStats:
                 f"frames {self.frames} (lost {self.lost_frames}, corrupt {self.corrupt_frames}) · "
                 f"missing samples {self.missing_samples} · battery {battery}")
 
-    def report(self) -> str:
+    def report(self, channel_names=None) -> str:
         """A few lines for the terminal when a session ends."""
         lines = [f"glutescope: {self.summary()}"]
         if self.quality:
-            grades = ", ".join(f"ch{q.channel} {q.grade}" + (f" ({'; '.join(q.reasons)})" if q.reasons else "")
+            def name(ch: int) -> str:
+                return channel_names[ch].replace("_", " ") if channel_names else f"ch{ch}"
+
+            grades = ", ".join(f"{name(q.channel)} {q.grade}" + (f" ({'; '.join(q.reasons)})" if q.reasons else "")
                                for q in self.quality)
             lines.append(f"glutescope: signal quality: {grades}")
         for score in self.squeeze_scores:

@@ -235,7 +235,7 @@ class LiveSession:
         """What the session measured, in a few lines for the terminal."""
         if self.state is None:
             return "glutescope: no data was received"
-        return self.state.stats.report()
+        return self.state.stats.report(self.state.channel_names)
 
 
 def _recorded_meta(path: Path) -> dict:
