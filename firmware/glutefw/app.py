@@ -12,7 +12,7 @@ import time
 import machine
 from micropython import const
 
-from glutefw import config, control, frames
+from glutefw import config, control, frames, settings
 from glutefw.acquisition import EmgAcquisition, count_bits
 from glutefw.cmdqueue import CommandQueue
 from glutefw.imu import Lsm6dsox
@@ -34,6 +34,7 @@ class Wearable:
 
     def __init__(self, name, ble=None, usb=None):
         self.name = name
+        self.settings = settings.load()  # the front end's gain, from the board's filesystem
         self.ble = ble
         self.usb = usb
         self.commands = CommandQueue()
@@ -94,7 +95,7 @@ class Wearable:
         return frames.info_payload(
             config.FW_VERSION, config.ADC_AVAILABLE_MASK,
             self.channel_mask if self.streaming else 0, self.emg_fs_hz, imu_fs,
-            config.VREF_MV, config.EMG_GAIN, config.ACC_G_PER_LSB, config.GYRO_DPS_PER_LSB,
+            config.VREF_MV, self.settings["emg_gain"], config.ACC_G_PER_LSB, config.GYRO_DPS_PER_LSB,
             window_ms, self.name)
 
     def read_battery(self):

@@ -67,3 +67,10 @@ def test_scan_finds_the_virtual_wearable_by_its_service():
     assert status == 0
     assert "glutescope-3F2A" in out and "dBm" in out
     assert out.splitlines()[1].endswith("66 %")  # the battery level advertised in the scan response
+
+
+def test_firmware_install_can_store_the_front_end_gain_on_the_board():
+    status, out, _ = run_cli("firmware", "install", "--dry-run", "--emg-gain", "200")
+    assert status == 0 and "settings.json    -> :settings.json" in out
+    status, _, err = run_cli("firmware", "install", "--dry-run", "--emg-gain", "0")
+    assert status == ExitStatus.USAGE and "--emg-gain must be between 1 and 100000" in err

@@ -6,9 +6,11 @@ maintainers support; ``--dry-run`` prints the plan without touching a board.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,14 +27,26 @@ class CopyStep:
     """Path on the board's filesystem (``:`` prefixed for mpremote)."""
 
 
-def plan(firmware: Path) -> list[CopyStep]:
-    """What to copy: glutefw/*.py into :glutefw/, then main.py last (it starts the app at boot)."""
+def plan(firmware: Path, settings_file: Path | None = None) -> list[CopyStep]:
+    """What to copy: glutefw/*.py into :glutefw/, the settings, then main.py last (it
+    starts the app at boot)."""
     package = firmware / "glutefw"
     if not package.is_dir():
         raise CliError(f"no firmware at {firmware} (expected {package})", ExitStatus.IO_ERROR)
     steps = [CopyStep(p, f":glutefw/{p.name}") for p in sorted(package.glob("*.py"))]
+    if settings_file is not None:
+        steps.append(CopyStep(settings_file, ":settings.json"))
     steps.append(CopyStep(firmware / "main.py", ":main.py"))
     return steps
+
+
+def write_settings(directory: Path, emg_gain: float) -> Path:
+    """The board's settings.json (read by firmware/glutefw/settings.py at boot)."""
+    if not 1.0 <= emg_gain <= 100000.0:
+        raise CliError(f"--emg-gain must be between 1 and 100000 V/V, got {emg_gain:g}", ExitStatus.USAGE)
+    path = directory / "settings.json"
+    path.write_text(json.dumps({"emg_gain": float(emg_gain)}) + "\n", encoding="utf-8")
+    return path
 
 
 def mpremote_commands(port: str, steps: list[CopyStep]) -> list[list[str]]:
@@ -49,12 +63,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", default="auto",
                         help="serial port of the board, e.g. /dev/ttyACM0 or COM5 (default: mpremote's auto)")
     parser.add_argument("--dry-run", action="store_true", help="print what would be copied and run; touch nothing")
+    parser.add_argument("--emg-gain", type=float, metavar="V_PER_V",
+                        help="gain of your analog EMG modules, electrodes to ADC pin (MyoWare 2.0 RAW: 200; "
+                             "default: the firmware's 1000); stored on the board in settings.json")
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
     from glutescope.virtual.wearable import firmware_dir
 
-    steps = plan(firmware_dir())
+    with tempfile.TemporaryDirectory() as tmp:
+        settings_file = write_settings(Path(tmp), args.emg_gain) if args.emg_gain is not None else None
+        return _install(args, env, plan(firmware_dir(), settings_file))
+
+
+def _install(args: argparse.Namespace, env, steps: list[CopyStep]) -> ExitStatus:
     commands = mpremote_commands(args.port, steps)
     print(f"glutescope: {len(steps)} files to copy to the board at {args.port}:", file=env.stdout)
     for s in steps:
