@@ -6,11 +6,9 @@ maintainers support; ``--dry-run`` prints the plan without touching a board.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +40,8 @@ def plan(firmware: Path, settings_file: Path | None = None) -> list[CopyStep]:
 
 def write_settings(directory: Path, emg_gain: float) -> Path:
     """The board's settings.json (read by firmware/glutefw/settings.py at boot)."""
+    import json
+
     if not 1.0 <= emg_gain <= 100000.0:
         raise CliError(f"--emg-gain must be between 1 and 100000 V/V, got {emg_gain:g}", ExitStatus.USAGE)
     path = directory / "settings.json"
@@ -70,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
     from glutescope.virtual.wearable import firmware_dir
+
+    import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         settings_file = write_settings(Path(tmp), args.emg_gain) if args.emg_gain is not None else None
