@@ -228,7 +228,8 @@ class BlePeripheral:
             await _sleep_ms(_NOTIFY_BACKOFF_MS)
 
     def _advertise(self):
-        self._ble.gap_advertise(_ADV_INTERVAL_US, self._adv_data, self._resp_data)
+        # resp_data is keyword-only in the real module (extmod/modbluetooth.c).
+        self._ble.gap_advertise(_ADV_INTERVAL_US, self._adv_data, resp_data=self._resp_data)
 
     async def _advertise_task(self):
         while self._running:
