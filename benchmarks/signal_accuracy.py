@@ -17,7 +17,7 @@ import numpy as np
 
 from scipy.signal import butter, sosfilt
 
-from glutesignal.bodymodel import burst_trial, simulate
+from glutesignal.simulation import burst_trial, simulate
 from glutesignal.conditioning import condition
 from glutesignal.envelope import linear_envelope, moving_rms
 from glutesignal.onsets import detect_bursts

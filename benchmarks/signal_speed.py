@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     import scipy
 
     from glutesignal.balance import BalanceTracker
-    from glutesignal.bodymodel import simulate
+    from glutesignal.simulation import simulate
     from glutesignal.conditioning import Conditioner, condition
     from glutesignal.envelope import MovingRMS, moving_rms
     from glutesignal.onsets import OnsetDetector, detect_bursts

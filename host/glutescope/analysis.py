@@ -90,7 +90,7 @@ def exercise_plan(rec: Recording, exercise: Optional[str] = None, *, seed: Optio
                              f"got {stored!r} ({exc})") from None
         source = "cues stored with the recording"
     elif _recorded_by_virtual_wearable(rec):
-        from glutesignal.bodymodel import EXERCISES, simulate
+        from glutesignal.simulation import EXERCISES, simulate
 
         name = given or "demo"
         if name not in EXERCISES:

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
-from .bodymodel import pelvis_angles_from_up
 
 __all__ = ["PelvisAngles", "PelvisTracker", "TiltRep", "TiltRepTracker", "pelvis_angles", "segment_tilt_reps"]
 
@@ -335,3 +334,18 @@ class TiltRepTracker:
         self._under_way = False
         self.reps.append(rep)
         return [rep]
+
+
+def pelvis_angles_from_up(up_sensor: np.ndarray, reference_pitch_deg) -> tuple[np.ndarray, np.ndarray]:
+    """Tilt and obliquity (degrees) from the world "up" direction in the sensor frame.
+
+    The angle convention of this module (see the module notes). ``up_sensor`` is ``(3, n)``;
+    ``reference_pitch_deg`` (scalar or ``(n,)``) is the sagittal pitch of the starting
+    posture (0 standing, -90 supine).
+    """
+    ux, uy, uz = up_sensor
+    norm = np.sqrt(ux**2 + uy**2 + uz**2)
+    obliquity = np.rad2deg(np.arcsin(np.clip(uy / norm, -1.0, 1.0)))
+    pitch = np.rad2deg(np.arctan2(-ux, uz))
+    tilt = (pitch - reference_pitch_deg + 180.0) % 360.0 - 180.0
+    return tilt, obliquity

@@ -53,6 +53,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from .pelvis import pelvis_angles_from_up
+
 __all__ = [
     "EXERCISES",
     "BodySession",
@@ -571,21 +573,6 @@ def _orientation(script: _Script, t: np.ndarray) -> np.ndarray:
         base = np.broadcast_to(np.eye(3), (t.size, 3, 3))
         anat = _rot_y(tilt) @ _rot_x(drop)
     return _rot_z(yaw) @ base @ anat
-
-
-def pelvis_angles_from_up(up_sensor: np.ndarray, reference_pitch_deg) -> tuple[np.ndarray, np.ndarray]:
-    """Tilt and obliquity (degrees) from the world "up" direction in the sensor frame.
-
-    Shared definition with :mod:`glutesignal.pelvis`. ``up_sensor`` is ``(3, n)``;
-    ``reference_pitch_deg`` (scalar or ``(n,)``) is the sagittal pitch of the starting
-    posture (0 standing, -90 supine).
-    """
-    ux, uy, uz = up_sensor
-    norm = np.sqrt(ux**2 + uy**2 + uz**2)
-    obliquity = np.rad2deg(np.arcsin(np.clip(uy / norm, -1.0, 1.0)))
-    pitch = np.rad2deg(np.arctan2(-ux, uz))
-    tilt = (pitch - reference_pitch_deg + 180.0) % 360.0 - 180.0
-    return tilt, obliquity
 
 
 _REFERENCE_PITCH_DEG = {"standing": 0.0, "supine": -90.0}

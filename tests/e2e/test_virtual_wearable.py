@@ -13,7 +13,7 @@ from glutescope import protocol
 from glutescope.acquisition import Acquisition
 from glutescope.transports.virtual import VirtualTransport
 from glutesignal.balance import BalanceTracker
-from glutesignal.bodymodel import simulate
+from glutesignal.simulation import simulate
 from glutesignal.conditioning import condition
 from glutesignal.envelope import moving_rms
 from glutesignal.symmetry import symmetry_over_reps

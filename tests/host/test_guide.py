@@ -3,7 +3,7 @@ import pytest
 
 from glutescope.guide import Cue, SqueezeTestGuide, squeeze_test_cues
 from glutescope.live import LiveProcessor
-from glutesignal.bodymodel import simulate
+from glutesignal.simulation import simulate
 
 NAMES = ("glute_max_left", "glute_max_right")
 

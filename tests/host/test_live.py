@@ -4,7 +4,7 @@ import pytest
 
 from glutescope.live import LiveProcessor
 from glutesignal.balance import BalanceTracker
-from glutesignal.bodymodel import simulate
+from glutesignal.simulation import simulate
 from glutesignal.conditioning import condition
 from glutesignal.envelope import moving_rms
 from glutesignal.symmetry import symmetry_over_reps

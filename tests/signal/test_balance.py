@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from glutesignal.balance import BalanceTracker, Contraction
-from glutesignal.bodymodel import simulate
+from glutesignal.simulation import simulate
 from glutesignal.conditioning import condition
 from glutesignal.envelope import moving_rms
 
@@ -106,7 +106,7 @@ def test_errors():
 
 def test_a_gap_keeps_times_on_the_stream_clock_and_later_reps_are_found():
     from glutesignal.balance import BalanceTracker
-    from glutesignal.bodymodel import simulate
+    from glutesignal.simulation import simulate
     from glutesignal.conditioning import Conditioner
     from glutesignal.envelope import MovingRMS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glutesignal.bodymodel import simulate
+from glutesignal.simulation import simulate
 from glutesignal.conditioning import condition
 from glutesignal.envelope import moving_rms
 from glutesignal.normalise import mvc_from_trials, percent_mvc

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glutesignal.bodymodel import burst_trial, simulate
+from glutesignal.simulation import burst_trial, simulate
 from glutesignal.conditioning import condition
 from glutesignal.onsets import OnsetDetector, detect_bursts, estimate_noise_power
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glutesignal.bodymodel import simulate
+from glutesignal.simulation import simulate
 from glutesignal.pelvis import PelvisTracker, TiltRep, TiltRepTracker, pelvis_angles, segment_tilt_reps
 
 

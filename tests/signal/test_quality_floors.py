@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from glutesignal.bodymodel import simulate
+from glutesignal.simulation import simulate
 from glutesignal.conditioning import condition
 from glutesignal.quality import channel_quality
 

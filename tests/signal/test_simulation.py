@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import signal as sps
 
-from glutesignal.bodymodel import EXERCISES, burst_trial, pelvis_angles_from_up, simulate
+from glutesignal.pelvis import pelvis_angles_from_up
+from glutesignal.simulation import EXERCISES, burst_trial, simulate
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)

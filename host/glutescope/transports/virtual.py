@@ -23,7 +23,7 @@ class VirtualTransport(BleTransport):
     emg_fs_hz, imu_fs_hz : float
         Rates the body model is rendered at: those the host will START with.
     channels : tuple of str
-        Muscles wired to ADC0, ADC1, ... (names as in `glutesignal.bodymodel.simulate`).
+        Muscles wired to ADC0, ADC1, ... (names as in `glutesignal.simulation.simulate`).
     firmware : Path, optional
         Firmware tree to run instead of the installed one (a build under test).
     imu_mount : str
@@ -42,7 +42,7 @@ class VirtualTransport(BleTransport):
         if session is None:
             # The body is rendered at the rates the host will ask for, so that one ADC
             # conversion round is one body-model sample.
-            from glutesignal.bodymodel import simulate
+            from glutesignal.simulation import simulate
 
             session = simulate(exercise, seed=seed, mains_hz=mains_hz, emg_fs_hz=emg_fs_hz,
                                imu_fs_hz=imu_fs_hz or 104.0, channels=tuple(channels))

@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from glutesignal.bodymodel import BodySession, simulate
+from glutesignal.simulation import BodySession, simulate
 
 FIRMWARE_MODULE_PREFIX = "glutefw"
 
