@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import wirepack_v1 as pack
+from unprivileged import give_away, run_child
 from glutescope import protocol
 from glutescope.acquisition import Acquisition
 from glutescope.cli import Environment, main
@@ -269,28 +270,14 @@ def test_record_from_bluetooth_without_an_adapter_is_one_line(tmp_path):
     assert not (tmp_path / "ble.glutes").exists()
 
 
-# Root ignores file permissions: the child becomes nobody before it runs the command.
-_AS_NOBODY = textwrap.dedent(
-    """
-    import os, sys
-    sys.path[:0] = [{host!r}, {signal!r}]
-    # Import first: nobody may not be able to read the interpreter's own library.
-    import asyncio, json, shutil, signal
-    import glutescope.cli, glutescope.commands.info, glutescope.commands.record
-    import glutescope.recording, glutescope.session
-    if os.geteuid() == 0:
-        os.setgid(65534)
-        os.setuid(65534)
-    from glutescope.cli import main
-    sys.exit(main(sys.argv[1:]))
-    """
-)
+_RUN_CLI = """
+from glutescope.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
-def _run_as_nobody(*argv) -> subprocess.CompletedProcess:
-    code = _AS_NOBODY.format(host=str(HOST_DIR), signal=str(SIGNAL_DIR))
-    return subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+def _run_without_permission_override(*argv) -> subprocess.CompletedProcess:
+    return run_child(_RUN_CLI, *argv)
 
 
 def test_record_into_a_directory_without_write_permission_is_one_line_and_status_5():
@@ -299,7 +286,7 @@ def test_record_into_a_directory_without_write_permission_is_one_line_and_status
         locked = Path(tmp) / "locked"
         locked.mkdir(mode=0o555)
         os.chmod(locked, 0o555)
-        out = _run_as_nobody("record", locked / "s.glutes", "--duration", "1")
+        out = _run_without_permission_override("record", locked / "s.glutes", "--duration", "1")
         assert out.returncode == ExitStatus.IO_ERROR, out.stderr
         assert out.stderr == (f"glutescope: error: cannot create recording {locked / 's.glutes'}: "
                               "Permission denied (EACCES)\n")
@@ -312,7 +299,8 @@ def test_info_on_a_recording_that_cannot_be_read_is_one_line_and_status_5():
         path = Path(tmp) / "private.glutes"
         write_recording(path, 5)  # the writer makes it 0700 / 0600: nobody else may read it
         os.chmod(path, 0o755)  # ... even with the directory open, the files stay private
-        out = _run_as_nobody("info", path)
+        give_away(path)  # ... to a user who is not their owner
+        out = _run_without_permission_override("info", path)
         assert out.returncode == ExitStatus.IO_ERROR, out.stderr
         assert out.stderr.count("\n") == 1
         assert "Permission denied (EACCES)" in out.stderr and str(path) in out.stderr

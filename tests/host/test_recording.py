@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import wirepack_v1 as pack
+from unprivileged import run_child
 from glutescope.protocol import decode_frame
 from glutescope.recording import (
     Record,
@@ -297,21 +298,14 @@ def test_writer_killed_with_sigkill_loses_only_unflushed_records(tmp_path):
     assert stat.S_IMODE((path / "frames.log").stat().st_mode) == 0o600
 
 
-_RO_CHILD = textwrap.dedent(
-    """
-    import os, sys
-    sys.path[:0] = [{host!r}]
-    from glutescope.recording import RecordingWriter, RecordingError
-    if os.geteuid() == 0:
-        os.setgid(65534)
-        os.setuid(65534)  # root ignores permissions: become nobody
-    try:
-        RecordingWriter(sys.argv[1]).open()
-    except RecordingError as exc:
-        print(exc.errno, exc)
-        sys.exit(3)
-    """
-)
+_RO_CHILD = """
+from glutescope.recording import RecordingWriter, RecordingError
+try:
+    RecordingWriter(sys.argv[1]).open()
+except RecordingError as exc:
+    print(exc.errno, exc)
+    sys.exit(3)
+"""
 
 
 def test_read_only_directory_gives_recording_error():
@@ -320,8 +314,7 @@ def test_read_only_directory_gives_recording_error():
         ro = Path(tmp) / "ro"
         ro.mkdir(mode=0o555)
         os.chmod(ro, 0o555)
-        code = _RO_CHILD.format(host=str(HOST_DIR))
-        out = subprocess.run([sys.executable, "-c", code, str(ro / "s.glutes")], capture_output=True, text=True, timeout=60)
+        out = run_child(_RO_CHILD, ro / "s.glutes")
         assert out.returncode == 3, out.stderr
         errno_text, message = out.stdout.strip().split(" ", 1)
         assert int(errno_text) == 13
