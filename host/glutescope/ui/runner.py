@@ -35,6 +35,12 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     """
     if headless:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    else:
+        from glutescope.ui.qtlibs import missing_libraries
+
+        missing = missing_libraries(env.environ)
+        if missing is not None:  # Qt would abort the interpreter without a word
+            raise CliError(missing.message(), ExitStatus.ERROR)
     import pyqtgraph as pg
     from pyqtgraph.Qt import QtCore
     from tqdm import tqdm
