@@ -52,8 +52,15 @@ class Environment:
         print(f"glutescope: error: {message}", file=self.stderr)
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors in one line, as every other error, with where to read more."""
+
+    def error(self, message: str):
+        self.exit(ExitStatus.USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrorParser(
         prog="glutescope",
         description="Wearable EMG + IMU biofeedback for the glutes. "
         "A training and assessment aid, not a medical device.",

@@ -74,3 +74,19 @@ def test_firmware_install_can_store_the_front_end_gain_on_the_board():
     assert status == 0 and "settings.json    -> :settings.json" in out
     status, _, err = run_cli("firmware", "install", "--dry-run", "--emg-gain", "0")
     assert status == ExitStatus.USAGE and "--emg-gain must be between 1 and 100000" in err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (("record", "{out}", "--channels", "foo,bar"), "--channels: unknown muscle 'foo'"),
+    (("record", "{out}", "--channels", "glute_max_left,glute_max_left"), "names must be distinct"),
+    (("record", "{out}", "--exercise", "plank"), "argument --exercise: invalid choice: 'plank'"),
+    (("record", "{out}", "--duration", "soon"), "argument --duration: invalid float value: 'soon'"),
+    (("record", "{out}", "--duration", "0"), "--duration must be positive"),
+])
+def test_bad_record_options_are_one_line_status_2_and_leave_nothing_on_disk(tmp_path, capsys, argv, fragment):
+    out = tmp_path / "s.glutes"
+    status, _, err = run_cli(*(a.format(out=out) for a in argv))
+    err += capsys.readouterr().err  # argparse writes its own errors to sys.stderr
+    assert status == ExitStatus.USAGE
+    assert err.count("\n") == 1 and fragment in err, err
+    assert not out.exists()

@@ -8,7 +8,8 @@ duration is set; Ctrl-C stops cleanly and says what was saved.
 Exit statuses: 0 done; 2 bad arguments; 3 no wearable answered; 4 no Bluetooth
 adapter; 5 the recording could not be written (exists already without ``--force``,
 permission denied, disk full); 6 the wearable went away and did not come back;
-130 interrupted (the recording is closed and kept).
+130 interrupted before anything was received. Ctrl-C after that is a normal end (0):
+the recording is closed and kept, and the command says how long it ran.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Optional
 from glutescope.commands.demo import EXERCISES
 from glutescope.commands.options import SERIAL_SAFETY, add_imu_mount_argument, add_source_arguments
 from glutescope.exitcodes import CliError, ExitStatus
+from glutescope.muscles import check_channel_name
 
 EMG_RATES_HZ = (500, 1000, 1500, 2000)  # PROTOCOL.md, START
 IMU_RATES_HZ = (0, 104, 208)
@@ -30,6 +32,8 @@ MAX_CHANNELS = 8  # channel_mask is one byte
 STATUS_PERIOD_S = 0.25  # how often the status line is refreshed on a terminal
 LOG_STATUS_PERIOD_S = 2.0  # how often a status line is printed when stderr is not a terminal
 SUMMARY_GAPS = 20
+BAR_FORMAT = "{percentage:3.0f}%|{bar:12}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}] {desc}"
+BAR_FIXED_COLUMNS = 45  # what BAR_FORMAT takes besides the status text, for recordings under 10^5 s
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_channels(text: str) -> tuple[str, ...]:
-    """``"a,b"`` -> ``("a", "b")``; names are non-empty, distinct, at most `MAX_CHANNELS`."""
+    """``"a,b"`` -> ``("a", "b")``: known muscle names (`glutescope.muscles`), distinct, at most `MAX_CHANNELS`."""
     names = tuple(n.strip() for n in text.split(","))
     if not names or any(not n for n in names):
         raise CliError(f"--channels must be comma-separated muscle names, got {text!r}", ExitStatus.USAGE)
@@ -68,6 +72,11 @@ def parse_channels(text: str) -> tuple[str, ...]:
         raise CliError(f"--channels names must be distinct, got {text!r}", ExitStatus.USAGE)
     if len(names) > MAX_CHANNELS:
         raise CliError(f"--channels takes at most {MAX_CHANNELS} names, got {len(names)}", ExitStatus.USAGE)
+    for name in names:
+        try:
+            check_channel_name(name)
+        except ValueError as exc:
+            raise CliError(f"--channels: {exc}", ExitStatus.USAGE) from None
     return names
 
 
@@ -304,9 +313,9 @@ class _RecordSession:
         from tqdm import tqdm
 
         # disable=None: no bar when stderr is not a terminal (logs get plain status lines).
-        return tqdm(total=round(self.args.duration * info.emg_fs_hz), file=self.env.stderr, disable=None,
-                    desc="connected", leave=False, dynamic_ncols=True,
-                    bar_format="{percentage:3.0f}%|{bar:20}| {desc}")
+        # Seconds of signal, not samples: "12/120 s [00:12<01:48]" says the total and what is left.
+        return tqdm(total=self.args.duration, file=self.env.stderr, disable=None, desc="connected",
+                    leave=False, bar_format=BAR_FORMAT)
 
     async def _loop(self, acq, stop, info, bar) -> None:
         import asyncio
@@ -323,10 +332,12 @@ class _RecordSession:
             self.progress.update_span(acq.emg.end_sample)
             line = status_line(acq, self.progress, fs)
             if bar is not None and not bar.disable:
-                bar.update(min(self.progress.samples_done, bar.total) - bar.n)
-                bar.set_description_str(line, refresh=True)
+                bar.update(min(self.progress.samples_done / fs, bar.total) - bar.n)
+                link_part = line.split(" · ", 2)[-1]  # the bar shows the seconds and samples already
+                bar.set_description_str(fit_status(link_part, _terminal_columns() - BAR_FIXED_COLUMNS), refresh=True)
             elif is_tty:
-                print("\r\x1b[2K" + line, end="", file=self.env.stderr, flush=True)
+                print("\r\x1b[2K" + fit_status(line, _terminal_columns() - 1), end="", file=self.env.stderr,
+                      flush=True)
             elif time.monotonic() - last_log >= LOG_STATUS_PERIOD_S:
                 last_log = time.monotonic()
                 print(f"glutescope: recording: {line}", file=self.env.stderr, flush=True)
@@ -371,8 +382,15 @@ class _RecordSession:
             raise self.failure
         if self.interrupted:
             print(saved, file=out)
-            self.env.error(f"interrupted; {'the recording is closed and kept' if acq.counters.frames else 'nothing recorded'}")
-            return ExitStatus.INTERRUPTED
+            if not acq.counters.frames:
+                self.env.error("interrupted before the wearable sent anything; nothing recorded")
+                return ExitStatus.INTERRUPTED
+            # Ctrl-C is the documented way to end a recording without --duration.
+            fs = info.emg_fs_hz if info is not None else None
+            length = f"{self.progress.samples_done / fs:.1f} s" if fs else "an unknown length"
+            print(f"glutescope: stopped after {length} (Ctrl-C); the recording is closed and kept",
+                  file=self.env.stderr)
+            return ExitStatus.OK
         print(saved, file=out)
         return ExitStatus.OK
 
@@ -398,6 +416,27 @@ class _RecordSession:
             lost = sum(n for _, _, n in c.unrecoverable)
             lines.append(f"  {'':<10} {lost} samples were no longer in the wearable's memory to resend")
         return "\n".join(lines)
+
+
+def fit_status(line: str, columns: int) -> str:
+    """``line`` cut to ``columns`` characters, dropping whole " · " fields from the end.
+
+    A status line longer than the terminal would wrap, and rewriting it in place would
+    then leave a trail of half lines.
+    """
+    if columns <= 0:
+        return ""
+    fields = line.split(" · ")
+    while len(fields) > 1 and len(" · ".join(fields)) > columns:
+        fields.pop()
+    text = " · ".join(fields)
+    return text if len(text) <= columns else text[: max(columns - 1, 0)] + "…"
+
+
+def _terminal_columns() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
 
 
 def _transport_status(exc: BaseException) -> ExitStatus:
