@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         if missing is not None:  # Qt would abort the interpreter without a word
             raise CliError(missing.message(), ExitStatus.ERROR)
     import pyqtgraph as pg
-    from pyqtgraph.Qt import QtCore
+    from pyqtgraph.Qt import QtCore, QtGui
     from tqdm import tqdm
 
     from glutescope.ui.live_window import LiveWindow, grab_png
@@ -52,6 +53,15 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         QtCore.qInstallMessageHandler(_quiet_offscreen_hints)
     print(f"glutescope: connecting to {session.source_description} …", file=env.stdout, flush=True)
     session.start()  # raises CliError with one clear line if the wearable cannot be reached
+    stop_requests: list[str] = []  # how the person asked to stop, if they did
+
+    def request_stop(how: str) -> None:
+        stop_requests.append(how)
+        app.quit()
+
+    # Qt's event loop holds the interpreter: Python runs its SIGINT handler only when the
+    # poll timer below hands it control, so the handler only asks the loop to quit.
+    previous_sigint = signal.signal(signal.SIGINT, lambda *_: request_stop("Ctrl-C"))
     print(f"glutescope: streaming from {session.state.stats.link}", file=env.stdout, flush=True)
     window = LiveWindow(session.state, title=session.source_description)
     window.show()
@@ -61,12 +71,19 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         progress = tqdm(total=round(duration_s), unit="s", desc="live (offscreen)", file=env.stderr,
                         disable=None, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s")
 
+    # Esc or Q in the window, Ctrl-C in the terminal, or closing the window: each ends the
+    # session the same way, so a recording is always closed cleanly.
+    for key in ("Esc", "Q"):
+        shortcut = QtGui.QShortcut(QtGui.QKeySequence(key), window)
+        shortcut.activated.connect(lambda key=key: request_stop(f"{key} pressed"))
+
     def tick() -> None:
         elapsed = time.monotonic() - started
         if progress is not None:
             progress.update(min(round(elapsed), progress.total) - progress.n)
-        if session.failed or session.finished or (duration_s is not None and elapsed >= duration_s):
-            app.quit()
+        if (stop_requests or session.failed or session.finished
+                or (duration_s is not None and elapsed >= duration_s)):
+            app.quit()  # again for a stop asked before the loop ran: quit() then was lost
 
     poll = QtCore.QTimer()
     poll.timeout.connect(tick)
@@ -74,6 +91,7 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     try:
         app.exec()
     finally:
+        signal.signal(signal.SIGINT, previous_sigint)
         poll.stop()
         if progress is not None:
             progress.close()
@@ -84,6 +102,8 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         window.shutdown()
         session.stop()
     elapsed_s = time.monotonic() - started
+    if stop_requests:
+        print(f"glutescope: stopped after {elapsed_s:.0f} s ({stop_requests[0]})", file=env.stdout)
     print(session.summary_text(), file=env.stdout)
     if saved is not None:
         print(f"glutescope: screenshot of the live window saved to {saved}", file=env.stdout)
