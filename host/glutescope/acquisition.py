@@ -26,6 +26,10 @@ BUSY_RETRY_S = 0.05
 RESUME_WAIT_S = 2.0  # for the first live blocks after a reconnection
 GAP_BACKFILL_DELAY_S = 0.2  # after a corrupt or missing frame, for late ones and the gap's end to arrive
 BUSY_RETRIES = 40
+# Samples the live assembler holds per stream: many times the wearable's RAM window
+# (4 s), so every backfill it can still send lands in held samples and is checked
+# against any copy already received; older samples are in the recording only.
+LIVE_RETAIN_S = 60.0
 
 
 class CommandRefused(Exception):
@@ -105,8 +109,9 @@ class Acquisition:
         self.on_imu = on_imu
         self.recorder = recorder
         self.counters = LinkCounters()
-        self.session = SessionAssembler()
-        """Every decoded frame, placed: EMG/IMU by stream index, clock, info, status, events."""
+        self.session = SessionAssembler(retain_s=LIVE_RETAIN_S)
+        """Every decoded frame, placed: EMG/IMU by stream index (the newest `LIVE_RETAIN_S`
+        of samples held; the recorder has them all), clock, info, status, events."""
         self._tokens = itertools.cycle(range(1, 256))
         self._pending: dict[tuple[int, int], asyncio.Future] = {}
         self._info_waiters: list[asyncio.Future] = []

@@ -15,6 +15,7 @@ loads into exactly what was seen live.
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,11 +72,14 @@ class Segment:
     """Duplicates whose samples differed from the ones kept (a wearable fault)."""
     n_backfilled: int
     """Samples that arrived in BACKFILL blocks and filled a gap."""
+    samples_start: int = 0
+    """Stream index of ``samples[:, 0]``: 0 unless the assembler keeps only a recent
+    window (live, see `StreamAssembler`), where older samples are on disk only."""
 
     @property
     def n_samples(self) -> int:
-        """Length of ``samples`` (received plus missing)."""
-        return int(self.samples.shape[1])
+        """Samples in the segment (received plus missing), from index 0, held or not."""
+        return self.samples_start + int(self.samples.shape[1])
 
     @property
     def n_missing(self) -> int:
@@ -93,25 +97,40 @@ class Segment:
 class _SegmentStore:
     """Chunked sample storage plus the set of received index intervals."""
 
-    def __init__(self, index: int, n_channels: int, dtype: np.dtype, channel_mask: int, chunk: int):
+    def __init__(self, index: int, n_channels: int, dtype: np.dtype, channel_mask: int, chunk: int,
+                 retain: int | None = None):
         self.index = index
         self.n_channels = n_channels
         self.dtype = dtype
         self.channel_mask = channel_mask
         self.chunk = chunk
+        self.retain = retain
         self.chunks: dict[int, np.ndarray] = {}
         # Disjoint, non-touching [start, end) intervals of received samples, sorted.
+        # Kept whole even when samples are not: a gap costs two ints, whatever its age.
         self.starts: list[int] = []
         self.ends: list[int] = []
-        self.anchor_index: list[int] = []
-        self.anchor_t_us: list[int] = []
+        self.anchors = _Anchors()
         self.n_duplicates = 0
         self.n_conflicts = 0
         self.n_backfilled = 0
+        self.horizon = 0  # samples below this index are no longer held (retain only)
 
     @property
     def end(self) -> int:
         return self.ends[-1] if self.ends else 0
+
+    def trim(self) -> None:
+        """Drop the chunks (and anchors) wholly older than ``retain`` samples before the end."""
+        if self.retain is None:
+            return
+        horizon = (max(self.end - self.retain, 0) // self.chunk) * self.chunk
+        if horizon <= self.horizon:
+            return
+        for ci in [ci for ci in self.chunks if (ci + 1) * self.chunk <= horizon]:
+            del self.chunks[ci]
+        self.anchors.drop_before(horizon)
+        self.horizon = horizon
 
     def missing_in(self, a: int, b: int) -> list[tuple[int, int]]:
         pieces = []
@@ -128,6 +147,9 @@ class _SegmentStore:
 
     def write(self, a: int, data: np.ndarray) -> None:
         b = a + data.shape[1]
+        if a < self.horizon:  # too old to hold: the recording on disk has it
+            data = data[:, min(self.horizon - a, data.shape[1]):]
+            a = self.horizon
         pos = a
         while pos < b:
             ci, off = divmod(pos, self.chunk)
@@ -170,19 +192,51 @@ class _SegmentStore:
         return tuple(out)
 
     def snapshot(self) -> Segment:
-        samples = self.read(0, self.end)
+        start = min(self.horizon, self.end)
+        samples = self.read(start, self.end)
         samples.flags.writeable = False
-        anchors = np.array([self.anchor_index, self.anchor_t_us], dtype=np.int64).reshape(2, -1)
         return Segment(
             index=self.index,
             channel_mask=self.channel_mask,
             samples=samples,
             gaps=self.gaps(),
-            anchors=anchors,
+            anchors=self.anchors.array(),
             n_duplicates=self.n_duplicates,
             n_conflicts=self.n_conflicts,
             n_backfilled=self.n_backfilled,
+            samples_start=start,
         )
+
+
+class _Anchors:
+    """(stream index, device time in µs) of each live block, in int64 arrays that grow by
+    doubling: 16 bytes an anchor, where two lists of Python ints took about 70."""
+
+    def __init__(self) -> None:
+        self._data = np.empty((2, 256), dtype=np.int64)
+        self._start = 0
+        self._n = 0
+
+    def append(self, index: int, t_us: int) -> None:
+        if self._start + self._n == self._data.shape[1]:
+            if self._start > self._data.shape[1] // 2:  # mostly dropped: compact in place
+                self._data[:, : self._n] = self._data[:, self._start : self._start + self._n]
+            else:
+                grown = np.empty((2, 2 * self._data.shape[1]), dtype=np.int64)
+                grown[:, : self._n] = self._data[:, self._start : self._start + self._n]
+                self._data = grown
+            self._start = 0
+        self._data[:, self._start + self._n] = (index, t_us)
+        self._n += 1
+
+    def drop_before(self, index: int) -> None:
+        held = self._data[0, self._start : self._start + self._n]
+        k = int(np.searchsorted(held, index, side="left")) if self._n else 0
+        self._start += k
+        self._n -= k
+
+    def array(self) -> np.ndarray:
+        return self._data[:, self._start : self._start + self._n].copy()
 
 
 class StreamAssembler:
@@ -198,16 +252,28 @@ class StreamAssembler:
     says so with :meth:`new_segment` (:class:`SessionAssembler` does it from the
     frames), and earlier segments stay available unchanged.
 
+    A live session need not hold what the recording on disk already has: with
+    ``retain_samples`` only the last that many samples (rounded out to whole chunks)
+    are kept, enough to merge backfill and check duplicates, while gaps stay exact
+    for the whole segment and memory stays flat however long it runs. Snapshots then
+    hold the retained tail only (:attr:`Segment.samples_start`).
+
     Parameters
     ----------
     chunk_samples : int
         Samples per storage chunk.
+    retain_samples : int, optional
+        Keep only this many of the newest samples of a segment (None: keep all, as the
+        offline reader does).
     """
 
-    def __init__(self, *, chunk_samples: int = 8192) -> None:
+    def __init__(self, *, chunk_samples: int = 8192, retain_samples: int | None = None) -> None:
         if chunk_samples < 1:
             raise ValueError(f"chunk_samples must be >= 1, got {chunk_samples}")
+        if retain_samples is not None and retain_samples < 1:
+            raise ValueError(f"retain_samples must be >= 1 or None, got {retain_samples}")
         self._chunk = int(chunk_samples)
+        self.retain_samples = retain_samples
         self._done: list[Segment] = []
         self._cur: _SegmentStore | None = None
         self._segment_pending = False
@@ -256,7 +322,8 @@ class StreamAssembler:
         pieces = cur.missing_in(a, b)
         if not pieces:
             cur.n_duplicates += 1
-            if not np.array_equal(cur.read(a, b), data):
+            # Only what is still held can be compared; older duplicates are just counted.
+            if a >= cur.horizon and not np.array_equal(cur.read(a, b), data):
                 cur.n_conflicts += 1
             return 0
         placed = 0
@@ -267,8 +334,8 @@ class StreamAssembler:
         if block.backfill:
             cur.n_backfilled += placed
         elif t_device_us is not None:
-            cur.anchor_index.append(a)
-            cur.anchor_t_us.append(int(t_device_us))
+            cur.anchors.append(a, int(t_device_us))
+        cur.trim()
         return placed
 
     def new_segment(self) -> None:
@@ -286,11 +353,20 @@ class StreamAssembler:
             raise ValueError(f"n_frames must be >= 0, got {n_frames}")
         self.n_corrupt += n_frames
 
+    def set_retention(self, retain_samples: int | None) -> None:
+        """Change ``retain_samples`` (see the class), for the current segment too."""
+        if retain_samples is not None and retain_samples < 1:
+            raise ValueError(f"retain_samples must be >= 1 or None, got {retain_samples}")
+        self.retain_samples = retain_samples
+        if self._cur is not None:
+            self._cur.retain = retain_samples
+            self._cur.trim()
+
     def _open(self, n_channels: int, dtype: np.dtype, mask: int) -> None:
         if self._cur is not None and self._cur.starts:
-            self._done.append(self._cur.snapshot())
+            self._done.append(self._cur.snapshot())  # with retention: its newest samples only
         index = len(self._done)
-        self._cur = _SegmentStore(index, n_channels, np.dtype(dtype), mask, self._chunk)
+        self._cur = _SegmentStore(index, n_channels, np.dtype(dtype), mask, self._chunk, self.retain_samples)
         self._segment_pending = False
 
     @property
@@ -507,6 +583,10 @@ class SessionAssembler:
     frame arriving afterwards does not lower it)."""
     n_restarts: int = 0
     """Restarts detected from the frames (START answered, reboot, index reset)."""
+    retain_s: float | None = None
+    """Live sessions: seconds of the newest samples each stream holds (from the first
+    INFO on, when the rates are known); None holds everything, as a recording's reader
+    needs. Gaps, counters and segments are kept whole either way."""
     _last_seq: int | None = None
     _last_live: dict = field(default_factory=dict)
 
@@ -542,6 +622,9 @@ class SessionAssembler:
             self.events.append(frame)
         elif isinstance(frame, DeviceInfo):
             self.info = frame
+            if self.retain_s is not None:
+                self.emg.set_retention(max(1, math.ceil(self.retain_s * frame.emg_fs_hz)))
+                self.imu.set_retention(max(1, math.ceil(self.retain_s * max(frame.imu_fs_hz, 1))))
         if t_host_ns is not None and isinstance(frame, (Response, Status)):
             self.clock.add_pair(u % DEVICE_CLOCK_MODULUS_US, t_host_ns)
 

@@ -186,3 +186,63 @@ def test_clock_estimates_drift_within_tolerance_despite_jitter(drift_ppm):
 def test_clock_without_pairs_says_so():
     with pytest.raises(ValueError, match="no \\(device, host\\) pairs yet"):
         DeviceClock().drift_ppm
+
+
+# -- live retention: flat memory however long the session runs -----------------------
+
+
+def _held_bytes(asm: StreamAssembler) -> int:
+    cur = asm._cur
+    return sum(a.nbytes for a in cur.chunks.values())
+
+
+def test_retention_keeps_memory_flat_and_gaps_exact_over_a_long_stream():
+    rng = np.random.default_rng(11)
+    retain, chunk, block = 5_000, 1_000, 40
+    asm = StreamAssembler(chunk_samples=chunk, retain_samples=retain)
+    truth = _truth(rng, 200_000)
+    lost = set(range(100, 110)) | {2000, 4000}  # blocks that never arrive, early and late
+    held = []
+    for k, a in enumerate(range(0, truth.shape[1], block)):
+        if k not in lost:
+            asm.add(decode_frame(pack.emg(truth[:, a : a + block], first_sample=a, seq=k)), t_device_us=k * 20_000)
+        held.append(_held_bytes(asm))
+    # Never more than the retained window rounded out to whole chunks, plus the chunk being filled.
+    limit = (retain // chunk + 2) * chunk * 2 * truth.dtype.itemsize
+    assert max(held) <= limit
+    seg = asm.current()
+    assert seg.n_samples == truth.shape[1]
+    assert seg.gaps == (Gap(100 * block, 10 * block), Gap(2000 * block, block), Gap(4000 * block, block))
+    # What is held is the newest part, exactly.
+    assert truth.shape[1] - seg.samples_start >= retain
+    np.testing.assert_array_equal(seg.samples, truth[:, seg.samples_start:])
+    # Anchors of live blocks are kept for the held part only, as int64 pairs.
+    assert seg.anchors.shape[0] == 2 and seg.anchors[0, 0] >= seg.samples_start
+
+
+def test_retention_still_places_backfill_and_checks_duplicates_inside_the_window():
+    rng = np.random.default_rng(12)
+    asm = StreamAssembler(chunk_samples=500, retain_samples=2_000)
+    truth = _truth(rng, 10_000)
+    blocks = _emg_blocks(truth, 50)
+    for i, b in enumerate(blocks):
+        if i != 180:  # samples 9000-9049 are lost live
+            asm.add(b)
+    late = decode_frame(pack.emg(truth[:, 9000:9050], first_sample=9000, seq=999, backfill=True))
+    assert asm.add(late) == 50
+    forged = truth[:, 9500:9550].copy()
+    forged[0, 0] ^= 1
+    asm.add(decode_frame(pack.emg(forged, first_sample=9500, seq=1000)))  # a duplicate that differs
+    # A duplicate older than the window cannot be compared; it is only counted.
+    asm.add(decode_frame(pack.emg(truth[:, 0:50] ^ 1, first_sample=0, seq=1001)))
+    seg = asm.current()
+    assert seg.gaps == () and seg.n_backfilled == 50
+    assert seg.n_duplicates == 2 and seg.n_conflicts == 1
+    np.testing.assert_array_equal(seg.samples, truth[:, seg.samples_start:])
+
+
+def test_a_session_holds_the_retained_seconds_once_the_rates_are_known():
+    session = SessionAssembler(retain_s=2.0)
+    info = decode_frame(pack.info(emg_fs_hz=1000, imu_fs_hz=104))
+    session.add_frame(info)
+    assert session.emg.retain_samples == 2000 and session.imu.retain_samples == 208
