@@ -14,7 +14,7 @@ from micropython import const
 
 from glutefw import config, control, frames, settings
 from glutefw.acquisition import EmgAcquisition, count_bits
-from glutefw.cmdqueue import CommandQueue
+from glutefw.cmdqueue import REFUSED, CommandQueue
 from glutefw.imu import Lsm6dsox
 from glutefw.ringbuf import Ring
 
@@ -249,8 +249,17 @@ class Wearable:
         while True:
             buf, n = await self.commands.get()
             async with self._lock:
-                await self.handle(buf, n)
+                if n == REFUSED:  # arrived while the queue was full: the host retries
+                    await self._refuse(buf[0], buf[1])
+                else:
+                    await self.handle(buf, n)
             self._wake.set()
+
+    async def _refuse(self, op, token):
+        link = self.link()
+        if link is not None:
+            await self._send(link, self.packer.pack_response(time.ticks_us(), op, token,
+                                                             control.BUSY))
 
     async def handle(self, buf, n):
         """Execute one command (the caller holds the packer lock)."""

@@ -160,7 +160,7 @@ _ERROR_MESSAGES = {
     ErrorCode.BAD_CHANNELS: "the channel mask is empty or names an ADC input the board lacks",
     ErrorCode.BAD_STATE: "the command is not allowed in the wearable's current state",
     ErrorCode.OUT_OF_WINDOW: "the requested samples are no longer (or not yet) in the wearable's memory",
-    ErrorCode.BUSY: "the wearable is already resending a range",
+    ErrorCode.BUSY: "the wearable is busy (a resend is running, or more commands came at once than it holds): try again",
 }
 
 
