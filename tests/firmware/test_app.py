@@ -155,7 +155,7 @@ def test_stream_over_usb_is_complete_ordered_and_answers_every_command(board):
 
     status = [p for ftype, _, _, p in frames_ if ftype == 3]
     assert len(status) >= 1
-    mv, pct, state, overruns, sat, backoffs, drops, heap = struct.unpack("<HBBIIIII", status[0])
+    mv, pct, state, overruns, sat, backoffs, drops, heap = struct.unpack_from("<HBBIIIII", status[0])
     assert state == 1 and overruns == 0 and drops == 0 and 3800 <= mv <= 4000
 
 
