@@ -411,7 +411,8 @@ def _usb_link(commands):
     from glutefw.usb import UsbLink
     import micropython
 
-    # Command bytes may contain 0x03; on the REPL's stdin that would be Ctrl-C.
+    # Command bytes may contain 0x03; on the REPL's stdin that would be Ctrl-C. The link
+    # itself takes a 0x03 outside any command as Ctrl-C (glutefw/recovery.py).
     micropython.kbd_intr(-1)
     return UsbLink(sys.stdout.buffer, asyncio.StreamReader(sys.stdin.buffer), commands)
 
