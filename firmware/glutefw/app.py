@@ -117,7 +117,15 @@ class Wearable:
             window_ms, self.name)
 
     def read_battery(self):
-        """Measure VSYS (only while the ADC is idle: a one-shot read would break the round robin)."""
+        """Measure VSYS, only while the ADC is idle.
+
+        GPIO29 cannot join the EMG round robin (on the Pico 2 W it is also the radio's
+        SPI clock), and a one-shot conversion cannot be slipped in while the ADC free-runs
+        into the DMA FIFO without shifting the channel order. So the battery is measured
+        between sessions: at boot, once a second while idle, just before START and just
+        after STOP. While streaming the last figure stands, and STATUS says its age
+        (``battery_age_ms``).
+        """
         if self.acq.running:
             return
         try:
@@ -365,6 +373,7 @@ class Wearable:
         self.acq.stop()
         self.imu.stop()
         self.streaming = False
+        self.read_battery()  # the ADC is idle again: a fresh figure for the session's end
         if link is not None:  # the tail of the stream goes before the RESPONSE
             while await self._send_live(link, True):
                 pass
