@@ -53,6 +53,9 @@ from bumble.device import Advertisement, Connection, Device, Peer
 __all__ = ["backends_for", "REQUESTED_MTU"]
 
 _log = logging.getLogger(__name__)
+# A wearable goes on notifying until STOP reaches it; bumble's client warns for each
+# notification that arrives after the host unsubscribed, which says nothing to a user.
+logging.getLogger("bumble.gatt_client").setLevel(logging.ERROR)
 
 #: ATT MTU the client asks for after connecting (PROTOCOL.md: 244-byte notifications).
 REQUESTED_MTU = 247
