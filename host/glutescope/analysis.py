@@ -126,7 +126,8 @@ class RepResult:
     si_pct: float
     """Symmetry index of the means, (R-L)/(0.5(R+L)) x 100, % (right louder +)."""
     working_side: str
-    """The louder side in the rep ("left"/"right"): the working glute of a single-leg rep."""
+    """"both" for a two-legged rep; for a single-leg rep the supporting leg from the
+    protocol's cue or the pelvis IMU ("unknown" when neither says), never from the EMG."""
     hip_drop_deg: Optional[float]
     """Largest change of pelvic obliquity from the rep's start, degrees (None without IMU)."""
 
@@ -297,7 +298,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
         pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
     stats = proc.state.stats
-    reps = _rep_results(stats.contractions, fs, envelope, pelvis, ifs)
+    reps = _rep_results(stats.contractions, stats.rep_sides, fs, envelope, pelvis, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan)
 
@@ -308,9 +309,9 @@ class _Interval:
     end_s: float
 
 
-def _rep_results(contractions: tuple[Contraction, ...], fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
+def _rep_results(contractions: tuple[Contraction, ...], sides, fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
     out = []
-    for i, c in enumerate(contractions, 1):
+    for i, (c, side) in enumerate(zip(contractions, sides), 1):
         start = c.start_s  # on the stream clock: the tracker is told of every gap
         end = start + c.duration_s
         drop = None
@@ -321,8 +322,7 @@ def _rep_results(contractions: tuple[Contraction, ...], fs, envelope, pelvis, if
             if drop is not None and not np.isfinite(drop):
                 drop = None
         si = symmetry_index_pct(c.mean_uV[0], c.mean_uV[1])
-        out.append(RepResult(i, start, c.duration_s, c.mean_uV, c.peak_uV, si,
-                             "left" if c.mean_uV[0] >= c.mean_uV[1] else "right", drop))
+        out.append(RepResult(i, start, c.duration_s, c.mean_uV, c.peak_uV, si, side, drop))
     return tuple(out)
 
 

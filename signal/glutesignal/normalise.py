@@ -10,6 +10,9 @@ References
 .. [3] Halaki M, Ginn K. Normalization of EMG signals: to normalize or not to normalize
    and what to normalize to? In: Computational Intelligence in Electromyography
    Analysis, InTech, 2012 (trial-to-trial reliability).
+.. [4] Contreras B, Vigotsky AD, Schoenfeld BJ, Beardsley C, Cronin J. A comparison of
+   two gluteus maximus EMG maximum voluntary isometric contraction positions. PeerJ
+   3:e1261, 2015 (the standing glute squeeze and the prone bent-leg hip extension).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 
 from . import _validate
 
-__all__ = ["MvcResult", "mvc_from_trials", "percent_mvc"]
+__all__ = ["MvcResult", "ReferenceResult", "mvc_from_trials", "percent_mvc", "reference_from_trials"]
 
 DEFAULT_AVERAGE_S = 0.5
 """Moving-average window over the envelope in which the MVC peak is taken, s (Burden [1])."""
@@ -106,3 +109,67 @@ def percent_mvc(envelope, mvc) -> np.ndarray:
     if m.shape != (x.shape[0],) or not np.all(np.isfinite(m)) or np.any(m <= 0):
         raise ValueError(f"mvc must be {x.shape[0]} positive finite values; got {mvc!r}")
     return 100.0 * x / m[:, None]
+
+
+@dataclass(frozen=True)
+class ReferenceResult:
+    """A one-channel reference contraction from several trials, as a rise above rest."""
+
+    reference: float
+    """The best trial's rise above its rest (unit of the envelope), or nan when no trial
+    was a contraction."""
+    trial_rises: tuple[float, ...]
+    """Each trial's rise: the peak of the ``average_s`` moving average of the hold minus
+    the median of the rest before it."""
+    detected: tuple[bool, ...]
+    """Per trial: the rise exceeds ``detect_k`` x the rest's standard deviation."""
+    cv_pct: float
+    """Trial-to-trial CV of the rises, % (nan with fewer than 2 detected trials)."""
+    repeatable: bool
+    """Every trial detected, at least two, and ``cv_pct`` < ``REPEATABLE_CV_PCT``."""
+
+
+def reference_from_trials(holds, rests, fs_hz: float, *, average_s: float = DEFAULT_AVERAGE_S,
+                          detect_k: float = 5.0) -> ReferenceResult:
+    """Reference amplitude of one channel from repeated reference contractions.
+
+    Each trial's amplitude is the peak of a ``average_s`` moving average of its hold's
+    envelope [1] minus the median envelope of the rest just before it, so the noise floor
+    of the electrodes (which differs between sides and sessions) is not part of the
+    reference. The reference is the best trial (the usual "best of 3" of MVC
+    protocols [2]); the trials' CV says whether the effort was repeatable [3].
+
+    Parameters
+    ----------
+    holds, rests : sequence of array_like, each (n_samples,)
+        Envelope of each hold and of the rest before it, same unit (e.g. µV), one channel.
+    fs_hz : float
+        Envelope sampling rate, Hz.
+    average_s : float
+        Moving-average window, s (default 0.5 [1]).
+    detect_k : float
+        A trial is a contraction when its rise exceeds ``detect_k`` x the rest's SD (as
+        the squeeze score's gate, ``glutesignal.scores.DETECT_K``).
+
+    Returns
+    -------
+    ReferenceResult
+    """
+    fs = _validate.positive("fs_hz", fs_hz, " (Hz)")
+    k = _validate.positive("detect_k", detect_k)
+    holds, rests = list(holds), list(rests)
+    if not holds or len(holds) != len(rests):
+        raise ValueError(f"holds and rests must be non-empty and of equal length; got {len(holds)} and {len(rests)}")
+    rises, detected = [], []
+    for i, (h, r) in enumerate(zip(holds, rests)):
+        hold = _validate.signal_2d(f"holds[{i}]", np.atleast_2d(np.asarray(h, dtype=float)), 1)
+        rest = _validate.signal_2d(f"rests[{i}]", np.atleast_2d(np.asarray(r, dtype=float)), 1)[0]
+        peak = float(mvc_from_trials([hold], fs, average_s=average_s).trial_peaks[0, 0]) if hold.max() > 0 else 0.0
+        rise = peak - float(np.median(rest))
+        rises.append(rise)
+        detected.append(bool(rise > k * float(np.std(rest))))
+    good = np.array([r for r, d in zip(rises, detected) if d])
+    cv = float(100.0 * good.std(ddof=1) / good.mean()) if good.size >= 2 else float("nan")
+    repeatable = bool(all(detected) and len(rises) >= 2 and cv < REPEATABLE_CV_PCT)
+    reference = float(good.max()) if good.size else float("nan")
+    return ReferenceResult(reference, tuple(rises), tuple(detected), cv, repeatable)

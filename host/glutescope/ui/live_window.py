@@ -12,6 +12,7 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from glutescope.guide import describe_score
 from glutescope.live import LiveState, LiveStats
+from glutescope.verdicts import symmetry_headline
 
 # Colour per side, kept the same in the plots, the bars and the report.
 SIDE_COLOURS = {"left": (66, 135, 245), "right": (245, 130, 48)}
@@ -28,16 +29,9 @@ def channel_colour(name: str) -> tuple[int, int, int]:
 
 
 def describe_asymmetry(stats: LiveStats) -> str:
-    """The one sentence the readout shows, e.g. 'RIGHT glute louder: SI +34 %'."""
-    if stats.si_pct is None:
-        return "Left/right: waiting for a contraction…"
-    side = stats.louder_side.upper() if stats.louder_side else "NEITHER"
-    text = f"{side} glute louder{'' if stats.si_confident else ' so far'} · SI {stats.si_pct:+.0f} %"
-    if stats.n_reps:
-        text += f" over {stats.n_reps} rep{'s' if stats.n_reps != 1 else ''}"
-        if stats.ci_low_pct is not None and stats.ci_high_pct is not None:
-            text += f" (95 % CI {stats.ci_low_pct:+.0f} to {stats.ci_high_pct:+.0f})"
-    return text
+    """The one line the readout shows (`glutescope.verdicts.symmetry_headline`): it names a
+    glute only once calibrated and outside the +/-10 % band."""
+    return symmetry_headline(stats)
 
 
 class LiveWindow(QtWidgets.QWidget):
@@ -144,9 +138,15 @@ class LiveWindow(QtWidgets.QWidget):
                 self.env_curves[ch][0].setData(t_s, env[ch])
                 self.env_curves[ch][1].setData(t_s, -env[ch])
             now = env[:, -int(0.2 * state.emg_fs_hz):].mean(axis=1)
-            self.bars.setOpts(height=now)
-            top = max(300.0, float(env.max()) * 1.2)
-            self.balance.setYRange(0, top)
+            pct = self._percent_of_reference(now)
+            if pct is not None:
+                # Calibrated: each glute against its own reference, so the bars compare muscles.
+                self.bars.setOpts(height=pct)
+                self.balance.setYRange(0, max(100.0, float(np.nanmax(pct)) * 1.2))
+            else:
+                self.bars.setOpts(height=now)
+                top = max(300.0, float(env.max()) * 1.2)
+                self.balance.setYRange(0, top)
         if self.pelvis_curves and state.pelvis is not None:
             angles = state.pelvis.latest(int(self.display_s * state.imu_fs_hz))
             if angles.shape[1] > 1:
@@ -168,10 +168,27 @@ class LiveWindow(QtWidgets.QWidget):
             lines = ["Squeeze test: " + describe_score(score) for score in stats.squeeze_scores]
             if stats.weaker_squeeze_side:
                 lines.append(f"The {stats.weaker_squeeze_side} side is weaker: practise switching it on alone.")
+            if stats.calibration_note:
+                lines.append(stats.calibration_note)
             self.scores_label.setText("\n".join(lines))
         self.scores_label.setVisible(bool(stats.squeeze_scores))
         self.status.setText(stats.summary())
 
+
+    def _percent_of_reference(self, now_uV):
+        """The bars in % of each glute's reference once calibrated (other channels: 0), else None."""
+        stats, names = self.state.stats, self.state.channel_names
+        if stats.calibration is None or "glute_max_left" not in names or "glute_max_right" not in names:
+            if self.balance.getAxis("left").labelText != "envelope":
+                self.balance.setLabel("left", "envelope", units="µV")
+            return None
+        rows = names.index("glute_max_left"), names.index("glute_max_right")
+        pct = np.zeros(len(names))
+        for row, ref in zip(rows, stats.calibration.reference_uV):
+            pct[row] = 100.0 * now_uV[row] / ref
+        if self.balance.getAxis("left").labelText != "% of reference":
+            self.balance.setLabel("left", "% of reference")
+        return pct
 
     def shutdown(self) -> None:
         """Stop redrawing and close."""
