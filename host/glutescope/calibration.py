@@ -7,8 +7,9 @@ once each side is expressed against its own reference contraction. The calibrati
 is a guided step sequence run on the stream clock like the squeeze test: rest, then
 three maximal holds per side (right, then left) of the standing glute squeeze, the
 gluteus maximus MVIC position that Contreras et al. (2015) compared with the prone
-bent-leg hip extension. Each side's reference is its best hold's rise above the rest
-before it (`glutesignal.normalise.reference_from_trials`); the holds' CV says whether
+bent-leg hip extension. Each side's reference is its best hold's amplitude above the
+rest before it, the mean envelope of the hold's steady part with the rest removed in
+quadrature (`glutesignal.normalise.reference_from_trials`); the holds' CV says whether
 the effort was repeatable, and a side whose holds differ by more than 10 % is offered
 a redo.
 
@@ -45,8 +46,10 @@ TRIALS = 3
 """Holds per side: the best of 3 is the reference."""
 REST_WINDOW_S = 2.0
 """Rest before each hold used as its baseline, s."""
-AFTER_S = 0.5
-"""Time after each hold's end still searched for its peak (the person's reaction), s."""
+SETTLE_S = 1.0
+"""Start of a hold's steady part after its cue (reaction and rise), s."""
+AFTER_S = 0.0
+"""Wait after a hold's end before it is measured, s."""
 
 
 def calibration_cues(t0_s: float = 0.0, *, hold_s: float = HOLD_S, rest_s: float = REST_S,
@@ -67,9 +70,9 @@ class Calibration:
     """Each glute's reference contraction, and whether it can be trusted."""
 
     reference_uV: tuple[float, float]
-    """Reference (left, right): the best hold's rise above rest, µV (nan: none detected)."""
+    """Reference (left, right): the best hold's amplitude above rest, µV (nan: none detected)."""
     trial_rises_uV: tuple[tuple[float, ...], tuple[float, ...]]
-    """Every hold's rise above rest (left holds, right holds), µV."""
+    """Every hold's amplitude above rest (left holds, right holds), µV."""
     cv_pct: tuple[float, float]
     """Hold-to-hold CV (left, right), % (nan with fewer than two detected holds)."""
     repeatable: tuple[bool, bool]
@@ -177,7 +180,8 @@ class CalibrationGuide:
             row = env[0 if cue.side == "left" else 1]
             k_cue = int(round(cue.start_s * self.fs_hz)) - start
             k_end = min(row.size, int(round((cue.end_s + AFTER_S) * self.fs_hz)) - start)
-            rest, hold = row[max(k_cue - int(REST_WINDOW_S * self.fs_hz), 0):k_cue], row[k_cue:k_end]
+            k_steady = k_cue + int(round(SETTLE_S * self.fs_hz))
+            rest, hold = row[max(k_cue - int(REST_WINDOW_S * self.fs_hz), 0):k_cue], row[k_steady:k_end]
             if rest.size < 2 or hold.size < int(self.fs_hz) or not (np.all(np.isfinite(rest))
                                                                    and np.all(np.isfinite(hold))):
                 continue  # a gap in the hold or its rest: the hold cannot be measured
@@ -195,9 +199,9 @@ class CalibrationGuide:
             if not trials:
                 refs.append(float("nan")), rises.append(()), cvs.append(float("nan")), reps.append(False)
                 continue
-            r = reference_from_trials([h for h, _ in trials], [b for _, b in trials], self.fs_hz)
+            r = reference_from_trials([h for h, _ in trials], [b for _, b in trials])
             refs.append(r.reference)
-            rises.append(r.trial_rises)
+            rises.append(r.trial_amplitudes)
             cvs.append(r.cv_pct)
             reps.append(r.repeatable)
         return Calibration(tuple(refs), tuple(rises), tuple(cvs), tuple(reps))  # type: ignore[arg-type]

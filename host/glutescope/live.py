@@ -19,6 +19,7 @@ from glutescope.verdicts import symmetry_verdict
 from glutesignal.balance import BalanceTracker, Contraction
 from glutesignal.conditioning import Conditioner, default_high_hz
 from glutesignal.envelope import MovingRMS
+from glutesignal.normalise import above_rest
 from glutesignal.pelvis import PelvisTracker
 from glutesignal.quality import ChannelQuality, channel_quality
 from glutesignal.scores import SqueezeScore
@@ -97,7 +98,7 @@ class LiveStats:
         if cal is None or not cal.usable:
             return None
         rest = (0.0, 0.0) if rest_uV is None else rest_uV
-        return tuple(100.0 * (float(e) - float(r)) / ref for e, r, ref in zip(envelope_uV, rest, cal.reference_uV))
+        return tuple(100.0 * above_rest(e, r) / ref for e, r, ref in zip(envelope_uV, rest, cal.reference_uV))
 
     def quality_warning(self, channel_names) -> str:
         """'' when every channel is fine, else which to check and why."""
@@ -310,9 +311,9 @@ class LiveProcessor:
                        cued_contractions=len(contractions) - len(reps))
         cal = self.state.stats.calibration
         if cal is not None:
-            # Each side's rise above its rest in % of its reference: the electrodes' gain
-            # and noise floor cancel (glutesignal.normalise.reference_from_trials).
-            amps = [tuple(max(100.0 * (c.mean_uV[k] - r[k]) / cal.reference_uV[k], 0.0) for k in (0, 1))
+            # Each side's amplitude above its rest in % of its reference: the electrodes'
+            # gain and noise floor cancel (glutesignal.normalise.reference_from_trials).
+            amps = [tuple(100.0 * above_rest(c.mean_uV[k], r[k]) / cal.reference_uV[k] for k in (0, 1))
                     for c, r in zip(reps, rests)]
         else:
             amps = [c.mean_uV for c in reps]

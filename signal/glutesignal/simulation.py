@@ -446,19 +446,20 @@ CALIBRATION_TRIALS = 3
 """Reference contractions per side (best of 3: Konrad 2005; Burden 2010)."""
 
 
-def _script_calibration(s: _Script, t0: float, left_scale: float, rng) -> float:
+def _script_calibration(s: _Script, t0: float, rng) -> float:
     """A reference-contraction calibration: 3 holds per side, right then left.
 
-    Each hold is a maximal prone/standing glute squeeze of one side (``Phase`` name
-    "reference", side "right"/"left") at ~90 %MVC with a few per cent trial-to-trial
-    variation; the weaker side reaches ``left_scale`` of it for the left.
+    Each hold is a maximal standing glute squeeze of one side (``Phase`` name
+    "reference", side "right"/"left") at ~90 %MVC with 3 % trial-to-trial variation.
+    Activation is a fraction of each muscle's own MVC, so a maximal hold reaches the same
+    fraction on both sides whatever ``left_scale`` says about the exercises: the
+    reference is what normalisation divides by.
     """
     s.phases.append(Phase(t0, t0 + CALIBRATION_REST_S, "relax", "none"))
     t = t0 + CALIBRATION_REST_S
     for side in ("right", "left"):
-        scale = left_scale if side == "left" else 1.0
         for _ in range(CALIBRATION_TRIALS):
-            peak = 0.9 * scale * (1.0 + 0.03 * rng.standard_normal())
+            peak = 0.9 * (1.0 + 0.03 * rng.standard_normal())
             a = t + 0.3
             _glute_drive(s, side, "squeeze", lambda tt, a=a, p=peak: p * _pulse(tt, a, 0.5, a + CALIBRATION_HOLD_S - 0.3, 0.4))
             s.phases.append(Phase(t, t + CALIBRATION_HOLD_S, "reference", side))
@@ -532,7 +533,7 @@ def _build_script(exercise: str, left_scale: float, weaker_side: str, rng) -> _S
         _script_tensed_relax(s, 0.0, rng)
     elif exercise == "calibration":
         s = _Script(0.0, "standing")
-        s.duration_s = _script_calibration(s, 0.0, left_scale, rng)
+        s.duration_s = _script_calibration(s, 0.0, rng)
     elif exercise == "demo":
         # Bridges lying down, then standing up for the squeeze test; the posture change
         # itself is not modelled (the reference posture is supine throughout).
