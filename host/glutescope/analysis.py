@@ -16,7 +16,8 @@ from typing import Optional
 
 import numpy as np
 
-from glutescope.guide import Cue, squeeze_test_cues
+from glutescope.calibration import Calibration
+from glutescope.guide import Cue, session_cues, session_rep_cues
 from glutescope.live import LiveProcessor, LiveStats
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
@@ -44,6 +45,10 @@ class ExercisePlan:
     """Single-leg exercise: symmetry compares the working glute of left and right reps."""
     source: str
     """Where the plan comes from, in words (shown in the report)."""
+    rep_cues: tuple[Cue, ...] = ()
+    """One-sided reps the protocol cued, with their working leg (empty: none cued)."""
+    calibration: Optional[Calibration] = None
+    """A calibration made in another recording that the session used (``meta.json``)."""
 
 
 def _recorded_by_virtual_wearable(rec: Recording) -> bool:
@@ -80,6 +85,13 @@ def exercise_plan(rec: Recording, exercise: Optional[str] = None, *, seed: Optio
     given = exercise if exercise is not None else meta.get("exercise")
     name = given
     cues: tuple[Cue, ...] = ()
+    rep_cues: tuple[Cue, ...] = ()
+    try:
+        rep_cues = tuple(Cue(float(c["start_s"]), float(c["end_s"]), str(c["name"]), str(c["side"]))
+                         for c in meta.get("rep_cues") or ())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"meta.json rep_cues must be objects with start_s, end_s, name, side ({exc})") from None
+    calibration = Calibration.from_meta(meta["calibration"]) if meta.get("calibration") is not None else None
     stored = meta.get("squeeze_cues")
     if stored is not None:
         try:
@@ -99,14 +111,15 @@ def exercise_plan(rec: Recording, exercise: Optional[str] = None, *, seed: Optio
         # The script (and so its cues) does not depend on the rates: render cheaply.
         body = simulate(name, seed=s, emg_fs_hz=200.0, imu_fs_hz=104.0, mains_hz=None)
         cues = tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in body.phases)
+        rep_cues = rep_cues or session_rep_cues(body.reps)
         source = (f"virtual wearable script '{name}', seed {s}"
                   + ("" if given else " (assumed: the recording does not name its exercise)"))
-    elif name == "squeeze_test":
-        cues = squeeze_test_cues()
-        source = "standard squeeze-test schedule"
+    elif name in ("squeeze_test", "calibration"):
+        cues = session_cues(name)
+        source = f"standard {name.replace('_', '-')} schedule"
     else:
         source = f"exercise '{name}'" if name else "exercise not recorded"
-    return ExercisePlan(name, cues, bool(name and name.startswith("single_leg")), source)
+    return ExercisePlan(name, cues, bool(name and name.startswith("single_leg")), source, rep_cues, calibration)
 
 
 @dataclass(frozen=True)
@@ -271,7 +284,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     imu = rec.imu[segment] if segment < len(rec.imu) and info.imu_fs_hz > 0 else None
     ifs = float(info.imu_fs_hz) if imu is not None else 0.0
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
-                         single_leg=plan.single_leg)
+                         single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration)
     emg_uV = codes_to_uV(emg.samples, info)
     envelope = np.full(emg_uV.shape, np.nan)
     pelvis = None

@@ -36,7 +36,7 @@ import numpy as np
 from glutescope.guide import Cue
 from glutesignal.normalise import REPEATABLE_CV_PCT, reference_from_trials
 
-__all__ = ["Calibration", "CalibrationGuide", "calibration_cues"]
+__all__ = ["Calibration", "CalibrationGuide", "calibration_cues", "load_calibration"]
 
 HOLD_S = 5.0
 """Each reference hold, s (3-5 s trials: Konrad 2005)."""
@@ -205,3 +205,31 @@ class CalibrationGuide:
             cvs.append(r.cv_pct)
             reps.append(r.repeatable)
         return Calibration(tuple(refs), tuple(rises), tuple(cvs), tuple(reps))  # type: ignore[arg-type]
+
+
+def load_calibration(path) -> Calibration:
+    """The calibration a recording holds: made in it (derived again from its EMG and cues)
+    or, for a session that reused one, the one stored in its ``meta.json``.
+
+    Raises
+    ------
+    ValueError
+        When the recording holds neither (one line, naming the recording).
+    OSError
+        When it cannot be read.
+    """
+    from pathlib import Path
+
+    from glutescope.analysis import analyse
+    from glutescope.recording import load
+
+    path = Path(path)
+    rec = load(path)
+    stored = (rec.meta or {}).get("calibration")
+    if stored is not None:
+        return Calibration.from_meta(stored)
+    for segment in analyse(rec):
+        cal = segment.stats.calibration
+        if cal is not None:
+            return Calibration(cal.reference_uV, cal.trial_rises_uV, cal.cv_pct, cal.repeatable, source=path.name)
+    raise ValueError(f"{path} holds no usable calibration (record one with --exercise calibration)")

@@ -63,15 +63,31 @@ def squeeze_test_cues(t0_s: float = 0.0, relax_s: float = 4.0, squeeze_s: float 
 
 
 def session_cues(exercise: str, body_phases=None) -> tuple[Cue, ...]:
-    """The squeeze-test cues a session shows, if it runs the test.
+    """The cued phases (squeeze test, calibration) a session shows, if it runs them.
 
     With the virtual wearable the body follows its script's phases, which are then the
     cues the app shows (``body_phases``); with a real wearable the exercise
-    "squeeze_test" runs the standard schedule from a few seconds into the stream.
+    "squeeze_test" runs the standard schedule, and "calibration" the reference holds
+    (`glutescope.calibration.calibration_cues`).
     """
     if body_phases is not None:
         return tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in body_phases)
+    if exercise == "calibration":
+        from glutescope.calibration import calibration_cues
+
+        return calibration_cues()
     return squeeze_test_cues() if exercise == "squeeze_test" else ()
+
+
+def session_rep_cues(body_reps=None) -> tuple[Cue, ...]:
+    """The one-sided reps a protocol cues (their working leg), e.g. the virtual body's script.
+
+    A single-leg rep's working side comes from here when the protocol says it, else from
+    the pelvis IMU (`glutescope.live`), never from the EMG. Real sessions have no rep
+    cues until the protocol runner gives them.
+    """
+    return tuple(Cue(r.start_s, r.end_s, r.kind, r.side) for r in (body_reps or ())
+                 if r.side in ("left", "right") and r.kind != "squeeze")
 
 
 class SqueezeTestGuide:

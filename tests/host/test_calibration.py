@@ -96,3 +96,31 @@ def test_an_unrepeatable_side_is_offered_a_redo_and_a_calibration_without_holds_
     feed(live, np.tile(rest.emg_uV, (1, 3))[:, : int(66 * rest.emg_fs_hz)])
     assert live.state.stats.calibration is None
     assert "no contraction" in live.state.stats.calibration_note
+
+
+@pytest.mark.slow
+def test_a_calibration_recording_is_reused_by_a_later_session_and_its_report(tmp_path):
+    from export_fixtures import run_cli
+    from glutescope.analysis import analyse
+    from glutescope.calibration import load_calibration
+    from glutescope.recording import load
+
+    cal_path = tmp_path / "cal.glutes"
+    status, _, err = run_cli("record", cal_path, "--duration", 66, "--speed", 10, "--exercise", "calibration",
+                             "--subject", "P-7", "--seed", 3)
+    assert status == 0, err
+    cal = load_calibration(cal_path)  # derived again from the recording's EMG and cues
+    assert cal.usable and cal.source == "cal.glutes"
+    later = tmp_path / "bridges.glutes"
+    status, _, err = run_cli("record", later, "--duration", 30, "--speed", 10, "--exercise", "bridges",
+                             "--subject", "P-7", "--calibration", cal_path)
+    assert status == 0, err
+    rec = load(later)
+    assert Calibration.from_meta(rec.meta["calibration"]) == cal
+    (analysis,) = analyse(rec)
+    assert analysis.stats.si_normalised and analysis.stats.n_reps == 5
+    status, out, err = run_cli("report", later, "-o", tmp_path / "r.pdf")
+    assert status == 0, err
+    # A recording without one is refused in one line.
+    status, _, err = run_cli("record", tmp_path / "x.glutes", "--duration", 1, "--calibration", later / "nope")
+    assert status != 0 and err.count("\n") == 1 and "--calibration" in err
