@@ -54,29 +54,32 @@ def test_the_calibration_run_finds_each_sides_reference_and_says_it_is_repeatabl
 
 def test_a_1_4x_electrode_gain_is_a_muscle_claim_only_without_calibration():
     gain = (1.0, 1.4)  # the right electrode reads 40 % high for the same effort
-    for seed in (0, 1, 2):
-        truth_stats, s = bridges(seed, (1.0, 1.0))
-        raw, _ = bridges(seed, gain)
-        # Uncalibrated: the SI carries the electrode (+30 points here), and is worded as
-        # an amplitude ratio that names no glute.
-        assert raw.si_pct - s.true_symmetry_index_pct > 20.0 and not raw.si_normalised
-        words = symmetry_verdict(raw)
-        assert "not normalised - depends on electrodes" in words and "Not a muscle finding" in words
-        assert "glute works" not in words and "louder" not in words
-        # Calibrated with the same electrodes: the gain cancels. The SI is the one the
-        # equal-gain session gives to a fraction of a point, and near the truth.
-        cal_gain, _ = calibrate(100 + seed, gain)
-        cal_equal, _ = calibrate(100 + seed, (1.0, 1.0))
-        with_gain, _ = bridges(seed, gain, cal_gain.calibration)
-        equal, _ = bridges(seed, (1.0, 1.0), cal_equal.calibration)
-        assert with_gain.si_normalised
-        assert with_gain.si_pct == pytest.approx(equal.si_pct, abs=0.5)
-        # What is left is the 3-hold reference's own precision (3 % trial-to-trial and
-        # 10 % motor-unit variability in the body model), the same with or without the
-        # gain: within 3 points on these seeds, up to ~6 on others (seeds 0-9: median
-        # ~2; benchmarks/signal_accuracy.py prints the spread).
-        assert abs(with_gain.si_pct - s.true_symmetry_index_pct) <= 3.0
-        assert "glute works at a higher share of its reference" in symmetry_verdict(with_gain)
+    raw, s = bridges(0, gain)
+    # Uncalibrated: the SI carries the electrode (+30 points here), and is worded as an
+    # amplitude ratio that names no glute.
+    assert raw.si_pct - s.true_symmetry_index_pct > 20.0 and not raw.si_normalised
+    words = symmetry_verdict(raw)
+    assert "not normalised - depends on electrodes" in words and "Not a muscle finding" in words
+    assert "glute works" not in words and "louder" not in words
+    # Calibrated with the same electrodes, the gain cancels: the SI is the one an
+    # equal-gain session calibrated the same way gives, to a fraction of a point.
+    with_gain, _ = bridges(0, gain, calibrate(100, gain)[0].calibration)
+    equal, _ = bridges(0, (1.0, 1.0), calibrate(100, (1.0, 1.0))[0].calibration)
+    assert with_gain.si_normalised and with_gain.si_pct == pytest.approx(equal.si_pct, abs=0.5)
+    assert "glute works at a higher share of its reference" in symmetry_verdict(with_gain)
+
+
+@pytest.mark.slow
+def test_calibrated_si_error_against_the_body_models_truth():
+    # What is left after the gain cancels is the 3-hold reference's own precision (the
+    # body model's 3 % hold-to-hold and 10 % motor-unit variability), about 3 points SD
+    # of SI: the median error is within 3 points, single sessions up to ~6
+    # (benchmarks/signal_accuracy.py prints each seed).
+    errors = []
+    for seed in range(5):
+        stats, s = bridges(seed, (1.0, 1.4), calibrate(100 + seed, (1.0, 1.4))[0].calibration)
+        errors.append(stats.si_pct - s.true_symmetry_index_pct)
+    assert np.median(np.abs(errors)) <= 3.0 and np.max(np.abs(errors)) <= 6.0, errors
 
 
 def test_an_unrepeatable_side_is_offered_a_redo_and_a_calibration_without_holds_is_not_used():
