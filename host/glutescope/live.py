@@ -16,7 +16,7 @@ from glutescope.calibration import Calibration, CalibrationGuide
 from glutescope.guide import Cue, SqueezeTestGuide, describe_score
 from glutescope.ringbuffer import RingBuffer
 from glutescope.verdicts import symmetry_verdict
-from glutesignal.balance import BalanceTracker, Contraction
+from glutesignal.balance import BalanceTracker, Contraction, working_side_pairs
 from glutesignal.conditioning import Conditioner, default_high_hz
 from glutesignal.envelope import MovingRMS
 from glutesignal.normalise import above_rest
@@ -318,10 +318,7 @@ class LiveProcessor:
         else:
             amps = [c.mean_uV for c in reps]
         if self.single_leg:
-            left = [a[0] for a, side in zip(amps, sides) if side == "left"]
-            right = [a[1] for a, side in zip(amps, sides) if side == "right"]
-            n = min(len(left), len(right))
-            left, right = left[:n], right[:n]
+            left, right = working_side_pairs(amps, sides)
         else:
             left, right = [a[0] for a in amps], [a[1] for a in amps]
         pairs = [(lv, rv) for lv, rv in zip(left, right) if lv + rv > 0]

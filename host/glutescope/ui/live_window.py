@@ -160,7 +160,7 @@ class LiveWindow(QtWidgets.QWidget):
             colour = QUALITY_COLOURS.get(q.grade, "#bbbbbb")
             self.plots[q.channel].setTitle(f"{name} · signal {q.grade}", color=colour)
         if stats.cue is not None:
-            colour = "#d9534f" if stats.cue.name == "squeeze" else "#5b9bd5"
+            colour = "#d9534f" if stats.cue.name in ("squeeze", "reference") else "#5b9bd5"
             self.cue_label.setText(f"{stats.cue.instruction()} · {stats.cue_left_s:.0f} s")
             self.cue_label.setStyleSheet(f"color: {colour}")
         self.cue_label.setVisible(stats.cue is not None)
