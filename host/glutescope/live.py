@@ -140,7 +140,10 @@ class LiveStats:
             amp = (f"left {pct[0]:5.1f} %ref  right {pct[1]:5.1f} %ref" if pct is not None
                    else f"left {c.mean_uV[0]:6.1f} µV  right {c.mean_uV[1]:6.1f} µV")
             what = f"  {side}-leg" if side not in ("both",) else ""
-            lines.append(f"  rep {i:2d}: {c.start_s:6.1f}-{c.end_s:6.1f} s  {amp}{what}")
+            si = (symmetry_index_pct(*pct) if pct is not None and sum(pct) > 0 else
+                  symmetry_index_pct(*c.mean_uV) if pct is None else None)
+            si_text = "" if si is None or side != "both" else f"  SI {si:+6.1f} %"
+            lines.append(f"  rep {i:2d}: {c.start_s:6.1f}-{c.end_s:6.1f} s  {amp}{si_text}{what}")
         return "\n".join(lines)
 
 

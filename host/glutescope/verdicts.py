@@ -25,7 +25,7 @@ def _spread(stats) -> str:
         return "one rep: no rep-to-rep spread yet"
     interval = f"rep-to-rep 95 % interval {stats.ci_low_pct:+.1f} to {stats.ci_high_pct:+.1f} %"
     if stats.louder_side in ("left", "right"):
-        agree = ("the reps agree on it" if stats.si_consistent
+        agree = ("the reps agree on the side" if stats.si_consistent
                  else f"the reps vary: the interval reaches into the +/-{NO_CLEAR_DIFFERENCE_PCT:g} % band")
         return f"{interval}; {agree}"
     return interval
@@ -47,9 +47,11 @@ def symmetry_verdict(stats, *, single_leg: bool = False) -> str:
     reps = f"{stats.n_reps} rep{'s' if stats.n_reps != 1 else ''}" + (
         " pairs (working glute of left-leg against right-leg reps)" if single_leg else "")
     if not stats.si_normalised:
-        higher = "right" if stats.si_pct > 0 else "left"
-        return (f"Left/right {NOT_NORMALISED}: the {higher} channel reads {abs(stats.si_pct):.1f} % "
-                f"{'higher' if stats.si_pct else 'different'} (SI {stats.si_pct:+.1f} %, {reps}; {_spread(stats)}). "
+        if stats.louder_side in ("left", "right"):
+            which = f"the {stats.louder_side} channel reads higher"
+        else:
+            which = f"the channels read within +/-{NO_CLEAR_DIFFERENCE_PCT:g} % of each other"
+        return (f"Left/right {NOT_NORMALISED}: {which} (SI {stats.si_pct:+.1f} %, {reps}; {_spread(stats)}). "
                 "Not a muscle finding: calibrate each side to compare the glutes.")
     band = stats.asymmetry_band or "no clear difference"
     if stats.louder_side in ("left", "right"):
