@@ -314,11 +314,13 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
     path = directory / "squeeze.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(head + "# squeeze test, per side: total = mean of the five parts, each 0-100 (docs/scores.md); "
-                 "peak in uV above baseline, t90 and relax in s, hold_cv and overflow as fractions, "
-                 "motion in deg\n")
+                 "peak in uV above baseline, amplitude = peak with the rest removed in quadrature (what strength "
+                 "compares), t90 and relax in s, hold_cv and overflow as fractions, motion in deg; empty cells: "
+                 "no score (see not_scored_reason) or a measure that could not be taken\n")
         w = csv.writer(fh)
         w.writerow(["side", "total", "strength", "speed", "steadiness", "relaxation", "isolation", "peak_uV",
-                    "t90_s", "hold_cv", "relax_s", "overflow", "motion_deg", "weaker", "not_scored_reason"])
+                    "amplitude_uV", "t90_s", "hold_cv", "relax_s", "overflow", "motion_deg", "weaker",
+                    "not_scored_reason"])
         weaker = analysis.stats.weaker_squeeze_side
 
         def cell(v):
@@ -326,7 +328,7 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
 
         for s in analysis.stats.squeeze_scores:
             w.writerow([s.side] + [cell(v) for v in (s.total, s.strength, s.speed, s.steadiness, s.relaxation,
-                                                     s.isolation, s.peak, s.t90_s, s.hold_cv, s.relax_s,
+                                                     s.isolation, s.peak, s.amplitude, s.t90_s, s.hold_cv, s.relax_s,
                                                      s.overflow, s.motion_deg)]
                        + ["yes" if s.side == weaker else "no", s.reason])
     written.append(path)

@@ -183,7 +183,7 @@ class SqueezeTestGuide:
         first = {side: self._score(side, None) for side in self._windows}
         # The stronger side is the reference only among squeezes that were contractions:
         # a side that never rose (or fell) is not a yardstick for the other.
-        rises = [s.peak for s in first.values() if s.detected]
+        rises = [s.amplitude for s in first.values() if s.detected]
         reference = max(rises) if len(first) == 2 and rises else None
         for side in self._windows:
             self.scores[side] = self._score(side, reference) if first[side].detected else first[side]

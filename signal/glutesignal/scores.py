@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
+from .normalise import above_rest
 from .symmetry import louder_side, symmetry_index_pct
 
 __all__ = ["BridgeRep", "SqueezeScore", "bridge_reps", "not_scored", "squeeze_quality", "squeeze_window_s"]
@@ -86,7 +87,8 @@ class SqueezeScore:
     total: float | None
     """Mean of the five parts, 0-100 (None: not scored)."""
     strength: float | None
-    """0-100: rise in %MVC against 50 %MVC, or rise relative to the stronger side's rise."""
+    """0-100 from ``amplitude``: in % of the side's reference against 50 %, or relative to
+    the stronger side's ``amplitude`` (the same amplitude in both modes)."""
     speed: float | None
     """0-100 from ``t90_s`` (0 when the plateau was never reached)."""
     steadiness: float | None
@@ -103,6 +105,9 @@ class SqueezeScore:
     """Median envelope of the asked side in the rest before the cue (envelope unit)."""
     rest_sd: float
     """Standard deviation of that rest envelope (envelope unit): the detection noise."""
+    amplitude: float | None
+    """The hold's 90th percentile with the rest removed in quadrature,
+    sqrt(P² - rest²) (`glutesignal.normalise.above_rest`): what strength compares."""
     t90_s: float | None
     """Cue to 90 % of the plateau (median of the hold's second half) above rest, s."""
     hold_cv: float | None
@@ -121,7 +126,7 @@ def not_scored(side: str, reason: str, *, peak: float = float("nan"), rest: floa
                rest_sd: float = float("nan")) -> SqueezeScore:
     """A squeeze without a score, carrying the reason to show in its place."""
     return SqueezeScore(side, False, reason, None, None, None, None, None, None, float(peak), float(rest),
-                        float(rest_sd), None, None, None, None, None, "")
+                        float(rest_sd), None, None, None, None, None, None, "")
 
 
 def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cue_s: float,
@@ -156,12 +161,12 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
         Time after the relax cue searched for relaxation, s.
     mvc : array_like of 2 floats (left, right) or None
         Reference amplitude of each side above rest (MVC or a submaximal reference, same
-        unit as ``envelope``): strength is then the rise in % of it against 50 % [2].
-        None: ``reference_peak`` is used.
+        unit as ``envelope``, rest removed in quadrature): strength is then ``amplitude``
+        in % of it against 50 % [2]. None: ``reference_peak`` is used.
     reference_peak : float or None
-        Without ``mvc``: the stronger side's rise (``peak``) in the same test; strength =
-        100 x peak / reference_peak (capped). Both None: strength is 100 (the side is its
-        own reference). Strength is the rise above rest in every mode.
+        Without ``mvc``: the stronger side's ``amplitude`` in the same test; strength =
+        100 x amplitude / reference_peak (capped). Both None: strength is 100 (the side
+        is its own reference). Strength compares ``amplitude`` in every mode.
     tilt_deg, obliquity_deg, rotation_deg : array_like (n_imu,) or None
         Pelvis angles for the isolation score (all three, with ``imu_fs_hz``).
     imu_fs_hz : float or None
@@ -233,7 +238,8 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
     noise = float(np.std(x[k_base:k_cue]))
     hold = x[k_cue:k_relax]
     # A robust peak: the envelope's single largest value is mostly estimation noise.
-    peak = float(np.percentile(hold, PEAK_PERCENTILE)) - base_x
+    peak_abs = float(np.percentile(hold, PEAK_PERCENTILE))
+    peak = peak_abs - base_x
     if not peak > k_detect * noise:
         if peak <= 0:
             why = (f"no contraction detected: the {side} glute was no more active during the squeeze than in "
@@ -267,12 +273,15 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
     other_mean = float(np.mean(y[k90:k_relax]) - base_y)
     overflow = max(other_mean, 0.0) / asked_mean if asked_mean > 0 else None
 
+    # An RMS envelope adds the muscle and the noise floor in power: remove the rest in
+    # quadrature, as the calibration's reference does, so the two compare like with like.
+    amplitude = above_rest(peak_abs, base_x)
     if mv is not None:
-        peak_pct = 100.0 * peak / mv[0 if side == "left" else 1]
+        peak_pct = 100.0 * amplitude / mv[0 if side == "left" else 1]
         strength = float(100.0 * min(peak_pct / STRENGTH_TARGET_PCT_MVC, 1.0))
         basis = "%MVC"
     elif ref is not None:
-        strength = float(100.0 * np.clip(peak / ref, 0.0, 1.0))
+        strength = float(100.0 * np.clip(amplitude / ref, 0.0, 1.0))
         basis = "stronger side"
     else:
         strength, basis = 100.0, "own"
@@ -285,7 +294,7 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
         isolation = 0.5 * (overflow_score + _linear_score(motion, MOTION_FULL_DEG, MOTION_ZERO_DEG))
     total = float(np.mean([strength, speed, steadiness, relaxation, isolation]))
     return SqueezeScore(side, True, "", total, strength, speed, steadiness, relaxation, isolation, peak, base_x,
-                        noise, t90, hold_cv, relax, overflow, motion, basis)
+                        noise, amplitude, t90, hold_cv, relax, overflow, motion, basis)
 
 
 def squeeze_window_s(cue_s: float, relax_cue_s: float, *, baseline_s: float = 2.0,

@@ -32,7 +32,7 @@ def _trapezoid():
 
 
 def _finite_or_none(score):
-    for name in ("peak", "rest", "rest_sd", "t90_s", "hold_cv", "relax_s", "overflow", "total", "strength",
+    for name in ("peak", "rest", "rest_sd", "amplitude", "t90_s", "hold_cv", "relax_s", "overflow", "total", "strength",
                  "speed", "steadiness", "relaxation", "isolation"):
         v = getattr(score, name)
         assert v is None or math.isfinite(v), f"{name} = {v!r}"
@@ -52,9 +52,12 @@ def test_trapezoid_gives_the_hand_computed_parts():
     assert s.relaxation == pytest.approx(100 * (2.0 - 0.55) / 1.5, abs=1.0)
     assert s.hold_cv < 0.01 and s.steadiness == 100.0
     assert s.overflow == pytest.approx(0.10, abs=0.002) and s.isolation == 100.0
-    # Strength: rise 100 against the stronger side's 200.
-    assert s.strength == pytest.approx(50.0, abs=0.1) and s.strength_basis == "stronger side"
-    assert s.total == pytest.approx(np.mean([50.0, 64.29, 100.0, 96.67, 100.0]), abs=0.5)
+    # Strength: the 90th percentile (105.1) with the rest (5) removed in quadrature,
+    # sqrt(105.1² - 5²) = 104.98, against the stronger side's 200.
+    amplitude = math.sqrt(105.1**2 - 5.0**2)
+    assert s.amplitude == pytest.approx(amplitude, abs=1e-6)
+    assert s.strength == pytest.approx(100 * amplitude / 200.0, abs=1e-6) and s.strength_basis == "stronger side"
+    assert s.total == pytest.approx(np.mean([52.49, 64.29, 100.0, 96.67, 100.0]), abs=0.5)
     _finite_or_none(s)
 
 
@@ -125,9 +128,12 @@ def test_strength_is_the_rise_above_rest_with_and_without_a_reference():
     for e in (env, lifted):
         with_mvc = squeeze_quality(e, FS, side="left", cue_s=CUE_S, relax_cue_s=RELAX_S, mvc=(400.0, 400.0))
         with_ref = squeeze_quality(e, FS, side="left", cue_s=CUE_S, relax_cue_s=RELAX_S, reference_peak=200.0)
-        # rise 100 = 25 % of a 400 reference, against the 50 % target -> 50; 100 / 200 -> 50.
-        assert with_mvc.strength == pytest.approx(50.0, abs=0.1) and with_mvc.strength_basis == "%MVC"
-        assert with_ref.strength == pytest.approx(50.0, abs=0.1)
+        # A reference of 400 against the 50 % target is the same yardstick as a stronger
+        # side of 200: the same amplitude above rest gives the same strength. (The old
+        # code took the peak with its rest against an MVC and without it against a side.)
+        assert with_mvc.strength_basis == "%MVC"
+        assert with_mvc.strength == pytest.approx(with_ref.strength, abs=1e-9)
+        assert with_ref.strength == pytest.approx(100 * with_ref.amplitude / 200.0, abs=1e-9)
 
 
 def test_the_detection_gate_is_k_times_the_rest_spread():
