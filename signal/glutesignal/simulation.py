@@ -70,7 +70,7 @@ __all__ = [
 ]
 
 EXERCISES = ("bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "demo",
-             "no_squeeze", "tensed_relax", "calibration")
+             "no_squeeze", "tensed_relax", "calibration", "calibrated_demo")
 """Exercise scripts :func:`simulate` knows."""
 
 _MUSCLES = ("glute_max", "glute_med", "hamstring", "lumbar_erector")
@@ -207,11 +207,12 @@ class BodySession:
     true_symmetry_index_pct: float | None
     """Truth of the symmetry index (R-L)/(0.5(R+L))*100 of the glute max amplitude.
 
-    Mean over reps of the per-rep index of the true mean amplitude (activation x MVC)
-    within each rep. For bilateral reps (bridges, the "both" squeeze) left and right
-    are compared within the rep; for unilateral exercises the working glute of the
-    left reps is compared with the working glute of the right reps. None when there
-    are no reps or no left/right glute max pair.
+    Mean over reps of the per-rep index of the true mean amplitude (activation x MVC,
+    the muscle's, before any ``electrode_gain``) within each rep. For bilateral reps
+    (bridges) left and right are compared within the rep; for unilateral exercises the
+    working glute of the left reps is compared with the working glute of the right reps.
+    Squeezes of the squeeze test are never reps. None when there are no reps or no
+    left/right glute max pair.
     """
     posture: str = field(default="standing")
     """Starting posture, "standing" or "supine" (the reference of ``tilt_deg``)."""
@@ -534,6 +535,12 @@ def _build_script(exercise: str, left_scale: float, weaker_side: str, rng) -> _S
     elif exercise == "calibration":
         s = _Script(0.0, "standing")
         s.duration_s = _script_calibration(s, 0.0, rng)
+    elif exercise == "calibrated_demo":
+        # The calibration first, then the demo (as "demo", the posture is supine throughout).
+        s = _Script(0.0, "supine")
+        t = _script_calibration(s, 0.0, rng)
+        t = _script_bridges(s, t + 2.0, 5, left_scale, rng) + 1.0
+        s.duration_s = _script_squeeze_test(s, t, left_scale, weaker_side, rng)
     elif exercise == "demo":
         # Bridges lying down, then standing up for the squeeze test; the posture change
         # itself is not modelled (the reference posture is supine throughout).
@@ -703,15 +710,20 @@ def _true_si(script: _Script, t: np.ndarray, amp: np.ndarray, channels: tuple[st
         m = (t >= rep.start_s) & (t < rep.end_s)
         return float(x[m].mean()) if m.any() else float("nan")
 
-    both = [r for r in script.reps if r.side == "both"]
+    # Squeezes of the squeeze test are squeezes, not reps: the "both" squeeze is not a
+    # left/right rep, and one-sided squeezes are not left-leg and right-leg reps.
+    reps = [r for r in script.reps if r.kind != "squeeze"]
+    if not reps:
+        return None
+    both = [r for r in reps if r.side == "both"]
     if both:
         sis = []
         for rep in both:
             lv, rv = mean_in(left, rep), mean_in(right, rep)
             sis.append((rv - lv) / (0.5 * (rv + lv)) * 100.0)
         return float(np.mean(sis))
-    lefts = [mean_in(left, r) for r in script.reps if r.side == "left"]
-    rights = [mean_in(right, r) for r in script.reps if r.side == "right"]
+    lefts = [mean_in(left, r) for r in reps if r.side == "left"]
+    rights = [mean_in(right, r) for r in reps if r.side == "right"]
     if not lefts or not rights:
         return None
     lv, rv = float(np.mean(lefts)), float(np.mean(rights))
@@ -750,8 +762,9 @@ def simulate(
         (10 s on each leg with hip drop and wobble), "rest" (30 s) or "demo" (5 bridges
         then the squeeze test, about 60 s), "no_squeeze" (the squeeze test's cues and a
         person who does nothing), "tensed_relax" (tense ~25 %MVC during the relax cues,
-        ~5 %MVC during the squeezes) or "calibration" (3 reference contractions per side,
-        right then left, cued by "reference" phases).
+        ~5 %MVC during the squeezes), "calibration" (3 reference contractions per side,
+        right then left, cued by "reference" phases) or "calibrated_demo" (the
+        calibration, then "demo").
     emg_fs_hz : float
         EMG sampling rate, Hz (> 0). The sEMG spectrum above Nyquist is simply absent.
     imu_fs_hz : float

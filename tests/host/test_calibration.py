@@ -127,3 +127,20 @@ def test_a_calibration_recording_is_reused_by_a_later_session_and_its_report(tmp
     # A recording without one is refused in one line.
     status, _, err = run_cli("record", tmp_path / "x.glutes", "--duration", 1, "--calibration", later / "nope")
     assert status != 0 and err.count("\n") == 1 and "--calibration" in err
+
+
+def test_calibrating_in_the_session_normalises_the_bridges_and_squeezes_after_it():
+    # The guided sequence in one session: calibration, bridges, squeeze test, with the
+    # right electrode reading 40 % high.
+    s = simulate("calibrated_demo", seed=1, electrode_gain=(1.0, 1.4))
+    cues = tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in s.phases)
+    live = LiveProcessor(NAMES, s.emg_fs_hz, 0.0, squeeze_cues=cues)
+    feed(live, s.emg_uV)
+    st = live.state.stats
+    assert st.calibration is not None and st.calibration.source == "this session"
+    assert st.n_reps == 5 and st.cued_contractions == 6 + 3  # holds and squeezes are not reps
+    assert st.si_normalised and abs(st.si_pct - s.true_symmetry_index_pct) <= 3.0
+    assert [x.strength_basis for x in st.squeeze_scores] == ["%MVC", "%MVC"]
+    assert st.weaker_squeeze_side == "left"
+    pct = st.activation_pct(st.contractions[0].mean_uV, st.rep_rest_uV[0])
+    assert 20.0 < pct[0] < pct[1] < 80.0  # bridges at ~30-45 % of a ~90 %MVC reference
