@@ -18,7 +18,7 @@ import numpy as np
 
 from glutescope.calibration import Calibration
 from glutescope.guide import Cue, session_cues, session_rep_cues
-from glutescope.live import LiveProcessor, LiveStats
+from glutescope.live import BRIDGE_EXERCISES, LiveProcessor, LiveStats
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording, RecordingReader, RecordSource
@@ -284,7 +284,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     imu = rec.imu[segment] if segment < len(rec.imu) and info.imu_fs_hz > 0 else None
     ifs = float(info.imu_fs_hz) if imu is not None else 0.0
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
-                         single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration)
+                         single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration,
+                         reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES)
     emg_uV = codes_to_uV(emg.samples, info)
     envelope = np.full(emg_uV.shape, np.nan)
     pelvis = None

@@ -20,7 +20,7 @@ from glutesignal.balance import BalanceTracker, Contraction, working_side_pairs
 from glutesignal.conditioning import Conditioner, default_high_hz
 from glutesignal.envelope import MovingRMS
 from glutesignal.normalise import above_rest
-from glutesignal.pelvis import PelvisTracker
+from glutesignal.pelvis import PelvisTracker, segment_tilt_reps
 from glutesignal.quality import ChannelQuality, channel_quality
 from glutesignal.scores import SqueezeScore
 from glutesignal.symmetry import symmetry_index_pct, symmetry_over_reps
@@ -32,6 +32,8 @@ QUALITY_EVERY_S = 2.0
 REST_BEFORE_REP_S = (1.0, 0.2)
 """A rep's rest: the envelope from 1.0 s to 0.2 s before its onset (per side), the
 baseline its rise above rest is measured from once calibrated."""
+BRIDGE_EXERCISES = ("bridges", "single_leg_bridges", "demo", "calibrated_demo")
+"""Exercises whose reps are bridges: with the IMU worn, a rep must move the pelvis."""
 WORKING_SIDE_DROP_DEG = 2.0
 """Hip drop (median obliquity change over a rep's middle half) that names the supporting
 leg of a single-leg rep from the IMU: the unsupported side drops (Trendelenburg)."""
@@ -76,6 +78,9 @@ class LiveStats:
     """Per rep: the (left, right) rest envelope just before it, µV."""
     cued_contractions: int = 0
     """Contractions during a cued squeeze-test or calibration phase: squeezes, never reps."""
+    still_contractions: int = 0
+    """Contractions in a bridge exercise during which the pelvis did not tilt into a
+    bridge (`glutesignal.pelvis.segment_tilt_reps`): tension, not reps."""
     calibration: Optional[Calibration] = None
     """The per-side reference in use (None: not calibrated)."""
     calibration_note: str = ""
@@ -133,6 +138,10 @@ class LiveStats:
             lines.append(f"glutescope: {self.cued_contractions} contraction"
                          f"{'s' if self.cued_contractions != 1 else ''} during the cued phases "
                          "(squeezes, not reps)")
+        if self.still_contractions:
+            lines.append(f"glutescope: {self.still_contractions} contraction"
+                         f"{'s' if self.still_contractions != 1 else ''} without a bridge movement of the "
+                         "pelvis (not reps)")
         lines.append(f"glutescope: {symmetry_verdict(self, single_leg=self.single_leg)}")
         for i, c in enumerate(self.contractions, 1):
             side = self.rep_sides[i - 1] if i - 1 < len(self.rep_sides) else "both"
@@ -185,7 +194,8 @@ class LiveProcessor:
     def __init__(self, channel_names: tuple[str, ...], emg_fs_hz: float, imu_fs_hz: float, *,
                  mains_hz: float = 50.0, link: str = "", display_s: float = DISPLAY_BUFFER_S,
                  squeeze_cues: Optional[tuple[Cue, ...]] = None, single_leg: bool = False,
-                 rep_cues: tuple[Cue, ...] = (), calibration: Optional[Calibration] = None) -> None:
+                 rep_cues: tuple[Cue, ...] = (), calibration: Optional[Calibration] = None,
+                 reps_move_pelvis: bool = False) -> None:
         n = len(channel_names)
         # At 500 Hz the usual 450 Hz band edge is above Nyquist: use 0.45 fs there.
         self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=mains_hz, high_hz=default_high_hz(emg_fs_hz))
@@ -215,6 +225,10 @@ class LiveProcessor:
         # the working leg comes from the protocol's cues, else from the pelvis, never from the EMG.
         self.single_leg = single_leg
         self.rep_cues = tuple(rep_cues)
+        # A bridge rep is a movement: with the IMU worn, an EMG burst counts as a rep only
+        # when the pelvic tilt made a rep over it (the tilt rep definition of pelvis.py).
+        self.reps_move_pelvis = bool(reps_move_pelvis and imu_fs_hz > 0)
+        self._rep_moved: list[Optional[bool]] = []
         self._rep_sides: list[str] = []
         self._rep_rest: list[tuple[float, float]] = []
         self._n_seen = 0
@@ -305,13 +319,16 @@ class LiveProcessor:
             # Measured once, when the contraction ends (its rest and pelvis are still in the rings).
             self._rep_rest.append(self._rest_before(c))
             self._rep_sides.append(self._working_side(c) if self.single_leg else "both")
+            self._rep_moved.append(self._pelvis_moved(c) if self.reps_move_pelvis else None)
         self._n_seen = len(contractions)
-        keep = [i for i, c in enumerate(contractions) if not self._in_cued_phase(c)]
+        uncued = [i for i, c in enumerate(contractions) if not self._in_cued_phase(c)]
+        keep = [i for i in uncued if self._rep_moved[i] is not False]
         reps = tuple(contractions[i] for i in keep)
         sides = tuple(self._rep_sides[i] for i in keep)
         rests = tuple(self._rep_rest[i] for i in keep)
         changes = dict(contractions=reps, rep_sides=sides, rep_rest_uV=rests,
-                       cued_contractions=len(contractions) - len(reps))
+                       cued_contractions=len(contractions) - len(uncued),
+                       still_contractions=len(uncued) - len(keep))
         cal = self.state.stats.calibration
         if cal is not None:
             # Each side's amplitude above its rest in % of its reference: the electrodes'
@@ -352,6 +369,21 @@ class LiveProcessor:
         if seg.shape[1] == 0 or not np.all(np.isfinite(seg)):
             return (0.0, 0.0)  # no rest seen (a gap, or the stream's first second): no baseline
         return float(np.median(seg[0])), float(np.median(seg[1]))
+
+    def _pelvis_moved(self, contraction: Contraction) -> Optional[bool]:
+        """Whether the pelvic tilt made a rep (|tilt| > 8 deg for 1 s) over a contraction; None: unknown."""
+        pelvis, ifs = self.state.pelvis, self.state.imu_fs_hz
+        if pelvis is None or ifs <= 0:
+            return None
+        i0 = int(round(contraction.start_s * ifs))
+        start, angles = pelvis.since(max(i0, 0))
+        n = int(round(contraction.duration_s * ifs))
+        tilt = angles[0, :n]
+        if start > i0 or tilt.size < n or n < 2 or not np.all(np.isfinite(tilt)):
+            return None  # the IMU is not there for all of it: do not judge
+        # The excursion from where the tilt was at the onset, so a reference posture that
+        # was re-levelled between reps (after an IMU gap) does not hide the movement.
+        return bool(segment_tilt_reps(tilt - tilt[0], ifs))
 
     def _working_side(self, contraction: Contraction) -> str:
         """The supporting leg of a single-leg rep: the protocol's cue, else the pelvis, else "unknown"."""

@@ -181,11 +181,13 @@ class LiveSession:
             names = opts.channel_names[: bin(info.channel_mask).count("1")]
             if opts.replay_path is not None:
                 names = _recorded_channel_names(opts.replay_path, info) or names
-            cues, single_leg, rep_cues, calibration = self._plan()
+            cues, single_leg, rep_cues, calibration, exercise = self._plan()
+            from glutescope.live import BRIDGE_EXERCISES
+
             processor = LiveProcessor(names, float(info.emg_fs_hz), float(info.imu_fs_hz),
                                       mains_hz=opts.mains_hz, link=self.transport.description,
                                       squeeze_cues=cues, single_leg=single_leg, rep_cues=rep_cues,
-                                      calibration=calibration)
+                                      calibration=calibration, reps_move_pelvis=exercise in BRIDGE_EXERCISES)
             for kind, block, data in early:
                 if kind == "emg" and block.channel_mask == info.channel_mask:
                     processor.push_emg(block.first_sample, *data)
@@ -218,8 +220,9 @@ class LiveSession:
             if recorder is not None:
                 recorder.close()
 
-    def _plan(self) -> tuple[Optional[tuple], bool, tuple, Optional[object]]:
-        """The cued phases (None: none), single-leg or not, the cued reps and the calibration.
+    def _plan(self) -> tuple[Optional[tuple], bool, tuple, Optional[object], Optional[str]]:
+        """The cued phases (None: none), single-leg or not, the cued reps, the calibration
+        and the exercise.
 
         Live: the virtual body's script or the standard schedule (`guide.session_cues`),
         and the calibration given in the options. Replay: what the recording says it
@@ -230,13 +233,14 @@ class LiveSession:
             from glutescope.recording import load
 
             plan = exercise_plan(load(self.options.replay_path))
-            return plan.squeeze_cues or None, plan.single_leg, plan.rep_cues, plan.calibration
+            return plan.squeeze_cues or None, plan.single_leg, plan.rep_cues, plan.calibration, plan.exercise
         from glutescope.guide import session_cues, session_rep_cues
 
         wearable = getattr(self.transport, "wearable", None)
         cues = session_cues(self.options.exercise, wearable.session.phases if wearable else None)
         reps = session_rep_cues(wearable.session.reps) if wearable else ()
-        return (cues or None, self.options.exercise.startswith("single_leg"), reps, self.options.calibration)
+        return (cues or None, self.options.exercise.startswith("single_leg"), reps, self.options.calibration,
+                self.options.exercise)
 
     def summary_text(self) -> str:
         """What the session measured, in a few lines for the terminal."""

@@ -143,3 +143,23 @@ def test_every_supported_rate_runs_live(fs_hz):
     live = LiveProcessor(NAMES, fs_hz, session.imu_fs_hz)
     feed(live, session.emg_uV, 40)
     assert live.state.stats.n_reps == 3 and live.state.stats.louder_side == "right"
+
+
+def test_a_bridge_rep_must_move_the_pelvis_when_the_imu_is_worn():
+    session = simulate("bridges", seed=5, duration_s=30.0)
+    moving = LiveProcessor(NAMES, session.emg_fs_hz, session.imu_fs_hz, reps_move_pelvis=True)
+    feed_with_imu(moving, session)
+    assert moving.state.stats.n_reps == 5 and moving.state.stats.still_contractions == 0
+    # The same EMG with a pelvis that never moves (a squeeze lying still): no bridge reps.
+    still = LiveProcessor(NAMES, session.emg_fs_hz, session.imu_fs_hz, reps_move_pelvis=True)
+    flat = simulate("rest", seed=5, duration_s=30.0)
+    ratio = session.emg_fs_hz / session.imu_fs_hz
+    j = 0
+    for a in range(0, session.emg_uV.shape[1], 40):
+        k = int((a + 40) / ratio)
+        if k > j:
+            still.push_imu(j, flat.acc_g[:, j:k], flat.gyro_dps[:, j:k])
+            j = k
+        still.push_emg(a, session.emg_uV[:, a:a + 40])
+    assert still.state.stats.n_reps == 0 and still.state.stats.still_contractions == 5
+    assert "5 contractions without a bridge movement" in still.state.stats.report(NAMES)
