@@ -47,3 +47,30 @@ def test_headless_demo_streams_saves_a_screenshot_and_reports_the_left_right_rat
     blue = np.all(np.abs(pixels.astype(int) - (66, 135, 245)) < 30, axis=-1).sum()
     orange = np.all(np.abs(pixels.astype(int) - (245, 130, 48)) < 30, axis=-1).sum()
     assert blue > 2000 and orange > 2000
+
+
+def test_once_calibrated_the_bars_are_in_percent_of_each_sides_reference():
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+
+    from glutescope.calibration import Calibration
+    from glutescope.live import LiveProcessor
+    from glutescope.ui.live_window import LiveWindow
+    from glutesignal.simulation import simulate
+
+    pg.mkQApp()
+    names = ("glute_max_left", "glute_max_right")
+    session = simulate("bridges", seed=0, duration_s=5.0, electrode_gain=(1.0, 1.4))
+    cal = Calibration((200.0, 280.0), ((200.0,), (280.0,)), (float("nan"),) * 2, (True, True))
+    live = LiveProcessor(names, session.emg_fs_hz, 0.0, calibration=cal)
+    for a in range(0, session.emg_uV.shape[1], 40):
+        live.push_emg(a, session.emg_uV[:, a:a + 40])
+    window = LiveWindow(live.state, title="test")
+    try:
+        window.redraw()
+        now = live.state.envelope.latest(int(0.2 * session.emg_fs_hz)).mean(axis=1)
+        heights = window.bars.opts["height"]
+        np.testing.assert_allclose(heights, 100.0 * now / np.array(cal.reference_uV), rtol=1e-6)
+        assert window.balance.getAxis("left").labelText == "% of reference"
+    finally:
+        window.shutdown()

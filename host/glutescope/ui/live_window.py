@@ -13,6 +13,7 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 from glutescope.guide import describe_score
 from glutescope.live import LiveState, LiveStats
 from glutescope.verdicts import symmetry_headline
+from glutesignal.normalise import above_rest
 
 # Colour per side, kept the same in the plots, the bars and the report.
 SIDE_COLOURS = {"left": (66, 135, 245), "right": (245, 130, 48)}
@@ -183,9 +184,12 @@ class LiveWindow(QtWidgets.QWidget):
                 self.balance.setLabel("left", "envelope", units="µV")
             return None
         rows = names.index("glute_max_left"), names.index("glute_max_right")
+        # The reference is an amplitude above rest: remove the latest rest seen before a
+        # rep the same way (none before the first rep).
+        rest = stats.rep_rest_uV[-1] if stats.rep_rest_uV else (0.0, 0.0)
         pct = np.zeros(len(names))
-        for row, ref in zip(rows, stats.calibration.reference_uV):
-            pct[row] = 100.0 * now_uV[row] / ref
+        for row, ref, r in zip(rows, stats.calibration.reference_uV, rest):
+            pct[row] = 100.0 * above_rest(float(now_uV[row]), r) / ref
         if self.balance.getAxis("left").labelText != "% of reference":
             self.balance.setLabel("left", "% of reference")
         return pct
