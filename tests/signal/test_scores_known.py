@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from glutesignal.scores import squeeze_quality
 
@@ -144,3 +146,18 @@ def test_the_detection_gate_is_k_times_the_rest_spread():
         left = _rest() + np.where((t >= 4.5) & (t < 9.0), rise, 0.0)
         s = squeeze_quality(np.vstack([left, _rest()]), FS, side="left", cue_s=CUE_S, relax_cue_s=RELAX_S)
         assert s.detected is detected, (rise, s.reason)
+
+
+@settings(max_examples=60, deadline=None)
+@given(levels=st.lists(st.floats(0.0, 500.0), min_size=8, max_size=8), seed=st.integers(0, 2**16),
+       noise=st.floats(0.0, 30.0), ref=st.one_of(st.none(), st.floats(0.1, 500.0)))
+def test_whatever_the_person_does_a_score_or_a_reason_never_an_exception(levels, seed, noise, ref):
+    # Piecewise-constant envelopes (any order of rest, squeeze, tension, relax) plus noise.
+    rng = np.random.default_rng(seed)
+    base = np.repeat(np.asarray(levels), N // 8)
+    env = np.abs(np.vstack([base, base[::-1]]) + noise * rng.standard_normal((2, N)))
+    s = squeeze_quality(env, FS, side="left", cue_s=CUE_S, relax_cue_s=RELAX_S, reference_peak=ref)
+    _finite_or_none(s)
+    assert (s.total is None) == (not s.detected) and (s.reason == "") == s.detected
+    if s.detected:
+        assert 0.0 <= s.total <= 100.0
