@@ -137,7 +137,8 @@ class RepResult:
     peak_uV: tuple[float, float]
     """Peak envelope (left, right), µV."""
     si_pct: float
-    """Symmetry index of the means, (R-L)/(0.5(R+L)) x 100, % (right louder +)."""
+    """Symmetry index of the means in µV, (R-L)/(0.5(R+L)) x 100, % (right higher +; an amplitude
+    ratio of the electrodes, not normalised)."""
     working_side: str
     """"both" for a two-legged rep; for a single-leg rep the supporting leg from the
     protocol's cue or the pelvis IMU ("unknown" when neither says), never from the EMG."""

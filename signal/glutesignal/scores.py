@@ -342,7 +342,7 @@ class BridgeRep:
     mean_right: float
     """Mean envelope of the right glute over the rep."""
     si_pct: float
-    """Symmetry index of the means, % (right louder +)."""
+    """Symmetry index of the means, % (right higher +)."""
     louder_side: str
     """"left", "right", or "none" inside the +/-10 % no-clear-difference band."""
     hip_drop_deg: float | None

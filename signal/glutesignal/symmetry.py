@@ -1,7 +1,7 @@
 """Left/right symmetry index of glute activation, per rep and over reps.
 
 SI = (R - L) / (0.5 (R + L)) x 100 %  (Robinson et al. 1987 [1]): 0 for perfect
-symmetry, positive when the right side is louder, bounded by +/-200 %.
+symmetry, positive when the right side is higher, bounded by +/-200 %.
 
 A side is named only outside an equivalence band: |SI| < 10 % is "no clear
 difference", 10-25 % "moderate", > 25 % "marked". 10 % is the order of the
@@ -70,7 +70,7 @@ def symmetry_index_pct(left, right):
     Returns
     -------
     float or ndarray
-        SI in %, in [-200, 200]; positive when the right side is louder.
+        SI in %, in [-200, 200]; positive when the right side is higher.
 
     Raises
     ------
@@ -140,7 +140,7 @@ class SymmetryResult:
 
 
 def symmetry_over_reps(left_per_rep, right_per_rep, *, confidence: float = DEFAULT_CONFIDENCE) -> SymmetryResult:
-    """Mean symmetry index over reps with a Student-t confidence interval.
+    """Mean symmetry index over reps with its rep-to-rep (Student-t) interval.
 
     Parameters
     ----------
