@@ -22,7 +22,6 @@ from glutescope.live import BRIDGE_EXERCISES, LiveProcessor, LiveStats
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording, RecordingReader, RecordSource
-from glutesignal.balance import Contraction
 from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
 from glutesignal.symmetry import symmetry_index_pct
@@ -144,6 +143,11 @@ class RepResult:
     protocol's cue or the pelvis IMU ("unknown" when neither says), never from the EMG."""
     hip_drop_deg: Optional[float]
     """Largest change of pelvic obliquity from the rep's start, degrees (None without IMU)."""
+    mean_pct_ref: Optional[tuple[float, float]] = None
+    """Calibrated: each side's mean above the rest before the rep, in % of its reference
+    (rest removed in quadrature, as the live SI does); None uncalibrated."""
+    si_normalised_pct: Optional[float] = None
+    """Calibrated: the symmetry index of ``mean_pct_ref``, %; None uncalibrated."""
 
 
 @dataclass(frozen=True)
@@ -313,7 +317,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
         pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
     stats = proc.state.stats
-    reps = _rep_results(stats.contractions, stats.rep_sides, fs, envelope, pelvis, ifs)
+    reps = _rep_results(stats, fs, envelope, pelvis, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan)
 
@@ -324,9 +328,9 @@ class _Interval:
     end_s: float
 
 
-def _rep_results(contractions: tuple[Contraction, ...], sides, fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
+def _rep_results(stats: LiveStats, fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
     out = []
-    for i, (c, side) in enumerate(zip(contractions, sides), 1):
+    for i, (c, side, rest) in enumerate(zip(stats.contractions, stats.rep_sides, stats.rep_rest_uV), 1):
         start = c.start_s  # on the stream clock: the tracker is told of every gap
         end = start + c.duration_s
         drop = None
@@ -337,7 +341,9 @@ def _rep_results(contractions: tuple[Contraction, ...], sides, fs, envelope, pel
             if drop is not None and not np.isfinite(drop):
                 drop = None
         si = symmetry_index_pct(c.mean_uV[0], c.mean_uV[1])
-        out.append(RepResult(i, start, c.duration_s, c.mean_uV, c.peak_uV, si, side, drop))
+        pct = stats.activation_pct(c.mean_uV, rest)
+        si_norm = symmetry_index_pct(*pct) if pct is not None and sum(pct) > 0 else None
+        out.append(RepResult(i, start, c.duration_s, c.mean_uV, c.peak_uV, si, side, drop, pct, si_norm))
     return tuple(out)
 
 

@@ -302,13 +302,17 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
         fh.write(head + "# contractions of both glutes as the live view found them (envelope = 100 ms RMS of the "
                  "conditioned EMG, uV); squeezes and calibration holds are not reps; SI = (R - L) / (0.5 (R + L)) x 100 "
                  "of the means in uV, right higher + (an amplitude ratio, not normalised: depends on electrodes); "
-                 "hip drop = largest change of pelvic obliquity from the rep's start, deg\n")
+                 "hip drop = largest change of pelvic obliquity from the rep's start, deg; calibrated sessions "
+                 "only: each side's mean above rest in % of its reference and their SI (si_normalised_pct)\n")
         w = csv.writer(fh)
         w.writerow(["rep", "start_s", "duration_s", "mean_left_uV", "mean_right_uV", "peak_left_uV",
-                    "peak_right_uV", "si_pct", "working_side", "hip_drop_deg"])
+                    "peak_right_uV", "si_pct", "working_side", "hip_drop_deg", "mean_left_pct_ref",
+                    "mean_right_pct_ref", "si_normalised_pct"])
         for r in analysis.reps:
+            pct = r.mean_pct_ref or ("", "")
             w.writerow([r.index, r.start_s, r.duration_s, r.mean_uV[0], r.mean_uV[1], r.peak_uV[0], r.peak_uV[1],
-                        r.si_pct, r.working_side, "" if r.hip_drop_deg is None else r.hip_drop_deg])
+                        r.si_pct, r.working_side, "" if r.hip_drop_deg is None else r.hip_drop_deg, pct[0], pct[1],
+                        "" if r.si_normalised_pct is None else r.si_normalised_pct])
     written.append(path)
 
     path = directory / "squeeze.csv"

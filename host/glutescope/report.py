@@ -227,8 +227,11 @@ def _page_two(fig, analysis: SegmentAnalysis) -> None:
               "peak R\n(uV)", "SI (%)\n" + ("normalised" if calibrated else "uV ratio"),
               "working\nside" if single else "higher\nside", "hip drop\n(deg)"]
     rows = [[str(r.index), f"{r.start_s:.1f}", f"{r.duration_s:.1f}", f"{r.mean_uV[0]:.1f}", f"{r.mean_uV[1]:.1f}",
-             f"{r.peak_uV[0]:.1f}", f"{r.peak_uV[1]:.1f}", f"{r.si_pct:+.1f}",
-             r.working_side if single else (louder_side(r.si_pct) if calibrated else "-"),
+             f"{r.peak_uV[0]:.1f}", f"{r.peak_uV[1]:.1f}",
+             f"{r.si_normalised_pct:+.1f}" if calibrated and r.si_normalised_pct is not None
+             else ("-" if calibrated else f"{r.si_pct:+.1f}"),
+             r.working_side if single else (louder_side(r.si_normalised_pct)
+                                            if calibrated and r.si_normalised_pct is not None else "-"),
              "-" if r.hip_drop_deg is None else f"{r.hip_drop_deg:.1f}"] for r in reps]
     n_rows = max(1, len(rows)) + 1
     h = min(0.45, 0.022 * n_rows + 0.01)

@@ -122,6 +122,8 @@ def test_a_calibration_recording_is_reused_by_a_later_session_and_its_report(tmp
     assert Calibration.from_meta(rec.meta["calibration"]) == cal
     (analysis,) = analyse(rec)
     assert analysis.stats.si_normalised and analysis.stats.n_reps == 5
+    # The per-rep table shows the normalised SI the verdict averages, not the µV ratio.
+    assert analysis.stats.si_pct == pytest.approx(np.mean([r.si_normalised_pct for r in analysis.reps]), abs=1e-9)
     status, out, err = run_cli("report", later, "-o", tmp_path / "r.pdf")
     assert status == 0, err
     # A recording without one is refused in one line.
