@@ -63,6 +63,7 @@ def test_once_calibrated_the_bars_are_in_percent_of_each_sides_reference():
     session = simulate("bridges", seed=0, duration_s=5.0, electrode_gain=(1.0, 1.4))
     cal = Calibration((200.0, 280.0), ((200.0,), (280.0,)), (float("nan"),) * 2, (True, True))
     live = LiveProcessor(names, session.emg_fs_hz, 0.0, calibration=cal)
+    assert live.state.stats.calibration_note.startswith("calibration: left 200 µV")
     for a in range(0, session.emg_uV.shape[1], 40):
         live.push_emg(a, session.emg_uV[:, a:a + 40])
     window = LiveWindow(live.state, title="test")
@@ -72,5 +73,6 @@ def test_once_calibrated_the_bars_are_in_percent_of_each_sides_reference():
         heights = window.bars.opts["height"]
         np.testing.assert_allclose(heights, 100.0 * now / np.array(cal.reference_uV), rtol=1e-6)
         assert window.balance.getAxis("left").labelText == "% of reference"
+        assert window.scores_label.text().startswith("Calibration: left 200 µV")  # the verdict is shown
     finally:
         window.shutdown()

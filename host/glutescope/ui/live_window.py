@@ -165,14 +165,14 @@ class LiveWindow(QtWidgets.QWidget):
             self.cue_label.setText(f"{stats.cue.instruction()} · {stats.cue_left_s:.0f} s")
             self.cue_label.setStyleSheet(f"color: {colour}")
         self.cue_label.setVisible(stats.cue is not None)
-        if stats.squeeze_scores:
+        if stats.squeeze_scores or stats.calibration_note:
             lines = ["Squeeze test: " + describe_score(score) for score in stats.squeeze_scores]
             if stats.weaker_squeeze_side:
                 lines.append(f"The {stats.weaker_squeeze_side} side is weaker: practise switching it on alone.")
             if stats.calibration_note:
-                lines.append(stats.calibration_note)
+                lines.append(stats.calibration_note[0].upper() + stats.calibration_note[1:])
             self.scores_label.setText("\n".join(lines))
-        self.scores_label.setVisible(bool(stats.squeeze_scores))
+        self.scores_label.setVisible(bool(stats.squeeze_scores or stats.calibration_note))
         self.status.setText(stats.summary())
 
 
