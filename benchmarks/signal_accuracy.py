@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         errs.append(res.si_pct - s.true_symmetry_index_pct)
         covered += res.ci_low_pct <= s.true_symmetry_index_pct <= res.ci_high_pct
         print(f"   seed {seed}: SI {res.si_pct:6.2f} % [{res.ci_low_pct:6.2f}, {res.ci_high_pct:6.2f}] "
-              f"truth {s.true_symmetry_index_pct:6.2f} %  louder {res.louder_side}")
+              f"truth {s.true_symmetry_index_pct:6.2f} %  side named {res.louder_side} (equal electrodes)")
     print(f"   SI error mean {np.mean(errs):+.2f} points, max |error| {np.max(np.abs(errs)):.2f}; "
           f"95 % CI covers truth in {covered}/{len(errs)}")
 
