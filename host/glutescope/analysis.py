@@ -16,12 +16,12 @@ from typing import Optional
 
 import numpy as np
 
-from glutescope.guide import Cue, squeeze_test_cues
-from glutescope.live import LiveProcessor, LiveStats
+from glutescope.calibration import Calibration
+from glutescope.guide import Cue, session_cues, session_rep_cues
+from glutescope.live import BRIDGE_EXERCISES, LiveProcessor, LiveStats
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording, RecordingReader, RecordSource
-from glutesignal.balance import Contraction
 from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
 from glutesignal.symmetry import symmetry_index_pct
@@ -44,6 +44,10 @@ class ExercisePlan:
     """Single-leg exercise: symmetry compares the working glute of left and right reps."""
     source: str
     """Where the plan comes from, in words (shown in the report)."""
+    rep_cues: tuple[Cue, ...] = ()
+    """One-sided reps the protocol cued, with their working leg (empty: none cued)."""
+    calibration: Optional[Calibration] = None
+    """A calibration made in another recording that the session used (``meta.json``)."""
 
 
 def _recorded_by_virtual_wearable(rec: Recording) -> bool:
@@ -80,6 +84,13 @@ def exercise_plan(rec: Recording, exercise: Optional[str] = None, *, seed: Optio
     given = exercise if exercise is not None else meta.get("exercise")
     name = given
     cues: tuple[Cue, ...] = ()
+    rep_cues: tuple[Cue, ...] = ()
+    try:
+        rep_cues = tuple(Cue(float(c["start_s"]), float(c["end_s"]), str(c["name"]), str(c["side"]))
+                         for c in meta.get("rep_cues") or ())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"meta.json rep_cues must be objects with start_s, end_s, name, side ({exc})") from None
+    calibration = Calibration.from_meta(meta["calibration"]) if meta.get("calibration") is not None else None
     stored = meta.get("squeeze_cues")
     if stored is not None:
         try:
@@ -99,14 +110,15 @@ def exercise_plan(rec: Recording, exercise: Optional[str] = None, *, seed: Optio
         # The script (and so its cues) does not depend on the rates: render cheaply.
         body = simulate(name, seed=s, emg_fs_hz=200.0, imu_fs_hz=104.0, mains_hz=None)
         cues = tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in body.phases)
+        rep_cues = rep_cues or session_rep_cues(body.reps)
         source = (f"virtual wearable script '{name}', seed {s}"
                   + ("" if given else " (assumed: the recording does not name its exercise)"))
-    elif name == "squeeze_test":
-        cues = squeeze_test_cues()
-        source = "standard squeeze-test schedule"
+    elif name in ("squeeze_test", "calibration"):
+        cues = session_cues(name)
+        source = f"standard {name.replace('_', '-')} schedule"
     else:
         source = f"exercise '{name}'" if name else "exercise not recorded"
-    return ExercisePlan(name, cues, bool(name and name.startswith("single_leg")), source)
+    return ExercisePlan(name, cues, bool(name and name.startswith("single_leg")), source, rep_cues, calibration)
 
 
 @dataclass(frozen=True)
@@ -124,11 +136,18 @@ class RepResult:
     peak_uV: tuple[float, float]
     """Peak envelope (left, right), µV."""
     si_pct: float
-    """Symmetry index of the means, (R-L)/(0.5(R+L)) x 100, % (right louder +)."""
+    """Symmetry index of the means in µV, (R-L)/(0.5(R+L)) x 100, % (right higher +; an amplitude
+    ratio of the electrodes, not normalised)."""
     working_side: str
-    """The louder side in the rep ("left"/"right"): the working glute of a single-leg rep."""
+    """"both" for a two-legged rep; for a single-leg rep the supporting leg from the
+    protocol's cue or the pelvis IMU ("unknown" when neither says), never from the EMG."""
     hip_drop_deg: Optional[float]
     """Largest change of pelvic obliquity from the rep's start, degrees (None without IMU)."""
+    mean_pct_ref: Optional[tuple[float, float]] = None
+    """Calibrated: each side's mean above the rest before the rep, in % of its reference
+    (rest removed in quadrature, as the live SI does); None uncalibrated."""
+    si_normalised_pct: Optional[float] = None
+    """Calibrated: the symmetry index of ``mean_pct_ref``, %; None uncalibrated."""
 
 
 @dataclass(frozen=True)
@@ -270,7 +289,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     imu = rec.imu[segment] if segment < len(rec.imu) and info.imu_fs_hz > 0 else None
     ifs = float(info.imu_fs_hz) if imu is not None else 0.0
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
-                         single_leg=plan.single_leg)
+                         single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration,
+                         reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES)
     emg_uV = codes_to_uV(emg.samples, info)
     envelope = np.full(emg_uV.shape, np.nan)
     pelvis = None
@@ -297,7 +317,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
         pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
     stats = proc.state.stats
-    reps = _rep_results(stats.contractions, fs, envelope, pelvis, ifs)
+    reps = _rep_results(stats, fs, envelope, pelvis, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan)
 
@@ -308,9 +328,9 @@ class _Interval:
     end_s: float
 
 
-def _rep_results(contractions: tuple[Contraction, ...], fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
+def _rep_results(stats: LiveStats, fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
     out = []
-    for i, c in enumerate(contractions, 1):
+    for i, (c, side, rest) in enumerate(zip(stats.contractions, stats.rep_sides, stats.rep_rest_uV), 1):
         start = c.start_s  # on the stream clock: the tracker is told of every gap
         end = start + c.duration_s
         drop = None
@@ -321,8 +341,9 @@ def _rep_results(contractions: tuple[Contraction, ...], fs, envelope, pelvis, if
             if drop is not None and not np.isfinite(drop):
                 drop = None
         si = symmetry_index_pct(c.mean_uV[0], c.mean_uV[1])
-        out.append(RepResult(i, start, c.duration_s, c.mean_uV, c.peak_uV, si,
-                             "left" if c.mean_uV[0] >= c.mean_uV[1] else "right", drop))
+        pct = stats.activation_pct(c.mean_uV, rest)
+        si_norm = symmetry_index_pct(*pct) if pct is not None and sum(pct) > 0 else None
+        out.append(RepResult(i, start, c.duration_s, c.mean_uV, c.peak_uV, si, side, drop, pct, si_norm))
     return tuple(out)
 
 

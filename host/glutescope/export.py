@@ -160,7 +160,7 @@ def session_annotations(rec: Recording, analysis: SegmentAnalysis) -> list[Annot
     for cue in analysis.plan.squeeze_cues:
         if cue.start_s * fs >= emg.n_samples:
             continue
-        what = f"squeeze {cue.side}" if cue.name == "squeeze" else "relax"
+        what = f"{cue.name} {cue.side}" if cue.name in ("squeeze", "reference") else "relax"
         out.append(Annotation(cue.start_s, cue.end_s - cue.start_s, f"cue {what}"))
         if cue.name == "squeeze" and cue.side in scores:
             out.append(Annotation(cue.start_s, cue.end_s - cue.start_s,
@@ -300,29 +300,41 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
     path = directory / "reps.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(head + "# contractions of both glutes as the live view found them (envelope = 100 ms RMS of the "
-                 "conditioned EMG, uV); SI = (R - L) / (0.5 (R + L)) x 100 of the means, right louder +; "
-                 "hip drop = largest change of pelvic obliquity from the rep's start, deg\n")
+                 "conditioned EMG, uV); squeezes and calibration holds are not reps; SI = (R - L) / (0.5 (R + L)) x 100 "
+                 "of the means in uV, right higher + (an amplitude ratio, not normalised: depends on electrodes); "
+                 "hip drop = largest change of pelvic obliquity from the rep's start, deg; calibrated sessions "
+                 "only: each side's mean above rest in % of its reference and their SI (si_normalised_pct)\n")
         w = csv.writer(fh)
         w.writerow(["rep", "start_s", "duration_s", "mean_left_uV", "mean_right_uV", "peak_left_uV",
-                    "peak_right_uV", "si_pct", "working_side", "hip_drop_deg"])
+                    "peak_right_uV", "si_pct", "working_side", "hip_drop_deg", "mean_left_pct_ref",
+                    "mean_right_pct_ref", "si_normalised_pct"])
         for r in analysis.reps:
+            pct = r.mean_pct_ref or ("", "")
             w.writerow([r.index, r.start_s, r.duration_s, r.mean_uV[0], r.mean_uV[1], r.peak_uV[0], r.peak_uV[1],
-                        r.si_pct, r.working_side, "" if r.hip_drop_deg is None else r.hip_drop_deg])
+                        r.si_pct, r.working_side, "" if r.hip_drop_deg is None else r.hip_drop_deg, pct[0], pct[1],
+                        "" if r.si_normalised_pct is None else r.si_normalised_pct])
     written.append(path)
 
     path = directory / "squeeze.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(head + "# squeeze test, per side: total = mean of the five parts, each 0-100 (docs/scores.md); "
-                 "peak in uV above baseline, t90 and relax in s, hold_cv and overflow as fractions, "
-                 "motion in deg\n")
+                 "peak in uV above baseline, amplitude = peak with the rest removed in quadrature (what strength "
+                 "compares), t90 and relax in s, hold_cv and overflow as fractions, motion in deg; empty cells: "
+                 "no score (see not_scored_reason) or a measure that could not be taken\n")
         w = csv.writer(fh)
         w.writerow(["side", "total", "strength", "speed", "steadiness", "relaxation", "isolation", "peak_uV",
-                    "t90_s", "hold_cv", "relax_s", "overflow", "motion_deg", "weaker"])
+                    "amplitude_uV", "t90_s", "hold_cv", "relax_s", "overflow", "motion_deg", "weaker",
+                    "not_scored_reason"])
         weaker = analysis.stats.weaker_squeeze_side
+
+        def cell(v):
+            return "" if v is None else v  # a measure that could not be taken, or no score
+
         for s in analysis.stats.squeeze_scores:
-            w.writerow([s.side, s.total, s.strength, s.speed, s.steadiness, s.relaxation, s.isolation, s.peak,
-                        s.t90_s, s.hold_cv, s.relax_s, s.overflow, "" if s.motion_deg is None else s.motion_deg,
-                        "yes" if s.side == weaker else "no"])
+            w.writerow([s.side] + [cell(v) for v in (s.total, s.strength, s.speed, s.steadiness, s.relaxation,
+                                                     s.isolation, s.peak, s.amplitude, s.t90_s, s.hold_cv, s.relax_s,
+                                                     s.overflow, s.motion_deg)]
+                       + ["yes" if s.side == weaker else "no", s.reason])
     written.append(path)
 
     path = directory / "annotations.csv"

@@ -5,8 +5,10 @@ cheek alone without moving the leg or tensing the thigh. Cues are timed on the E
 stream's own clock (sample index / rate), so what the person was asked and what the
 electrodes measured line up exactly, whatever the link's delay. Each one-sided
 squeeze is scored by `glutesignal.scores.squeeze_quality` once the relaxation after it
-has been observed; strength is relative to the stronger side, so both sides' scores
-are final once both squeezes are in.
+has been observed; strength is relative to the stronger side's rise (or, once the
+person is calibrated, in % of each side's reference), so both sides' scores are final
+once both squeezes are in. A squeeze without a detected contraction has no score and
+shows why; nothing a person does makes the guide raise.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from glutesignal.scores import SqueezeScore, squeeze_quality
+from glutesignal.scores import SqueezeScore, not_scored, squeeze_quality
 
 BASELINE_S = 2.0  # rest before each cue used as baseline (within the preceding relax)
 AFTER_S = 3.0  # time after the relax cue searched for relaxation
@@ -30,14 +32,21 @@ class Cue:
     end_s: float
     """When the next cue is given, seconds."""
     name: str
-    """"relax" or "squeeze"."""
+    """"relax", "squeeze" (the squeeze test), "reference" (a calibration hold) or a rep
+    of the protocol ("bridge", "single_leg_bridge")."""
     side: str
-    """"left", "right", "both", or "none" for relax."""
+    """"left", "right", "both", or "none" for relax; for a single-leg rep, the working leg."""
 
     def instruction(self) -> str:
         if self.name == "squeeze":
             what = "BOTH cheeks" if self.side == "both" else f"the {self.side.upper()} cheek only"
             return f"Squeeze {what}: leg and thigh still"
+        if self.name == "reference":
+            return f"Reference: squeeze the {self.side.upper()} glute as hard as you can, hold"
+        if self.name == "single_leg_bridge":
+            return f"Single-leg bridge on the {self.side.upper()} leg"
+        if self.name == "bridge":
+            return "Bridge"
         return "Relax"
 
 
@@ -54,15 +63,31 @@ def squeeze_test_cues(t0_s: float = 0.0, relax_s: float = 4.0, squeeze_s: float 
 
 
 def session_cues(exercise: str, body_phases=None) -> tuple[Cue, ...]:
-    """The squeeze-test cues a session shows, if it runs the test.
+    """The cued phases (squeeze test, calibration) a session shows, if it runs them.
 
     With the virtual wearable the body follows its script's phases, which are then the
     cues the app shows (``body_phases``); with a real wearable the exercise
-    "squeeze_test" runs the standard schedule from a few seconds into the stream.
+    "squeeze_test" runs the standard schedule, and "calibration" the reference holds
+    (`glutescope.calibration.calibration_cues`).
     """
     if body_phases is not None:
         return tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in body_phases)
+    if exercise == "calibration":
+        from glutescope.calibration import calibration_cues
+
+        return calibration_cues()
     return squeeze_test_cues() if exercise == "squeeze_test" else ()
+
+
+def session_rep_cues(body_reps=None) -> tuple[Cue, ...]:
+    """The one-sided reps a protocol cues (their working leg), e.g. the virtual body's script.
+
+    A single-leg rep's working side comes from here when the protocol says it, else from
+    the pelvis IMU (`glutescope.live`), never from the EMG. Real sessions have no rep
+    cues until the protocol runner gives them.
+    """
+    return tuple(Cue(r.start_s, r.end_s, r.kind, r.side) for r in (body_reps or ())
+                 if r.side in ("left", "right") and r.kind != "squeeze")
 
 
 class SqueezeTestGuide:
@@ -76,7 +101,7 @@ class SqueezeTestGuide:
         Envelope sampling rate, Hz.
     """
 
-    def __init__(self, cues, fs_hz: float, imu_fs_hz: float = 0.0) -> None:
+    def __init__(self, cues, fs_hz: float, imu_fs_hz: float = 0.0, *, reference_uV=None) -> None:
         self.cues = tuple(cues)
         if not self.cues:
             raise ValueError("cues must hold at least one phase")
@@ -86,6 +111,8 @@ class SqueezeTestGuide:
         self._pelvis: dict[str, tuple[np.ndarray, float]] = {}  # side -> ((3, n) angles, start on the window axis)
         self.scores: dict[str, SqueezeScore] = {}
         """Latest score per side ("left", "right")."""
+        self.reference_uV = None if reference_uV is None else tuple(float(v) for v in reference_uV)
+        """Calibrated reference amplitude (left, right) above rest, µV: strength in % of it."""
         self._pending = [c for c in self.cues if c.name == "squeeze" and c.side in ("left", "right")]
 
     def cue_at(self, t_s: float) -> tuple[Optional[Cue], float]:
@@ -137,25 +164,41 @@ class SqueezeTestGuide:
             angles, start_s = self._pelvis[side]
             pelvis = dict(tilt_deg=angles[0], obliquity_deg=angles[1], rotation_deg=angles[2],
                           imu_fs_hz=self.imu_fs_hz, imu_start_s=start_s)
-        return squeeze_quality(env, self.fs_hz, side=side, cue_s=cue_s, relax_cue_s=relax_s,
-                               baseline_s=BASELINE_S, after_s=AFTER_S, reference_peak=reference_peak,
-                               **pelvis)
+        try:
+            return squeeze_quality(env, self.fs_hz, side=side, cue_s=cue_s, relax_cue_s=relax_s,
+                                   baseline_s=BASELINE_S, after_s=AFTER_S, reference_peak=reference_peak,
+                                   mvc=self.reference_uV, **pelvis)
+        except ValueError as exc:
+            # A window the schedule cut short (a cue too early for its baseline, say):
+            # the session goes on, and the squeeze shows why it has no score.
+            return not_scored(side, f"not scored: {exc}")
+
+    def set_reference(self, reference_uV) -> None:
+        """Use a calibration (left, right reference above rest, µV) for strength from now on."""
+        self.reference_uV = None if reference_uV is None else tuple(float(v) for v in reference_uV)
+        if self._windows:
+            self._score_all()
 
     def _score_all(self) -> None:
-        peaks = {side: self._score(side, None).peak for side in self._windows}
-        reference = max(peaks.values()) if len(peaks) == 2 else None
+        first = {side: self._score(side, None) for side in self._windows}
+        # The stronger side is the reference only among squeezes that were contractions:
+        # a side that never rose (or fell) is not a yardstick for the other.
+        rises = [s.amplitude for s in first.values() if s.detected]
+        reference = max(rises) if len(first) == 2 and rises else None
         for side in self._windows:
-            self.scores[side] = self._score(side, reference)
+            self.scores[side] = self._score(side, reference) if first[side].detected else first[side]
 
     def weaker_side(self) -> Optional[str]:
-        """The side with the lower total once both are scored."""
-        if len(self.scores) < 2:
+        """The side with the lower total once both are scored (None unless both squeezes were detected)."""
+        if len(self.scores) < 2 or not all(s.detected for s in self.scores.values()):
             return None
         return min(self.scores, key=lambda side: self.scores[side].total)
 
 
 def describe_score(score: SqueezeScore) -> str:
-    """'right 92/100 (strength 100, speed 95, steadiness 90, relaxation 88, isolation 87)'."""
+    """'right 92/100 (strength 100, speed 95, ...)', or 'left: no score (why)'."""
+    if not score.detected:
+        return f"{score.side}: no score ({score.reason})"
     return (f"{score.side} {score.total:.0f}/100 (strength {score.strength:.0f}, speed {score.speed:.0f}, "
             f"steadiness {score.steadiness:.0f}, relaxation {score.relaxation:.0f}, "
             f"isolation {score.isolation:.0f})")

@@ -12,12 +12,15 @@ from typing import Optional
 
 import numpy as np
 
+from glutescope.calibration import Calibration, CalibrationGuide
 from glutescope.guide import Cue, SqueezeTestGuide, describe_score
 from glutescope.ringbuffer import RingBuffer
+from glutescope.verdicts import symmetry_verdict
 from glutesignal.balance import BalanceTracker, Contraction, working_side_pairs
 from glutesignal.conditioning import Conditioner, default_high_hz
 from glutesignal.envelope import MovingRMS
-from glutesignal.pelvis import PelvisTracker
+from glutesignal.normalise import above_rest
+from glutesignal.pelvis import PelvisTracker, segment_tilt_reps
 from glutesignal.quality import ChannelQuality, channel_quality
 from glutesignal.scores import SqueezeScore
 from glutesignal.symmetry import symmetry_index_pct, symmetry_over_reps
@@ -26,6 +29,14 @@ ENVELOPE_WINDOW_S = 0.1  # 100 ms RMS: smooth enough to read, fast enough to fol
 DISPLAY_BUFFER_S = 30.0
 QUALITY_WINDOW_S = 8.0  # long enough to hold a contraction and a rest for the SNR
 QUALITY_EVERY_S = 2.0
+REST_BEFORE_REP_S = (1.0, 0.2)
+"""A rep's rest: the envelope from 1.0 s to 0.2 s before its onset (per side), the
+baseline its rise above rest is measured from once calibrated."""
+BRIDGE_EXERCISES = ("bridges", "single_leg_bridges", "demo", "calibrated_demo")
+"""Exercises whose reps are bridges: with the IMU worn, a rep must move the pelvis."""
+WORKING_SIDE_DROP_DEG = 2.0
+"""Hip drop (median obliquity change over a rep's middle half) that names the supporting
+leg of a single-leg rep from the IMU: the unsupported side drops (Trendelenburg)."""
 
 
 @dataclass(frozen=True)
@@ -41,23 +52,58 @@ class LiveStats:
     emg_fs_hz: float = 0.0
     battery_pct: Optional[int] = None
     si_pct: Optional[float] = None
-    """Symmetry index (R-L)/(0.5(R+L)) x 100 over the contractions so far, %."""
+    """Symmetry index (R-L)/(0.5(R+L)) x 100 over the reps so far, %: of each side's rise
+    above rest in % of its reference once calibrated (``si_normalised``), else of µV."""
     louder_side: Optional[str] = None
+    """"left", "right", or "none" inside the +/-10 % band (a muscle claim only when
+    ``si_normalised``)."""
+    asymmetry_band: Optional[str] = None
+    """"no clear difference", "moderate" or "marked"."""
     ci_low_pct: Optional[float] = None
+    """Rep-to-rep 95 % interval of the mean SI, low end, %."""
     ci_high_pct: Optional[float] = None
     n_reps: int = 0
-    si_confident: bool = False
-    """The confidence interval excludes 0: the louder side is not a chance finding."""
+    """Reps (or, single-leg, left/right rep pairs) the SI is based on."""
+    si_consistent: bool = False
+    """The rep-to-rep interval lies beyond the +/-10 % band on the named side."""
+    si_normalised: bool = False
+    """The SI compares each side against its own reference contraction (calibrated)."""
     last_rep_si_pct: Optional[float] = None
     contractions: tuple[Contraction, ...] = ()
+    """The reps: contractions outside every cued squeeze-test or calibration phase."""
+    rep_sides: tuple[str, ...] = ()
+    """Per rep: "both", or the working leg of a single-leg rep ("left"/"right", from the
+    protocol's cue or the pelvis IMU; "unknown" when neither says)."""
+    rep_rest_uV: tuple[tuple[float, float], ...] = ()
+    """Per rep: the (left, right) rest envelope just before it, µV."""
+    cued_contractions: int = 0
+    """Contractions during a cued squeeze-test or calibration phase: squeezes, never reps."""
+    still_contractions: int = 0
+    """Contractions in a bridge exercise during which the pelvis did not tilt into a
+    bridge (`glutesignal.pelvis.segment_tilt_reps`): tension, not reps."""
+    calibration: Optional[Calibration] = None
+    """The per-side reference in use (None: not calibrated)."""
+    calibration_note: str = ""
+    """The calibration's verdict (repeatable or redo), or why it is not in use."""
     quality: tuple[ChannelQuality, ...] = ()
     """Signal quality per channel over the last few seconds (empty until enough data)."""
     cue: Optional[Cue] = None
     """The squeeze test's cue in force now (None outside a guided test)."""
     cue_left_s: float = 0.0
     squeeze_scores: tuple[SqueezeScore, ...] = ()
-    """Scores of the squeeze test so far, right then left."""
+    """Scores of the squeeze test so far, right then left (a squeeze without a detected
+    contraction carries its reason instead of a score)."""
     weaker_squeeze_side: Optional[str] = None
+    single_leg: bool = False
+    """The SI pairs the working glute of left-leg and right-leg reps."""
+
+    def activation_pct(self, envelope_uV, rest_uV=None):
+        """``envelope_uV`` (left, right) in % of each side's reference, or None uncalibrated."""
+        cal = self.calibration
+        if cal is None or not cal.usable:
+            return None
+        rest = (0.0, 0.0) if rest_uV is None else rest_uV
+        return tuple(100.0 * above_rest(e, r) / ref for e, r, ref in zip(envelope_uV, rest, cal.reference_uV))
 
     def quality_warning(self, channel_names) -> str:
         """'' when every channel is fine, else which to check and why."""
@@ -86,26 +132,27 @@ class LiveStats:
             lines.append(f"glutescope: squeeze test: {describe_score(score)}")
         if self.weaker_squeeze_side:
             lines.append(f"glutescope: squeeze test: the {self.weaker_squeeze_side} side is weaker")
-        if self.si_pct is None:
-            lines.append("glutescope: no contraction of both sides was detected")
-        else:
-            ci = ""
-            if self.ci_low_pct is not None:
-                ci = f", 95 % CI {self.ci_low_pct:+.1f} to {self.ci_high_pct:+.1f} %"
-            if self.si_confident:
-                verdict = ""
-            elif self.ci_low_pct is None:
-                verdict = " (one rep: not conclusive yet)"
-            else:
-                verdict = " (not conclusive yet: the interval includes 0)"
-            reps = f"{self.n_reps} contraction{'s' if self.n_reps != 1 else ''}"
-            lines.append(
-                f"glutescope: {reps}; {self.louder_side} glute louder, "
-                f"symmetry index {self.si_pct:+.1f} %{ci}{verdict}")
-            for i, c in enumerate(self.contractions, 1):
-                si = symmetry_index_pct(c.mean_uV[0], c.mean_uV[1])
-                lines.append(f"  rep {i:2d}: {c.start_s:6.1f}-{c.end_s:6.1f} s  left {c.mean_uV[0]:6.1f} µV  "
-                             f"right {c.mean_uV[1]:6.1f} µV  SI {si:+6.1f} %")
+        if self.calibration_note:
+            lines.append(f"glutescope: {self.calibration_note}")
+        if self.cued_contractions:
+            lines.append(f"glutescope: {self.cued_contractions} contraction"
+                         f"{'s' if self.cued_contractions != 1 else ''} during the cued phases "
+                         "(squeezes, not reps)")
+        if self.still_contractions:
+            lines.append(f"glutescope: {self.still_contractions} contraction"
+                         f"{'s' if self.still_contractions != 1 else ''} without a bridge movement of the "
+                         "pelvis (not reps)")
+        lines.append(f"glutescope: {symmetry_verdict(self, single_leg=self.single_leg)}")
+        for i, c in enumerate(self.contractions, 1):
+            side = self.rep_sides[i - 1] if i - 1 < len(self.rep_sides) else "both"
+            pct = self.activation_pct(c.mean_uV, self.rep_rest_uV[i - 1] if i - 1 < len(self.rep_rest_uV) else None)
+            amp = (f"left {pct[0]:5.1f} %ref  right {pct[1]:5.1f} %ref" if pct is not None
+                   else f"left {c.mean_uV[0]:6.1f} µV  right {c.mean_uV[1]:6.1f} µV")
+            what = f"  {side}-leg" if side not in ("both",) else ""
+            si = (symmetry_index_pct(*pct) if pct is not None and sum(pct) > 0 else
+                  symmetry_index_pct(*c.mean_uV) if pct is None else None)
+            si_text = "" if si is None or side != "both" else f"  SI {si:+6.1f} %"
+            lines.append(f"  rep {i:2d}: {c.start_s:6.1f}-{c.end_s:6.1f} s  {amp}{si_text}{what}")
         return "\n".join(lines)
 
 
@@ -146,7 +193,9 @@ class LiveProcessor:
 
     def __init__(self, channel_names: tuple[str, ...], emg_fs_hz: float, imu_fs_hz: float, *,
                  mains_hz: float = 50.0, link: str = "", display_s: float = DISPLAY_BUFFER_S,
-                 squeeze_cues: Optional[tuple[Cue, ...]] = None, single_leg: bool = False) -> None:
+                 squeeze_cues: Optional[tuple[Cue, ...]] = None, single_leg: bool = False,
+                 rep_cues: tuple[Cue, ...] = (), calibration: Optional[Calibration] = None,
+                 reps_move_pelvis: bool = False) -> None:
         n = len(channel_names)
         # At 500 Hz the usual 450 Hz band edge is above Nyquist: use 0.45 fs there.
         self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=mains_hz, high_hz=default_high_hz(emg_fs_hz))
@@ -164,10 +213,31 @@ class LiveProcessor:
         self._quality_at = 0
         self.sides = _side_rows(tuple(channel_names))
         self.balance = BalanceTracker(emg_fs_hz) if self.sides else None
-        self.guide = (SqueezeTestGuide(squeeze_cues, emg_fs_hz, imu_fs_hz)
+        usable = calibration if calibration is not None and calibration.usable else None
+        self.guide = (SqueezeTestGuide(squeeze_cues, emg_fs_hz, imu_fs_hz,
+                                       reference_uV=usable.reference_uV if usable else None)
                       if squeeze_cues and self.sides else None)
-        # Single-leg exercises compare the working glute of left-leg and right-leg reps.
+        # Every cued phase (squeeze test, calibration): a contraction there is not a rep.
+        self._cued = tuple((c.start_s, c.end_s) for c in (squeeze_cues or ()))
+        self.calibrating = (CalibrationGuide(squeeze_cues, emg_fs_hz)
+                            if self.sides and any(c.name == "reference" for c in (squeeze_cues or ())) else None)
+        # Single-leg exercises compare the working glute of left-leg and right-leg reps;
+        # the working leg comes from the protocol's cues, else from the pelvis, never from the EMG.
         self.single_leg = single_leg
+        self.rep_cues = tuple(rep_cues)
+        # A bridge rep is a movement: with the IMU worn, an EMG burst counts as a rep only
+        # when the pelvic tilt made a rep over it (the tilt rep definition of pelvis.py).
+        self.reps_move_pelvis = bool(reps_move_pelvis and imu_fs_hz > 0)
+        self._rep_moved: list[Optional[bool]] = []
+        self._rep_sides: list[str] = []
+        self._rep_rest: list[tuple[float, float]] = []
+        self._n_seen = 0
+        note = ""
+        if calibration is not None:
+            note = (calibration.verdict() + f" (from {calibration.source})" if usable else
+                    f"calibration from {calibration.source} not used: a side has no reference")
+        self.state.stats = dataclasses.replace(self.state.stats, calibration=usable, calibration_note=note,
+                                               single_leg=single_leg)
         self.next_sample = 0
         self.missing_samples = 0
 
@@ -194,16 +264,33 @@ class LiveProcessor:
         self.next_sample = first_sample + emg_uV.shape[1]
         if self.balance is not None and self.balance.process(envelope[list(self.sides)]):
             self._update_balance()
+        if self.calibrating is not None and not self.calibrating.finished:
+            self._update_calibration()
         if self.guide is not None:
             self._update_guide()
 
+    def _envelope_since(self, index):
+        start, data = self.state.envelope.since(index)
+        return start, data[list(self.sides)]
+
+    def _update_calibration(self) -> None:
+        if not self.calibrating.update(self.next_sample / self.state.emg_fs_hz, self._envelope_since):
+            return
+        cal = self.calibrating.result
+        changes = dict(calibration_note=cal.verdict())
+        if cal.usable and self.state.stats.calibration is None:
+            # Calibrated in this session: the reps and squeezes from now on (and those
+            # already in) are compared against each side's reference.
+            changes["calibration"] = cal
+            if self.guide is not None:
+                self.guide.set_reference(cal.reference_uV)
+        self.state.stats = dataclasses.replace(self.state.stats, **changes)
+        if self.balance is not None and self.balance.contractions:
+            self._update_balance()
+
     def _update_guide(self) -> None:
         t_s = self.next_sample / self.state.emg_fs_hz
-        rows = list(self.sides)
-
-        def envelope_since(index):
-            start, data = self.state.envelope.since(index)
-            return start, data[rows]
+        envelope_since = self._envelope_since
 
         pelvis = self.state.pelvis
         scored = self.guide.update(t_s, envelope_since, pelvis.since if pelvis is not None else None)
@@ -227,25 +314,103 @@ class LiveProcessor:
         self.next_imu_sample = first_sample + acc_g.shape[1]
 
     def _update_balance(self) -> None:
-        reps = tuple(c for c in self.balance.contractions if not self._one_sided(c))
-        left, right = (working_side_pairs(reps) if self.single_leg
-                       else ([c.mean_uV[0] for c in reps], [c.mean_uV[1] for c in reps]))
-        if not left:
-            return
-        result = symmetry_over_reps(left, right)
-        last = reps[-1]
-        self.state.stats = dataclasses.replace(
-            self.state.stats, si_pct=result.si_pct, louder_side=result.louder_side,
-            ci_low_pct=_finite(result.ci_low_pct), ci_high_pct=_finite(result.ci_high_pct),
-            n_reps=result.n_reps, si_confident=result.confident,
-            last_rep_si_pct=symmetry_index_pct(last.mean_uV[0], last.mean_uV[1]), contractions=reps)
+        contractions = self.balance.contractions
+        for c in contractions[self._n_seen:]:
+            # Measured once, when the contraction ends (its rest and pelvis are still in the rings).
+            self._rep_rest.append(self._rest_before(c))
+            self._rep_sides.append(self._working_side(c) if self.single_leg else "both")
+            self._rep_moved.append(self._pelvis_moved(c) if self.reps_move_pelvis else None)
+        self._n_seen = len(contractions)
+        uncued = [i for i, c in enumerate(contractions) if not self._in_cued_phase(c)]
+        keep = [i for i in uncued if self._rep_moved[i] is not False]
+        reps = tuple(contractions[i] for i in keep)
+        sides = tuple(self._rep_sides[i] for i in keep)
+        rests = tuple(self._rep_rest[i] for i in keep)
+        changes = dict(contractions=reps, rep_sides=sides, rep_rest_uV=rests,
+                       cued_contractions=len(contractions) - len(uncued),
+                       still_contractions=len(uncued) - len(keep))
+        cal = self.state.stats.calibration
+        if cal is not None:
+            # Each side's amplitude above its rest in % of its reference: the electrodes'
+            # gain and noise floor cancel (glutesignal.normalise.reference_from_trials).
+            amps = [tuple(100.0 * above_rest(c.mean_uV[k], r[k]) / cal.reference_uV[k] for k in (0, 1))
+                    for c, r in zip(reps, rests)]
+        else:
+            amps = [c.mean_uV for c in reps]
+        if self.single_leg:
+            left, right = working_side_pairs(amps, sides)
+        else:
+            left, right = [a[0] for a in amps], [a[1] for a in amps]
+        pairs = [(lv, rv) for lv, rv in zip(left, right) if lv + rv > 0]
+        if pairs:
+            result = symmetry_over_reps([p[0] for p in pairs], [p[1] for p in pairs])
+            last = amps[-1]
+            changes.update(
+                si_pct=result.si_pct, louder_side=result.louder_side, asymmetry_band=result.band,
+                ci_low_pct=_finite(result.ci_low_pct), ci_high_pct=_finite(result.ci_high_pct),
+                n_reps=result.n_reps, si_consistent=result.consistent, si_normalised=cal is not None,
+                last_rep_si_pct=symmetry_index_pct(*last) if sum(last) > 0 else None)
+        else:
+            changes.update(si_pct=None, louder_side=None, asymmetry_band=None, ci_low_pct=None,
+                           ci_high_pct=None, n_reps=0, si_consistent=False, si_normalised=cal is not None,
+                           last_rep_si_pct=None)
+        self.state.stats = dataclasses.replace(self.state.stats, **changes)
 
-    def _one_sided(self, contraction: Contraction) -> bool:
-        """True for a contraction during a one-sided squeeze cue: not a left/right comparison."""
-        if self.guide is None:
-            return False
-        cue, _ = self.guide.cue_at(0.5 * (contraction.start_s + contraction.end_s))
-        return cue is not None and cue.name == "squeeze" and cue.side in ("left", "right")
+    def _in_cued_phase(self, contraction: Contraction) -> bool:
+        """True when a contraction overlaps any cued phase of the squeeze test or calibration."""
+        return any(contraction.start_s < end and contraction.end_s > start for start, end in self._cued)
+
+    def _rest_before(self, contraction: Contraction) -> tuple[float, float]:
+        fs = self.state.emg_fs_hz
+        a = int(round((contraction.start_s - REST_BEFORE_REP_S[0]) * fs))
+        b = int(round((contraction.start_s - REST_BEFORE_REP_S[1]) * fs))
+        start, env = self._envelope_since(max(a, 0))
+        seg = env[:, max(a, 0) - start:max(b, 0) - start] if start <= max(a, 0) else env[:, :0]
+        if seg.shape[1] == 0 or not np.all(np.isfinite(seg)):
+            return (0.0, 0.0)  # no rest seen (a gap, or the stream's first second): no baseline
+        return float(np.median(seg[0])), float(np.median(seg[1]))
+
+    def _pelvis_moved(self, contraction: Contraction) -> Optional[bool]:
+        """Whether the pelvic tilt made a rep (|tilt| > 8 deg for 1 s) over a contraction; None: unknown."""
+        pelvis, ifs = self.state.pelvis, self.state.imu_fs_hz
+        if pelvis is None or ifs <= 0:
+            return None
+        i0 = int(round(contraction.start_s * ifs))
+        start, angles = pelvis.since(max(i0, 0))
+        n = int(round(contraction.duration_s * ifs))
+        tilt = angles[0, :n]
+        if start > i0 or tilt.size < n or n < 2 or not np.all(np.isfinite(tilt)):
+            return None  # the IMU is not there for all of it: do not judge
+        # The excursion from where the tilt was at the onset, so a reference posture that
+        # was re-levelled between reps (after an IMU gap) does not hide the movement.
+        return bool(segment_tilt_reps(tilt - tilt[0], ifs))
+
+    def _working_side(self, contraction: Contraction) -> str:
+        """The supporting leg of a single-leg rep: the protocol's cue, else the pelvis, else "unknown"."""
+        mid = 0.5 * (contraction.start_s + contraction.end_s)
+        for cue in self.rep_cues:
+            if cue.start_s <= mid < cue.end_s and cue.side in ("left", "right"):
+                return cue.side
+        pelvis = self.state.pelvis
+        if pelvis is None or self.state.imu_fs_hz <= 0:
+            return "unknown"
+        ifs = self.state.imu_fs_hz
+        i0 = int(round(contraction.start_s * ifs))
+        start, angles = pelvis.since(max(i0, 0))
+        n = int(round(contraction.duration_s * ifs))
+        if start > i0 or angles.shape[1] < max(n, 4):
+            return "unknown"
+        obliquity = angles[1, :n]
+        if not np.all(np.isfinite(obliquity)):
+            return "unknown"
+        # Obliquity is + with the left hip higher: the right (unsupported) side dropped,
+        # so the left leg carries the rep (pelvis.py's convention).
+        drop = float(np.median(obliquity[n // 4: 3 * n // 4] - obliquity[0]))
+        if drop >= WORKING_SIDE_DROP_DEG:
+            return "left"
+        if drop <= -WORKING_SIDE_DROP_DEG:
+            return "right"
+        return "unknown"
 
     def update_quality(self) -> None:
         """Grade each channel over the last seconds (at most every QUALITY_EVERY_S of signal)."""

@@ -458,7 +458,8 @@ class RecordingWriter:
             self._meta_dirty = True
 
     def set_session_plan(self, *, exercise: str | None, squeeze_cues: Sequence[Mapping[str, Any]] = (),
-                         imu_mount: str = "upright") -> None:
+                         imu_mount: str = "upright", rep_cues: Sequence[Mapping[str, Any]] = (),
+                         calibration: Mapping[str, Any] | None = None) -> None:
         """Note what the session asked of the person, which the frames do not carry.
 
         Parameters
@@ -470,18 +471,32 @@ class RecordingWriter:
             ``end_s`` (s), ``name`` ("relax"/"squeeze"), ``side``.
         imu_mount : str
             How the IMU breakout sat on the sacrum (`glutescope.mounting`).
+        rep_cues : sequence of mapping
+            Reps the protocol cued with their working leg (same keys), if any.
+        calibration : mapping or None
+            The per-side calibration the session used, made in another recording
+            (`glutescope.calibration.Calibration.to_meta`); None: none, or made here.
         """
-        cues = []
-        for cue in squeeze_cues:
-            try:
-                cues.append({"start_s": float(cue["start_s"]), "end_s": float(cue["end_s"]),
-                             "name": str(cue["name"]), "side": str(cue["side"])})
-            except (KeyError, TypeError, ValueError):
-                raise ValueError(f"each squeeze cue needs start_s, end_s, name and side; got {cue!r}") from None
+        def as_cues(given, what):
+            out = []
+            for cue in given:
+                try:
+                    out.append({"start_s": float(cue["start_s"]), "end_s": float(cue["end_s"]),
+                                "name": str(cue["name"]), "side": str(cue["side"])})
+                except (KeyError, TypeError, ValueError):
+                    raise ValueError(f"each {what} needs start_s, end_s, name and side; got {cue!r}") from None
+            return out
+
+        cues = as_cues(squeeze_cues, "squeeze cue")
+        reps = as_cues(rep_cues, "rep cue")
         with self._lock:
             self._meta["exercise"] = exercise
             self._meta["squeeze_cues"] = cues
             self._meta["imu_mount"] = imu_mount
+            if reps:
+                self._meta["rep_cues"] = reps
+            if calibration is not None:
+                self._meta["calibration"] = dict(calibration)
             self._meta_dirty = True
 
     def set_device_info(self, info: DeviceInfo, *, channel_names: Sequence[str] | None = None) -> None:

@@ -19,7 +19,10 @@ from glutescope.analysis import SegmentAnalysis
 from glutescope.export import start_datetime
 from glutescope.recording import Recording
 from glutesignal import scores as _s
+from glutesignal.symmetry import louder_side
+from glutescope.verdicts import NOT_NORMALISED, symmetry_verdict
 from glutesignal.balance import OFF_FACTOR, ON_FACTOR
+from glutesignal.symmetry import MARKED_PCT, NO_CLEAR_DIFFERENCE_PCT
 
 __all__ = ["DISCLAIMER", "score_definitions", "symmetry_sentence", "write_report"]
 
@@ -38,16 +41,24 @@ def score_definitions() -> list[tuple[str, str]]:
         ("Rep", f"A contraction of both glutes: their summed envelope rises above {ON_FACTOR:g} x its resting "
                 f"level and ends below {OFF_FACTOR:g} x (at least 0.5 s; Bonato et al. 1998). Time under "
                 "tension is onset to offset; mean and peak are per side over the rep."),
-        ("Symmetry index (SI)", "(R - L) / (0.5 (R + L)) x 100 % of the mean envelopes in a rep (Robinson et "
-                                "al. 1987): 0 is perfect symmetry, positive means the right glute is louder. "
-                                "Over a set, the mean of the per-rep SIs with a 95 % confidence interval; the "
-                                "louder side is confident when the interval excludes 0. In uV it assumes "
-                                "comparable electrode placement on both sides."),
+        ("Symmetry index (SI)", "(R - L) / (0.5 (R + L)) x 100 % of each side's amplitude in a rep (Robinson "
+                                "et al. 1987): 0 is perfect symmetry, positive means the right side is higher. "
+                                "Calibrated, each side's rise above rest is taken in % of its own reference "
+                                "contraction (best of 3 standing glute squeezes; Contreras et al. 2015), and a "
+                                f"side is named only outside +/-{NO_CLEAR_DIFFERENCE_PCT:g} % (no clear "
+                                f"difference; {NO_CLEAR_DIFFERENCE_PCT:g}-{MARKED_PCT:g} % moderate, above "
+                                f"{MARKED_PCT:g} % marked). Without a calibration it is an {NOT_NORMALISED} "
+                                "(position, skin and fat differ between sides: Burden 2010) and names no glute. "
+                                "The 95 % interval over reps describes the rep-to-rep spread, not a test. "
+                                "Squeezes of the squeeze test and calibration holds are never reps."),
         ("Hip drop", "Largest change of pelvic obliquity (tilt of the left-right axis, left hip higher +) from "
                      "the rep's start, in degrees: the Trendelenburg sign in single-leg work."),
         ("Squeeze score", "Per side, 0-100, the mean of five parts, each linear between the bounds given: "
-                          f"strength = peak (90th percentile of the hold) relative to the stronger side (with an "
-                          f"MVC: {_s.STRENGTH_TARGET_PCT_MVC:g} %MVC scores 100); "
+                          f"only a squeeze whose peak rises above the rest before its cue by more than "
+                          f"{_s.DETECT_K:g} x the rest's standard deviation is scored, otherwise the reason is "
+                          f"shown; strength = rise (90th percentile of the hold above rest) relative to the "
+                          f"stronger side's (calibrated: {_s.STRENGTH_TARGET_PCT_MVC:g} % of the side's reference "
+                          f"scores 100); "
                           f"speed = cue to 90 % of the plateau, 100 at <= {_s.SPEED_FULL_S:g} s, 0 at >= "
                           f"{_s.SPEED_ZERO_S:g} s; steadiness = variation (CV) of the hold, 100 at <= "
                           f"{100 * _s.STEADY_FULL_CV:g} %, 0 at >= {100 * _s.STEADY_ZERO_CV:g} %; relaxation = "
@@ -65,20 +76,12 @@ def score_definitions() -> list[tuple[str, str]]:
 
 
 def symmetry_sentence(analysis: SegmentAnalysis) -> str:
-    """The left/right verdict in words, with its confidence interval."""
+    """The left/right verdict in words (`glutescope.verdicts`): a muscle claim only when calibrated."""
     st = analysis.stats
-    if st.si_pct is None:
-        return "No contraction of both glutes was found: no left/right comparison."
-    reps = f"{st.n_reps} rep{'s' if st.n_reps != 1 else ''}"
-    what = "working glute of left-leg against right-leg reps" if analysis.plan.single_leg else "both glutes in each rep"
-    side = "Neither glute is louder" if st.louder_side == "equal" else f"The {st.louder_side} glute is louder"
-    if st.ci_low_pct is None:
-        ci, verdict = "", " Not conclusive: one rep gives no confidence interval."
-    else:
-        ci = f" (95 % CI {st.ci_low_pct:+.1f} to {st.ci_high_pct:+.1f} %)"
-        verdict = (" The interval excludes 0: the difference is consistent across reps." if st.si_confident
-                   else " Not conclusive: the interval includes 0.")
-    return f"{side}: symmetry index {st.si_pct:+.1f} %{ci} over {reps}, {what}.{verdict}"
+    text = symmetry_verdict(st, single_leg=analysis.plan.single_leg)
+    if st.calibration_note:
+        text += f" {st.calibration_note[0].upper()}{st.calibration_note[1:]}."
+    return text
 
 
 def _quality_lines(analysis: SegmentAnalysis) -> list[str]:
@@ -195,7 +198,8 @@ def squeeze_sentence(analysis: SegmentAnalysis) -> str:
     st = analysis.stats
     if not st.squeeze_scores:
         return ""
-    parts = ", ".join(f"{s.side} {s.total:.0f}/100" for s in st.squeeze_scores)
+    parts = ", ".join(f"{s.side} {s.total:.0f}/100" if s.detected else f"{s.side} not scored ({s.reason})"
+                      for s in st.squeeze_scores)
     weaker = f"; the {st.weaker_squeeze_side} side is weaker" if st.weaker_squeeze_side else ""
     return f"Squeeze test: {parts}{weaker} (parts on page 2)."
 
@@ -218,11 +222,16 @@ def _page_two(fig, analysis: SegmentAnalysis) -> None:
     fig.text(0.07, 0.965, "Reps", fontsize=12, weight="bold", va="top")
     reps = analysis.reps
     single = analysis.plan.single_leg
+    calibrated = analysis.stats.calibration is not None
     header = ["rep", "start (s)", "time under\ntension (s)", "mean L\n(uV)", "mean R\n(uV)", "peak L\n(uV)",
-              "peak R\n(uV)", "SI (%)", "working\nside" if single else "louder\nside", "hip drop\n(deg)"]
+              "peak R\n(uV)", "SI (%)\n" + ("normalised" if calibrated else "uV ratio"),
+              "working\nside" if single else "higher\nside", "hip drop\n(deg)"]
     rows = [[str(r.index), f"{r.start_s:.1f}", f"{r.duration_s:.1f}", f"{r.mean_uV[0]:.1f}", f"{r.mean_uV[1]:.1f}",
-             f"{r.peak_uV[0]:.1f}", f"{r.peak_uV[1]:.1f}", f"{r.si_pct:+.1f}",
-             r.working_side if single else ("right" if r.si_pct > 0 else "left" if r.si_pct < 0 else "equal"),
+             f"{r.peak_uV[0]:.1f}", f"{r.peak_uV[1]:.1f}",
+             f"{r.si_normalised_pct:+.1f}" if calibrated and r.si_normalised_pct is not None
+             else ("-" if calibrated else f"{r.si_pct:+.1f}"),
+             r.working_side if single else (louder_side(r.si_normalised_pct)
+                                            if calibrated and r.si_normalised_pct is not None else "-"),
              "-" if r.hip_drop_deg is None else f"{r.hip_drop_deg:.1f}"] for r in reps]
     n_rows = max(1, len(rows)) + 1
     h = min(0.45, 0.022 * n_rows + 0.01)
@@ -233,8 +242,11 @@ def _page_two(fig, analysis: SegmentAnalysis) -> None:
     st = analysis.stats
     if st.squeeze_scores:
         sheader = ["side", "total", "strength", "speed", "steadiness", "relaxation", "isolation", "weaker"]
-        srows = [[s.side, f"{s.total:.0f}", f"{s.strength:.0f}", f"{s.speed:.0f}", f"{s.steadiness:.0f}",
-                  f"{s.relaxation:.0f}", f"{s.isolation:.0f}", "yes" if s.side == st.weaker_squeeze_side else "no"]
+        def part(v):
+            return "-" if v is None else f"{v:.0f}"
+
+        srows = [[s.side, part(s.total), part(s.strength), part(s.speed), part(s.steadiness),
+                  part(s.relaxation), part(s.isolation), "yes" if s.side == st.weaker_squeeze_side else "no"]
                  for s in st.squeeze_scores]
         ax = fig.add_axes((0.07, y - 0.03 - 0.022 * (len(srows) + 1), 0.86, 0.022 * (len(srows) + 1)))
         _table(ax, sheader, srows, [0.1, 0.1, 0.12, 0.1, 0.13, 0.13, 0.12, 0.1])
@@ -242,6 +254,10 @@ def _page_two(fig, analysis: SegmentAnalysis) -> None:
         if st.weaker_squeeze_side:
             fig.text(0.07, y, f"The {st.weaker_squeeze_side} side is weaker.", fontsize=9, va="top")
             y -= 0.02
+        for s in st.squeeze_scores:
+            if not s.detected:
+                fig.text(0.07, y, f"{s.side.capitalize()}: no score - {s.reason}.", fontsize=8, va="top")
+                y -= 0.018
     else:
         fig.text(0.07, y - 0.025, "No squeeze test in this session.", fontsize=9, va="top")
         y -= 0.045

@@ -42,6 +42,9 @@ class SessionOptions:
     """How the IMU breakout sits on the sacrum (`glutescope.mounting`)."""
     virtual_port: Optional[int] = None
     """A virtual wearable served by `glutescope virtual` at this loopback port."""
+    calibration: Optional[object] = None
+    """A `glutescope.calibration.Calibration` from an earlier recording of the same person:
+    the left/right comparison and squeeze strength use it from the first rep."""
     """Play this ``.glutes`` recording instead of connecting to a wearable; ``speed``
     then scales its pace (0 = as fast as possible)."""
 
@@ -178,10 +181,13 @@ class LiveSession:
             names = opts.channel_names[: bin(info.channel_mask).count("1")]
             if opts.replay_path is not None:
                 names = _recorded_channel_names(opts.replay_path, info) or names
-            cues, single_leg = self._plan()
+            cues, single_leg, rep_cues, calibration, exercise = self._plan()
+            from glutescope.live import BRIDGE_EXERCISES
+
             processor = LiveProcessor(names, float(info.emg_fs_hz), float(info.imu_fs_hz),
                                       mains_hz=opts.mains_hz, link=self.transport.description,
-                                      squeeze_cues=cues, single_leg=single_leg)
+                                      squeeze_cues=cues, single_leg=single_leg, rep_cues=rep_cues,
+                                      calibration=calibration, reps_move_pelvis=exercise in BRIDGE_EXERCISES)
             for kind, block, data in early:
                 if kind == "emg" and block.channel_mask == info.channel_mask:
                     processor.push_emg(block.first_sample, *data)
@@ -192,7 +198,9 @@ class LiveSession:
                 recorder.set_device_info(info, channel_names=names)
                 cues = processor.guide.cues if processor.guide is not None else ()
                 recorder.set_session_plan(exercise=opts.exercise, imu_mount=mount,
-                                          squeeze_cues=[dataclasses.asdict(c) for c in cues])
+                                          squeeze_cues=[dataclasses.asdict(c) for c in cues],
+                                          rep_cues=[dataclasses.asdict(c) for c in rep_cues],
+                                          calibration=calibration.to_meta() if calibration is not None else None)
             self.state = processor.state
             self._started_at = time.monotonic()
             self._ready.set()
@@ -212,24 +220,27 @@ class LiveSession:
             if recorder is not None:
                 recorder.close()
 
-    def _plan(self) -> tuple[Optional[tuple], bool]:
-        """The squeeze cues (None: no guided test) and whether the exercise is single-leg.
+    def _plan(self) -> tuple[Optional[tuple], bool, tuple, Optional[object], Optional[str]]:
+        """The cued phases (None: none), single-leg or not, the cued reps, the calibration
+        and the exercise.
 
-        Live: the virtual body's script or the standard schedule (`guide.session_cues`).
-        Replay: what the recording says it showed (`analysis.exercise_plan`), so a replay
-        shows the squeeze scores the live view showed.
+        Live: the virtual body's script or the standard schedule (`guide.session_cues`),
+        and the calibration given in the options. Replay: what the recording says it
+        showed (`analysis.exercise_plan`), so a replay shows what the live view showed.
         """
         if self.options.replay_path is not None:
             from glutescope.analysis import exercise_plan
             from glutescope.recording import load
 
             plan = exercise_plan(load(self.options.replay_path))
-            return plan.squeeze_cues or None, plan.single_leg
-        from glutescope.guide import session_cues
+            return plan.squeeze_cues or None, plan.single_leg, plan.rep_cues, plan.calibration, plan.exercise
+        from glutescope.guide import session_cues, session_rep_cues
 
         wearable = getattr(self.transport, "wearable", None)
         cues = session_cues(self.options.exercise, wearable.session.phases if wearable else None)
-        return cues or None, self.options.exercise.startswith("single_leg")
+        reps = session_rep_cues(wearable.session.reps) if wearable else ()
+        return (cues or None, self.options.exercise.startswith("single_leg"), reps, self.options.calibration,
+                self.options.exercise)
 
     def summary_text(self) -> str:
         """What the session measured, in a few lines for the terminal."""

@@ -169,25 +169,43 @@ class BalanceTracker:
         )
 
 
-def working_side_pairs(contractions) -> tuple[list[float], list[float]]:
+def working_side_pairs(amplitudes, sides) -> tuple[list[float], list[float]]:
     """Pair single-leg reps by working side, for a symmetry index of one-legged exercises.
 
     In a single-leg bridge (or stance) the glute of the supporting leg works and the
-    other rests, so comparing the two within a rep says nothing. Each contraction's
-    working side is its louder one; the i-th left-working rep is paired with the i-th
-    right-working rep, as in the usual left-then-right (or alternating) protocol.
+    other rests, so comparing the two within a rep says nothing: the working glute of
+    left-leg reps is compared with that of right-leg reps, the i-th left with the i-th
+    right, as in the usual left-then-right (or alternating) protocol.
+
+    The working side must come from outside the amplitudes compared (the protocol's cue,
+    or the hip drop the pelvis IMU sees). Taking it from the louder channel, as this
+    function once did, relabels exactly the reps where the working glute is weakest: a
+    left-leg rep whose weak left glute reads below the resting right becomes a
+    "right-leg" rep, and the asymmetry it should show disappears.
 
     Parameters
     ----------
-    contractions : sequence of Contraction
+    amplitudes : sequence of (float, float)
+        Per rep, the (left, right) amplitude (µV, or % of each side's reference).
+    sides : sequence of str
+        Per rep, the supporting leg: "left", "right", or anything else ("unknown") to
+        leave the rep out.
 
     Returns
     -------
-    left_uV, right_uV : list of float
-        Mean envelope of the working glute in paired left-leg and right-leg reps, µV;
-        equal lengths (unpaired reps are left out), possibly empty.
+    left, right : list of float
+        Amplitude of the working glute in paired left-leg and right-leg reps; equal
+        lengths (unpaired reps are left out), possibly empty.
+
+    Raises
+    ------
+    ValueError
+        When ``amplitudes`` and ``sides`` differ in length.
     """
-    left = [c.mean_uV[0] for c in contractions if c.mean_uV[0] >= c.mean_uV[1]]
-    right = [c.mean_uV[1] for c in contractions if c.mean_uV[1] > c.mean_uV[0]]
+    amplitudes, sides = list(amplitudes), list(sides)
+    if len(amplitudes) != len(sides):
+        raise ValueError(f"amplitudes and sides must have one entry per rep; got {len(amplitudes)} and {len(sides)}")
+    left = [float(a[0]) for a, side in zip(amplitudes, sides) if side == "left"]
+    right = [float(a[1]) for a, side in zip(amplitudes, sides) if side == "right"]
     n = min(len(left), len(right))
     return left[:n], right[:n]

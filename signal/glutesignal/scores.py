@@ -15,6 +15,8 @@ References
    Neurophysiol 101(6):511-519, 1996 (onset/relaxation relative to baseline).
 .. [4] Hug F. Can muscle coordination be precisely studied by surface electromyography?
    J Electromyogr Kinesiol 21(1):1-12, 2011 (crosstalk and overflow between muscles).
+.. [5] Di Fabio RP. Reliability of computerized surface electromyography for determining
+   the onset of muscle activity. Phys Ther 67(1):43-48, 1987 (onset at baseline + 3 SD).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
+from .normalise import above_rest
 from .symmetry import louder_side, symmetry_index_pct
 
-__all__ = ["BridgeRep", "SqueezeScore", "bridge_reps", "squeeze_quality", "squeeze_window_s"]
+__all__ = ["BridgeRep", "SqueezeScore", "bridge_reps", "not_scored", "squeeze_quality", "squeeze_window_s"]
 
 STRENGTH_TARGET_PCT_MVC = 50.0
 """Peak %MVC that earns full strength marks (a hard voluntary squeeze)."""
@@ -46,51 +49,93 @@ MOTION_FULL_DEG, MOTION_ZERO_DEG = 1.0, 5.0
 """Largest pelvis excursion (tilt, obliquity or rotation) scoring 100 and 0, degrees."""
 
 
-def _linear_score(value: float, full: float, zero: float) -> float:
-    """100 at or below ``full``, 0 at or above ``zero``, linear in between."""
-    if not np.isfinite(value):
+DETECT_K = 5.0
+"""A squeeze counts as a contraction when its peak rises above the pre-cue rest by more
+than ``DETECT_K`` standard deviations of the rest's envelope. Onset detectors put the
+threshold at 1-3 SD of the baseline for a single sample (Hodges & Bui 1996 [3]; Di Fabio
+1987 [5]); the peak here is the 90th percentile of a 5 s hold of a correlated 100 ms RMS
+envelope, which noise alone lifts above the rest's median: on the body model's
+"no_squeeze" person at most 2.6 SD (20 seeds x 6/10/20/30 dB SNR, both sides). 5 SD keeps
+a factor ~2 over that, while a 5 %MVC squeeze at 20 dB SNR (>= 9.8 SD) and a 20 %MVC one
+at 10 dB (>= 10.6 SD) still clear it; a 5 %MVC squeeze at 10 dB (~2.5 SD) is below the
+noise and is rightly not scored (tests/signal/test_scores.py)."""
+
+
+def _linear_score(value: float | None, full: float, zero: float) -> float:
+    """100 at or below ``full``, 0 at or above ``zero`` or when unknown, linear in between."""
+    if value is None or not np.isfinite(value):
         return 0.0
     return float(100.0 * np.clip((zero - value) / (zero - full), 0.0, 1.0))
 
 
 @dataclass(frozen=True)
 class SqueezeScore:
-    """Quality of one cued squeeze of one side, 0-100, with its parts and measures."""
+    """Quality of one cued squeeze of one side, 0-100, with its parts and measures.
+
+    A squeeze with no detected contraction (``detected`` False) has no score: ``total``
+    and the parts are None and ``reason`` says why. Measures are None when they could
+    not be taken, never inf or nan.
+    """
 
     side: str
     """Side asked to squeeze: "left" or "right"."""
-    total: float
-    """Mean of the five parts, 0-100."""
-    strength: float
-    """0-100: peak %MVC against the target, or peak relative to the stronger side."""
-    speed: float
-    """0-100 from ``t90_s``."""
-    steadiness: float
+    detected: bool
+    """A contraction was found: the peak rose above the pre-cue rest by more than
+    ``DETECT_K`` x the rest's standard deviation."""
+    reason: str
+    """Why there is no score ("" when scored)."""
+    total: float | None
+    """Mean of the five parts, 0-100 (None: not scored)."""
+    strength: float | None
+    """0-100 from ``amplitude``: in % of the side's reference against 50 %, or relative to
+    the stronger side's ``amplitude`` (the same amplitude in both modes)."""
+    speed: float | None
+    """0-100 from ``t90_s`` (0 when the plateau was never reached)."""
+    steadiness: float | None
     """0-100 from ``hold_cv``."""
-    relaxation: float
-    """0-100 from ``relax_s``."""
-    isolation: float
+    relaxation: float | None
+    """0-100 from ``relax_s`` (0 when not back within ``after_s``)."""
+    isolation: float | None
     """0-100: mean of the overflow score and (with IMU) the pelvis-motion score."""
     peak: float
-    """Peak (90th percentile during the hold) of the asked side above its baseline."""
-    t90_s: float
-    """Cue to 90 % of the plateau (median of the hold's second half) above baseline, s."""
-    hold_cv: float
+    """Rise of the asked side above its pre-cue rest: 90th percentile of the hold minus
+    the rest's median, in the envelope's unit (µV, or %MVC for a normalised envelope);
+    negative when the squeeze was quieter than the rest before it."""
+    rest: float
+    """Median envelope of the asked side in the rest before the cue (envelope unit)."""
+    rest_sd: float
+    """Standard deviation of that rest envelope (envelope unit): the detection noise."""
+    amplitude: float | None
+    """The hold's 90th percentile with the rest removed in quadrature,
+    sqrt(P² - rest²) (`glutesignal.normalise.above_rest`): what strength compares."""
+    t90_s: float | None
+    """Cue to 90 % of the plateau (median of the hold's second half) above rest, s."""
+    hold_cv: float | None
     """CV of the envelope (in 0.25 s bins) from ``t90`` to the relax cue."""
-    relax_s: float
-    """Relax cue to 10 % of the peak above baseline, s (inf if not within the window)."""
-    overflow: float
-    """Other side's mean activity above its baseline over the asked side's, during the hold."""
+    relax_s: float | None
+    """Relax cue to within 10 % of the rise above rest, s (None: not within ``after_s``)."""
+    overflow: float | None
+    """Other side's mean rise above its rest over the asked side's, during the hold."""
     motion_deg: float | None
     """Largest pelvis excursion during the squeeze, degrees (None without IMU)."""
+    strength_basis: str = ""
+    """What strength is relative to: "%MVC", "stronger side" or "" (not scored)."""
+
+
+def not_scored(side: str, reason: str, *, peak: float = float("nan"), rest: float = float("nan"),
+               rest_sd: float = float("nan")) -> SqueezeScore:
+    """A squeeze without a score, carrying the reason to show in its place."""
+    return SqueezeScore(side, False, reason, None, None, None, None, None, None, float(peak), float(rest),
+                        float(rest_sd), None, None, None, None, None, None, "")
 
 
 def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cue_s: float,
                     channel_left: int = 0, channel_right: int = 1, baseline_s: float = 2.0,
                     after_s: float = 3.0, mvc=None, reference_peak: float | None = None,
                     tilt_deg=None, obliquity_deg=None, rotation_deg=None,
-                    imu_fs_hz: float | None = None, imu_start_s: float = 0.0) -> SqueezeScore:
-    """Score one cued squeeze of the squeeze test.
+                    imu_fs_hz: float | None = None, imu_start_s: float = 0.0,
+                    detect_k: float = DETECT_K) -> SqueezeScore:
+    """Score one cued squeeze of the squeeze test, if it was a contraction at all.
 
     Live, call it once the relax window after the relax cue has been seen (``relax_cue_s
     + after_s`` on the stream clock), with the stretch of the envelope that
@@ -115,11 +160,13 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
     after_s : float
         Time after the relax cue searched for relaxation, s.
     mvc : array_like of 2 floats (left, right) or None
-        MVC envelope of each side (same unit as ``envelope``): strength is then
-        peak %MVC against 50 %MVC [2]. None: ``reference_peak`` is used.
+        Reference amplitude of each side above rest (MVC or a submaximal reference, same
+        unit as ``envelope``, rest removed in quadrature): strength is then ``amplitude``
+        in % of it against 50 % [2]. None: ``reference_peak`` is used.
     reference_peak : float or None
-        Without MVC: the stronger side's peak in the same test; strength = 100 x
-        peak / reference_peak (capped). None and no MVC: strength 100.
+        Without ``mvc``: the stronger side's ``amplitude`` in the same test; strength =
+        100 x amplitude / reference_peak (capped). Both None: strength is 100 (the side
+        is its own reference). Strength compares ``amplitude`` in every mode.
     tilt_deg, obliquity_deg, rotation_deg : array_like (n_imu,) or None
         Pelvis angles for the isolation score (all three, with ``imu_fs_hz``).
     imu_fs_hz : float or None
@@ -127,13 +174,28 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
     imu_start_s : float
         Time of the first pelvis-angle sample on the envelope's time axis, s (0 when both
         start together; the angles must start by ``cue_s``).
+    detect_k : float
+        Detection gate, multiples of the rest's standard deviation (``DETECT_K``).
 
     Returns
     -------
     SqueezeScore
+        Scored, or ``detected`` False with the reason and no parts.
+
+    Raises
+    ------
+    ValueError
+        For arguments no recording can produce (wrong side, cue times outside the
+        envelope, a non-positive ``mvc`` or ``reference_peak``). What the person did never
+        raises: no contraction, or a quieter squeeze than the rest, is a reason.
+
+    References
+    ----------
+    See the module docstring ([2], [3], [5]).
     """
     env = _validate.signal_2d("envelope", envelope)
     fs = _validate.positive("fs_hz", fs_hz, " (Hz)")
+    k_detect = _validate.positive("detect_k", detect_k)
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right'; got {side!r}")
     if not (0.0 <= cue_s < relax_cue_s):
@@ -141,6 +203,12 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
     n = env.shape[1]
     if relax_cue_s * fs >= n:
         raise ValueError(f"relax_cue_s {relax_cue_s:g} s is beyond the envelope ({n / fs:g} s)")
+    mv = None
+    if mvc is not None:
+        mv = np.asarray(mvc, dtype=float).reshape(-1)
+        if mv.shape != (2,) or np.any(~np.isfinite(mv)) or np.any(mv <= 0):
+            raise ValueError(f"mvc must be two positive values (left, right); got {mvc!r}")
+    ref = None if reference_peak is None or mv is not None else _validate.positive("reference_peak", reference_peak)
     asked = channel_left if side == "left" else channel_right
     other = channel_right if side == "left" else channel_left
     k_cue, k_relax = int(round(cue_s * fs)), int(round(relax_cue_s * fs))
@@ -148,54 +216,7 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
     k_after = min(n, k_relax + int(round(after_s * fs)))
     if k_base >= k_cue:
         raise ValueError(f"cue_s {cue_s:g} s leaves no baseline before the cue")
-    x, y = env[asked], env[other]
-    base_x, base_y = float(np.median(x[k_base:k_cue])), float(np.median(y[k_base:k_cue]))
-    hold = x[k_cue:k_relax]
-    # A robust peak: the envelope's single largest value is mostly estimation noise.
-    peak_abs = float(np.percentile(hold, PEAK_PERCENTILE))
-    peak = peak_abs - base_x
-    # Speed: cue to 90 % of the rise to the plateau (median of the hold's second half,
-    # steadier than the peak, which wavering and estimator noise push up).
-    plateau_level = float(np.median(hold[hold.size // 2:])) - base_x
-    reach = np.flatnonzero(hold >= base_x + 0.9 * plateau_level)
-    t90 = reach[0] / fs if reach.size and plateau_level > 0 else float("inf")
-    k90 = k_cue + (reach[0] if reach.size else 0)
-    # Steadiness is about slow wavering of the effort: average the envelope over
-    # STEADY_BIN_S bins first, so the estimator's own sample noise does not count.
-    plateau = x[k90:k_relax]
-    n_bin = max(1, int(round(STEADY_BIN_S * fs)))
-    n_bins = plateau.size // n_bin
-    if n_bins >= 2:
-        bins = plateau[: n_bins * n_bin].reshape(n_bins, n_bin).mean(axis=1)
-        hold_cv = float(bins.std() / bins.mean()) if bins.mean() > 0 else float("inf")
-    else:
-        hold_cv = float("inf")
-    # Relaxation: relax cue to back within 10 % of the rise above baseline.
-    tail = x[k_relax:k_after]
-    back = np.flatnonzero(tail <= base_x + 0.1 * peak)
-    relax = back[0] / fs if back.size else float("inf")
-    # Overflow into the other side during the hold.
-    asked_mean = float(np.mean(x[k90:k_relax]) - base_x)
-    other_mean = float(np.mean(y[k90:k_relax]) - base_y)
-    overflow = max(other_mean, 0.0) / asked_mean if asked_mean > 0 else float("inf")
-
-    if mvc is not None:
-        mv = np.asarray(mvc, dtype=float).reshape(-1)
-        if mv.shape != (2,) or np.any(~np.isfinite(mv)) or np.any(mv <= 0):
-            raise ValueError(f"mvc must be two positive values (left, right); got {mvc!r}")
-        peak_pct = 100.0 * peak_abs / mv[0 if side == "left" else 1]
-        strength = float(100.0 * min(peak_pct / STRENGTH_TARGET_PCT_MVC, 1.0))
-    elif reference_peak is not None:
-        ref = _validate.positive("reference_peak", reference_peak)
-        strength = float(100.0 * np.clip(peak / ref, 0.0, 1.0))
-    else:
-        strength = 100.0
-    speed = _linear_score(t90, SPEED_FULL_S, SPEED_ZERO_S)
-    steadiness = _linear_score(hold_cv, STEADY_FULL_CV, STEADY_ZERO_CV)
-    relaxation = _linear_score(relax, RELAX_FULL_S, RELAX_ZERO_S)
-    overflow_score = _linear_score(overflow, OVERFLOW_FULL, OVERFLOW_ZERO)
     motion = None
-    isolation = overflow_score
     angles = (tilt_deg, obliquity_deg, rotation_deg)
     if any(a is not None for a in angles):
         if any(a is None for a in angles) or imu_fs_hz is None:
@@ -210,12 +231,70 @@ def squeeze_quality(envelope, fs_hz: float, *, side: str, cue_s: float, relax_cu
             arr = np.asarray(a, dtype=float).reshape(-1)
             if arr.size < i_end:
                 raise ValueError(f"pelvis angles must cover relax_cue_s {relax_cue_s:g} s; got {arr.size} samples")
-            ref = float(np.median(arr[i_base:max(i_cue, i_base + 1)]))
-            motion = max(motion, float(np.max(np.abs(arr[i_cue:i_end] - ref))))
+            r0 = float(np.median(arr[i_base:max(i_cue, i_base + 1)]))
+            motion = max(motion, float(np.max(np.abs(arr[i_cue:i_end] - r0))))
+    x, y = env[asked], env[other]
+    base_x, base_y = float(np.median(x[k_base:k_cue])), float(np.median(y[k_base:k_cue]))
+    noise = float(np.std(x[k_base:k_cue]))
+    hold = x[k_cue:k_relax]
+    # A robust peak: the envelope's single largest value is mostly estimation noise.
+    peak_abs = float(np.percentile(hold, PEAK_PERCENTILE))
+    peak = peak_abs - base_x
+    if not peak > k_detect * noise:
+        if peak <= 0:
+            why = (f"no contraction detected: the {side} glute was no more active during the squeeze than in "
+                   f"the rest before it (rise {peak:+.3g}; tensed during the relax?)")
+        else:
+            why = (f"no contraction detected: rise {peak:.3g} above the rest is below {k_detect:g} x the "
+                   f"rest's spread ({noise:.3g})")
+        return not_scored(side, why, peak=peak, rest=base_x, rest_sd=noise)
+    # Speed: cue to 90 % of the rise to the plateau (median of the hold's second half,
+    # steadier than the peak, which wavering and estimator noise push up).
+    plateau_level = float(np.median(hold[hold.size // 2:])) - base_x
+    reach = np.flatnonzero(hold >= base_x + 0.9 * plateau_level) if plateau_level > 0 else np.array([], int)
+    t90 = float(reach[0] / fs) if reach.size else None
+    k90 = k_cue + (int(reach[0]) if reach.size else 0)
+    # Steadiness is about slow wavering of the effort: average the envelope over
+    # STEADY_BIN_S bins first, so the estimator's own sample noise does not count.
+    plateau = x[k90:k_relax]
+    n_bin = max(1, int(round(STEADY_BIN_S * fs)))
+    n_bins = plateau.size // n_bin
+    hold_cv = None
+    if n_bins >= 2:
+        bins = plateau[: n_bins * n_bin].reshape(n_bins, n_bin).mean(axis=1)
+        if bins.mean() > 0:
+            hold_cv = float(bins.std() / bins.mean())
+    # Relaxation: relax cue to back within 10 % of the rise above rest.
+    tail = x[k_relax:k_after]
+    back = np.flatnonzero(tail <= base_x + 0.1 * peak)
+    relax = float(back[0] / fs) if back.size else None
+    # Overflow into the other side during the hold.
+    asked_mean = float(np.mean(x[k90:k_relax]) - base_x)
+    other_mean = float(np.mean(y[k90:k_relax]) - base_y)
+    overflow = max(other_mean, 0.0) / asked_mean if asked_mean > 0 else None
+
+    # An RMS envelope adds the muscle and the noise floor in power: remove the rest in
+    # quadrature, as the calibration's reference does, so the two compare like with like.
+    amplitude = above_rest(peak_abs, base_x)
+    if mv is not None:
+        peak_pct = 100.0 * amplitude / mv[0 if side == "left" else 1]
+        strength = float(100.0 * min(peak_pct / STRENGTH_TARGET_PCT_MVC, 1.0))
+        basis = "%MVC"
+    elif ref is not None:
+        strength = float(100.0 * np.clip(amplitude / ref, 0.0, 1.0))
+        basis = "stronger side"
+    else:
+        strength, basis = 100.0, "own"
+    speed = _linear_score(t90, SPEED_FULL_S, SPEED_ZERO_S)
+    steadiness = _linear_score(hold_cv, STEADY_FULL_CV, STEADY_ZERO_CV)
+    relaxation = _linear_score(relax, RELAX_FULL_S, RELAX_ZERO_S)
+    overflow_score = _linear_score(overflow, OVERFLOW_FULL, OVERFLOW_ZERO)
+    isolation = overflow_score
+    if motion is not None:
         isolation = 0.5 * (overflow_score + _linear_score(motion, MOTION_FULL_DEG, MOTION_ZERO_DEG))
     total = float(np.mean([strength, speed, steadiness, relaxation, isolation]))
-    return SqueezeScore(side, total, strength, speed, steadiness, relaxation, isolation, peak, float(t90),
-                        hold_cv, float(relax), float(overflow), motion)
+    return SqueezeScore(side, True, "", total, strength, speed, steadiness, relaxation, isolation, peak, base_x,
+                        noise, amplitude, t90, hold_cv, relax, overflow, motion, basis)
 
 
 def squeeze_window_s(cue_s: float, relax_cue_s: float, *, baseline_s: float = 2.0,
@@ -263,9 +342,9 @@ class BridgeRep:
     mean_right: float
     """Mean envelope of the right glute over the rep."""
     si_pct: float
-    """Symmetry index of the means, % (right louder +)."""
+    """Symmetry index of the means, % (right higher +)."""
     louder_side: str
-    """"left", "right" or "equal"."""
+    """"left", "right", or "none" inside the +/-10 % no-clear-difference band."""
     hip_drop_deg: float | None
     """Largest |obliquity| change from the rep start, degrees (None without IMU)."""
     time_under_tension_s: float

@@ -44,6 +44,9 @@ References
    J Appl Biomech 32:254-260, 2016 (bridge / hip thrust glute max ~30-70 % MVC).
 .. [6] Drake JDM, Callaghan JP. Elimination of electrocardiogram contamination from
    electromyogram signals. J Electromyogr Kinesiol 16:175-187, 2006 (ECG artefact).
+.. [7] Burden A. How should we normalize electromyograms obtained from healthy
+   participants? J Electromyogr Kinesiol 20(6):1023-1035, 2010 (between-site amplitude
+   differences from electrode placement, skin and fat).
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ __all__ = [
     "simulate",
 ]
 
-EXERCISES = ("bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "demo")
+EXERCISES = ("bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "demo",
+             "no_squeeze", "tensed_relax", "calibration", "calibrated_demo")
 """Exercise scripts :func:`simulate` knows."""
 
 _MUSCLES = ("glute_max", "glute_med", "hamstring", "lumbar_erector")
@@ -180,7 +184,8 @@ class BodySession:
     activation: np.ndarray
     """True activation, fraction of MVC (0-1), ``(n_channels, n_emg)``."""
     mvc_uV: np.ndarray
-    """True RMS amplitude of each channel's sEMG at 100 % MVC, µV, ``(n_channels,)``."""
+    """RMS amplitude of each channel's sEMG at 100 % MVC as its electrodes see it (muscle
+    MVC x ``electrode_gain``), µV, ``(n_channels,)``."""
     noise_rms_uV: float
     """RMS of the electrode/amplifier noise floor, µV (set by ``snr_db``)."""
     acc_g: np.ndarray
@@ -202,11 +207,12 @@ class BodySession:
     true_symmetry_index_pct: float | None
     """Truth of the symmetry index (R-L)/(0.5(R+L))*100 of the glute max amplitude.
 
-    Mean over reps of the per-rep index of the true mean amplitude (activation x MVC)
-    within each rep. For bilateral reps (bridges, the "both" squeeze) left and right
-    are compared within the rep; for unilateral exercises the working glute of the
-    left reps is compared with the working glute of the right reps. None when there
-    are no reps or no left/right glute max pair.
+    Mean over reps of the per-rep index of the true mean amplitude (activation x MVC,
+    the muscle's, before any ``electrode_gain``) within each rep. For bilateral reps
+    (bridges) left and right are compared within the rep; for unilateral exercises the
+    working glute of the left reps is compared with the working glute of the right reps.
+    Squeezes of the squeeze test are never reps. None when there are no reps or no
+    left/right glute max pair.
     """
     posture: str = field(default="standing")
     """Starting posture, "standing" or "supine" (the reference of ``tilt_deg``)."""
@@ -390,6 +396,80 @@ def _script_squeeze_test(s: _Script, t0: float, left_scale: float, weaker_side: 
     return t
 
 
+def _squeeze_test_phases(s: _Script, t0: float) -> list[float]:
+    """The squeeze test's cues (right, left, both) without any drive; returns the cue times."""
+    relax_s, squeeze_s = 4.0, 5.0
+    s.phases.append(Phase(t0, t0 + relax_s, "relax", "none"))
+    t = t0 + relax_s
+    cues = []
+    for side in ("right", "left", "both"):
+        s.phases.append(Phase(t, t + squeeze_s, "squeeze", side))
+        s.phases.append(Phase(t + squeeze_s, t + squeeze_s + relax_s, "relax", "none"))
+        cues.append(t)
+        t += squeeze_s + relax_s
+    s.duration_s = t
+    return cues
+
+
+def _script_no_squeeze(s: _Script, t0: float) -> float:
+    """The squeeze test's cues, and a person who does nothing at all during them."""
+    _squeeze_test_phases(s, t0)
+    return s.duration_s
+
+
+def _script_tensed_relax(s: _Script, t0: float, rng) -> float:
+    """The squeeze test's cues, followed backwards: tense during "relax", ease off during "squeeze".
+
+    Both glutes sit at ~25 %MVC through every relax phase and drop to ~5 %MVC in the
+    squeeze phases (a person who misunderstood the cues, or cannot let go).
+    """
+    cues = _squeeze_test_phases(s, t0)
+    tense, eased = 0.25, 0.05
+    edges = [t0] + [c for cue in cues for c in (cue, cue + 5.0)] + [s.duration_s]
+    for side in _SIDES:
+        wobble = _slow_noise(rng, 1.0)
+        for k in range(0, len(edges) - 1, 2):  # relax phases: [edges[k], edges[k+1])
+            a, b = edges[k], edges[k + 1]
+            _glute_drive(s, side, "squeeze", lambda tt, a=a, b=b, w=wobble:
+                         tense * _pulse(tt, a + 0.3, 0.4, b - 0.2, 0.4) * (1.0 + 0.05 * w(tt)))
+        for cue in cues:
+            _glute_drive(s, side, "squeeze", lambda tt, a=cue: eased * _pulse(tt, a + 0.3, 0.4, a + 4.8, 0.4))
+    for cue in cues:
+        s.transition(cue, 0.25)
+    return s.duration_s
+
+
+CALIBRATION_HOLD_S = 5.0
+"""Hold of each reference contraction of the calibration, s."""
+CALIBRATION_REST_S = 5.0
+"""Rest before and between reference contractions, s."""
+CALIBRATION_TRIALS = 3
+"""Reference contractions per side (best of 3: Konrad 2005; Burden 2010)."""
+
+
+def _script_calibration(s: _Script, t0: float, rng) -> float:
+    """A reference-contraction calibration: 3 holds per side, right then left.
+
+    Each hold is a maximal standing glute squeeze of one side (``Phase`` name
+    "reference", side "right"/"left") at ~90 %MVC with 3 % trial-to-trial variation.
+    Activation is a fraction of each muscle's own MVC, so a maximal hold reaches the same
+    fraction on both sides whatever ``left_scale`` says about the exercises: the
+    reference is what normalisation divides by.
+    """
+    s.phases.append(Phase(t0, t0 + CALIBRATION_REST_S, "relax", "none"))
+    t = t0 + CALIBRATION_REST_S
+    for side in ("right", "left"):
+        for _ in range(CALIBRATION_TRIALS):
+            peak = 0.9 * (1.0 + 0.03 * rng.standard_normal())
+            a = t + 0.3
+            _glute_drive(s, side, "squeeze", lambda tt, a=a, p=peak: p * _pulse(tt, a, 0.5, a + CALIBRATION_HOLD_S - 0.3, 0.4))
+            s.phases.append(Phase(t, t + CALIBRATION_HOLD_S, "reference", side))
+            s.phases.append(Phase(t + CALIBRATION_HOLD_S, t + CALIBRATION_HOLD_S + CALIBRATION_REST_S, "relax", "none"))
+            s.transition(a, 0.25)
+            t += CALIBRATION_HOLD_S + CALIBRATION_REST_S
+    return t
+
+
 def _script_single_leg_stance(s: _Script, t0: float, left_scale: float, rng) -> float:
     both_s, stance_s = 3.0, 10.0
     t = t0 + both_s
@@ -446,6 +526,21 @@ def _build_script(exercise: str, left_scale: float, weaker_side: str, rng) -> _S
         s.duration_s = _script_single_leg_stance(s, 0.0, left_scale, rng)
     elif exercise == "rest":
         s = _Script(30.0, "standing")
+    elif exercise == "no_squeeze":
+        s = _Script(0.0, "standing")
+        _script_no_squeeze(s, 0.0)
+    elif exercise == "tensed_relax":
+        s = _Script(0.0, "standing")
+        _script_tensed_relax(s, 0.0, rng)
+    elif exercise == "calibration":
+        s = _Script(0.0, "standing")
+        s.duration_s = _script_calibration(s, 0.0, rng)
+    elif exercise == "calibrated_demo":
+        # The calibration first, then the demo (as "demo", the posture is supine throughout).
+        s = _Script(0.0, "supine")
+        t = _script_calibration(s, 0.0, rng)
+        t = _script_bridges(s, t + 2.0, 5, left_scale, rng) + 1.0
+        s.duration_s = _script_squeeze_test(s, t, left_scale, weaker_side, rng)
     elif exercise == "demo":
         # Bridges lying down, then standing up for the squeeze test; the posture change
         # itself is not modelled (the reference posture is supine throughout).
@@ -615,15 +710,20 @@ def _true_si(script: _Script, t: np.ndarray, amp: np.ndarray, channels: tuple[st
         m = (t >= rep.start_s) & (t < rep.end_s)
         return float(x[m].mean()) if m.any() else float("nan")
 
-    both = [r for r in script.reps if r.side == "both"]
+    # Squeezes of the squeeze test are squeezes, not reps: the "both" squeeze is not a
+    # left/right rep, and one-sided squeezes are not left-leg and right-leg reps.
+    reps = [r for r in script.reps if r.kind != "squeeze"]
+    if not reps:
+        return None
+    both = [r for r in reps if r.side == "both"]
     if both:
         sis = []
         for rep in both:
             lv, rv = mean_in(left, rep), mean_in(right, rep)
             sis.append((rv - lv) / (0.5 * (rv + lv)) * 100.0)
         return float(np.mean(sis))
-    lefts = [mean_in(left, r) for r in script.reps if r.side == "left"]
-    rights = [mean_in(right, r) for r in script.reps if r.side == "right"]
+    lefts = [mean_in(left, r) for r in reps if r.side == "left"]
+    rights = [mean_in(right, r) for r in reps if r.side == "right"]
     if not lefts or not rights:
         return None
     lv, rv = float(np.mean(lefts)), float(np.mean(rights))
@@ -649,6 +749,7 @@ def simulate(
     left_scale: float = 0.7,
     weaker_side: str = "left",
     duration_s: float | None = None,
+    electrode_gain: tuple[float, float] = (1.0, 1.0),
 ) -> BodySession:
     """Simulate a session of one exercise: sEMG, IMU and the truth behind them.
 
@@ -659,7 +760,11 @@ def simulate(
         (5 per side, left first, hip drop on the unsupported side), "squeeze_test"
         (relax, squeeze right, relax, squeeze left, relax, both, relax), "single_leg_stance"
         (10 s on each leg with hip drop and wobble), "rest" (30 s) or "demo" (5 bridges
-        then the squeeze test, about 60 s).
+        then the squeeze test, about 60 s), "no_squeeze" (the squeeze test's cues and a
+        person who does nothing), "tensed_relax" (tense ~25 %MVC during the relax cues,
+        ~5 %MVC during the squeezes), "calibration" (3 reference contractions per side,
+        right then left, cued by "reference" phases) or "calibrated_demo" (the
+        calibration, then "demo").
     emg_fs_hz : float
         EMG sampling rate, Hz (> 0). The sEMG spectrum above Nyquist is simply absent.
     imu_fs_hz : float
@@ -685,6 +790,15 @@ def simulate(
     duration_s : float or None
         Truncate (or pad with rest) to this length, seconds; None keeps the script's length.
         Reps and phases that do not end within the session are dropped.
+
+    electrode_gain : tuple of 2 floats
+        Gain (left, right) between the muscle's sEMG and what that side's electrodes see
+        (electrode position over the innervation zone, inter-electrode distance, skin
+        impedance, subcutaneous fat: Burden 2010 [7]; De Luca 1997 [4]), > 0. It scales
+        every channel of that side's sEMG, not the amplifier noise; the truth (activation,
+        ``true_symmetry_index_pct``) stays the muscle's, and ``mvc_uV`` is what the
+        electrode sees at 100 %MVC. (1.0, 1.4) makes the right side read 40 % louder for
+        the same effort.
 
     Returns
     -------
@@ -725,6 +839,12 @@ def simulate(
     parsed = [_parse_channel(c) for c in channels]
     if duration_s is not None:
         duration_s = _check_positive("duration_s", duration_s, " (s) or None")
+    try:
+        gains = tuple(float(g) for g in electrode_gain)
+    except TypeError:
+        gains = ()
+    if len(gains) != 2 or not all(np.isfinite(g) and g > 0 for g in gains):
+        raise ValueError(f"electrode_gain must be two positive finite gains (left, right); got {electrode_gain!r}")
 
     root = np.random.SeedSequence(seed)
     rng_script, rng_emg, rng_mu, rng_noise, rng_art, rng_imu, rng_misc = (
@@ -757,6 +877,10 @@ def simulate(
     else:
         ref_rms = mvc[strongest] * _REST_SNR_REFERENCE_ACTIVATION
     noise_rms = ref_rms / 10 ** (snr_db / 20.0)
+    # The electrode sees the muscle's sEMG through its own gain; the noise floor is the
+    # amplifier's and set before it, so a gain changes the side's SNR as it would.
+    side_gain = np.array([gains[_SIDES.index(side)] for _, side in parsed])
+    clean = clean * side_gain[:, None]
     emg = clean + noise_rms * rng_noise.standard_normal((n_ch, n))
 
     if mains_hz is not None:
@@ -794,7 +918,7 @@ def simulate(
         duration_s=float(total_s),
         emg_uV=frozen(emg),
         activation=frozen(activation),
-        mvc_uV=frozen(mvc),
+        mvc_uV=frozen(mvc * side_gain),
         noise_rms_uV=float(noise_rms),
         acc_g=frozen(imu["acc_g"]),
         gyro_dps=frozen(imu["gyro_dps"]),

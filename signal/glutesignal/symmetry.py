@@ -1,7 +1,20 @@
 """Left/right symmetry index of glute activation, per rep and over reps.
 
 SI = (R - L) / (0.5 (R + L)) x 100 %  (Robinson et al. 1987 [1]): 0 for perfect
-symmetry, positive when the right side is louder, bounded by +/-200 %.
+symmetry, positive when the right side is higher, bounded by +/-200 %.
+
+A side is named only outside an equivalence band: |SI| < 10 % is "no clear
+difference", 10-25 % "moderate", > 25 % "marked". 10 % is the order of the
+between-limb differences healthy people show in gait (Herzog et al. 1989 [2]; Sadeghi
+et al. 2000 [3]) and the lower end of the 10-15 % inter-limb asymmetry thresholds
+used in the strength and conditioning literature (Bishop et al. 2018 [4]); 25 % is this
+project's mark for a difference well beyond that, not a clinical norm. The bands
+describe an SI of amplitudes normalised per side; on raw µV an SI measures the
+electrodes as much as the muscles (Burden 2010 [5]) and names no glute.
+
+The interval over reps describes the rep-to-rep spread of the per-rep SIs (a Student-t
+interval of their mean). Reps within a set are not independent draws (fatigue, drift),
+so it is a description of how consistent the reps were, not a test of a hypothesis.
 
 References
 ----------
@@ -10,6 +23,12 @@ References
    10(4):172-176, 1987.
 .. [2] Herzog W, Nigg BM, Read LJ, Olsson E. Asymmetries in ground reaction force
    patterns in normal human gait. Med Sci Sports Exerc 21(1):110-114, 1989.
+.. [3] Sadeghi H, Allard P, Prince F, Labelle H. Symmetry and limb dominance in
+   able-bodied gait: a review. Gait Posture 12(1):34-45, 2000.
+.. [4] Bishop C, Turner A, Read P. Effects of inter-limb asymmetries on physical and
+   sports performance: a systematic review. J Sports Sci 36(10):1135-1144, 2018.
+.. [5] Burden A. How should we normalize electromyograms obtained from healthy
+   participants? J Electromyogr Kinesiol 20(6):1023-1035, 2010.
 """
 
 from __future__ import annotations
@@ -19,12 +38,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["SymmetryResult", "louder_side", "symmetry_index_pct", "symmetry_over_reps"]
+__all__ = ["MARKED_PCT", "NO_CLEAR_DIFFERENCE_PCT", "SymmetryResult", "asymmetry_band", "louder_side",
+           "symmetry_index_pct", "symmetry_over_reps"]
 
 DEFAULT_CONFIDENCE = 0.95
-"""Two-sided confidence level of the interval over reps."""
-EQUAL_TOLERANCE_PCT = 1e-9
-"""|SI| at or below which neither side is called louder."""
+"""Two-sided level of the rep-to-rep interval."""
+NO_CLEAR_DIFFERENCE_PCT = 10.0
+"""|SI| below which neither side is named: "no clear difference" (see the module docstring)."""
+MARKED_PCT = 25.0
+"""|SI| above which an asymmetry is "marked" (10-25 %: "moderate")."""
 
 
 def _amplitudes(name: str, x) -> np.ndarray:
@@ -48,7 +70,7 @@ def symmetry_index_pct(left, right):
     Returns
     -------
     float or ndarray
-        SI in %, in [-200, 200]; positive when the right side is louder.
+        SI in %, in [-200, 200]; positive when the right side is higher.
 
     Raises
     ------
@@ -69,39 +91,56 @@ def symmetry_index_pct(left, right):
     return float(si) if si.ndim == 0 else si
 
 
-def louder_side(si_pct: float) -> str:
-    """Name the louder side from an SI: "right" (> 0), "left" (< 0) or "equal"."""
-    if not np.isfinite(si_pct):
+def _finite_si(si_pct) -> float:
+    v = float(si_pct)
+    if not np.isfinite(v):
         raise ValueError(f"si_pct must be finite; got {si_pct!r}")
-    if si_pct > EQUAL_TOLERANCE_PCT:
+    return v
+
+
+def asymmetry_band(si_pct: float) -> str:
+    """The band of an SI: "no clear difference" (|SI| < 10 %), "moderate" (10-25 %) or "marked" (> 25 %)."""
+    v = abs(_finite_si(si_pct))
+    if v < NO_CLEAR_DIFFERENCE_PCT:
+        return "no clear difference"
+    return "moderate" if v <= MARKED_PCT else "marked"
+
+
+def louder_side(si_pct: float) -> str:
+    """The side an SI names: "right" (SI >= +10 %), "left" (<= -10 %), else "none"."""
+    v = _finite_si(si_pct)
+    if v >= NO_CLEAR_DIFFERENCE_PCT:
         return "right"
-    if si_pct < -EQUAL_TOLERANCE_PCT:
+    if v <= -NO_CLEAR_DIFFERENCE_PCT:
         return "left"
-    return "equal"
+    return "none"
 
 
 @dataclass(frozen=True)
 class SymmetryResult:
-    """Symmetry over several reps, with its confidence interval."""
+    """Symmetry over several reps, with the rep-to-rep spread."""
 
     si_pct: float
-    """Mean of the per-rep symmetry indices, %; positive: right louder."""
+    """Mean of the per-rep symmetry indices, %; positive: right higher."""
     louder_side: str
-    """"left", "right" or "equal" (from ``si_pct``)."""
+    """"left", "right", or "none" inside the +/-10 % band (from ``si_pct``)."""
+    band: str
+    """"no clear difference", "moderate" or "marked" (from ``si_pct``)."""
     ci_low_pct: float
-    """Lower bound of the confidence interval of the mean SI, % (nan with one rep)."""
+    """Lower end of the rep-to-rep 95 % interval of the mean SI, % (nan with one rep)."""
     ci_high_pct: float
-    """Upper bound, % (nan with one rep)."""
+    """Upper end, % (nan with one rep)."""
     n_reps: int
     """Reps the result is based on."""
-    confident: bool
-    """True when the interval excludes 0: the louder side is not a chance finding."""
+    consistent: bool
+    """The reps agree: the whole rep-to-rep interval lies beyond the +/-10 % band on the
+    named side. A description of the spread, not a significance test."""
     per_rep_si_pct: tuple[float, ...] = ()
     """The per-rep indices, %, in rep order."""
 
 
 def symmetry_over_reps(left_per_rep, right_per_rep, *, confidence: float = DEFAULT_CONFIDENCE) -> SymmetryResult:
-    """Mean symmetry index over reps with a Student-t confidence interval.
+    """Mean symmetry index over reps with its rep-to-rep (Student-t) interval.
 
     Parameters
     ----------
@@ -113,13 +152,14 @@ def symmetry_over_reps(left_per_rep, right_per_rep, *, confidence: float = DEFAU
     Returns
     -------
     SymmetryResult
-        Mean SI, louder side, interval and whether it excludes 0.
+        Mean SI, the side it names and its band, the rep-to-rep interval and whether
+        the reps agree on the side.
 
     Notes
     -----
-    The per-rep SIs are treated as independent draws around the athlete's true SI;
-    the interval is mean +/- t_{(1+c)/2, n-1} s / sqrt(n). With one rep the interval is
-    undefined (nan) and the result is never ``confident``.
+    The interval is mean +/- t_{(1+c)/2, n-1} s / sqrt(n) of the per-rep SIs: it
+    describes their spread. With one rep it is undefined (nan) and the result is never
+    ``consistent``.
     """
     lv = np.atleast_1d(_amplitudes("left_per_rep", left_per_rep))
     rv = np.atleast_1d(_amplitudes("right_per_rep", right_per_rep))
@@ -136,8 +176,9 @@ def symmetry_over_reps(left_per_rep, right_per_rep, *, confidence: float = DEFAU
         sem = float(si.std(ddof=1)) / np.sqrt(n)
         half = float(stats.t.ppf(0.5 + 0.5 * float(confidence), n - 1)) * sem
         lo, hi = mean - half, mean + half
-        confident = bool(lo > 0 or hi < 0)
+        consistent = bool(lo >= NO_CLEAR_DIFFERENCE_PCT or hi <= -NO_CLEAR_DIFFERENCE_PCT)
     else:
         lo = hi = float("nan")
-        confident = False
-    return SymmetryResult(mean, louder_side(mean), lo, hi, n, confident, tuple(float(v) for v in si))
+        consistent = False
+    return SymmetryResult(mean, louder_side(mean), asymmetry_band(mean), lo, hi, n, consistent,
+                          tuple(float(v) for v in si))

@@ -69,5 +69,5 @@ def test_bridges_weaker_left_side_is_found_and_nothing_is_lost():
     assert len(reps) == len(session.reps)
     result = symmetry_over_reps([r.mean_uV[0] for r in reps], [r.mean_uV[1] for r in reps])
     assert result.louder_side == "right"  # the left is the weaker side
-    assert result.confident
+    assert result.consistent
     assert abs(result.si_pct - session.true_symmetry_index_pct) <= SI_TOLERANCE_PCT

@@ -8,8 +8,8 @@ from glutesignal.simulation import simulate
 NAMES = ("glute_max_left", "glute_max_right")
 
 
-def run_test(weaker_side, with_imu=False):
-    session = simulate("squeeze_test", seed=2, weaker_side=weaker_side)
+def run_test(weaker_side, with_imu=False, exercise="squeeze_test", seed=2):
+    session = simulate(exercise, seed=seed, weaker_side=weaker_side)
     cues = tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in session.phases)
     live = LiveProcessor(NAMES, session.emg_fs_hz, session.imu_fs_hz if with_imu else 0.0,
                          squeeze_cues=cues)
@@ -39,10 +39,32 @@ def test_the_weaker_side_of_the_squeeze_test_is_named(weaker_side):
         assert 0 <= score.total <= 100
 
 
-def test_one_sided_squeezes_are_not_counted_as_left_right_reps():
+def test_squeezes_are_never_counted_as_reps():
     stats = run_test("left")
-    # Only the "both" squeeze compares the sides.
-    assert stats.n_reps == 1
+    # All three squeezes (right, left and both) are squeezes: none feeds the SI.
+    assert stats.n_reps == 0 and stats.contractions == () and stats.si_pct is None
+    assert stats.cued_contractions == 3
+    assert "No rep of both glutes was found" in stats.report(NAMES)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_squeeze_gets_no_score_and_says_why(seed):
+    stats = run_test("left", exercise="no_squeeze", seed=seed)
+    assert [s.side for s in stats.squeeze_scores] == ["right", "left"]
+    for score in stats.squeeze_scores:
+        assert not score.detected and score.total is None and "no contraction detected" in score.reason
+    assert stats.weaker_squeeze_side is None
+    assert "no score (no contraction detected" in stats.report(NAMES)
+
+
+def test_tensed_during_relax_gives_reasons_and_the_session_goes_on():
+    # The old guide passed max(peaks) <= 0 as the reference and squeeze_quality raised
+    # "reference_peak must be a positive finite number", ending the live session.
+    stats = run_test("left", exercise="tensed_relax")
+    assert len(stats.squeeze_scores) == 2
+    for score in stats.squeeze_scores:
+        assert not score.detected and "no more active during the squeeze" in score.reason
+    assert stats.weaker_squeeze_side is None and stats.n_reps == 0
 
 
 def test_cues_follow_the_schedule():

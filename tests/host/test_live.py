@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from glutescope.guide import Cue
 from glutescope.live import LiveProcessor
 from glutesignal.balance import BalanceTracker
 from glutesignal.simulation import simulate
@@ -73,14 +74,53 @@ def test_a_detached_electrode_is_flagged_beside_the_score(bridges):
     assert live.state.stats.quality_warning(NAMES).startswith("check electrodes: glute max left")
 
 
-def test_single_leg_bridges_compare_the_working_glute_of_each_leg():
+def feed_with_imu(processor, session, block=40):
+    ratio = session.emg_fs_hz / session.imu_fs_hz
+    imu_next = 0
+    for start in range(0, session.emg_uV.shape[1], block):
+        imu_end = int((start + block) / ratio)
+        if imu_end > imu_next:  # IMU blocks arrive interleaved with EMG blocks, as over the link
+            processor.push_imu(imu_next, session.acc_g[:, imu_next:imu_end], session.gyro_dps[:, imu_next:imu_end])
+            imu_next = imu_end
+        processor.push_emg(start, session.emg_uV[:, start:start + block])
+
+
+def _rep_cues(session):
+    return tuple(Cue(r.start_s, r.end_s, r.kind, r.side) for r in session.reps)
+
+
+@pytest.mark.parametrize("source", ["cues", "imu"])
+def test_single_leg_bridges_compare_the_working_glute_of_each_leg(source):
     session = simulate("single_leg_bridges", seed=0)
-    live = LiveProcessor(NAMES, session.emg_fs_hz, session.imu_fs_hz, single_leg=True)
+    if source == "cues":
+        live = LiveProcessor(NAMES, session.emg_fs_hz, 0.0, single_leg=True, rep_cues=_rep_cues(session))
+        feed(live, session.emg_uV, 40)
+    else:
+        live = LiveProcessor(NAMES, session.emg_fs_hz, session.imu_fs_hz, single_leg=True)
+        feed_with_imu(live, session)
+    stats = live.state.stats
+    assert stats.rep_sides == tuple(r.side for r in session.reps)
+    assert stats.n_reps == 5  # five left-leg reps paired with five right-leg reps
+    # Uncalibrated: the ratio is shown, but names no muscle when inside the band, and
+    # the right side (the stronger, in truth) reads higher.
+    assert stats.si_pct > 0 and not stats.si_normalised
+    assert abs(stats.si_pct - session.true_symmetry_index_pct) <= 5.0
+
+
+def test_a_very_weak_left_glute_is_not_relabelled_a_right_leg_rep():
+    # Left glute at 10 % strength: in its own reps it reads below the extended right
+    # leg's glute. Taking the working side from the EMG (the old working_side_pairs)
+    # relabels those reps as right-leg reps and hides the weakness.
+    session = simulate("single_leg_bridges", seed=0, left_scale=0.1)
+    live = LiveProcessor(NAMES, session.emg_fs_hz, 0.0, single_leg=True, rep_cues=_rep_cues(session))
     feed(live, session.emg_uV, 40)
     stats = live.state.stats
-    assert stats.n_reps == 5  # five left-leg reps paired with five right-leg reps
-    assert stats.louder_side == "right"  # the left glute is the weaker one
-    assert abs(stats.si_pct - session.true_symmetry_index_pct) <= 5.0
+    assert stats.rep_sides.count("left") == 5 and stats.n_reps == 5
+    assert stats.si_pct > 100.0  # the right glute of right-leg reps far above the left of left-leg reps
+    assert abs(stats.si_pct - session.true_symmetry_index_pct) <= 15.0
+    # The old rule (working side = louder channel) would have lost left-leg reps.
+    louder = ["left" if c.mean_uV[0] >= c.mean_uV[1] else "right" for c in stats.contractions]
+    assert louder.count("left") < 5
 
 
 def test_reps_after_a_link_gap_are_still_found_on_the_stream_clock(bridges):
@@ -103,3 +143,23 @@ def test_every_supported_rate_runs_live(fs_hz):
     live = LiveProcessor(NAMES, fs_hz, session.imu_fs_hz)
     feed(live, session.emg_uV, 40)
     assert live.state.stats.n_reps == 3 and live.state.stats.louder_side == "right"
+
+
+def test_a_bridge_rep_must_move_the_pelvis_when_the_imu_is_worn():
+    session = simulate("bridges", seed=5, duration_s=30.0)
+    moving = LiveProcessor(NAMES, session.emg_fs_hz, session.imu_fs_hz, reps_move_pelvis=True)
+    feed_with_imu(moving, session)
+    assert moving.state.stats.n_reps == 5 and moving.state.stats.still_contractions == 0
+    # The same EMG with a pelvis that never moves (a squeeze lying still): no bridge reps.
+    still = LiveProcessor(NAMES, session.emg_fs_hz, session.imu_fs_hz, reps_move_pelvis=True)
+    flat = simulate("rest", seed=5, duration_s=30.0)
+    ratio = session.emg_fs_hz / session.imu_fs_hz
+    j = 0
+    for a in range(0, session.emg_uV.shape[1], 40):
+        k = int((a + 40) / ratio)
+        if k > j:
+            still.push_imu(j, flat.acc_g[:, j:k], flat.gyro_dps[:, j:k])
+            j = k
+        still.push_emg(a, session.emg_uV[:, a:a + 40])
+    assert still.state.stats.n_reps == 0 and still.state.stats.still_contractions == 5
+    assert "5 contractions without a bridge movement" in still.state.stats.report(NAMES)

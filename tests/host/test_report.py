@@ -69,7 +69,11 @@ def test_report_names_the_subject_the_louder_side_and_every_squeeze_score(report
     assert f"Subject: {SUBJECT}" in text
     assert stats.louder_side == "right"  # the body model's left glute is 30 % weaker
     assert " ".join(symmetry_sentence(analysis).split()) in text
-    assert "The right glute is louder" in text
+    # Not calibrated: an amplitude ratio of the electrodes, never a louder glute.
+    assert not stats.si_normalised
+    assert "amplitude ratio, not normalised - depends on electrodes" in text
+    assert "the right channel reads" in text and "Not a muscle finding" in text
+    assert "glute is louder" not in text and "louder glute" not in text
     assert [s.side for s in stats.squeeze_scores] == ["right", "left"]
     for s in stats.squeeze_scores:
         assert f"{s.side} {s.total:.0f}/100" in text
@@ -88,7 +92,8 @@ def test_report_scores_equal_the_live_pipeline_on_the_same_recording(recording, 
     rec = load(recording)
     (analysis,) = analyse(rec)
     live = replay_live(rec, block)
-    assert analysis.stats.n_reps == live.n_reps >= 5
+    assert analysis.stats.n_reps == live.n_reps == 5  # the 5 bridges; the 3 squeezes are not reps
+    assert analysis.stats.cued_contractions == live.cued_contractions >= 2  # the last may be cut by the end
     assert analysis.stats.si_pct == pytest.approx(live.si_pct, abs=1e-9)
     assert analysis.stats.ci_low_pct == pytest.approx(live.ci_low_pct, abs=1e-9)
     np.testing.assert_allclose([c.mean_uV + c.peak_uV for c in analysis.stats.contractions],

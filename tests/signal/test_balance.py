@@ -138,3 +138,14 @@ def test_a_contraction_cut_by_a_gap_is_dropped():
     assert tracker.contractions == [] and tracker.n_fed == 2000 + 800 + 500 + 2000
     with pytest.raises(ValueError, match="n_samples must be >= 0"):
         tracker.gap(-1)
+
+
+def test_working_side_pairs_take_the_side_they_are_given_never_the_louder_one():
+    from glutesignal.balance import working_side_pairs
+
+    # A left-leg rep where the weak working left glute (10) reads below the resting right (12).
+    amps = [(10.0, 12.0), (11.0, 13.0), (3.0, 60.0), (4.0, 58.0), (9.0, 9.0)]
+    sides = ["left", "left", "right", "right", "unknown"]
+    assert working_side_pairs(amps, sides) == ([10.0, 11.0], [60.0, 58.0])
+    with pytest.raises(ValueError, match=r"one entry per rep; got 5 and 4"):
+        working_side_pairs(amps, sides[:4])

@@ -8,7 +8,7 @@ import pytest
 from glutesignal.simulation import simulate
 from glutesignal.conditioning import condition
 from glutesignal.envelope import moving_rms
-from glutesignal.symmetry import louder_side, symmetry_index_pct, symmetry_over_reps
+from glutesignal.symmetry import asymmetry_band, louder_side, symmetry_index_pct, symmetry_over_reps
 
 
 def test_definition_known_answers():
@@ -17,23 +17,38 @@ def test_definition_known_answers():
     assert symmetry_index_pct(100.0, 70.0) == pytest.approx(-30.0 / 85.0 * 100.0)
     assert symmetry_index_pct(0.0, 5.0) == 200.0
     np.testing.assert_allclose(symmetry_index_pct([1.0, 3.0], [3.0, 1.0]), [100.0, -100.0])
-    assert louder_side(12.0) == "right"
-    assert louder_side(-0.5) == "left"
-    assert louder_side(0.0) == "equal"
 
 
-def test_over_reps_interval_and_confidence():
+@pytest.mark.parametrize(("si", "side", "band"), [
+    (0.0, "none", "no clear difference"), (9.99, "none", "no clear difference"),
+    (-9.99, "none", "no clear difference"), (10.0, "right", "moderate"), (-10.0, "left", "moderate"),
+    (25.0, "right", "moderate"), (25.01, "right", "marked"), (-40.0, "left", "marked"),
+    (0.5, "none", "no clear difference"),  # the old code named "right" for any SI above 1e-9 %
+])
+def test_a_side_is_named_only_outside_the_equivalence_band(si, side, band):
+    assert louder_side(si) == side
+    assert asymmetry_band(si) == band
+
+
+def test_over_reps_interval_and_consistency():
     left = np.array([70.0, 72.0, 68.0, 71.0, 69.0])
     right = np.array([100.0, 101.0, 99.0, 100.0, 102.0])
     r = symmetry_over_reps(left, right)
-    assert r.n_reps == 5 and r.louder_side == "right" and r.confident
+    assert r.n_reps == 5 and r.louder_side == "right" and r.band == "marked" and r.consistent
     assert r.ci_low_pct < r.si_pct < r.ci_high_pct
     assert r.si_pct == pytest.approx(np.mean(symmetry_index_pct(left, right)))
     # Noisy reps with no real difference: the interval straddles 0.
     noisy = symmetry_over_reps([100, 80, 120, 90], [90, 120, 85, 105])
-    assert noisy.ci_low_pct < 0 < noisy.ci_high_pct and not noisy.confident
+    assert noisy.ci_low_pct < 0 < noisy.ci_high_pct and not noisy.consistent
     one = symmetry_over_reps([50.0], [60.0])
-    assert np.isnan(one.ci_low_pct) and not one.confident
+    assert np.isnan(one.ci_low_pct) and not one.consistent
+    # Tight reps at +5 %: inside the band, nothing named, and "consistent" only ever
+    # describes agreement on a named side (the old test was "interval excludes 0").
+    tight = symmetry_over_reps([100.0, 100.0, 100.0, 100.0], [105.0, 105.2, 104.8, 105.1])
+    assert tight.ci_low_pct > 0 and tight.louder_side == "none" and not tight.consistent
+    # Reps that straddle the band edge: a side is named but the reps do not agree on it.
+    edge = symmetry_over_reps([100.0, 100.0, 100.0], [104.0, 118.0, 111.0])
+    assert edge.louder_side == "right" and edge.ci_low_pct < 10.0 and not edge.consistent
 
 
 def test_errors_are_clear():
@@ -61,7 +76,7 @@ def test_bridges_recover_the_lazy_left_side(seed):
     right = [env[ri, (t >= r.start_s) & (t < r.end_s)].mean() for r in s.reps]
     res = symmetry_over_reps(left, right)
     assert res.n_reps == 10
-    assert res.louder_side == "right" and res.confident
+    assert res.louder_side == "right" and res.consistent
     # Stated tolerance: within 5 SI points of the truth (noise floor and artefacts bias it).
     assert abs(res.si_pct - s.true_symmetry_index_pct) < 5.0
     assert res.ci_low_pct < s.true_symmetry_index_pct + 5.0
@@ -75,3 +90,4 @@ def test_symmetric_bridges_are_not_called_asymmetric():
     right = [env[1, (t >= r.start_s) & (t < r.end_s)].mean() for r in s.reps]
     res = symmetry_over_reps(left, right)
     assert abs(res.si_pct) < 5.0
+    assert res.louder_side == "none" and res.band == "no clear difference"

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glutescope.commands.options import SERIAL_SAFETY, add_imu_mount_argument, add_source_arguments
+from glutescope.commands.options import (SERIAL_SAFETY, add_calibration_argument, add_imu_mount_argument,
+                                         add_source_arguments, load_calibration_argument)
 from glutescope.exitcodes import CliError, ExitStatus
 
-EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest")
+EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "calibration",
+             "calibrated_demo", "no_squeeze", "tensed_relax")
 HEADLESS_DURATION_S = 32.0
 # Nobody watches a headless run: the virtual wearable's clock runs twice as fast so the
 # whole demo script (bridges, then the squeeze test: 61.5 s) fits in the run.
@@ -39,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="virtual wearable only: run its clock this many times faster than real time "
                              f"(default: 1, or {HEADLESS_VIRTUAL_SPEED:g} without a display)")
     parser.add_argument("--seed", type=int, default=0, help="virtual wearable's body-model seed")
+    add_calibration_argument(parser)
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
@@ -53,10 +56,12 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
 
     from glutescope.session import LiveSession, SessionOptions  # heavy: numpy, bleak, bumble
 
+    calibration = load_calibration_argument(args.calibration)
+
     options = SessionOptions(
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
         speed=speed, seed=args.seed, record_path=args.record, imu_mount=args.imu_mount,
-        virtual_port=args.virtual_port,
+        virtual_port=args.virtual_port, calibration=calibration,
     )
     if args.serial:
         print(SERIAL_SAFETY, file=env.stderr)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Optional
 
 from glutescope.commands.demo import EXERCISES
-from glutescope.commands.options import SERIAL_SAFETY, add_imu_mount_argument, add_source_arguments
+from glutescope.commands.options import (SERIAL_SAFETY, add_calibration_argument, add_imu_mount_argument,
+                                         add_source_arguments, load_calibration_argument)
 from glutescope.exitcodes import CliError, ExitStatus
 from glutescope.muscles import check_channel_name
 
@@ -61,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reconnect-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="how long to wait for a lost wearable to come back (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="replace OUTPUT if it is a recording already")
+    add_calibration_argument(parser)
 
 
 def parse_channels(text: str) -> tuple[str, ...]:
@@ -163,6 +165,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     if args.subject is not None and not args.subject.strip():
         raise CliError("--subject must be a non-empty pseudonym", ExitStatus.USAGE)
     channels = parse_channels(args.channels)
+    calibration = load_calibration_argument(args.calibration)
     prepare_output(args.output, args.force)
 
     import asyncio
@@ -176,7 +179,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
         speed=args.speed, seed=args.seed, emg_fs_hz=args.emg_rate, channel_mask=(1 << len(channels)) - 1,
         imu_fs_hz=args.imu_rate, channel_names=channels, imu_mount=args.imu_mount,
-        virtual_port=args.virtual_port)
+        virtual_port=args.virtual_port, calibration=calibration)
     # The transports stamp frames with the monotonic clock: the recording uses the same.
     writer = RecordingWriter(args.output, subject=args.subject, clock_ns=time.monotonic_ns,
                              channel_map=dict(enumerate(channels)))
@@ -251,12 +254,16 @@ class _RecordSession:
             if info is not None:
                 names = self.options.channel_names[: bin(info.channel_mask).count("1")]
                 self.writer.set_device_info(info, channel_names=names)
-                from glutescope.guide import session_cues
+                from glutescope.guide import session_cues, session_rep_cues
 
                 wearable = getattr(self.transport, "wearable", None)
                 cues = session_cues(self.options.exercise, wearable.session.phases if wearable else None)
+                reps = session_rep_cues(wearable.session.reps) if wearable else ()
+                cal = self.options.calibration
                 self.writer.set_session_plan(exercise=self.options.exercise, imu_mount=self.options.imu_mount,
-                                             squeeze_cues=[dataclasses.asdict(c) for c in cues])
+                                             squeeze_cues=[dataclasses.asdict(c) for c in cues],
+                                             rep_cues=[dataclasses.asdict(c) for c in reps],
+                                             calibration=cal.to_meta() if cal is not None else None)
                 self.progress.link = "up"
                 if self.args.duration is not None:
                     want.append(round(self.args.duration * info.emg_fs_hz))

@@ -1,7 +1,7 @@
 """``glutescope report``: a one-look PDF of a session for a physiotherapist.
 
 Subject, date, device, duration and signal quality; both glutes' envelopes with the
-reps and the pelvis angles; the left/right verdict with its confidence interval; the
+reps and the pelvis angles; the left/right verdict with its rep-to-rep spread; the
 per-rep table; the squeeze test's scores with their parts; what each score means. The
 scores are recomputed by the live pipeline and equal those shown live.
 

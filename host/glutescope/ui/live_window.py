@@ -12,6 +12,8 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from glutescope.guide import describe_score
 from glutescope.live import LiveState, LiveStats
+from glutescope.verdicts import symmetry_headline
+from glutesignal.normalise import above_rest
 
 # Colour per side, kept the same in the plots, the bars and the report.
 SIDE_COLOURS = {"left": (66, 135, 245), "right": (245, 130, 48)}
@@ -28,16 +30,9 @@ def channel_colour(name: str) -> tuple[int, int, int]:
 
 
 def describe_asymmetry(stats: LiveStats) -> str:
-    """The one sentence the readout shows, e.g. 'RIGHT glute louder: SI +34 %'."""
-    if stats.si_pct is None:
-        return "Left/right: waiting for a contraction…"
-    side = stats.louder_side.upper() if stats.louder_side else "NEITHER"
-    text = f"{side} glute louder{'' if stats.si_confident else ' so far'} · SI {stats.si_pct:+.0f} %"
-    if stats.n_reps:
-        text += f" over {stats.n_reps} rep{'s' if stats.n_reps != 1 else ''}"
-        if stats.ci_low_pct is not None and stats.ci_high_pct is not None:
-            text += f" (95 % CI {stats.ci_low_pct:+.0f} to {stats.ci_high_pct:+.0f})"
-    return text
+    """The one line the readout shows (`glutescope.verdicts.symmetry_headline`): it names a
+    glute only once calibrated and outside the +/-10 % band."""
+    return symmetry_headline(stats)
 
 
 class LiveWindow(QtWidgets.QWidget):
@@ -144,9 +139,15 @@ class LiveWindow(QtWidgets.QWidget):
                 self.env_curves[ch][0].setData(t_s, env[ch])
                 self.env_curves[ch][1].setData(t_s, -env[ch])
             now = env[:, -int(0.2 * state.emg_fs_hz):].mean(axis=1)
-            self.bars.setOpts(height=now)
-            top = max(300.0, float(env.max()) * 1.2)
-            self.balance.setYRange(0, top)
+            pct = self._percent_of_reference(now)
+            if pct is not None:
+                # Calibrated: each glute against its own reference, so the bars compare muscles.
+                self.bars.setOpts(height=pct)
+                self.balance.setYRange(0, max(100.0, float(np.nanmax(pct)) * 1.2))
+            else:
+                self.bars.setOpts(height=now)
+                top = max(300.0, float(env.max()) * 1.2)
+                self.balance.setYRange(0, top)
         if self.pelvis_curves and state.pelvis is not None:
             angles = state.pelvis.latest(int(self.display_s * state.imu_fs_hz))
             if angles.shape[1] > 1:
@@ -160,18 +161,38 @@ class LiveWindow(QtWidgets.QWidget):
             colour = QUALITY_COLOURS.get(q.grade, "#bbbbbb")
             self.plots[q.channel].setTitle(f"{name} · signal {q.grade}", color=colour)
         if stats.cue is not None:
-            colour = "#d9534f" if stats.cue.name == "squeeze" else "#5b9bd5"
+            colour = "#d9534f" if stats.cue.name in ("squeeze", "reference") else "#5b9bd5"
             self.cue_label.setText(f"{stats.cue.instruction()} · {stats.cue_left_s:.0f} s")
             self.cue_label.setStyleSheet(f"color: {colour}")
         self.cue_label.setVisible(stats.cue is not None)
-        if stats.squeeze_scores:
+        if stats.squeeze_scores or stats.calibration_note:
             lines = ["Squeeze test: " + describe_score(score) for score in stats.squeeze_scores]
             if stats.weaker_squeeze_side:
                 lines.append(f"The {stats.weaker_squeeze_side} side is weaker: practise switching it on alone.")
+            if stats.calibration_note:
+                lines.append(stats.calibration_note[0].upper() + stats.calibration_note[1:])
             self.scores_label.setText("\n".join(lines))
-        self.scores_label.setVisible(bool(stats.squeeze_scores))
+        self.scores_label.setVisible(bool(stats.squeeze_scores or stats.calibration_note))
         self.status.setText(stats.summary())
 
+
+    def _percent_of_reference(self, now_uV):
+        """The bars in % of each glute's reference once calibrated (other channels: 0), else None."""
+        stats, names = self.state.stats, self.state.channel_names
+        if stats.calibration is None or "glute_max_left" not in names or "glute_max_right" not in names:
+            if self.balance.getAxis("left").labelText != "envelope":
+                self.balance.setLabel("left", "envelope", units="µV")
+            return None
+        rows = names.index("glute_max_left"), names.index("glute_max_right")
+        # The reference is an amplitude above rest: remove the latest rest seen before a
+        # rep the same way (none before the first rep).
+        rest = stats.rep_rest_uV[-1] if stats.rep_rest_uV else (0.0, 0.0)
+        pct = np.zeros(len(names))
+        for row, ref, r in zip(rows, stats.calibration.reference_uV, rest):
+            pct[row] = 100.0 * above_rest(float(now_uV[row]), r) / ref
+        if self.balance.getAxis("left").labelText != "% of reference":
+            self.balance.setLabel("left", "% of reference")
+        return pct
 
     def shutdown(self) -> None:
         """Stop redrawing and close."""
