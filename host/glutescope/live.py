@@ -18,7 +18,7 @@ from glutesignal.balance import BalanceTracker, Contraction, working_side_pairs
 from glutesignal.conditioning import Conditioner, default_high_hz
 from glutesignal.envelope import MovingRMS
 from glutesignal.pelvis import PelvisTracker
-from glutesignal.quality import ChannelQuality, channel_quality
+from glutesignal.quality import MAINS_DETECT_S, ChannelQuality, channel_quality, detect_mains
 from glutesignal.scores import SqueezeScore
 from glutesignal.symmetry import symmetry_index_pct, symmetry_over_reps
 
@@ -26,6 +26,10 @@ ENVELOPE_WINDOW_S = 0.1  # 100 ms RMS: smooth enough to read, fast enough to fol
 DISPLAY_BUFFER_S = 30.0
 QUALITY_WINDOW_S = 8.0  # long enough to hold a contraction and a rest for the SNR
 QUALITY_EVERY_S = 2.0
+MAINS_CHECK_EVERY_S = 2.0
+"""The raw EMG is searched for mains lines at every multiple of this on the stream clock, s."""
+MAINS_SEARCH_S = 4.0
+"""Raw EMG searched at each check (the latest gap-free stretch up to this long), s."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,10 @@ class LiveStats:
     squeeze_scores: tuple[SqueezeScore, ...] = ()
     """Scores of the squeeze test so far, right then left."""
     weaker_squeeze_side: Optional[str] = None
+    mains_hz: Optional[float] = None
+    """Mains frequency of the notches, Hz: given, or found in the signal; None while none is known."""
+    notch_hz: tuple[float, ...] = ()
+    """Mains lines notched out so far (only lines found in the signal), Hz."""
 
     def quality_warning(self, channel_names) -> str:
         """'' when every channel is fine, else which to check and why."""
@@ -145,16 +153,26 @@ class LiveProcessor:
     """Condition, envelope and score each new EMG block as it arrives."""
 
     def __init__(self, channel_names: tuple[str, ...], emg_fs_hz: float, imu_fs_hz: float, *,
-                 mains_hz: float = 50.0, link: str = "", display_s: float = DISPLAY_BUFFER_S,
+                 mains_hz: Optional[float] = None, link: str = "", display_s: float = DISPLAY_BUFFER_S,
                  squeeze_cues: Optional[tuple[Cue, ...]] = None, single_leg: bool = False) -> None:
+        """``mains_hz``: the local mains frequency when known (50 or 60 Hz), else None to
+        find it in the signal. Either way only the lines found in the raw EMG are notched
+        (`glutesignal.quality.detect_mains`, checked every `MAINS_CHECK_EVERY_S` of
+        signal; a line once found stays notched)."""
         n = len(channel_names)
         # At 500 Hz the usual 450 Hz band edge is above Nyquist: use 0.45 fs there.
-        self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=mains_hz, high_hz=default_high_hz(emg_fs_hz))
+        self._high_hz = default_high_hz(emg_fs_hz)
+        self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=None, high_hz=self._high_hz)
+        self._harmonics: tuple[int, ...] = ()
+        self._mains_every = max(1, int(round(MAINS_CHECK_EVERY_S * emg_fs_hz)))
+        self._mains_need = int(round(MAINS_DETECT_S * emg_fs_hz))
+        self._mains_search = int(round(MAINS_SEARCH_S * emg_fs_hz))
+        self._run_start = 0  # first sample of the current gap-free run
         self.rms = MovingRMS(emg_fs_hz, n, window_s=ENVELOPE_WINDOW_S)
         capacity = int(display_s * emg_fs_hz)
         self.state = LiveState(tuple(channel_names), emg_fs_hz, RingBuffer(n, capacity),
-                               RingBuffer(n, capacity), LiveStats(link=link, emg_fs_hz=emg_fs_hz))
-        self.raw = RingBuffer(n, int(QUALITY_WINDOW_S * emg_fs_hz))
+                               RingBuffer(n, capacity), LiveStats(link=link, emg_fs_hz=emg_fs_hz, mains_hz=mains_hz))
+        self.raw = RingBuffer(n, int(max(QUALITY_WINDOW_S, MAINS_SEARCH_S) * emg_fs_hz))
         if imu_fs_hz > 0:
             self.pelvis_tracker = PelvisTracker(imu_fs_hz)
             self.state.imu_fs_hz = imu_fs_hz
@@ -186,6 +204,52 @@ class LiveProcessor:
             self.raw.write_gap(gap)
             if self.balance is not None:
                 self.balance.gap(gap)
+            self._run_start = first_sample
+        # Cut the block at the mains checks, which fall on fixed stream samples, so the
+        # notches change at the same sample however the stream was split into blocks.
+        n = emg_uV.shape[1]
+        pos = 0
+        while pos < n:
+            check = ((first_sample + pos) // self._mains_every + 1) * self._mains_every
+            cut = min(n, check - first_sample)
+            self._push_run(first_sample + pos, emg_uV[:, pos:cut])
+            pos = cut
+            if first_sample + pos == check:
+                self._check_mains()
+
+    def _check_mains(self) -> None:
+        """Search the latest raw EMG for mains lines; notch any new one from here on."""
+        have = min(self.next_sample - self._run_start, self._mains_search)
+        if have < self._mains_need:
+            return
+        raw = self.raw.latest(have).astype(float)
+        if not np.all(np.isfinite(raw)):
+            return
+        fs = self.state.emg_fs_hz
+        found = detect_mains(raw, fs, mains_hz=self.mains_hz, max_hz=self._high_hz)
+        if found.mains_hz is None:
+            return
+        harmonics = tuple(sorted(set(self._harmonics) | set(found.harmonics)))
+        if harmonics == self._harmonics and self.mains_hz == found.mains_hz:
+            return
+        self.mains_hz = found.mains_hz
+        self._harmonics = harmonics
+        conditioner = Conditioner(fs, raw.shape[0], mains_hz=self.mains_hz, harmonics=harmonics,
+                                  high_hz=self._high_hz)
+        # Run the new filters over the signal just searched, so they take over in steady
+        # state (their transients last well under that: Q 30 at 50 Hz decays in ~0.2 s).
+        conditioner.process(raw)
+        self.conditioner = conditioner
+        self.state.stats = dataclasses.replace(self.state.stats, mains_hz=self.mains_hz,
+                                               notch_hz=conditioner.design.notch_hz)
+
+    @property
+    def notch_hz(self) -> tuple[float, ...]:
+        """Mains lines notched out now, Hz."""
+        return self.conditioner.design.notch_hz
+
+    def _push_run(self, first_sample: int, emg_uV: np.ndarray) -> None:
+        """Process a block that continues the stream without a gap."""
         conditioned = self.conditioner.process(emg_uV)
         envelope = self.rms.process(conditioned)
         self.raw.write(emg_uV)
