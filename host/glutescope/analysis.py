@@ -18,6 +18,7 @@ import numpy as np
 
 from glutescope.guide import Cue, squeeze_test_cues
 from glutescope.live import LiveProcessor, LiveStats
+from glutescope.mains import recorded_mains_hz
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording, RecordingReader, RecordSource
@@ -170,6 +171,9 @@ class SegmentAnalysis:
     """Signal quality per channel over the segment."""
     plan: ExercisePlan
     """The exercise and cues used."""
+    mains_source: str = ""
+    """Where the mains frequency came from, in words (``stats.mains_hz``, ``stats.notch_hz``
+    say which frequency and lines were notched)."""
 
     @property
     def duration_s(self) -> float:
@@ -227,7 +231,7 @@ def _merge_quality(history: list[tuple[ChannelQuality, ...]], n_channels: int) -
 
 
 def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[ExercisePlan] = None,
-                    mains_hz: float = 50.0) -> SegmentAnalysis:
+                    mains_hz: Optional[float] = None) -> SegmentAnalysis:
     """Feed one segment of a recording through a `LiveProcessor`, as it arrived live.
 
     EMG blocks go in at the live blocks' boundaries (each valid run split at the
@@ -243,8 +247,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         Index into ``rec.emg``.
     plan : ExercisePlan, optional
         Default: ``exercise_plan(rec)``.
-    mains_hz : float
-        Mains frequency notched out, Hz (50 or 60).
+    mains_hz : float, optional
+        Mains frequency, Hz (50 or 60); default: the one stored in ``meta.json``, else
+        found in the signal. Only the lines found in the signal are notched, as live.
 
     Returns
     -------
@@ -269,6 +274,13 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     fs = float(info.emg_fs_hz)
     imu = rec.imu[segment] if segment < len(rec.imu) and info.imu_fs_hz > 0 else None
     ifs = float(info.imu_fs_hz) if imu is not None else 0.0
+    if mains_hz is not None:
+        mains_source = "given for this analysis"
+    elif recorded_mains_hz(rec.meta) is not None:
+        mains_hz = recorded_mains_hz(rec.meta)
+        mains_source = f"stored with the recording ({(rec.meta or {}).get('mains_source', 'given')})"
+    else:
+        mains_source = "found in the signal"
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
                          single_leg=plan.single_leg)
     emg_uV = codes_to_uV(emg.samples, info)
@@ -299,7 +311,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     stats = proc.state.stats
     reps = _rep_results(stats.contractions, fs, envelope, pelvis, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
-                           _merge_quality(history, len(names)), plan)
+                           _merge_quality(history, len(names)), plan, mains_source)
 
 
 @dataclass(frozen=True)
@@ -326,7 +338,8 @@ def _rep_results(contractions: tuple[Contraction, ...], fs, envelope, pelvis, if
     return tuple(out)
 
 
-def analyse(rec: Recording, *, exercise: Optional[str] = None, mains_hz: float = 50.0) -> tuple[SegmentAnalysis, ...]:
+def analyse(rec: Recording, *, exercise: Optional[str] = None,
+            mains_hz: Optional[float] = None) -> tuple[SegmentAnalysis, ...]:
     """Every segment of a recording through the live pipeline (see `analyse_segment`).
 
     Parameters
@@ -334,8 +347,8 @@ def analyse(rec: Recording, *, exercise: Optional[str] = None, mains_hz: float =
     rec : Recording
     exercise : str, optional
         Passed to `exercise_plan`.
-    mains_hz : float
-        Mains frequency, Hz.
+    mains_hz : float, optional
+        Mains frequency, Hz; default: stored in the recording, else found in the signal.
 
     Returns
     -------

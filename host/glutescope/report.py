@@ -20,6 +20,7 @@ from glutescope.export import start_datetime
 from glutescope.recording import Recording
 from glutesignal import scores as _s
 from glutesignal.balance import OFF_FACTOR, ON_FACTOR
+from glutesignal.onsets import MIN_DURATION_S
 
 __all__ = ["DISCLAIMER", "score_definitions", "symmetry_sentence", "write_report"]
 
@@ -34,10 +35,12 @@ def score_definitions() -> list[tuple[str, str]]:
     """Each score in words, with the thresholds the code uses (docs/scores.md)."""
     return [
         ("Envelope", "How loud a glute is: the 100 ms moving RMS of the EMG after a 20-450 Hz band-pass and "
-                     "mains notch (De Luca 1997; SENIAM), in microvolts (uV) at the electrodes."),
+                     "notches at the mains lines found in the signal (De Luca 1997; SENIAM), in microvolts "
+                     "(uV) at the electrodes."),
         ("Rep", f"A contraction of both glutes: their summed envelope rises above {ON_FACTOR:g} x its resting "
-                f"level and ends below {OFF_FACTOR:g} x (at least 0.5 s; Bonato et al. 1998). Time under "
-                "tension is onset to offset; mean and peak are per side over the rep."),
+                f"level and lasts while above {OFF_FACTOR:g} x (at least {MIN_DURATION_S:g} s; Bonato et al. "
+                "1998). The resting level is found in the signal: the mean envelope of its quietest half "
+                "second. Time under tension is onset to offset; mean and peak are per side over the rep."),
         ("Symmetry index (SI)", "(R - L) / (0.5 (R + L)) x 100 % of the mean envelopes in a rep (Robinson et "
                                 "al. 1987): 0 is perfect symmetry, positive means the right glute is louder. "
                                 "Over a set, the mean of the per-rep SIs with a 95 % confidence interval; the "
@@ -122,7 +125,20 @@ def _header_text(rec: Recording, analysis: SegmentAnalysis, n_segments: int) -> 
         f"Device: {dev}",
         f"Duration: {analysis.duration_s:.1f} s of EMG ({missing})",
         f"Exercise: {analysis.plan.exercise or 'not recorded'} ({analysis.plan.source})",
+        mains_sentence(analysis),
     ]
+
+
+def mains_sentence(analysis: SegmentAnalysis) -> str:
+    """Which mains frequency and lines the EMG was notched at, and how that is known."""
+    st = analysis.stats
+    source = f" ({analysis.mains_source})" if analysis.mains_source else ""
+    if st.mains_hz is None:
+        return f"Mains: no mains line found in the signal{source}; no notch applied"
+    if not st.notch_hz:
+        return f"Mains: {st.mains_hz:g} Hz{source}; no line of it found in the signal, no notch applied"
+    lines = ", ".join(f"{f:g}" for f in st.notch_hz)
+    return f"Mains: {st.mains_hz:g} Hz{source}; notched at {lines} Hz (only lines found in the signal)"
 
 
 def _page_one(fig, rec: Recording, analysis: SegmentAnalysis, n_segments: int) -> None:
