@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from glutescope.guide import Cue, squeeze_test_cues
-from glutescope.live import LiveProcessor, LiveStats
+from glutescope.live import LiveProcessor, LiveStats, adc_scale
 from glutescope.mains import recorded_mains_hz
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
@@ -282,7 +282,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     else:
         mains_source = "found in the signal"
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
-                         single_leg=plan.single_leg)
+                         single_leg=plan.single_leg, adc=adc_scale(info))
     emg_uV = codes_to_uV(emg.samples, info)
     envelope = np.full(emg_uV.shape, np.nan)
     pelvis = None

@@ -18,7 +18,7 @@ from glutesignal.balance import BalanceTracker, Contraction, working_side_pairs
 from glutesignal.conditioning import Conditioner, default_high_hz
 from glutesignal.envelope import MovingRMS
 from glutesignal.pelvis import PelvisTracker
-from glutesignal.quality import MAINS_DETECT_S, ChannelQuality, channel_quality, detect_mains
+from glutesignal.quality import MAINS_DETECT_S, AdcScale, ChannelQuality, channel_quality, detect_mains
 from glutesignal.scores import SqueezeScore
 from glutesignal.symmetry import symmetry_index_pct, symmetry_over_reps
 
@@ -137,6 +137,14 @@ class LiveState:
         return len(self.channel_names)
 
 
+def adc_scale(info) -> Optional[AdcScale]:
+    """The ADC scale a device's INFO states (None when it states no usable one)."""
+    try:
+        return AdcScale.from_device(info.vref_mV, info.emg_gain)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
 def _finite(x: float) -> Optional[float]:
     return float(x) if np.isfinite(x) else None
 
@@ -154,8 +162,12 @@ class LiveProcessor:
 
     def __init__(self, channel_names: tuple[str, ...], emg_fs_hz: float, imu_fs_hz: float, *,
                  mains_hz: Optional[float] = None, link: str = "", display_s: float = DISPLAY_BUFFER_S,
-                 squeeze_cues: Optional[tuple[Cue, ...]] = None, single_leg: bool = False) -> None:
-        """``mains_hz``: the local mains frequency when known (50 or 60 Hz), else None to
+                 squeeze_cues: Optional[tuple[Cue, ...]] = None, single_leg: bool = False,
+                 adc: Optional[AdcScale] = None) -> None:
+        """``adc``: the device's ADC scale (INFO: step, rails, stated gain) for the quality
+        checks of quantisation, saturation and gain plausibility (`adc_scale`).
+
+        ``mains_hz``: the local mains frequency when known (50 or 60 Hz), else None to
         find it in the signal. Either way only the lines found in the raw EMG are notched
         (`glutesignal.quality.detect_mains`, checked every `MAINS_CHECK_EVERY_S` of
         signal; a line once found stays notched)."""
@@ -179,6 +191,7 @@ class LiveProcessor:
             self.state.pelvis = RingBuffer(3, int(display_s * imu_fs_hz))
         self.next_imu_sample = 0
         self.mains_hz = mains_hz
+        self.adc = adc
         self._quality_at = 0
         self.sides = _side_rows(tuple(channel_names))
         self.balance = BalanceTracker(emg_fs_hz) if self.sides else None
@@ -322,7 +335,7 @@ class LiveProcessor:
         conditioned = self.state.emg.latest(n).astype(float)
         if not (np.all(np.isfinite(raw)) and np.all(np.isfinite(conditioned))):
             return  # a gap inside the window: grade again once it has scrolled out
-        quality = channel_quality(raw, conditioned, fs, mains_hz=self.mains_hz)
+        quality = channel_quality(raw, conditioned, fs, mains_hz=self.mains_hz, adc=self.adc)
         self.state.stats = dataclasses.replace(self.state.stats, quality=quality)
 
     def update_link(self, counters, status, emg_assembler) -> None:

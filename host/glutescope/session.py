@@ -137,7 +137,7 @@ class LiveSession:
 
     async def _main(self) -> None:
         from glutescope.acquisition import Acquisition
-        from glutescope.live import LiveProcessor
+        from glutescope.live import LiveProcessor, adc_scale
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -189,7 +189,7 @@ class LiveSession:
                 mains_hz = recorded_mains_hz(_recorded_meta(opts.replay_path))
             processor = LiveProcessor(names, float(info.emg_fs_hz), float(info.imu_fs_hz),
                                       mains_hz=mains_hz, link=self.transport.description,
-                                      squeeze_cues=cues, single_leg=single_leg)
+                                      squeeze_cues=cues, single_leg=single_leg, adc=adc_scale(info))
             for kind, block, data in early:
                 if kind == "emg" and block.channel_mask == info.channel_mask:
                     processor.push_emg(block.first_sample, *data)

@@ -1,4 +1,5 @@
-"""Signal quality per EMG channel: lead-off, saturation, mains, motion, noise, SNR.
+"""Signal quality per EMG channel: lead-off, dead or quantisation-only front end,
+saturation, implausible scale (a wrong gain), mains, motion, noise, SNR.
 
 A score from a bad electrode is flagged, not hidden: these measures go beside every
 score in the UI and the report.
@@ -12,6 +13,11 @@ References
    quality. J Appl Physiol 79(5):1803-1815, 1995.
 .. [3] De Luca CJ, Gilmore LD, Kuznetsov M, Roy SH. J Biomech 43:1573-1579, 2010
    (motion artefact power below 20 Hz).
+.. [4] De Luca CJ. The use of surface electromyography in biomechanics. J Appl Biomech
+   13:135-163, 1997 (sEMG amplitude 0-10 mV peak to peak, i.e. a few mV RMS at most).
+.. [5] Huigen E, Peper A, Grimbergen CA. Investigation into the origin of the noise of
+   surface electrodes. Med Biol Eng Comput 40:332-338, 2002 (electrode noise of the
+   order of 1 µV RMS in the EMG band).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from scipy import signal as _sig
 
 from . import _validate
 
-__all__ = ["ChannelQuality", "MainsEstimate", "channel_quality", "detect_mains"]
+__all__ = ["AdcScale", "ChannelQuality", "MainsEstimate", "channel_quality", "detect_mains"]
 
 FLAT_UV = 0.5
 """Raw standard deviation below which a channel is flat (lead off / no signal), µV."""
@@ -43,6 +49,67 @@ SNR_FAIR_DB, SNR_POOR_DB = 10.0, 3.0
 """Contraction-to-rest SNR below which quality is fair / poor, dB."""
 SATURATION_FAIR, SATURATION_POOR = 0.001, 0.01
 """Fraction of saturated samples above which quality is fair / poor."""
+QUANTISED_POOR_LSB = 1.0
+"""Conditioned RMS of the loudest 10 % of windows, in ADC steps, below which a channel
+carries only quantisation noise: uniform quantisation alone is 0.29 steps RMS and a
+dead input toggling between two codes about 0.5; a live EMG at rest 1 step RMS already
+spans +-3 codes. Below this nothing of the muscle is resolved (front end dead,
+electrode off, or a gain too low for the ADC)."""
+IMPLAUSIBLE_HIGH_UV = 5000.0
+"""Conditioned RMS (loudest 10 % of windows) above which the amplitude is not sEMG at
+the electrodes, µV: surface EMG stays within 0-10 mV peak to peak [4], so 5 mV RMS means
+the stated gain is too low (or the channel is not EMG)."""
+IMPLAUSIBLE_LOW_UV = 0.5
+"""Conditioned RMS of the quietest 10 % of windows below which the rest level is below
+any real electrode's noise floor, µV: skin-electrode and amplifier noise in the
+20-450 Hz band are of the order of 1 µV RMS [5] (thermal noise of 10 kOhm alone is
+0.27 µV): a rest under half of that order means the stated gain is too high (a gain
+stated ~10 x above the real one; a 5 x error on a 3 µV rest stays above this and goes
+unseen)."""
+
+
+@dataclass(frozen=True)
+class AdcScale:
+    """How the raw µV were made from ADC codes (from the device's INFO)."""
+
+    lsb_uV: float
+    """One ADC step at the electrodes, µV (``vref / 2^bits / gain``)."""
+    low_uV: float
+    """The lowest code (rail) in µV at the electrodes."""
+    high_uV: float
+    """The highest code (rail) in µV at the electrodes."""
+    gain: float
+    """The analog gain the device states (INFO), V/V."""
+
+    @classmethod
+    def from_device(cls, vref_mV: float, emg_gain: float, bits: int = 12) -> AdcScale:
+        """The scale of ``(code - 2^(bits-1)) * vref / 2^bits / gain`` (PROTOCOL.md, EMG block).
+
+        Parameters
+        ----------
+        vref_mV : float
+            ADC reference, mV.
+        emg_gain : float
+            Analog gain from the electrodes to the ADC pin, V/V.
+        bits : int
+            ADC resolution, bits.
+        """
+        vref_mV = _validate.positive("vref_mV", vref_mV, " (mV)")
+        emg_gain = _validate.positive("emg_gain", emg_gain, " (V/V)")
+        bits = _validate.count("bits", bits, 2)
+        lsb = vref_mV * 1000.0 / 2 ** bits / emg_gain
+        mid = 2 ** (bits - 1)
+        return cls(lsb, -mid * lsb, (2 ** bits - 1 - mid) * lsb, emg_gain)
+
+
+def _grid_step(x: np.ndarray) -> float | None:
+    """The step of the value grid ``x`` lies on, if it lies on one of at most 4096 levels."""
+    u = np.unique(x)
+    if u.size < 2 or u.size > 4096:
+        return None
+    step = float(np.min(np.diff(u)))
+    k = (u - u[0]) / step
+    return step if np.allclose(k, np.round(k), atol=1e-3) else None
 
 
 MAINS_CANDIDATES_HZ = (50.0, 60.0)
@@ -183,10 +250,15 @@ class ChannelQuality:
     never contracts clearly above rest (nothing to judge)."""
     motion_rms_uV: float = 0.0
     """RMS of the raw signal below 20 Hz, µV."""
+    loud_rms_uV: float = 0.0
+    """RMS of the conditioned signal in the loudest 10 % of 100 ms windows, µV."""
+    loud_rms_lsb: float | None = None
+    """``loud_rms_uV`` in ADC steps (from ``adc`` or the value grid of the raw signal);
+    None when the step is unknown."""
 
 
 def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | None = 50.0,
-                    saturated=None) -> tuple[ChannelQuality, ...]:
+                    saturated=None, adc: AdcScale | None = None) -> tuple[ChannelQuality, ...]:
     """Grade each channel of a stretch of recording (a few seconds or more).
 
     Parameters
@@ -200,7 +272,19 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
     mains_hz : float or None
         Mains frequency, Hz.
     saturated : array_like of bool, shape (n_channels, n_samples), or None
-        Samples at the ADC rails (codes 0 or 4095).
+        Samples at the ADC rails (codes 0 or 4095); None: those at ``adc``'s rails.
+    adc : AdcScale or None
+        The device's scale (INFO): the ADC step for the quantisation check, the rails
+        for saturation, the stated gain for the plausibility messages. None: the step is
+        taken from the grid the raw values lie on, if they lie on one.
+
+    Notes
+    -----
+    Poor, with a reason, besides the earlier checks: a channel whose loudest windows
+    carry under :data:`QUANTISED_POOR_LSB` ADC steps RMS (only quantisation noise: a
+    dead front end, however its offset drifts); loudest windows above
+    :data:`IMPLAUSIBLE_HIGH_UV` or a rest below :data:`IMPLAUSIBLE_LOW_UV` (amplitudes no
+    electrode on skin gives: the gain the device states does not match its front end).
 
     Returns
     -------
@@ -215,7 +299,12 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
     n_win = int(round(0.1 * fs))
     if raw.shape[1] < 10 * n_win:
         raise ValueError(f"raw_uV must hold at least 1 s ({10 * n_win} samples); got {raw.shape[1]}")
-    sat = np.zeros(raw.shape, bool) if saturated is None else np.asarray(saturated, dtype=bool)
+    if saturated is not None:
+        sat = np.asarray(saturated, dtype=bool)
+    elif adc is not None:
+        sat = (raw <= adc.low_uV + 0.5 * adc.lsb_uV) | (raw >= adc.high_uV - 0.5 * adc.lsb_uV)
+    else:
+        sat = np.zeros(raw.shape, bool)
     if sat.shape != raw.shape:
         raise ValueError(f"saturated must have the shape of raw_uV {raw.shape}; got {sat.shape}")
     f, p = _sig.welch(raw - raw.mean(axis=1, keepdims=True), fs=fs, nperseg=min(raw.shape[1], int(fs)), axis=-1)
@@ -239,11 +328,22 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
         flat = bool(raw[ch].std() < FLAT_UV)
         noise = float(np.percentile(win_rms[ch], 10))
         loud = float(np.percentile(win_rms[ch], 90))
+        step = adc.lsb_uV if adc is not None else _grid_step(raw[ch])
+        loud_lsb = loud / step if step else None
+        gain = f" (the device states gain {adc.gain:g})" if adc is not None else ""
         snr = 20 * np.log10(loud / noise) if noise > 0 and loud > 2 * noise else None
         sat_frac = float(sat[ch].mean())
         poor, fair = [], []
         if flat:
             poor.append("flat signal: electrode off or no contact")
+        elif loud_lsb is not None and loud_lsb < QUANTISED_POOR_LSB:
+            poor.append(f"only quantisation noise ({loud_lsb:.2f} ADC steps RMS): front end dead, electrode "
+                        "off, or gain too low for the ADC")
+        elif loud > IMPLAUSIBLE_HIGH_UV:
+            poor.append(f"implausible amplitude {loud / 1000:.1f} mV RMS for surface EMG: wrong gain{gain}?")
+        elif noise < IMPLAUSIBLE_LOW_UV and (loud_lsb is None or noise / step >= QUANTISED_POOR_LSB):
+            poor.append(f"implausibly quiet rest {noise:.2f} µV RMS, below any electrode's noise: "
+                        f"wrong gain{gain}?")
         checks = [(sat_frac, SATURATION_FAIR, SATURATION_POOR, "saturated samples")]
         if mains_rms[ch] > MAINS_RMS_FLOOR_UV:
             checks.append((float(mains[ch]), MAINS_RATIO_FAIR, MAINS_RATIO_POOR, "mains interference"))
@@ -260,5 +360,5 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
             fair.append(f"low SNR {snr:.1f} dB")
         grade = "poor" if poor else ("fair" if fair else "good")
         out.append(ChannelQuality(ch, grade, tuple(poor + fair), flat, sat_frac, float(mains[ch]),
-                                  float(motion[ch]), noise, snr, float(motion_rms[ch])))
+                                  float(motion[ch]), noise, snr, float(motion_rms[ch]), loud, loud_lsb))
     return tuple(out)

@@ -153,3 +153,22 @@ def test_the_mains_frequency_is_found_when_not_given_and_its_hum_removed(mains_h
     shown = live.state.emg.latest(s.emg_uV.shape[1])[:, late]
     band_only = condition(s.emg_uV, s.emg_fs_hz, mains_hz=None)[:, late]
     assert _line_power(shown, s.emg_fs_hz, mains_hz) < 0.1 * _line_power(band_only, s.emg_fs_hz, mains_hz)
+
+
+def test_quality_checks_the_signal_against_the_gain_the_device_states():
+    from glutesignal.quality import AdcScale
+
+    s = simulate("rest", seed=2, duration_s=12.0, mains_hz=None)
+    # The front end's real gain is 1000 but INFO says 20000: every µV is 20 x too small.
+    stated = AdcScale.from_device(vref_mV=3300, emg_gain=20000.0)
+    live = LiveProcessor(NAMES, s.emg_fs_hz, s.imu_fs_hz, adc=stated)
+    feed(live, s.emg_uV / 20.0, 40)
+    live.update_quality()
+    assert [q.grade for q in live.state.stats.quality] == ["poor", "poor"]
+    assert "implausibly quiet rest" in live.state.stats.quality_warning(NAMES)
+    assert "states gain 20000" in live.state.stats.quality_warning(NAMES)
+    # With the gain it really has, the same person at rest is fine.
+    right = LiveProcessor(NAMES, s.emg_fs_hz, s.imu_fs_hz, adc=AdcScale.from_device(3300, 1000.0))
+    feed(right, s.emg_uV, 40)
+    right.update_quality()
+    assert all(q.grade != "poor" for q in right.state.stats.quality)

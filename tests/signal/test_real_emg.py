@@ -115,3 +115,14 @@ def test_app_detector_on_real_gait_fails_with_the_rest_assumed_in_the_first_seco
     assert assumed > 2 * found.rest_uV
     hits = ContractionDetector(1000.0, rest_uV=assumed).process(env)
     assert len(hits) < 0.9 * len(real_walking_emg["touchdown_s"])
+
+
+def test_every_real_channel_is_graded_good(real_walking_emg):
+    # Thirteen real electrodes in good contact: none may trip the dead, quantised,
+    # implausible-scale, mains or motion checks (the values lie on a 0.1 µV grid).
+    from glutesignal.quality import channel_quality
+
+    x = np.vstack([real_walking_emg["columns"][m] for m in MUSCLES])
+    q = channel_quality(x, condition(x, 1000.0, mains_hz=None), 1000.0, mains_hz=50.0)
+    assert [c.grade for c in q] == ["good"] * len(MUSCLES), [c.reasons for c in q]
+    assert all(c.loud_rms_lsb is not None and c.loud_rms_lsb > 100 for c in q)
