@@ -297,7 +297,9 @@ class LiveProcessor:
         if self.state.pelvis is None or first_sample < self.next_imu_sample:
             return
         if first_sample > self.next_imu_sample:
-            self.pelvis_tracker.reset()  # a hole in the IMU stream: re-level from gravity
+            # A hole in the IMU stream: re-level from gravity, keep the reference posture
+            # and the gyro bias (re-learning them mid-rep would re-zero tilt to the rep).
+            self.pelvis_tracker.gap(first_sample - self.next_imu_sample)
             self.state.pelvis.write_gap(first_sample - self.next_imu_sample)
         angles = self.pelvis_tracker.process(acc_g, gyro_dps)
         self.state.pelvis.write(np.vstack([angles.tilt_deg, angles.obliquity_deg, angles.rotation_deg]))

@@ -172,3 +172,19 @@ def test_quality_checks_the_signal_against_the_gain_the_device_states():
     feed(right, s.emg_uV, 40)
     right.update_quality()
     assert all(q.grade != "poor" for q in right.state.stats.quality)
+
+
+def test_an_imu_gap_mid_rep_keeps_the_tilt_reference():
+    s = simulate("bridges", seed=0, duration_s=40.0)
+    rep = s.reps[2]
+    t = s.t_imu_s()
+    g0 = int(np.searchsorted(t, rep.start_s + 0.6 * (rep.end_s - rep.start_s)))
+    g1 = g0 + 30  # ~0.3 s of IMU never arrived
+    live = LiveProcessor(NAMES, s.emg_fs_hz, s.imu_fs_hz)
+    for a in list(range(0, g0, 4)) + list(range(g1, g1 + 60, 4)):
+        b = min(a + 4, g0) if a < g0 else a + 4
+        live.push_imu(a, s.acc_g[:, a:b], s.gyro_dps[:, a:b])
+    tilt = live.state.pelvis.latest(60)[0]
+    assert s.tilt_deg[g1] < -15.0
+    # After the gap tilt still reads the bridge (it was re-zeroed to it before).
+    np.testing.assert_allclose(tilt, s.tilt_deg[g1:g1 + 60], atol=1.0)
