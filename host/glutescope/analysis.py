@@ -23,6 +23,7 @@ from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording, RecordingReader, RecordSource
 from glutesignal.balance import Contraction
+from glutesignal.fatigue import FatigueTrend, fatigue_trend
 from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
 from glutesignal.symmetry import symmetry_index_pct
@@ -174,6 +175,9 @@ class SegmentAnalysis:
     mains_source: str = ""
     """Where the mains frequency came from, in words (``stats.mains_hz``, ``stats.notch_hz``
     say which frequency and lines were notched)."""
+    fatigue: tuple = ()
+    """``(side, FatigueTrend)`` of each glute over the reps of the segment
+    (`glutesignal.fatigue`): median-frequency and amplitude trends, left then right."""
 
     @property
     def duration_s(self) -> float:
@@ -278,13 +282,15 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         mains_source = "given for this analysis"
     elif recorded_mains_hz(rec.meta) is not None:
         mains_hz = recorded_mains_hz(rec.meta)
-        mains_source = f"stored with the recording ({(rec.meta or {}).get('mains_source', 'given')})"
+        how = (rec.meta or {}).get("mains_source")
+        mains_source = "detected in the signal when recorded" if how == "detected" else "given when recorded"
     else:
         mains_source = "found in the signal"
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
                          single_leg=plan.single_leg, adc=adc_scale(info))
     emg_uV = codes_to_uV(emg.samples, info)
     envelope = np.full(emg_uV.shape, np.nan)
+    conditioned = np.full(emg_uV.shape, np.nan)
     pelvis = None
     imu_blocks: list[tuple[int, int]] = []
     if imu is not None:
@@ -301,6 +307,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
             next_imu += 1
         proc.push_emg(a, emg_uV[:, a:b])
         envelope[:, a:b] = proc.state.envelope.latest(b - a)
+        conditioned[:, a:b] = proc.state.emg.latest(b - a)
         before = proc.state.stats.quality
         proc.update_quality()
         if proc.state.stats.quality is not before and proc.state.stats.quality:
@@ -311,7 +318,19 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     stats = proc.state.stats
     reps = _rep_results(stats.contractions, fs, envelope, pelvis, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
-                           _merge_quality(history, len(names)), plan, mains_source)
+                           _merge_quality(history, len(names)), plan, mains_source,
+                           _fatigue(conditioned, fs, reps, names))
+
+
+def _fatigue(conditioned: np.ndarray, fs: float, reps, names) -> tuple[tuple[str, FatigueTrend], ...]:
+    """Fatigue trend of each glute over the reps (the windows inside them)."""
+    intervals = [(r.start_s, r.start_s + r.duration_s) for r in reps]
+    out = []
+    for side in ("left", "right"):
+        name = f"glute_max_{side}"
+        if name in names and intervals:
+            out.append((side, fatigue_trend(conditioned[names.index(name)], fs, intervals)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,22 @@ def _header_text(rec: Recording, analysis: SegmentAnalysis, n_segments: int) -> 
     ]
 
 
+def fatigue_sentence(analysis: SegmentAnalysis) -> str:
+    """Median-frequency and amplitude trend of each glute over the reps, with its caveat."""
+    parts = []
+    for side, tr in analysis.fatigue:
+        if tr.mdf_slope_pct_per_min is None or tr.rms_slope_pct_per_min is None:
+            parts.append(f"{side}: too few 0.5 s windows in the reps ({tr.n_windows})")
+        else:
+            parts.append(f"{side} median frequency {tr.mdf_slope_pct_per_min:+.1f} %/min "
+                         f"({tr.mdf_slope_hz_per_s:+.2f} Hz/s from {tr.mdf_initial_hz:.0f} Hz), "
+                         f"amplitude {tr.rms_slope_pct_per_min:+.1f} %/min")
+    if not parts:
+        return "Fatigue trend: no reps to measure."
+    return ("Fatigue trend over the reps (De Luca 1984): " + "; ".join(parts) + ". A falling median frequency "
+            "with rising amplitude suggests fatigue; in dynamic reps force and joint angle also move them.")
+
+
 def mains_sentence(analysis: SegmentAnalysis) -> str:
     """Which mains frequency and lines the EMG was notched at, and how that is known."""
     st = analysis.stats
@@ -244,7 +260,12 @@ def _page_two(fig, analysis: SegmentAnalysis) -> None:
     h = min(0.45, 0.022 * n_rows + 0.01)
     ax = fig.add_axes((0.07, 0.94 - h, 0.86, h))
     _table(ax, header, rows, [0.06, 0.09, 0.12, 0.09, 0.09, 0.09, 0.09, 0.09, 0.1, 0.1])
-    y = 0.94 - h - 0.03
+    y = 0.94 - h - 0.015
+    import textwrap
+
+    fatigue_lines = textwrap.wrap(fatigue_sentence(analysis), 125)
+    fig.text(0.07, y, "\n".join(fatigue_lines), fontsize=8, va="top", linespacing=1.3)
+    y -= 0.0145 * len(fatigue_lines) + 0.02
     fig.text(0.07, y, "Squeeze test", fontsize=12, weight="bold", va="top")
     st = analysis.stats
     if st.squeeze_scores:
@@ -264,8 +285,6 @@ def _page_two(fig, analysis: SegmentAnalysis) -> None:
     y -= 0.01
     fig.text(0.07, y, "How to read this", fontsize=12, weight="bold", va="top")
     y -= 0.028
-    import textwrap
-
     for name, text in score_definitions():
         lines = textwrap.wrap(f"{name}: {text}", 118)
         fig.text(0.07, y, "\n".join(lines), fontsize=7.5, va="top", linespacing=1.3)

@@ -52,7 +52,7 @@ def test_its_report_is_notched_at_60_hz(recorded_at_60_hz):
     status, _, err = run_cli("report", recorded_at_60_hz, "-o", pdf)
     assert status == ExitStatus.OK, err
     text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(pdf).pages).split())
-    assert "Mains: 60 Hz (stored with the recording (detected)); notched at 60" in text
+    assert "Mains: 60 Hz (detected in the signal when recorded); notched at 60" in text
 
 
 def test_the_stored_frequency_wins_over_a_search_and_a_given_one_over_both(recorded_at_60_hz, tmp_path):
