@@ -90,6 +90,11 @@ class LiveStats:
             grades = ", ".join(f"{name(q.channel)} {q.grade}" + (f" ({'; '.join(q.reasons)})" if q.reasons else "")
                                for q in self.quality)
             lines.append(f"glutescope: signal quality: {grades}")
+        if self.notch_hz:
+            lines.append(f"glutescope: mains {self.mains_hz:g} Hz; notched at "
+                         f"{', '.join(f'{f:g}' for f in self.notch_hz)} Hz (the lines found in the signal)")
+        elif self.samples:
+            lines.append("glutescope: no mains line found in the signal; not notched")
         for score in self.squeeze_scores:
             lines.append(f"glutescope: squeeze test: {describe_score(score)}")
         if self.weaker_squeeze_side:

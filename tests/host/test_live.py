@@ -188,3 +188,15 @@ def test_an_imu_gap_mid_rep_keeps_the_tilt_reference():
     assert s.tilt_deg[g1] < -15.0
     # After the gap tilt still reads the bridge (it was re-zeroed to it before).
     np.testing.assert_allclose(tilt, s.tilt_deg[g1:g1 + 60], atol=1.0)
+
+
+def test_the_session_summary_says_which_mains_lines_were_notched():
+    s = simulate("bridges", seed=4, duration_s=8.0, mains_hz=60.0)
+    live = LiveProcessor(NAMES, s.emg_fs_hz, s.imu_fs_hz)
+    feed(live, s.emg_uV, 40)
+    live.update_link(type("C", (), {"frames": 1, "corrupt_frames": 0, "lost_frames": 0})(), None, None)
+    assert "glutescope: mains 60 Hz; notched at 60" in live.state.stats.report(NAMES)
+    clean = LiveProcessor(NAMES, s.emg_fs_hz, s.imu_fs_hz)
+    feed(clean, simulate("bridges", seed=4, duration_s=8.0, mains_hz=None).emg_uV, 40)
+    clean.update_link(type("C", (), {"frames": 1, "corrupt_frames": 0, "lost_frames": 0})(), None, None)
+    assert "no mains line found in the signal; not notched" in clean.state.stats.report(NAMES)
