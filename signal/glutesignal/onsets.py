@@ -1,5 +1,15 @@
-"""Muscle onset/offset detection: Bonato's double-threshold detector, TKEO-conditioned,
-with a maximum-likelihood estimate of the change time; streaming.
+"""Muscle activity detection, streaming: the app's contraction detector and a
+sample-precise onset detector.
+
+:class:`ContractionDetector` (at the end of this module) is what the app runs, live and
+in reports: a double threshold on the RMS envelope relative to a rest level found in the
+signal, giving contraction intervals and their amplitudes (docs/scores.md, "Contractions
+and onsets"). The rest of this module, :class:`OnsetDetector` / :func:`detect_bursts`, is
+a library tool for offline onset studies that the app does not use; it assumes the first
+``baseline_s`` to be rest unless ``noise_power`` is given.
+
+Onset detector: Bonato's double-threshold detector, TKEO-conditioned, with a
+maximum-likelihood estimate of the change time.
 
 Detection. Each sample's energy ``e`` (the Teager-Kaiser energy of the conditioned EMG
 [2], [3], or its square) is compared with ``h`` times the mean energy at rest (first
