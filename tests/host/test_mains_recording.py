@@ -77,3 +77,18 @@ def test_recorded_mains_ignores_what_is_not_a_mains_frequency():
     assert recorded_mains_hz({}) is None and recorded_mains_hz(None) is None
     assert recorded_mains_hz({"mains_hz": None}) is None and recorded_mains_hz({"mains_hz": "x"}) is None
     assert recorded_mains_hz({"mains_hz": 55}) is None and recorded_mains_hz({"mains_hz": 50}) == 50.0
+
+
+def test_searching_for_mains_while_recording_loses_no_imu_sample(tmp_path):
+    # Importing the mains search (scipy) once the stream ran stalled the loop for a second
+    # or more: the virtual wearable's IMU FIFO overflowed and seconds of IMU vanished
+    # without a gap, shifting every pelvis angle against the EMG.
+    out = tmp_path / "r.glutes"
+    status, _, err = run_cli("record", out, "--duration", 12, "--speed", 8, "--exercise", "bridges")
+    assert status == 0, err
+    rec = load(out)
+    assert rec.meta["mains_hz"] == 50.0 and rec.meta["mains_source"] == "detected"
+    imu, emg = rec.imu[0], rec.emg[0]
+    assert not imu.gaps
+    expected = emg.n_samples / rec.device_info.emg_fs_hz * rec.device_info.imu_fs_hz
+    assert abs(imu.n_samples - expected) <= 10, (imu.n_samples, expected)

@@ -163,6 +163,12 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     from glutescope.recording import RecordingError, RecordingWriter
     from glutescope.session import SessionOptions, make_transport
 
+    if args.mains is None:
+        # Imported (with scipy) before the stream starts: importing it once the wearable
+        # streams stalls the loop for a second or more, and the virtual wearable's IMU
+        # FIFO overflows meanwhile.
+        import glutescope.mains  # noqa: F401
+
     if args.serial:
         print(SERIAL_SAFETY, file=env.stderr)
     options = SessionOptions(
