@@ -163,12 +163,6 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     from glutescope.recording import RecordingError, RecordingWriter
     from glutescope.session import SessionOptions, make_transport
 
-    if args.mains is None:
-        # Imported (with scipy) before the stream starts: importing it once the wearable
-        # streams stalls the loop for a second or more, and the virtual wearable's IMU
-        # FIFO overflows meanwhile.
-        import glutescope.mains  # noqa: F401
-
     if args.serial:
         print(SERIAL_SAFETY, file=env.stderr)
     options = SessionOptions(
@@ -183,6 +177,11 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         writer.open()  # before connecting: a path we cannot write fails before any radio work
     except RecordingError as exc:
         raise CliError(str(exc), ExitStatus.IO_ERROR) from None
+    if args.mains is None:
+        # Imported (with scipy) before the stream starts, after the path is known to be
+        # writable: importing it once the wearable streams stalls the loop for a second or
+        # more, and the virtual wearable's IMU FIFO overflows meanwhile.
+        import glutescope.mains  # noqa: F401
     session = _RecordSession(args, env, writer, make_transport(options), options)
     return asyncio.run(session.main())
 
