@@ -4,7 +4,7 @@ Prints: envelope/activation correlation; onset error (median, p95), misses and f
 alarms on synthetic bursts at 3, 10 and 20 dB SNR for the app's detector and three
 published ones; symmetry-index error on bridges; rep-count errors from the pelvis tilt;
 squeeze-score ordering of the weaker side; the app's onsets on a real walking recording
-against its gait events.
+against its gait events; mains detection on body-model windows.
 
 Run: PYTHONPATH=host:signal python benchmarks/signal_accuracy.py [--seeds N] [--onset-trials N]
 """
@@ -23,7 +23,7 @@ from glutesignal.simulation import burst_trial, simulate
 from glutesignal.conditioning import condition
 from glutesignal.envelope import linear_envelope, moving_rms
 from glutesignal.onsets import ContractionDetector, detect_bursts
-from glutesignal.quality import detect_mains
+from glutesignal.quality import LINE_PRESENT_RATIO, detect_mains
 from glutesignal.pelvis import pelvis_angles, segment_tilt_reps
 from glutesignal.scores import squeeze_quality
 from glutesignal.symmetry import symmetry_over_reps
@@ -75,6 +75,35 @@ REAL_EMG_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "real-em
 GAIT_HIT_WINDOW_S = (-0.25, 0.1)
 """An onset from 250 ms before to 100 ms after touchdown is that cycle's onset: gluteus
 maximus and medius switch on in terminal swing (Perry & Burnfield 2010, ch. 4-5)."""
+
+
+def mains_detection(seeds) -> None:
+    """Row: mains lines found in 4 s windows (half overlapping) of body-model sessions with
+    50 Hz, 60 Hz and no hum, and what the former fixed 50 Hz notch set took from clean EMG."""
+    print(f"\n7. Mains detection on 4 s windows of body-model bridges and demo, seeds 0..{max(seeds)}")
+    print(f"   (a line is present at >= {LINE_PRESENT_RATIO:g} x its neighbours). Goal: no line found without hum;")
+    print("   the right frequency in >= 90 % of windows with hum.")
+    for mains in (None, 50.0, 60.0):
+        right = wrong = n = 0
+        worst = 0.0
+        for seed in seeds:
+            for ex in ("bridges", "demo"):
+                s = simulate(ex, seed=seed, mains_hz=mains, duration_s=60.0)
+                w = int(4 * s.emg_fs_hz)
+                for k in range(0, s.emg_uV.shape[1] - w, w // 2):
+                    found = detect_mains(s.emg_uV[:, k:k + w], s.emg_fs_hz)
+                    n += 1
+                    right += found.mains_hz == mains
+                    wrong += found.mains_hz is not None and found.mains_hz != mains
+                    worst = max(worst, max(found.line_ratio.values()))
+        label = "no hum" if mains is None else f"{mains:g} Hz hum"
+        extra = f", largest line ratio {worst:.1f}" if mains is None else ""
+        print(f"   {label:10s}: {n} windows, right {100 * right / n:5.1f} %, a wrong line in {wrong}{extra}")
+    s = simulate("bridges", seed=0, duration_s=30.0, mains_hz=None)
+    clean = condition(s.emg_uV, s.emg_fs_hz, mains_hz=None)
+    fixed = condition(s.emg_uV, s.emg_fs_hz, mains_hz=50.0)
+    print(f"   clean EMG power removed by the former fixed 50 Hz notches: "
+          f"{100 * (1 - np.mean(fixed ** 2) / np.mean(clean ** 2)):.1f} % (now 0: no line, no notch)")
 
 
 def real_gait_onsets() -> None:
@@ -225,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                                               rotation_deg=ang.rotation_deg, imu_fs_hz=s.imu_fs_hz).total
         print(f"   seed {seed}: right {tot['right']:5.1f}, left {tot['left']:5.1f}")
     real_gait_onsets()
+    mains_detection(seeds)
     return 0
 
 

@@ -116,10 +116,11 @@ MAINS_CANDIDATES_HZ = (50.0, 60.0)
 """Mains frequencies in use worldwide, Hz."""
 LINE_PRESENT_RATIO = 8.0
 """A mains line is present when its level-normalised Welch density (1 Hz bins) is at
-least this many times the median density 3-10 Hz either side (9 dB). Chosen on 4 s
-windows of body-model sessions (bridges and demo, 8 seeds, ~900 windows each): without
-hum the largest ratio at 50 or 60 Hz was 5.5, with hum 91-93 % of windows reach 8 (the
-rest are loud contractions that bury the hum). A line weaker than this adds under
+least this many times the median density 3-10 Hz either side (9 dB). Checked on 4 s
+windows of body-model bridges and demo sessions (benchmarks/signal_accuracy.py section 7,
+seeds 0-4, 280 windows per case): without hum the largest ratio at 50 or 60 Hz is 4.5 and
+no line is found; with hum 92-94 % of windows find the right frequency (the rest are loud
+contractions that bury the hum) and none a wrong one. A line weaker than this adds under
 8 / 430 of the 20-450 Hz EMG power, about what its notch would remove from the EMG itself."""
 MAINS_DETECT_S = 2.0
 """Shortest stretch searched for mains lines, s (three 1 s Welch segments, 50 % overlap)."""
