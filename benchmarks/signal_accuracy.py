@@ -138,8 +138,9 @@ def real_gait_onsets() -> None:
         inside = ons[(ons > td[0] + GAIT_HIT_WINDOW_S[0]) & (ons < lo[-1])]
         rel = np.asarray(rel)
         found = rel.size / td.size
-        timing = (f"onset - touchdown median {1000 * np.median(rel):+5.0f} ms, p5 {1000 * np.percentile(rel, 5):+5.0f}, "
-                  f"p95 {1000 * np.percentile(rel, 95):+5.0f} ms") if rel.size else "no onsets"
+        timing = (f"onset - touchdown median {1000 * np.median(rel):+5.0f} ms, "
+                  f"p5 {1000 * np.percentile(rel, 5):+5.0f}, p95 {1000 * np.percentile(rel, 95):+5.0f} ms"
+                  if rel.size else "no onsets")
         print(f"   {label:16s} found {rel.size}/{td.size} cycles ({100 * found:.0f} %), {timing}; "
               f"other onsets in the strides {inside.size - rel.size}; "
               f"{'goal met' if found >= 0.9 else 'GOAL MISSED'}")
