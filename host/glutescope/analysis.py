@@ -18,10 +18,12 @@ import numpy as np
 
 from glutescope.calibration import Calibration
 from glutescope.guide import Cue, session_cues, session_rep_cues
-from glutescope.live import BRIDGE_EXERCISES, LiveProcessor, LiveStats
+from glutescope.live import BRIDGE_EXERCISES, LiveProcessor, LiveStats, adc_scale
+from glutescope.mains import recorded_mains_hz
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording, RecordingReader, RecordSource
+from glutesignal.fatigue import FatigueTrend, fatigue_trend
 from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
 from glutesignal.symmetry import symmetry_index_pct
@@ -189,6 +191,12 @@ class SegmentAnalysis:
     """Signal quality per channel over the segment."""
     plan: ExercisePlan
     """The exercise and cues used."""
+    mains_source: str = ""
+    """Where the mains frequency came from, in words (``stats.mains_hz``, ``stats.notch_hz``
+    say which frequency and lines were notched)."""
+    fatigue: tuple = ()
+    """``(side, FatigueTrend)`` of each glute over the reps of the segment
+    (`glutesignal.fatigue`): median-frequency and amplitude trends, left then right."""
 
     @property
     def duration_s(self) -> float:
@@ -246,7 +254,7 @@ def _merge_quality(history: list[tuple[ChannelQuality, ...]], n_channels: int) -
 
 
 def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[ExercisePlan] = None,
-                    mains_hz: float = 50.0) -> SegmentAnalysis:
+                    mains_hz: Optional[float] = None) -> SegmentAnalysis:
     """Feed one segment of a recording through a `LiveProcessor`, as it arrived live.
 
     EMG blocks go in at the live blocks' boundaries (each valid run split at the
@@ -262,8 +270,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         Index into ``rec.emg``.
     plan : ExercisePlan, optional
         Default: ``exercise_plan(rec)``.
-    mains_hz : float
-        Mains frequency notched out, Hz (50 or 60).
+    mains_hz : float, optional
+        Mains frequency, Hz (50 or 60); default: the one stored in ``meta.json``, else
+        found in the signal. Only the lines found in the signal are notched, as live.
 
     Returns
     -------
@@ -288,11 +297,20 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     fs = float(info.emg_fs_hz)
     imu = rec.imu[segment] if segment < len(rec.imu) and info.imu_fs_hz > 0 else None
     ifs = float(info.imu_fs_hz) if imu is not None else 0.0
+    if mains_hz is not None:
+        mains_source = "given for this analysis"
+    elif recorded_mains_hz(rec.meta) is not None:
+        mains_hz = recorded_mains_hz(rec.meta)
+        how = (rec.meta or {}).get("mains_source")
+        mains_source = "detected in the signal when recorded" if how == "detected" else "given when recorded"
+    else:
+        mains_source = "found in the signal"
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
                          single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration,
-                         reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES)
+                         reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES, adc=adc_scale(info))
     emg_uV = codes_to_uV(emg.samples, info)
     envelope = np.full(emg_uV.shape, np.nan)
+    conditioned = np.full(emg_uV.shape, np.nan)
     pelvis = None
     imu_blocks: list[tuple[int, int]] = []
     if imu is not None:
@@ -309,6 +327,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
             next_imu += 1
         proc.push_emg(a, emg_uV[:, a:b])
         envelope[:, a:b] = proc.state.envelope.latest(b - a)
+        conditioned[:, a:b] = proc.state.emg.latest(b - a)
         before = proc.state.stats.quality
         proc.update_quality()
         if proc.state.stats.quality is not before and proc.state.stats.quality:
@@ -319,7 +338,19 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     stats = proc.state.stats
     reps = _rep_results(stats, fs, envelope, pelvis, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
-                           _merge_quality(history, len(names)), plan)
+                           _merge_quality(history, len(names)), plan, mains_source,
+                           _fatigue(conditioned, fs, reps, names))
+
+
+def _fatigue(conditioned: np.ndarray, fs: float, reps, names) -> tuple[tuple[str, FatigueTrend], ...]:
+    """Fatigue trend of each glute over the reps (the windows inside them)."""
+    intervals = [(r.start_s, r.start_s + r.duration_s) for r in reps]
+    out = []
+    for side in ("left", "right"):
+        name = f"glute_max_{side}"
+        if name in names and intervals:
+            out.append((side, fatigue_trend(conditioned[names.index(name)], fs, intervals)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -347,7 +378,8 @@ def _rep_results(stats: LiveStats, fs, envelope, pelvis, ifs) -> tuple[RepResult
     return tuple(out)
 
 
-def analyse(rec: Recording, *, exercise: Optional[str] = None, mains_hz: float = 50.0) -> tuple[SegmentAnalysis, ...]:
+def analyse(rec: Recording, *, exercise: Optional[str] = None,
+            mains_hz: Optional[float] = None) -> tuple[SegmentAnalysis, ...]:
     """Every segment of a recording through the live pipeline (see `analyse_segment`).
 
     Parameters
@@ -355,8 +387,8 @@ def analyse(rec: Recording, *, exercise: Optional[str] = None, mains_hz: float =
     rec : Recording
     exercise : str, optional
         Passed to `exercise_plan`.
-    mains_hz : float
-        Mains frequency, Hz.
+    mains_hz : float, optional
+        Mains frequency, Hz; default: stored in the recording, else found in the signal.
 
     Returns
     -------

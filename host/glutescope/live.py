@@ -21,7 +21,7 @@ from glutesignal.conditioning import Conditioner, default_high_hz
 from glutesignal.envelope import MovingRMS
 from glutesignal.normalise import above_rest
 from glutesignal.pelvis import PelvisTracker, segment_tilt_reps
-from glutesignal.quality import ChannelQuality, channel_quality
+from glutesignal.quality import MAINS_DETECT_S, AdcScale, ChannelQuality, channel_quality, detect_mains
 from glutesignal.scores import SqueezeScore
 from glutesignal.symmetry import symmetry_index_pct, symmetry_over_reps
 
@@ -37,6 +37,13 @@ BRIDGE_EXERCISES = ("bridges", "single_leg_bridges", "demo", "calibrated_demo")
 WORKING_SIDE_DROP_DEG = 2.0
 """Hip drop (median obliquity change over a rep's middle half) that names the supporting
 leg of a single-leg rep from the IMU: the unsupported side drops (Trendelenburg)."""
+CUED_REP_SETTLE_S = 2.0
+"""Stream time after a cued rep's end before it is taken as a rep without a detected
+burst: the detector reports a burst at its offset, which may follow the cue's end."""
+MAINS_CHECK_EVERY_S = 2.0
+"""The raw EMG is searched for mains lines at every multiple of this on the stream clock, s."""
+MAINS_SEARCH_S = 4.0
+"""Raw EMG searched at each check (the latest gap-free stretch up to this long), s."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,10 @@ class LiveStats:
             return None
         rest = (0.0, 0.0) if rest_uV is None else rest_uV
         return tuple(100.0 * above_rest(e, r) / ref for e, r, ref in zip(envelope_uV, rest, cal.reference_uV))
+    mains_hz: Optional[float] = None
+    """Mains frequency of the notches, Hz: given, or found in the signal; None while none is known."""
+    notch_hz: tuple[float, ...] = ()
+    """Mains lines notched out so far (only lines found in the signal), Hz."""
 
     def quality_warning(self, channel_names) -> str:
         """'' when every channel is fine, else which to check and why."""
@@ -128,6 +139,11 @@ class LiveStats:
             grades = ", ".join(f"{name(q.channel)} {q.grade}" + (f" ({'; '.join(q.reasons)})" if q.reasons else "")
                                for q in self.quality)
             lines.append(f"glutescope: signal quality: {grades}")
+        if self.notch_hz:
+            lines.append(f"glutescope: mains {self.mains_hz:g} Hz; notched at "
+                         f"{', '.join(f'{f:g}' for f in self.notch_hz)} Hz (the lines found in the signal)")
+        elif self.samples:
+            lines.append("glutescope: no mains line found in the signal; not notched")
         for score in self.squeeze_scores:
             lines.append(f"glutescope: squeeze test: {describe_score(score)}")
         if self.weaker_squeeze_side:
@@ -176,6 +192,14 @@ class LiveState:
         return len(self.channel_names)
 
 
+def adc_scale(info) -> Optional[AdcScale]:
+    """The ADC scale a device's INFO states (None when it states no usable one)."""
+    try:
+        return AdcScale.from_device(info.vref_mV, info.emg_gain)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
 def _finite(x: float) -> Optional[float]:
     return float(x) if np.isfinite(x) else None
 
@@ -192,24 +216,38 @@ class LiveProcessor:
     """Condition, envelope and score each new EMG block as it arrives."""
 
     def __init__(self, channel_names: tuple[str, ...], emg_fs_hz: float, imu_fs_hz: float, *,
-                 mains_hz: float = 50.0, link: str = "", display_s: float = DISPLAY_BUFFER_S,
+                 mains_hz: Optional[float] = None, link: str = "", display_s: float = DISPLAY_BUFFER_S,
                  squeeze_cues: Optional[tuple[Cue, ...]] = None, single_leg: bool = False,
                  rep_cues: tuple[Cue, ...] = (), calibration: Optional[Calibration] = None,
-                 reps_move_pelvis: bool = False) -> None:
+                 reps_move_pelvis: bool = False, adc: Optional[AdcScale] = None) -> None:
+        """``adc``: the device's ADC scale (INFO: step, rails, stated gain) for the quality
+        checks of quantisation, saturation and gain plausibility (`adc_scale`).
+
+        ``mains_hz``: the local mains frequency when known (50 or 60 Hz), else None to
+        find it in the signal. Either way only the lines found in the raw EMG are notched
+        (`glutesignal.quality.detect_mains`, checked every `MAINS_CHECK_EVERY_S` of
+        signal; a line once found stays notched)."""
         n = len(channel_names)
         # At 500 Hz the usual 450 Hz band edge is above Nyquist: use 0.45 fs there.
-        self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=mains_hz, high_hz=default_high_hz(emg_fs_hz))
+        self._high_hz = default_high_hz(emg_fs_hz)
+        self.conditioner = Conditioner(emg_fs_hz, n, mains_hz=None, high_hz=self._high_hz)
+        self._harmonics: tuple[int, ...] = ()
+        self._mains_every = max(1, int(round(MAINS_CHECK_EVERY_S * emg_fs_hz)))
+        self._mains_need = int(round(MAINS_DETECT_S * emg_fs_hz))
+        self._mains_search = int(round(MAINS_SEARCH_S * emg_fs_hz))
+        self._run_start = 0  # first sample of the current gap-free run
         self.rms = MovingRMS(emg_fs_hz, n, window_s=ENVELOPE_WINDOW_S)
         capacity = int(display_s * emg_fs_hz)
         self.state = LiveState(tuple(channel_names), emg_fs_hz, RingBuffer(n, capacity),
-                               RingBuffer(n, capacity), LiveStats(link=link, emg_fs_hz=emg_fs_hz))
-        self.raw = RingBuffer(n, int(QUALITY_WINDOW_S * emg_fs_hz))
+                               RingBuffer(n, capacity), LiveStats(link=link, emg_fs_hz=emg_fs_hz, mains_hz=mains_hz))
+        self.raw = RingBuffer(n, int(max(QUALITY_WINDOW_S, MAINS_SEARCH_S) * emg_fs_hz))
         if imu_fs_hz > 0:
             self.pelvis_tracker = PelvisTracker(imu_fs_hz)
             self.state.imu_fs_hz = imu_fs_hz
             self.state.pelvis = RingBuffer(3, int(display_s * imu_fs_hz))
         self.next_imu_sample = 0
         self.mains_hz = mains_hz
+        self.adc = adc
         self._quality_at = 0
         self.sides = _side_rows(tuple(channel_names))
         self.balance = BalanceTracker(emg_fs_hz) if self.sides else None
@@ -231,6 +269,9 @@ class LiveProcessor:
         self._rep_moved: list[Optional[bool]] = []
         self._rep_sides: list[str] = []
         self._rep_rest: list[tuple[float, float]] = []
+        self._next_rep_cue = 0  # the first rep cue not yet checked for a burst
+        self._cue_reps: list[Contraction] = []  # cued reps the detector found no burst in
+        self._cue_rep_rest: list[tuple[float, float]] = []
         self._n_seen = 0
         note = ""
         if calibration is not None:
@@ -256,6 +297,52 @@ class LiveProcessor:
             self.raw.write_gap(gap)
             if self.balance is not None:
                 self.balance.gap(gap)
+            self._run_start = first_sample
+        # Cut the block at the mains checks, which fall on fixed stream samples, so the
+        # notches change at the same sample however the stream was split into blocks.
+        n = emg_uV.shape[1]
+        pos = 0
+        while pos < n:
+            check = ((first_sample + pos) // self._mains_every + 1) * self._mains_every
+            cut = min(n, check - first_sample)
+            self._push_run(first_sample + pos, emg_uV[:, pos:cut])
+            pos = cut
+            if first_sample + pos == check:
+                self._check_mains()
+
+    def _check_mains(self) -> None:
+        """Search the latest raw EMG for mains lines; notch any new one from here on."""
+        have = min(self.next_sample - self._run_start, self._mains_search)
+        if have < self._mains_need:
+            return
+        raw = self.raw.latest(have).astype(float)
+        if not np.all(np.isfinite(raw)):
+            return
+        fs = self.state.emg_fs_hz
+        found = detect_mains(raw, fs, mains_hz=self.mains_hz, max_hz=self._high_hz)
+        if found.mains_hz is None:
+            return
+        harmonics = tuple(sorted(set(self._harmonics) | set(found.harmonics)))
+        if harmonics == self._harmonics and self.mains_hz == found.mains_hz:
+            return
+        self.mains_hz = found.mains_hz
+        self._harmonics = harmonics
+        conditioner = Conditioner(fs, raw.shape[0], mains_hz=self.mains_hz, harmonics=harmonics,
+                                  high_hz=self._high_hz)
+        # Run the new filters over the signal just searched, so they take over in steady
+        # state (their transients last well under that: Q 30 at 50 Hz decays in ~0.2 s).
+        conditioner.process(raw)
+        self.conditioner = conditioner
+        self.state.stats = dataclasses.replace(self.state.stats, mains_hz=self.mains_hz,
+                                               notch_hz=conditioner.design.notch_hz)
+
+    @property
+    def notch_hz(self) -> tuple[float, ...]:
+        """Mains lines notched out now, Hz."""
+        return self.conditioner.design.notch_hz
+
+    def _push_run(self, first_sample: int, emg_uV: np.ndarray) -> None:
+        """Process a block that continues the stream without a gap."""
         conditioned = self.conditioner.process(emg_uV)
         envelope = self.rms.process(conditioned)
         self.raw.write(emg_uV)
@@ -264,6 +351,8 @@ class LiveProcessor:
         self.next_sample = first_sample + emg_uV.shape[1]
         if self.balance is not None and self.balance.process(envelope[list(self.sides)]):
             self._update_balance()
+        if self.balance is not None and self._next_rep_cue < len(self.rep_cues):
+            self._cued_reps_without_burst()
         if self.calibrating is not None and not self.calibrating.finished:
             self._update_calibration()
         if self.guide is not None:
@@ -307,11 +396,41 @@ class LiveProcessor:
         if self.state.pelvis is None or first_sample < self.next_imu_sample:
             return
         if first_sample > self.next_imu_sample:
-            self.pelvis_tracker.reset()  # a hole in the IMU stream: re-level from gravity
+            # A hole in the IMU stream: re-level from gravity, keep the reference posture
+            # and the gyro bias (re-learning them mid-rep would re-zero tilt to the rep).
+            self.pelvis_tracker.gap(first_sample - self.next_imu_sample)
             self.state.pelvis.write_gap(first_sample - self.next_imu_sample)
         angles = self.pelvis_tracker.process(acc_g, gyro_dps)
         self.state.pelvis.write(np.vstack([angles.tilt_deg, angles.obliquity_deg, angles.rotation_deg]))
         self.next_imu_sample = first_sample + acc_g.shape[1]
+
+    def _cued_reps_without_burst(self) -> None:
+        """A cued rep whose burst the detector did not find is still a rep: over its cue.
+
+        The protocol says a rep happened there; a glute too weak to lift the summed
+        envelope 2.5 x above rest (a 10 %-strength left glute in its own single-leg reps)
+        is exactly the finding, so it must not vanish from the comparison. Judged once
+        the detector has had `CUED_REP_SETTLE_S` after the cue's end to report a burst.
+        """
+        t_s = self.next_sample / self.state.emg_fs_hz
+        fs = self.state.emg_fs_hz
+        while self._next_rep_cue < len(self.rep_cues):
+            cue = self.rep_cues[self._next_rep_cue]
+            if t_s < cue.end_s + CUED_REP_SETTLE_S:
+                return
+            self._next_rep_cue += 1
+            if any(c.start_s < cue.end_s and c.end_s > cue.start_s for c in self.balance.contractions):
+                continue
+            a = int(round(cue.start_s * fs))
+            start, env = self._envelope_since(max(a, 0))
+            seg = env[:, max(a, 0) - start:int(round(cue.end_s * fs)) - start] if start <= a else env[:, :0]
+            if seg.shape[1] == 0 or not np.all(np.isfinite(seg)):
+                continue  # the envelope is no longer held, or a gap: nothing to measure
+            rep = Contraction(cue.start_s, cue.end_s, (float(seg[0].mean()), float(seg[1].mean())),
+                              (float(seg[0].max()), float(seg[1].max())))
+            self._cue_reps.append(rep)
+            self._cue_rep_rest.append(self._rest_before(rep))
+            self._update_balance()
 
     def _update_balance(self) -> None:
         contractions = self.balance.contractions
@@ -323,9 +442,12 @@ class LiveProcessor:
         self._n_seen = len(contractions)
         uncued = [i for i, c in enumerate(contractions) if not self._in_cued_phase(c)]
         keep = [i for i in uncued if self._rep_moved[i] is not False]
-        reps = tuple(contractions[i] for i in keep)
-        sides = tuple(self._rep_sides[i] for i in keep)
-        rests = tuple(self._rep_rest[i] for i in keep)
+        found = [(contractions[i], self._rep_sides[i], self._rep_rest[i]) for i in keep]
+        found += [(c, self._working_side(c), r) for c, r in zip(self._cue_reps, self._cue_rep_rest)]
+        found.sort(key=lambda rep: rep[0].start_s)
+        reps = tuple(f[0] for f in found)
+        sides = tuple(f[1] if self.single_leg else "both" for f in found)
+        rests = tuple(f[2] for f in found)
         changes = dict(contractions=reps, rep_sides=sides, rep_rest_uV=rests,
                        cued_contractions=len(contractions) - len(uncued),
                        still_contractions=len(uncued) - len(keep))
@@ -423,7 +545,7 @@ class LiveProcessor:
         conditioned = self.state.emg.latest(n).astype(float)
         if not (np.all(np.isfinite(raw)) and np.all(np.isfinite(conditioned))):
             return  # a gap inside the window: grade again once it has scrolled out
-        quality = channel_quality(raw, conditioned, fs, mains_hz=self.mains_hz)
+        quality = channel_quality(raw, conditioned, fs, mains_hz=self.mains_hz, adc=self.adc)
         self.state.stats = dataclasses.replace(self.state.stats, quality=quality)
 
     def update_link(self, counters, status, emg_assembler) -> None:

@@ -499,6 +499,26 @@ class RecordingWriter:
                 self._meta["calibration"] = dict(calibration)
             self._meta_dirty = True
 
+    def set_mains(self, mains_hz: float | None, *, source: str) -> None:
+        """Store the local mains frequency in ``meta.json`` (``"mains_hz"``, ``"mains_source"``),
+        so reports and exports notch the lines of the right frequency.
+
+        Parameters
+        ----------
+        mains_hz : float or None
+            50.0 or 60.0 Hz; None when the signal was searched and carried no mains line.
+        source : str
+            How it is known: "given" (by the user) or "detected" (in the signal).
+        """
+        if mains_hz is not None and mains_hz not in (50.0, 60.0):
+            raise ValueError(f"mains_hz must be 50.0, 60.0 or None; got {mains_hz!r}")
+        if source not in ("given", "detected"):
+            raise ValueError(f"source must be 'given' or 'detected'; got {source!r}")
+        with self._lock:
+            self._meta["mains_hz"] = None if mains_hz is None else float(mains_hz)
+            self._meta["mains_source"] = source
+            self._meta_dirty = True
+
     def set_device_info(self, info: DeviceInfo, *, channel_names: Sequence[str] | None = None) -> None:
         """Store the wearable's INFO in ``meta.json`` (the INFO frame also belongs in
         the log: append it).

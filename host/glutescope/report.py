@@ -23,6 +23,7 @@ from glutesignal.symmetry import louder_side
 from glutescope.verdicts import NOT_NORMALISED, symmetry_verdict
 from glutesignal.balance import OFF_FACTOR, ON_FACTOR
 from glutesignal.symmetry import MARKED_PCT, NO_CLEAR_DIFFERENCE_PCT
+from glutesignal.onsets import MIN_DURATION_S
 
 __all__ = ["DISCLAIMER", "score_definitions", "symmetry_sentence", "write_report"]
 
@@ -37,10 +38,12 @@ def score_definitions() -> list[tuple[str, str]]:
     """Each score in words, with the thresholds the code uses (docs/scores.md)."""
     return [
         ("Envelope", "How loud a glute is: the 100 ms moving RMS of the EMG after a 20-450 Hz band-pass and "
-                     "mains notch (De Luca 1997; SENIAM), in microvolts (uV) at the electrodes."),
+                     "notches at the mains lines found in the signal (De Luca 1997; SENIAM), in microvolts "
+                     "(uV) at the electrodes."),
         ("Rep", f"A contraction of both glutes: their summed envelope rises above {ON_FACTOR:g} x its resting "
-                f"level and ends below {OFF_FACTOR:g} x (at least 0.5 s; Bonato et al. 1998). Time under "
-                "tension is onset to offset; mean and peak are per side over the rep."),
+                f"level and lasts while above {OFF_FACTOR:g} x (at least {MIN_DURATION_S:g} s; Bonato et al. "
+                "1998). The resting level is found in the signal: the mean envelope of its quietest half "
+                "second. Time under tension is onset to offset; mean and peak are per side over the rep."),
         ("Symmetry index (SI)", "(R - L) / (0.5 (R + L)) x 100 % of each side's amplitude in a rep (Robinson "
                                 "et al. 1987): 0 is perfect symmetry, positive means the right side is higher. "
                                 "Calibrated, each side's rise above rest is taken in % of its own reference "
@@ -125,7 +128,36 @@ def _header_text(rec: Recording, analysis: SegmentAnalysis, n_segments: int) -> 
         f"Device: {dev}",
         f"Duration: {analysis.duration_s:.1f} s of EMG ({missing})",
         f"Exercise: {analysis.plan.exercise or 'not recorded'} ({analysis.plan.source})",
+        mains_sentence(analysis),
     ]
+
+
+def fatigue_sentence(analysis: SegmentAnalysis) -> str:
+    """Median-frequency and amplitude trend of each glute over the reps, with its caveat."""
+    parts = []
+    for side, tr in analysis.fatigue:
+        if tr.mdf_slope_pct_per_min is None or tr.rms_slope_pct_per_min is None:
+            parts.append(f"{side}: too few 0.5 s windows in the reps ({tr.n_windows})")
+        else:
+            parts.append(f"{side} median frequency {tr.mdf_slope_pct_per_min:+.1f} %/min "
+                         f"({tr.mdf_slope_hz_per_s:+.2f} Hz/s from {tr.mdf_initial_hz:.0f} Hz), "
+                         f"amplitude {tr.rms_slope_pct_per_min:+.1f} %/min")
+    if not parts:
+        return "Fatigue trend: no reps to measure."
+    return ("Fatigue trend over the reps (De Luca 1984): " + "; ".join(parts) + ". A falling median frequency "
+            "with rising amplitude suggests fatigue; in dynamic reps force and joint angle also move them.")
+
+
+def mains_sentence(analysis: SegmentAnalysis) -> str:
+    """Which mains frequency and lines the EMG was notched at, and how that is known."""
+    st = analysis.stats
+    source = f" ({analysis.mains_source})" if analysis.mains_source else ""
+    if st.mains_hz is None:
+        return f"Mains: no mains line found in the signal{source}; no notch applied"
+    if not st.notch_hz:
+        return f"Mains: {st.mains_hz:g} Hz{source}; no line of it found in the signal, no notch applied"
+    lines = ", ".join(f"{f:g}" for f in st.notch_hz)
+    return f"Mains: {st.mains_hz:g} Hz{source}; notched at {lines} Hz (only lines found in the signal)"
 
 
 def _page_one(fig, rec: Recording, analysis: SegmentAnalysis, n_segments: int) -> None:
@@ -237,7 +269,12 @@ def _page_two(fig, analysis: SegmentAnalysis) -> None:
     h = min(0.45, 0.022 * n_rows + 0.01)
     ax = fig.add_axes((0.07, 0.94 - h, 0.86, h))
     _table(ax, header, rows, [0.06, 0.09, 0.12, 0.09, 0.09, 0.09, 0.09, 0.09, 0.1, 0.1])
-    y = 0.94 - h - 0.03
+    y = 0.94 - h - 0.015
+    import textwrap
+
+    fatigue_lines = textwrap.wrap(fatigue_sentence(analysis), 125)
+    fig.text(0.07, y, "\n".join(fatigue_lines), fontsize=8, va="top", linespacing=1.3)
+    y -= 0.0145 * len(fatigue_lines) + 0.02
     fig.text(0.07, y, "Squeeze test", fontsize=12, weight="bold", va="top")
     st = analysis.stats
     if st.squeeze_scores:
@@ -264,8 +301,6 @@ def _page_two(fig, analysis: SegmentAnalysis) -> None:
     y -= 0.01
     fig.text(0.07, y, "How to read this", fontsize=12, weight="bold", va="top")
     y -= 0.028
-    import textwrap
-
     for name, text in score_definitions():
         lines = textwrap.wrap(f"{name}: {text}", 118)
         fig.text(0.07, y, "\n".join(lines), fontsize=7.5, va="top", linespacing=1.3)

@@ -28,7 +28,9 @@ class SessionOptions:
     serial_port: Optional[str] = None
     exercise: str = "demo"
     """Virtual wearable only: the body model's script."""
-    mains_hz: float = 50.0
+    mains_hz: Optional[float] = None
+    """The local mains frequency when known (50/60 Hz); None: found in the signal. The
+    built-in virtual wearable hums at it (at 50 Hz when None)."""
     speed: float = 1.0
     """Virtual wearable only: its clock runs this many times faster than real time."""
     seed: int = 0
@@ -62,7 +64,8 @@ def make_transport(options: SessionOptions):
     if options.device:
         return transport_class(TransportKind.BLE)(options.device)
     return transport_class(TransportKind.VIRTUAL)(
-        exercise=options.exercise, seed=options.seed, speed=options.speed, mains_hz=options.mains_hz,
+        exercise=options.exercise, seed=options.seed, speed=options.speed,
+        mains_hz=options.mains_hz if options.mains_hz is not None else 50.0,
         emg_fs_hz=options.emg_fs_hz, imu_fs_hz=options.imu_fs_hz, channels=options.channel_names,
         imu_mount=options.imu_mount)
 
@@ -137,7 +140,7 @@ class LiveSession:
 
     async def _main(self) -> None:
         from glutescope.acquisition import Acquisition
-        from glutescope.live import LiveProcessor
+        from glutescope.live import LiveProcessor, adc_scale
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -184,10 +187,16 @@ class LiveSession:
             cues, single_leg, rep_cues, calibration, exercise = self._plan()
             from glutescope.live import BRIDGE_EXERCISES
 
+            mains_hz = opts.mains_hz
+            if mains_hz is None and opts.replay_path is not None:
+                from glutescope.mains import recorded_mains_hz
+
+                mains_hz = recorded_mains_hz(_recorded_meta(opts.replay_path))
             processor = LiveProcessor(names, float(info.emg_fs_hz), float(info.imu_fs_hz),
-                                      mains_hz=opts.mains_hz, link=self.transport.description,
+                                      mains_hz=mains_hz, link=self.transport.description,
                                       squeeze_cues=cues, single_leg=single_leg, rep_cues=rep_cues,
-                                      calibration=calibration, reps_move_pelvis=exercise in BRIDGE_EXERCISES)
+                                      calibration=calibration, reps_move_pelvis=exercise in BRIDGE_EXERCISES,
+                                      adc=adc_scale(info))
             for kind, block, data in early:
                 if kind == "emg" and block.channel_mask == info.channel_mask:
                     processor.push_emg(block.first_sample, *data)
@@ -201,6 +210,7 @@ class LiveSession:
                                           squeeze_cues=[dataclasses.asdict(c) for c in cues],
                                           rep_cues=[dataclasses.asdict(c) for c in rep_cues],
                                           calibration=calibration.to_meta() if calibration is not None else None)
+            mains_stored = False
             self.state = processor.state
             self._started_at = time.monotonic()
             self._ready.set()
@@ -209,6 +219,9 @@ class LiveSession:
                     await asyncio.wait_for(self._stop.wait(), 0.5)
                 except asyncio.TimeoutError:
                     processor.update_link(acq.counters, acq.status, acq.emg)
+                if recorder is not None and not mains_stored and processor.mains_hz is not None:
+                    recorder.set_mains(processor.mains_hz, source="given" if opts.mains_hz else "detected")
+                    mains_stored = True
                 if acq.failure is not None:
                     # The recording (or the pipeline) broke: stop and say so rather than
                     # show a live view of data that is no longer being kept.

@@ -10,14 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ON_FACTOR = 2.5
-"""Default onset threshold, multiples of the rest level. The envelope is an RMS, so at the
-body model's 10 dB SNR a contraction lifts it only to ~3.3 x the noise floor: 4 x missed
-most single-leg bridges and squeezes there. 2.5 x still finds no contraction in
-body-model rest at 6-30 dB (tests/signal/test_balance.py)."""
-OFF_FACTOR = 1.8
-"""Default offset threshold, multiples of the rest level."""
+from .onsets import (MIN_DURATION_S, MIN_REST_UV, OFF_FACTOR, ON_FACTOR, REST_MEMORY_S, REST_STRETCH_S,
+                     WARMUP_S, Activation, ContractionDetector)
 
+__all__ = ["BalanceTracker", "Contraction", "OFF_FACTOR", "ON_FACTOR", "working_side_pairs"]
 
 @dataclass(frozen=True)
 class Contraction:
@@ -39,14 +35,13 @@ class Contraction:
 
 
 class BalanceTracker:
-    """Segment contractions on the summed left+right envelope with hysteresis.
+    """Contractions of both sides, found on the summed left+right envelope.
 
-    A contraction starts when the summed envelope rises above ``on_factor`` times the
-    rest level and ends when it falls below ``off_factor`` times it; contractions
-    shorter than ``min_duration_s`` are ignored (twitches, motion artefacts). The rest
-    level is the slowly tracked minimum of the summed envelope (a running estimate of
-    the noise floor), so no calibration is needed. Double-threshold detection follows
-    Bonato et al. (1998) in spirit, on the envelope rather than the raw signal.
+    The detection is :class:`glutesignal.onsets.ContractionDetector` (the app's one
+    contraction detector): a double threshold at ``on_factor`` / ``off_factor`` times a
+    rest level that is found (the mean envelope of the quietest half second of inactive
+    signal) or given from a relax cue, never assumed. This class adds the left/right
+    view: each contraction with its per-side mean and peak envelope.
 
     Parameters
     ----------
@@ -59,10 +54,15 @@ class BalanceTracker:
         tiny fluctuations.
     min_duration_s : float
         Shortest contraction kept, seconds.
-    rest_rise_per_s : float
-        How fast the rest level may rise, fraction per second.
+    rest_rise_per_s : float or None
+        Ignored; kept so callers that passed it keep working (the rest level is now the
+        quietest stretch within ``rest_memory_s``, not a slowly rising minimum).
     warmup_s : float
-        Samples ignored at the start while the envelope's window fills, seconds.
+        Samples ignored at the start and after a gap while the envelope's window fills, s.
+    rest_stretch_s, rest_memory_s : float
+        See :class:`glutesignal.onsets.ContractionDetector`.
+    rest_uV : float or None
+        Known rest level of the summed envelope (e.g. from a relax cue), µV.
 
     References
     ----------
@@ -72,36 +72,42 @@ class BalanceTracker:
     """
 
     def __init__(self, fs_hz: float, *, on_factor: float = ON_FACTOR, off_factor: float = OFF_FACTOR,
-                 min_rest_uV: float = 3.0, min_duration_s: float = 0.5,
-                 rest_rise_per_s: float = 0.05, warmup_s: float = 0.3) -> None:
+                 min_rest_uV: float = MIN_REST_UV, min_duration_s: float = MIN_DURATION_S,
+                 rest_rise_per_s: float | None = None, warmup_s: float = WARMUP_S,
+                 rest_stretch_s: float = REST_STRETCH_S, rest_memory_s: float = REST_MEMORY_S,
+                 rest_uV: float | None = None) -> None:
         if not fs_hz > 0:
             raise ValueError(f"fs_hz must be positive, got {fs_hz}")
-        if not on_factor > off_factor > 1.0:
-            raise ValueError(
-                f"need on_factor > off_factor > 1, got on_factor={on_factor}, off_factor={off_factor}")
-        self.fs_hz = float(fs_hz)
-        self.on_factor = on_factor
-        self.off_factor = off_factor
-        self.min_rest_uV = min_rest_uV
-        self.min_samples = int(round(min_duration_s * fs_hz))
-        # The envelope's window is still filling at the start: its low values are not rest.
-        self.warmup_samples = int(round(warmup_s * fs_hz))
-        # The rest level follows drops at once and rises only slowly (5 %/s), so it
-        # tracks the noise floor and is not dragged up by a long hold.
-        self._rise_per_sample = (1.0 + rest_rise_per_s) ** (1.0 / fs_hz)
-        self.reset()
+        self.detector = ContractionDetector(
+            fs_hz, 2, on_factor=on_factor, off_factor=off_factor, min_rest_uV=min_rest_uV,
+            min_duration_s=min_duration_s, rest_stretch_s=rest_stretch_s, rest_memory_s=rest_memory_s,
+            warmup_s=warmup_s, rest_uV=rest_uV)
+        self.fs_hz = self.detector.fs_hz
+        self.on_factor = self.detector.on_factor
+        self.off_factor = self.detector.off_factor
+        self.min_rest_uV = self.detector.min_rest_uV
+        self.min_samples = self.detector.min_samples
+        self.warmup_samples = self.detector.warmup_samples
+        self.contractions: list[Contraction] = []
 
     def reset(self) -> None:
         """Forget the rest level, the contraction in progress and the contractions found."""
-        self.rest_uV = np.inf
-        self.n_fed = 0
-        self.contractions: list[Contraction] = []
-        self._active = False
-        self._start = 0
-        self._sum = np.zeros(2)
-        self._peak = np.zeros(2)
-        self._count = 0
-        self._quiet_until = self.warmup_samples  # sample index before which nothing is judged
+        self.detector.reset()
+        self.contractions = []
+
+    @property
+    def rest_uV(self) -> float:
+        """Rest level of the summed envelope in use, µV (inf until found)."""
+        return self.detector.rest_uV
+
+    @property
+    def n_fed(self) -> int:
+        """Samples accounted for so far (fed or lost in gaps)."""
+        return self.detector.n_fed
+
+    def set_rest(self, rest_uV: float | None) -> None:
+        """Use a known rest level of the summed envelope from now on (µV); None: find it."""
+        self.detector.set_rest(rest_uV)
 
     def gap(self, n_samples: int) -> None:
         """Account for ``n_samples`` that never arrived (a link loss).
@@ -110,13 +116,7 @@ class BalanceTracker:
         mean would describe only part of it); the rest level is kept, and the samples
         right after the gap are not judged while the restarted envelope's window fills.
         """
-        if n_samples < 0:
-            raise ValueError(f"n_samples must be >= 0, got {n_samples}")
-        if n_samples == 0:
-            return
-        self._active = False
-        self.n_fed += int(n_samples)
-        self._quiet_until = self.n_fed + self.warmup_samples
+        self.detector.gap(n_samples)
 
     def process(self, envelope_uV: np.ndarray) -> list[Contraction]:
         """Feed a block of left/right envelopes, shape (2, n); return contractions that ended in it."""
@@ -125,48 +125,14 @@ class BalanceTracker:
             raise ValueError(f"envelope_uV must be shaped (2, n_samples) as (left, right), got {env.shape}")
         if not np.all(np.isfinite(env)):
             raise ValueError("envelope_uV contains NaN or inf")
-        total = env.sum(axis=0)
-        ended: list[Contraction] = []
-        # Per-sample state machine; the envelope is already smooth and this runs on
-        # ~20-50 samples per call, so the loop is cheap relative to the filters.
-        rest = self.rest_uV
-        rise = self._rise_per_sample
-        for i in range(max(0, self._quiet_until - self.n_fed), total.size):
-            x = total[i]
-            if not self._active:
-                rest = x if x < rest else rest * rise
-                level = max(rest, self.min_rest_uV)
-                if x > self.on_factor * level:
-                    self._active = True
-                    self._start = self.n_fed + i
-                    self._sum[:] = 0.0
-                    self._peak[:] = 0.0
-                    self._count = 0
-            else:
-                level = max(rest, self.min_rest_uV)
-                if x < self.off_factor * level:
-                    self._active = False
-                    done = self._finish(self.n_fed + i)
-                    if done is not None:
-                        ended.append(done)
-                    continue
-                self._sum += env[:, i]
-                np.maximum(self._peak, env[:, i], out=self._peak)
-                self._count += 1
-        self.rest_uV = rest
-        self.n_fed += total.size
+        ended = [_contraction(a) for a in self.detector.process(env)]
         self.contractions.extend(ended)
         return ended
 
-    def _finish(self, end: int):
-        if self._count < self.min_samples:
-            return None
-        mean = self._sum / self._count
-        return Contraction(
-            start_s=self._start / self.fs_hz, end_s=end / self.fs_hz,
-            mean_uV=(float(mean[0]), float(mean[1])),
-            peak_uV=(float(self._peak[0]), float(self._peak[1])),
-        )
+
+def _contraction(a: Activation) -> Contraction:
+    return Contraction(start_s=a.start_s, end_s=a.end_s, mean_uV=(a.mean_uV[0], a.mean_uV[1]),
+                       peak_uV=(a.peak_uV[0], a.peak_uV[1]))
 
 
 def working_side_pairs(amplitudes, sides) -> tuple[list[float], list[float]]:

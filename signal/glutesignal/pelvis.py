@@ -88,8 +88,25 @@ class PelvisTracker:
         self.n_reference = max(1, int(round(_validate.positive("reference_s", reference_s, " (s)") * self.fs_hz)))
         self.reset()
 
+    def gap(self, n_samples: int) -> None:
+        """Account for ``n_samples`` IMU samples that never arrived (a link loss).
+
+        Only what the gap breaks is re-learnt: the orientation ``up`` cannot be
+        integrated across the hole, so it is re-levelled from the first accelerometer
+        sample after it. The reference posture (the zero of ``tilt_deg``) and the gyro
+        bias, learnt while the person was still at the start, are kept: re-learning them
+        mid-rep would re-zero tilt to the rep's posture and take motion for bias. The
+        heading (``rotation_deg``) carries on from its last value; a turn during the gap
+        is not seen. A gap inside the reference period just shortens the samples it
+        averages.
+        """
+        if n_samples < 0:
+            raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+        if n_samples:
+            self.up = None
+
     def reset(self) -> None:
-        """Forget the orientation, reference and bias."""
+        """Forget the orientation, reference and bias (a new session)."""
         self.up: np.ndarray | None = None
         self.rotation_deg = 0.0
         self.n_seen = 0
@@ -136,8 +153,8 @@ class PelvisTracker:
                 mean_up = self.acc_sum / np.linalg.norm(self.acc_sum)
                 self.reference_pitch_deg = float(np.rad2deg(np.arctan2(-mean_up[0], mean_up[2])))
                 self.gyro_bias_dps = self.gyro_sum / self.n_seen
-                if self.up is None:
-                    self.up = a.copy()
+            if self.up is None:
+                self.up = a.copy()  # the first sample, or the first after a gap: level from gravity
             w = np.deg2rad(gyro[:, i] - self.gyro_bias_dps)
             # "up" is fixed in the world, so in the rotating sensor frame du/dt = -w x u.
             u = self.up - np.cross(w, self.up) * dt

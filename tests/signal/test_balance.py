@@ -88,7 +88,7 @@ def test_a_contraction_still_going_at_the_end_is_not_reported():
 def test_short_twitch_is_ignored():
     fs = 100.0
     env = np.full((2, 400), 5.0)
-    env[:, 100:130] = 60.0  # 0.3 s, below the 0.5 s minimum
+    env[:, 100:115] = 60.0  # 0.15 s, below the 0.2 s minimum
     assert BalanceTracker(fs).process(env) == []
 
 
@@ -149,3 +149,26 @@ def test_working_side_pairs_take_the_side_they_are_given_never_the_louder_one():
     assert working_side_pairs(amps, sides) == ([10.0, 11.0], [60.0, 58.0])
     with pytest.raises(ValueError, match=r"one entry per rep; got 5 and 4"):
         working_side_pairs(amps, sides[:4])
+def test_a_session_that_starts_mid_contraction_still_finds_rest_and_reps():
+    # The first second is a contraction, not rest: a detector that assumed the first
+    # second to be rest would take 60 µV as rest and find nothing afterwards.
+    fs = 100.0
+    env = np.full((2, 1200), 5.0)
+    env[:, :150] = 60.0
+    env[:, 500:700] = 60.0
+    env[:, 900:1000] = 40.0
+    found = BalanceTracker(fs).process(env)
+    assert [(c.start_s, c.end_s) for c in found] == [(5.0, 7.0), (9.0, 10.0)]
+
+
+def test_rest_from_a_relax_cue_is_used_when_given():
+    fs = 100.0
+    env = np.full((2, 600), 20.0)  # never quieter than 40 µV summed: the found rest is 40
+    env[:, 300:400] = 45.0  # 90 summed: 2.25 x the found rest, 3 x a rest of 30 from a relax cue
+    found = BalanceTracker(fs)
+    assert found.process(env) == [] and found.rest_uV == pytest.approx(40.0)
+    given = BalanceTracker(fs, rest_uV=30.0)
+    assert [(c.start_s, c.end_s) for c in given.process(env)] == [(3.0, 4.0)]
+    assert given.rest_uV == 30.0
+    given.set_rest(None)  # back to the found level
+    assert given.rest_uV == pytest.approx(40.0)

@@ -114,3 +114,86 @@ def test_tilt_rep_tracker_errors():
     with pytest.raises(ValueError, match=r"tilt_deg must be finite"):
         TiltRepTracker(104.0).process(np.array([0.0, np.nan]))
     assert TiltRepTracker(104.0).process(np.zeros(0)) == []
+
+
+# Static known answers: the angle convention checked against hand-computed gravity
+# vectors, not against the simulator (which shares no code with the estimator).
+FS = 100.0
+S10, C10 = np.sin(np.deg2rad(10.0)), np.cos(np.deg2rad(10.0))
+
+
+def _static(acc_after, seconds_after=12.0, acc_before=(0.0, 0.0, 1.0), seconds_before=1.0):
+    """Tracker fed a still reference posture, then a still tilted one (accelerometer only)."""
+    n0, n1 = int(seconds_before * FS), int(seconds_after * FS)
+    acc = np.hstack([np.tile(np.reshape(acc_before, (3, 1)), n0), np.tile(np.reshape(acc_after, (3, 1)), n1)])
+    return pelvis_angles(acc, np.zeros_like(acc), FS)
+
+
+def test_anterior_tilt_of_10_degrees_about_the_left_axis_reads_plus_10():
+    # Rotating the pelvis +10 deg about sensor y (right-hand rule, y to the left) tips the
+    # sensor's z axis forward: anterior tilt. Gravity in the sensor frame is then
+    # R_y(10)^T e_z = (-sin 10, 0, cos 10).
+    a = _static((-S10, 0.0, C10))
+    assert a.tilt_deg[-1] == pytest.approx(10.0, abs=1e-3)
+    assert a.obliquity_deg[-1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_left_hip_10_degrees_higher_reads_obliquity_plus_10():
+    # +10 deg about sensor x (forward) lifts the y (left) axis: left hip higher, a right
+    # hip drop. Gravity in the sensor frame: R_x(10)^T e_z = (0, sin 10, cos 10).
+    a = _static((0.0, S10, C10))
+    assert a.obliquity_deg[-1] == pytest.approx(10.0, abs=1e-3)
+    assert a.tilt_deg[-1] == pytest.approx(0.0, abs=1e-6)
+    # And the other way: the left hip drops.
+    assert _static((0.0, -S10, C10)).obliquity_deg[-1] == pytest.approx(-10.0, abs=1e-3)
+
+
+def test_turning_10_degrees_left_about_the_vertical_reads_rotation_plus_10():
+    # Gravity does not see a turn about z; the gyroscope does: 10 deg/s for 1 s.
+    n = int(3 * FS)
+    acc = np.tile([[0.0], [0.0], [1.0]], n)
+    gyro = np.zeros((3, n))
+    gyro[2, int(FS):int(2 * FS)] = 10.0
+    a = pelvis_angles(acc, gyro, FS)
+    assert a.rotation_deg[-1] == pytest.approx(10.0, abs=0.2)
+    assert a.tilt_deg[-1] == pytest.approx(0.0, abs=1e-9) and a.obliquity_deg[-1] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_lying_supine_the_same_hip_drop_reads_the_same_sign():
+    # Supine the sensor's x axis points up: gravity reads (1, 0, 0). The left hip 10 deg
+    # higher lifts the y axis again: gravity (cos 10, sin 10, 0) in the sensor frame.
+    a = _static((C10, S10, 0.0), acc_before=(1.0, 0.0, 0.0))
+    assert a.obliquity_deg[-1] == pytest.approx(10.0, abs=1e-3)
+    assert a.tilt_deg[-1] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_a_gap_mid_bridge_keeps_tilt_and_bias():
+    s = simulate("bridges", seed=0)
+    t = s.t_imu_s()
+    rep = s.reps[2]
+    g0 = int(np.searchsorted(t, rep.start_s + 0.6 * (rep.end_s - rep.start_s)))  # mid-hold
+    g1 = g0 + int(0.5 * s.imu_fs_hz)
+
+    def run(on_gap):
+        tr = PelvisTracker(s.imu_fs_hz)
+        before = tr.process(s.acc_g[:, :g0], s.gyro_dps[:, :g0])
+        on_gap(tr, g1 - g0)
+        after = tr.process(s.acc_g[:, g1:], s.gyro_dps[:, g1:])
+        return tr, before, after
+
+    tr, _, after = run(lambda tr, n: tr.gap(n))
+    ref = PelvisTracker(s.imu_fs_hz)
+    ref.process(s.acc_g[:, :g0], s.gyro_dps[:, :g0])
+    np.testing.assert_array_equal(tr.gyro_bias_dps, ref.gyro_bias_dps)  # bias learnt at rest, kept
+    # Right after the gap tilt still reads the bridge, within a degree of the truth.
+    hold = slice(0, int(0.3 * s.imu_fs_hz))
+    assert np.max(np.abs(after.tilt_deg[hold] - s.tilt_deg[g1:][hold])) < 1.0
+    assert s.tilt_deg[g1] < -15.0
+    # The old handling (reset on a gap) re-zeroed tilt to the bridge posture mid-rep.
+    _, _, old = run(lambda tr, n: tr.reset())
+    assert np.max(np.abs(old.tilt_deg[hold])) < 2.0
+
+
+def test_gap_errors():
+    with pytest.raises(ValueError, match=r"n_samples must be >= 0, got -1"):
+        PelvisTracker(104.0).gap(-1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import signal as sps
 
 from glutesignal.conditioning import Conditioner, condition
@@ -68,3 +69,74 @@ def test_envelope_peaks_in_early_stance(real_walking_emg):
         cycle = (t >= td[k]) & (t < td[k + 1])
         t_peak = t[cycle][np.argmax(env[cycle])]
         assert t_peak < td[k] + 0.6 * (lo[k] - td[k])
+
+
+def _app_onsets_vs_touchdown(real_walking_emg, muscle):
+    """Onsets of the app's contraction detector (default parameters, the live chain's
+    conditioning and 100 ms RMS) minus the nearest touchdown, s, one per gait cycle
+    (NaN where the cycle has no onset from 250 ms before to 100 ms after touchdown)."""
+    from glutesignal.onsets import ContractionDetector
+
+    cols = real_walking_emg["columns"]
+    t0 = cols["time"][0]
+    y = condition(cols[muscle][None, :], 1000.0)
+    env = moving_rms(y, 1000.0, 0.1)
+    onsets = np.array([a.start_s + t0 for a in ContractionDetector(1000.0).process(env)])
+    rel = []
+    for td in real_walking_emg["touchdown_s"]:
+        near = onsets[(onsets >= td - 0.25) & (onsets <= td + 0.1)] - td
+        rel.append(near[0] if near.size else np.nan)
+    return np.array(rel), onsets
+
+
+@pytest.mark.parametrize("muscle", ["MA", "ME"])
+def test_app_detector_finds_the_gluteal_onset_of_each_gait_cycle(real_walking_emg, muscle):
+    rel, onsets = _app_onsets_vs_touchdown(real_walking_emg, muscle)
+    # Gluteus maximus and medius switch on in terminal swing, shortly before initial
+    # contact (Perry & Burnfield 2010): at least 90 % of the cycles get that onset.
+    assert np.mean(np.isfinite(rel)) >= 0.9, rel
+    assert -0.2 < np.nanmedian(rel) < 0.0, rel
+    # And nothing in mid swing: one contraction per cycle inside the annotated strides.
+    td, lo = real_walking_emg["touchdown_s"], real_walking_emg["liftoff_s"]
+    inside = onsets[(onsets > td[0] - 0.25) & (onsets < lo[-1])]
+    assert inside.size == td.size, inside
+
+
+def test_app_detector_on_real_gait_fails_with_the_rest_assumed_in_the_first_second(real_walking_emg):
+    # The planted fault: rest taken as the first second (which holds a stance burst of the
+    # stride before the annotated ones) instead of found: the bursts are then missed.
+    from glutesignal.onsets import ContractionDetector
+
+    cols = real_walking_emg["columns"]
+    env = moving_rms(condition(cols["ME"][None, :], 1000.0), 1000.0, 0.1)
+    assumed = float(env[0, 300:1000].mean())
+    found = ContractionDetector(1000.0)
+    found.process(env)
+    assert assumed > 2 * found.rest_uV
+    hits = ContractionDetector(1000.0, rest_uV=assumed).process(env)
+    assert len(hits) < 0.9 * len(real_walking_emg["touchdown_s"])
+
+
+def test_every_real_channel_is_graded_good(real_walking_emg):
+    # Thirteen real electrodes in good contact: none may trip the dead, quantised,
+    # implausible-scale, mains or motion checks (the values lie on a 0.1 µV grid).
+    from glutesignal.quality import channel_quality
+
+    x = np.vstack([real_walking_emg["columns"][m] for m in MUSCLES])
+    q = channel_quality(x, condition(x, 1000.0, mains_hz=None), 1000.0, mains_hz=50.0)
+    assert [c.grade for c in q] == ["good"] * len(MUSCLES), [c.reasons for c in q]
+    assert all(c.loud_rms_lsb is not None and c.loud_rms_lsb > 100 for c in q)
+
+
+def test_real_recording_hum_is_too_weak_to_notch_and_the_fixed_notches_cost_emg(real_walking_emg):
+    # Its 50 Hz line stands ~2 x above its neighbours: not notched, so its EMG keeps the
+    # 7-14 % of power (per muscle) that the former fixed 50 Hz notch set removed.
+    from glutesignal.quality import detect_mains
+
+    x = np.vstack([real_walking_emg["columns"][m] for m in MUSCLES])
+    found = detect_mains(x, 1000.0)
+    assert found.mains_hz is None and found.line_ratio[50.0] < 3.0
+    clean = condition(x, 1000.0, mains_hz=None)
+    fixed = condition(x, 1000.0, mains_hz=50.0)
+    lost = 1 - np.mean(fixed ** 2, axis=1) / np.mean(clean ** 2, axis=1)
+    assert np.all((lost > 0.06) & (lost < 0.15)), lost.round(3)

@@ -35,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="also record the session to this .glutes directory")
     add_imu_mount_argument(parser)
-    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=50.0,
-                        help="mains frequency to notch out, Hz (default: %(default)s)")
+    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=None,
+                        help="the local mains frequency, Hz (default: found in the signal; the built-in virtual "
+                             "wearable then hums at 50 Hz)")
     parser.add_argument("--speed", type=float, default=None,
                         help="virtual wearable only: run its clock this many times faster than real time "
                              f"(default: 1, or {HEADLESS_VIRTUAL_SPEED:g} without a display)")

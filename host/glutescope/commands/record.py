@@ -48,8 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="virtual wearable only: the body model's seed")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="virtual wearable only: run its clock this many times faster than real time")
-    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=50.0,
-                        help="virtual wearable only: mains frequency of its hum, Hz (default: %(default)s)")
+    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=None,
+                        help="the local mains frequency, Hz, stored with the recording for its reports "
+                             "and exports (and the built-in virtual wearable's hum); default: detected in the "
+                             "signal and stored (the built-in virtual wearable then hums at 50 Hz)")
     parser.add_argument("--subject", metavar="PSEUDONYM",
                         help="subject pseudonym stored with the recording (never a real name)")
     parser.add_argument("--channels", default="glute_max_left,glute_max_right", metavar="NAME,NAME,...",
@@ -187,6 +189,11 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         writer.open()  # before connecting: a path we cannot write fails before any radio work
     except RecordingError as exc:
         raise CliError(str(exc), ExitStatus.IO_ERROR) from None
+    if args.mains is None:
+        # Imported (with scipy) before the stream starts, after the path is known to be
+        # writable: importing it once the wearable streams stalls the loop for a second or
+        # more, and the virtual wearable's IMU FIFO overflows meanwhile.
+        import glutescope.mains  # noqa: F401
     session = _RecordSession(args, env, writer, make_transport(options), options)
     return asyncio.run(session.main())
 
@@ -229,7 +236,9 @@ class _RecordSession:
 
         want: list[int] = []  # EMG samples to record, once the rate is known
 
-        def on_emg(block, _emg_uV) -> None:
+        def on_emg(block, emg_uV) -> None:
+            if self.mains is not None and self.mains.push(block.first_sample, emg_uV):
+                self.writer.set_mains(self.mains.mains_hz, source="detected")
             # Stop on the block that completes the duration, not at the next status tick.
             self.progress.update_span(acq.emg.end_sample)
             if want and self.progress.samples_done >= want[0]:
@@ -240,6 +249,7 @@ class _RecordSession:
                 self.failure = CliError(f"recording stopped: {exc}", ExitStatus.IO_ERROR)
             stop.set()
 
+        self.mains = None  # searches the signal for the mains frequency when not given
         self.recorder = _StopOnWriteError(self.writer, on_write_error)
         acq = Acquisition(self.transport, recorder=self.recorder, on_link_change=on_link, on_emg=on_emg,
                           reconnect_timeout_s=self.args.reconnect_timeout, imu_mount=self.options.imu_mount)
@@ -264,6 +274,12 @@ class _RecordSession:
                                              squeeze_cues=[dataclasses.asdict(c) for c in cues],
                                              rep_cues=[dataclasses.asdict(c) for c in reps],
                                              calibration=cal.to_meta() if cal is not None else None)
+                if self.args.mains is not None:
+                    self.writer.set_mains(self.args.mains, source="given")
+                else:
+                    from glutescope.mains import MainsFinder
+
+                    self.mains = MainsFinder(info.emg_fs_hz, bin(info.channel_mask).count("1"))
                 self.progress.link = "up"
                 if self.args.duration is not None:
                     want.append(round(self.args.duration * info.emg_fs_hz))
@@ -360,6 +376,9 @@ class _RecordSession:
 
     async def _close(self, acq) -> None:
         from glutescope.recording import RecordingError
+
+        if self.mains is not None and self.mains.searched and not self.mains.found:
+            self.writer.set_mains(None, source="detected")  # searched: no mains line in the signal
 
         for step in (acq.close, self.writer.close):
             try:

@@ -25,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no window even if a display exists: play, save a screenshot, print a summary")
     parser.add_argument("--screenshot", type=Path, default=Path("glutescope-replay.png"),
                         help="where the headless run saves its screenshot (default: %(default)s)")
-    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=50.0,
-                        help="mains frequency to notch out, Hz (default: %(default)s)")
+    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=None,
+                        help="the local mains frequency, Hz (default: the one stored with the recording, else "
+                             "found in the signal; only the lines found in the signal are notched)")
 
 
 def recorded_span_s(path: Path) -> float:

@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace the PDF if it exists")
     parser.add_argument("--exercise", metavar="NAME",
                         help="what was performed, when the recording does not say (picks the squeeze cues)")
-    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=50.0,
-                        help="mains frequency notched out, Hz (default: %(default)s)")
+    parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=None,
+                        help="the local mains frequency, Hz (default: the one stored with the recording, else "
+                             "found in the signal; only the lines found in the signal are notched)")
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
