@@ -604,6 +604,8 @@ class DMA:
             n = avail if endless else min(avail, self._remaining)
             self._transfer(n)
             moved = True
+            if not self._paced:
+                break  # a bus error halts the channel, with no CHAIN_TO (datasheet 12.6.7.1)
             if endless:
                 break
             self._remaining -= n
