@@ -15,8 +15,9 @@ way the silicon behaves, including how it fails:
 - **ADC.** ``machine.mem32`` is a register file. Writes to CS / FCS / DIV configure a
   model of the RP2350 ADC that converts in round robin at the rate DIV implies
   (1 + INT + FRAC/256 cycles of 48 MHz per conversion, at least 96), in virtual time.
-  Conversions no DMA takes wait in a 4-entry FIFO (RP2350 datasheet 12.4.3.5); more set
-  FCS.OVER and are lost (their contents are not modelled).
+  Conversions no DMA takes wait in a 4-entry FIFO (pico-sdk ``hardware/adc.h``: "The
+  ADC FIFO is 4 entries long"); more set FCS.OVER and are lost (which ones survive is
+  not modelled exactly).
 - **DMA.** ``rp2.DMA`` channels paced by DREQ_ADC (48) take conversions as they complete.
   Modelled: 16-bit transfers from the ADC FIFO, incrementing write address, write-address
   rings (CTRL.RING_SEL = 1, RING_SIZE = R: only the low R address bits change), the
@@ -61,7 +62,7 @@ _ADC_GPIO_BASE = 26
 _ADC_FIFO_DEPTH = 4
 _N_DMA_CHANNELS = 16
 _SRAM_BASE = 0x20000000
-_SRAM_SIZE = 520 * 1024  # RP2350: 520 kB of SRAM (datasheet 2.2.3)
+_SRAM_SIZE = 520 * 1024  # RP2350: 520 kB of on-chip SRAM from 0x20000000
 
 # RP2350 DMA CTRL_TRIG layout (datasheet 12.6.10, pico-sdk hardware/regs/dma.h).
 _CTRL_FIELDS = {  # name: (lsb, width)
