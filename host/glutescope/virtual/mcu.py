@@ -46,6 +46,7 @@ import bisect
 import errno
 import sys
 import types
+import warnings
 from typing import Callable, Optional
 
 import numpy as np
@@ -788,6 +789,9 @@ class Board:
         self.adc_starts: list = []  # (t_start_us, inputs, period_us) per ADC start
         self.faults: list = []  # what would have gone wrong on hardware
         self.bootsel = False  # BOOTSEL held at power-up
+        # A test that damages the heap on purpose says so; otherwise removing the board
+        # warns (an error under pytest), so no test passes over a DMA that wrote astray.
+        self.expect_damage = False
         if imu:
             from glutescope.virtual.lsm6dsox_model import Lsm6dsoxModel
 
@@ -844,13 +848,25 @@ _uctypes.addressof = lambda obj: _board().heap.address_of(obj)
 _uctypes.bytearray_at = lambda addr, n: _board().heap.view_at(addr, n)
 
 
+def _retire(board: Board) -> None:
+    """Stop the board's DMA; warn if it damaged the modelled heap and nobody expected it."""
+    try:
+        damage = board.memory_faults()
+    except RuntimeError:  # no event loop any more: what was recorded so far
+        damage = [f for f in board.faults if f.startswith("DMA")] + board.heap.damage()
+    for ch in list(board.dma_channels.values()):
+        ch._abort()
+    if damage and not board.expect_damage:
+        warnings.warn("the simulated DMA wrote outside its buffers: " + "; ".join(damage[:3]),
+                      RuntimeWarning, stacklevel=3)
+
+
 def install(board: Board) -> Board:
     """Make ``machine`` and ``rp2`` importable, backed by ``board`` (also installs upy)."""
     global _current
     upy.install(board.clock)
     if _current is not None and _current is not board:
-        for ch in list(_current.dma_channels.values()):
-            ch._abort()
+        _retire(_current)
     _current = board
     _machine.mem32 = board.mem32
     sys.modules["machine"] = _machine
@@ -863,8 +879,7 @@ def uninstall() -> None:
     """Remove the fake ``machine`` and ``rp2`` modules and cancel pending DMA."""
     global _current
     if _current is not None:
-        for ch in list(_current.dma_channels.values()):
-            ch._abort()
+        _retire(_current)
     _current = None
     sys.modules.pop("machine", None)
     sys.modules.pop("rp2", None)
