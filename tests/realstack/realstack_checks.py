@@ -39,6 +39,7 @@ async def wait_until(predicate, timeout_s: float, what: str, stack=None) -> None
     deadline = loop.time() + timeout_s
     while not predicate():
         if stack is not None and stack.exited() is not None:
+            await stack._drain_output()
             raise AssertionError(f"the firmware exited while waiting for {what}:\n{stack.stderr()}")
         if loop.time() > deadline:
             tail = "" if stack is None else "\nfirmware stderr:\n" + stack.stderr()[-3000:]
@@ -90,3 +91,114 @@ def response_codes(frames) -> list[tuple[int, int, int]]:
 
 def u32(x: int) -> bytes:
     return struct.pack("<I", x)
+
+
+class FrameTap:
+    """A recorder for `glutescope.acquisition.Acquisition` that keeps every decoded frame.
+
+    The acquisition hands it each frame before anything else sees it, so a test can look
+    at the BACKFILL blocks and RESPONSEs themselves, not only at the assembled streams.
+    """
+
+    def __init__(self) -> None:
+        self.frames: list = []
+
+    def append(self, data, t_host_ns=None, *, source=0, host_to_device=False) -> None:
+        if host_to_device:
+            return
+        try:
+            self.frames.append(protocol.decode_frame(data))
+        except protocol.FrameError:
+            self.frames.append(None)
+
+    def responses(self) -> list:
+        return [f for f in self.frames if isinstance(f, protocol.Response)]
+
+    def backfill(self, stream: int) -> list:
+        kind = protocol.EmgBlock if stream == 0 else protocol.ImuBlock
+        return [f for f in self.frames if isinstance(f, kind) and f.backfill]
+
+    def statuses(self) -> list:
+        return [f for f in self.frames if isinstance(f, protocol.Status)]
+
+
+def covered(blocks) -> list[tuple[int, int]]:
+    """The index ranges ``blocks`` cover, merged, in order."""
+    spans = sorted((b.first_sample, b.first_sample + b.n_samples) for b in blocks)
+    out: list[list[int]] = []
+    for a, b in spans:
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def assert_blocks_as_fed(blocks, channel_mask: int = 0b111) -> None:
+    """Every sample of every EMG or IMU block equals what was fed at its index."""
+    for b in blocks:
+        idx = range(b.first_sample, b.first_sample + b.n_samples)
+        if isinstance(b, protocol.EmgBlock):
+            chans = [c for c in range(8) if b.channel_mask & (1 << c)]
+            want = np.array([[known.emg_code(c, i) for i in idx] for c in chans], dtype=np.uint16)
+        else:
+            want = np.array([[known.imu_value(i, a) for i in idx] for a in range(6)], dtype=np.int16)
+        bad = np.flatnonzero(np.any(b.samples != want, axis=0))
+        assert bad.size == 0, (f"block at {b.first_sample} (backfill={b.backfill}): {bad.size} samples "
+                               f"differ from what was fed, first at index {b.first_sample + int(bad[0])}")
+
+
+# -- GATT ------------------------------------------------------------------------------------
+def _sig(uuid16: int) -> str:
+    return f"0000{uuid16:04x}-0000-1000-8000-00805f9b34fb"
+
+
+#: firmware/PROTOCOL.md, "BLE GATT": service -> characteristic -> bleak property names.
+EXPECTED_GATT = {
+    protocol.SERVICE_UUID: {
+        protocol.STREAM_CHAR_UUID: {"notify"},
+        protocol.CONTROL_CHAR_UUID: {"write", "write-without-response"},
+        protocol.INFO_CHAR_UUID: {"read"},
+    },
+    _sig(0x180F): {_sig(0x2A19): {"read", "notify"}},
+    _sig(0x180A): {_sig(0x2A29): {"read"}, _sig(0x2A24): {"read"}, _sig(0x2A26): {"read"}},
+}
+#: btstack's own GAP and GATT services, which every peripheral has.
+STACK_SERVICES = {_sig(0x1800), _sig(0x1801)}
+
+
+def gatt_layout(services) -> dict:
+    """bleak's service collection as {service: {characteristic: set of properties}}."""
+    return {s.uuid: {c.uuid: set(c.properties) for c in s.characteristics} for s in services}
+
+
+def assert_gatt_layout(layout: dict) -> None:
+    """Exactly the services, characteristics and properties of PROTOCOL.md (plus btstack's own)."""
+    problems = []
+    for service, chars in EXPECTED_GATT.items():
+        got = layout.get(service)
+        if got is None:
+            problems.append(f"service {service} missing")
+            continue
+        for char, props in chars.items():
+            if char not in got:
+                problems.append(f"characteristic {char} missing from {service}")
+            elif got[char] != props:
+                problems.append(f"characteristic {char}: properties {sorted(got[char])}, expected {sorted(props)}")
+        extra = set(got) - set(chars)
+        if extra:
+            problems.append(f"service {service} has unexpected characteristics {sorted(extra)}")
+    extra = set(layout) - set(EXPECTED_GATT) - STACK_SERVICES
+    if extra:
+        problems.append(f"unexpected services {sorted(extra)}")
+    assert not problems, "GATT layout differs from PROTOCOL.md:\n" + "\n".join(problems)
+
+
+def ad_structures(data: bytes) -> list[tuple[int, bytes]]:
+    """(AD type, value) of each advertising data structure (Core Supplement Part A 1)."""
+    out, i = [], 0
+    while i < len(data) and data[i]:
+        n = data[i]
+        out.append((data[i + 1], bytes(data[i + 2:i + 1 + n])))
+        i += 1 + n
+    return out

@@ -308,13 +308,19 @@ class RealStack:
         deadline = loop.time() + timeout_s
         while not self.advertising:
             if self.proc is not None and self.proc.returncode is not None:
-                await asyncio.sleep(0.05)  # let the last stderr lines arrive
+                await self._drain_output()
                 raise FirmwareExited(
                     f"the firmware exited with status {self.proc.returncode} before advertising:\n"
                     + self.stderr())
             if loop.time() > deadline:
                 raise FirmwareExited(f"the firmware did not advertise within {timeout_s} s:\n" + self.stderr())
             await asyncio.sleep(0.01)
+
+    async def _drain_output(self) -> None:
+        # The process is gone: its last stderr lines are still in the pipe.
+        for task in self._readers:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), 2.0)
 
     def irq_trace(self) -> list[tuple]:
         """The IRQ events the firmware's handler received: (event, normalised data...)."""

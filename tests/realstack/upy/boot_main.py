@@ -34,5 +34,8 @@ def _report_faults():
 
 try:
     import main  # noqa: F401  (firmware/main.py: boots the wearable and runs until it ends)
-finally:
+except BaseException as exc:  # the unix port prints tracebacks on stdout, among USB frames
+    sys.print_exception(exc, sys.stderr)
     _report_faults()
+    sys.exit(1)
+_report_faults()
