@@ -14,7 +14,8 @@ from micropython import const
 
 from glutefw import config, control, frames, settings
 from glutefw.acquisition import EmgAcquisition, count_bits
-from glutefw.cmdqueue import CommandQueue
+from glutefw.cmdqueue import REFUSED, CommandQueue
+from glutefw.flow import LinkFlow
 from glutefw.imu import Lsm6dsox
 from glutefw.ringbuf import Ring
 
@@ -64,8 +65,15 @@ class Wearable:
         self._resend_stream = _NO_RESEND
         self._resend_next = 0
         self._resend_end = 0
+        self._backfill_wait_ms = 0  # budget the next backfill frame waits for
+        self.ble_flow = LinkFlow(config.BLE_LINK_BYTES_PER_S, config.BLE_LINK_BURST_BYTES,
+                                 config.HEAP_FLOOR_BYTES)
+        # USB copies nothing to the heap, but shares it with btstack's queue.
+        self.usb_flow = LinkFlow(config.USB_LINK_BYTES_PER_S, config.USB_LINK_BURST_BYTES,
+                                 config.HEAP_FLOOR_BYTES)
         self.battery_mV = 0
         self.battery_pct = _BATTERY_UNKNOWN
+        self._battery_t_ms = -1  # ticks_ms of the last reading; -1: never read
 
     # -- links ---------------------------------------------------------------------------
     def link(self):
@@ -74,13 +82,22 @@ class Wearable:
             return self.ble
         return self.usb
 
+    def _flow(self, link):
+        return self.ble_flow if link is self.ble else self.usb_flow
+
     async def _send(self, link, frame):
+        """Send one frame within the link's budget, then let the sampling tasks run."""
         if len(frame) > link.payload_max:
             # Not sent, so not numbered: hand the sequence number back (it was the last).
             self.packer.seq = (self.packer.seq - 1) & 0xFFFFFFFF
             self.oversize_drops += 1
             return False
-        return await link.send(frame)
+        await self._flow(link).admit(len(frame))
+        ok = await link.send(frame)
+        # btstack's notify returns at once: without this a RESEND window would go out
+        # back to back while acquisition and IMU tasks miss their deadlines.
+        await asyncio.sleep_ms(0)
+        return ok
 
     # -- info, status --------------------------------------------------------------------
     def info_payload(self):
@@ -107,16 +124,31 @@ class Wearable:
         except (OSError, ValueError, RuntimeError):
             return
         mv = raw * config.VREF_MV * config.VSYS_DIVIDER // 65535
+        self._battery_t_ms = time.ticks_ms()
         self.battery_mV = mv
         pct = (mv - _BATTERY_EMPTY_MV) * 100 // (_BATTERY_FULL_MV - _BATTERY_EMPTY_MV)
         self.battery_pct = 0 if pct < 0 else (100 if pct > 100 else pct)
 
+    def battery_age_ms(self):
+        """Milliseconds since the battery was measured (``0xFFFFFFFF``: never)."""
+        if self._battery_t_ms < 0:
+            return 0xFFFFFFFF
+        return time.ticks_diff(time.ticks_ms(), self._battery_t_ms)
+
     async def _send_status(self, link):
-        backoffs = 0 if self.ble is None else self.ble.notify_backoffs
+        enomem = memory_errors = 0
+        if self.ble is not None:
+            enomem, memory_errors = self.ble.notify_backoffs, self.ble.notify_memory_errors
+        heap_waits = self.ble_flow.heap_waits + self.usb_flow.heap_waits
+        heap_min = self.ble_flow.free_heap_min_bytes
+        if self.usb_flow.free_heap_min_bytes < heap_min:
+            heap_min = self.usb_flow.free_heap_min_bytes
         frame = self.packer.pack_status(
             time.ticks_us(), self.battery_mV, self.battery_pct,
             _STREAMING if self.streaming else _IDLE, self.acq.overruns + self.imu.fifo_overruns,
-            self.acq.saturated, backoffs, self.ring_drops, gc.mem_free())
+            self.acq.saturated, enomem + memory_errors + heap_waits, self.ring_drops,
+            gc.mem_free(), heap_waits, memory_errors, self.commands.refused,
+            self.commands.lost, self.battery_age_ms(), heap_min)
         await self._send(link, frame)
 
     # -- data frames ---------------------------------------------------------------------
@@ -192,6 +224,11 @@ class Wearable:
         if n <= 0 or not ring.holds(self._resend_next, n):
             self._resend_stream = _NO_RESEND  # done, or even its end was overwritten meanwhile
             return False
+        # Backfill spends only what live frames and answers leave: keep one frame's budget.
+        flow = self._flow(link)
+        if not flow.spare(link.payload_max, link.payload_max):
+            self._backfill_wait_ms = flow.ms_until(2 * link.payload_max)
+            return False
         if emg:
             await self._emg_frame(link, self._resend_next, n, frames.FLAG_BACKFILL)
         else:
@@ -226,7 +263,10 @@ class Wearable:
             else:
                 self._link_up = False
             if not sent:
-                await self._wake.wait()
+                if link is not None and self._resend_stream != _NO_RESEND:
+                    await asyncio.sleep_ms(self._backfill_wait_ms)  # budget for backfill
+                else:
+                    await self._wake.wait()
 
     async def status_task(self):
         """Once a second: battery, STATUS frame, battery characteristic."""
@@ -249,8 +289,17 @@ class Wearable:
         while True:
             buf, n = await self.commands.get()
             async with self._lock:
-                await self.handle(buf, n)
+                if n == REFUSED:  # arrived while the queue was full: the host retries
+                    await self._refuse(buf[0], buf[1])
+                else:
+                    await self.handle(buf, n)
             self._wake.set()
+
+    async def _refuse(self, op, token):
+        link = self.link()
+        if link is not None:
+            await self._send(link, self.packer.pack_response(time.ticks_us(), op, token,
+                                                             control.BUSY))
 
     async def handle(self, buf, n):
         """Execute one command (the caller holds the packer lock)."""

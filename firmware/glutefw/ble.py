@@ -16,6 +16,7 @@ rate, about 60 notifications/s, is far below what the link carries).
 """
 import asyncio
 import errno
+import gc
 
 import bluetooth
 from micropython import const
@@ -46,6 +47,7 @@ _MTU_DEFAULT = const(23)
 _ATT_HEADER_BYTES = const(3)
 _CONTROL_BUFFER_BYTES = const(64)  # longest command, PROTOCOL.md "BLE GATT"
 _NOTIFY_BACKOFF_MS = const(1)
+_MEMORY_BACKOFF_MS = const(5)  # btstack's queue drains a notification every ~1-2 ms
 _NO_CONNECTION = const(-1)
 
 _ENOMEM = errno.ENOMEM
@@ -126,7 +128,8 @@ class BlePeripheral:
             _ADV_TYPE_UUID128_COMPLETE, bytes(_SERVICE_UUID)
         )
         self.name = name
-        self.notify_backoffs = 0  # times send() waited for a full radio queue
+        self.notify_backoffs = 0  # times send() waited for a full radio queue (NimBLE ENOMEM)
+        self.notify_memory_errors = 0  # times a notification's heap copy failed (btstack)
         self._conn_handle = _NO_CONNECTION
         self._mtu = _MTU_DEFAULT
         self._battery = bytearray(1)
@@ -202,9 +205,12 @@ class BlePeripheral:
     async def send(self, frame):
         """Send ``frame`` in one notification; ``False`` if no central is connected.
 
-        Waits while the radio's queue is full, counting each wait in
-        ``notify_backoffs``. A frame longer than `payload_max` raises ``ValueError``:
-        it would be cut short on the air.
+        Waits while the radio's queue is full (NimBLE's ``ENOMEM``), counting each
+        wait in ``notify_backoffs``, and after a ``MemoryError`` (btstack copies each
+        notification to the heap), counting it in ``notify_memory_errors``: collects,
+        waits for the queue to drain and tries again, as long as the central is
+        connected. A frame longer than `payload_max` raises ``ValueError``: it would be
+        cut short on the air. Pacing is the caller's (``glutefw.flow``).
         """
         if self._conn_handle == _NO_CONNECTION:
             return False
@@ -224,8 +230,13 @@ class BlePeripheral:
                     return False
                 if exc.args[0] != _ENOMEM:
                     raise
-            self.notify_backoffs += 1
-            await _sleep_ms(_NOTIFY_BACKOFF_MS)
+                self.notify_backoffs += 1
+                backoff_ms = _NOTIFY_BACKOFF_MS
+            except MemoryError:
+                self.notify_memory_errors += 1
+                gc.collect()
+                backoff_ms = _MEMORY_BACKOFF_MS
+            await _sleep_ms(backoff_ms)
 
     def _advertise(self):
         # resp_data is keyword-only in the real module (extmod/modbluetooth.c).

@@ -53,5 +53,16 @@ IMU_ADDR = const(0x6A)
 ACC_G_PER_LSB = 0.000122
 GYRO_DPS_PER_LSB = 0.0175
 
+# Flow control (glutefw.flow). The BLE budget stays below the ~36.5 kB/s measured Pico 2 W
+# to Pico 2 W with write-without-response (pico-sdk issue 2625) and leaves a full-window
+# RESEND about half of it beside the ~17 kB/s of live 3 ch x 2 kHz EMG + 208 Hz IMU frames
+# (firmware/README.md, "Budget"). btstack queues every notification on the heap (~318 B
+# each), so the sender also stops while the free heap is below the floor.
+BLE_LINK_BYTES_PER_S = const(32_000)
+BLE_LINK_BURST_BYTES = const(1024)  # about four 244-byte notifications
+USB_LINK_BYTES_PER_S = const(100_000)
+USB_LINK_BURST_BYTES = const(4096)
+HEAP_FLOOR_BYTES = const(48_000)
+
 USB_FRAME_MAX = const(1024)  # PROTOCOL.md: frames on USB never exceed 1024 bytes
 BLE_PAYLOAD_DEFAULT = const(20)  # ATT_MTU 23 - 3 before the MTU exchange

@@ -36,7 +36,8 @@ INFO_FIXED_LEN = const(27)
 _HEADER = "<BBHII"
 _EMG_HEAD = "<IBBBB"
 _IMU_HEAD = "<IBBH"
-_STATUS = "<HBBIIIII"
+_STATUS = "<HBBIIIIIIIIIII"
+STATUS_PAYLOAD = const(48)
 _RESPONSE = "<BBBB"
 _PING_EXTRA = "<II"
 _EVENT = "<HHI"
@@ -129,12 +130,23 @@ class FramePacker:
         return self.finish_imu(t_device_us, first_sample, n_samples, flags)
 
     def pack_status(self, t_device_us, battery_mV, battery_pct, state, emg_overruns,
-                    saturated_samples, notify_backoffs, ring_drops, free_heap_bytes):
-        """Pack a STATUS frame; counters are reported modulo 2**32."""
+                    saturated_samples, notify_backoffs, ring_drops, free_heap_bytes,
+                    heap_waits=0, notify_memory_errors=0, commands_refused=0,
+                    commands_lost=0, battery_age_ms=_U32, free_heap_min_bytes=0):
+        """Pack a STATUS frame; counters are reported modulo 2**32.
+
+        ``battery_age_ms`` is how long ago the battery was measured (``2**32 - 1``:
+        never); an older figure saturates at ``2**32 - 2``.
+        """
+        if battery_age_ms > _U32 - 1 and battery_age_ms != _U32:
+            battery_age_ms = _U32 - 1
         struct.pack_into(_STATUS, self.buf, HEADER_LEN, battery_mV, battery_pct, state,
                          emg_overruns & _U32, saturated_samples & _U32,
-                         notify_backoffs & _U32, ring_drops & _U32, free_heap_bytes & _U32)
-        return self._finish(STATUS, 24, t_device_us)
+                         notify_backoffs & _U32, ring_drops & _U32, free_heap_bytes & _U32,
+                         heap_waits & _U32, notify_memory_errors & _U32,
+                         commands_refused & _U32, commands_lost & _U32, battery_age_ms,
+                         free_heap_min_bytes & _U32)
+        return self._finish(STATUS, STATUS_PAYLOAD, t_device_us)
 
     def pack_response(self, t_device_us, opcode, token, code):
         """Pack a RESPONSE (ack when ``code`` is 0, error otherwise) without extra data."""

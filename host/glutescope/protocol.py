@@ -16,7 +16,7 @@ import math
 import struct
 import zlib
 from dataclasses import asdict, dataclass
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -96,6 +96,8 @@ _CRC = struct.Struct("<I")
 _EMG_HEAD = struct.Struct("<IBBBB")
 _IMU_HEAD = struct.Struct("<IBBH")
 _STATUS = struct.Struct("<HBBIIIII")
+_STATUS_EXT = struct.Struct("<IIIIII")  # appended in firmware 0.2 (PROTOCOL.md, STATUS)
+_BATTERY_AGE_NEVER = 0xFFFFFFFF
 _RESPONSE_HEAD = struct.Struct("<BBBB")
 _PING_ECHO = struct.Struct("<II")
 _EVENT = struct.Struct("<HHI")
@@ -160,7 +162,7 @@ _ERROR_MESSAGES = {
     ErrorCode.BAD_CHANNELS: "the channel mask is empty or names an ADC input the board lacks",
     ErrorCode.BAD_STATE: "the command is not allowed in the wearable's current state",
     ErrorCode.OUT_OF_WINDOW: "the requested samples are no longer (or not yet) in the wearable's memory",
-    ErrorCode.BUSY: "the wearable is already resending a range",
+    ErrorCode.BUSY: "the wearable is busy (a resend is running, or more commands came at once than it holds): try again",
 }
 
 
@@ -264,11 +266,27 @@ class Status:
     saturated_samples: int
     """EMG samples at code 0 or 4095 since boot."""
     notify_backoffs: int
-    """Times the sender waited for a full radio queue."""
+    """Times the sender held a frame back because the link could not take it: the radio
+    refused it (NimBLE ENOMEM), the free heap was below the sender's floor, or copying
+    the notification raised MemoryError (btstack queues notifications on the heap)."""
     ring_drops: int
     """Samples overwritten in the RAM ring before they were sent."""
     free_heap_bytes: int
     """Free MicroPython heap in bytes."""
+    heap_waits: Optional[int] = None
+    """Of ``notify_backoffs``: waits for the free heap to regain the sender's floor
+    (``None``: the firmware predates this field)."""
+    notify_memory_errors: Optional[int] = None
+    """Of ``notify_backoffs``: notifications whose copy raised MemoryError and were retried."""
+    commands_refused: Optional[int] = None
+    """Commands answered BUSY because they arrived while the command queue was full."""
+    commands_lost: Optional[int] = None
+    """Commands that arrived in a burst too large even to be answered (no RESPONSE)."""
+    battery_age_ms: Optional[int] = None
+    """How long ago ``battery_mV`` was measured, in ms (``None``: never measured, or a
+    firmware without this field)."""
+    free_heap_min_bytes: Optional[int] = None
+    """Lowest free heap the sender has seen since boot, in bytes."""
 
     @property
     def battery_known(self) -> bool:
@@ -505,9 +523,17 @@ def _decode_imu(seq: int, t_device_us: int, p: memoryview) -> ImuBlock:
 
 
 def _decode_status(seq: int, t_device_us: int, p: memoryview) -> Status:
-    if len(p) != _STATUS.size:
-        raise FrameError(f"length mismatch: STATUS payload is {_STATUS.size} bytes, got {len(p)}")
+    full = _STATUS.size + _STATUS_EXT.size
+    if len(p) != _STATUS.size and len(p) < full:
+        raise FrameError(
+            f"length mismatch: STATUS payload is {_STATUS.size} or at least {full} bytes, got {len(p)}"
+        )
     mv, pct, state, overruns, saturated, backoffs, drops, heap = _STATUS.unpack_from(p, 0)
+    ext: tuple = (None,) * 6
+    if len(p) >= full:  # fields are only ever appended: read the ones this host knows
+        ext = _STATUS_EXT.unpack_from(p, _STATUS.size)
+        if ext[4] == _BATTERY_AGE_NEVER:
+            ext = ext[:4] + (None,) + ext[5:]
     if pct > 100 and pct != _BATTERY_PCT_UNKNOWN:
         raise FrameError(f"battery_pct {pct} is neither 0-100 nor 255 (unknown)")
     try:
@@ -525,6 +551,12 @@ def _decode_status(seq: int, t_device_us: int, p: memoryview) -> Status:
         notify_backoffs=backoffs,
         ring_drops=drops,
         free_heap_bytes=heap,
+        heap_waits=ext[0],
+        notify_memory_errors=ext[1],
+        commands_refused=ext[2],
+        commands_lost=ext[3],
+        battery_age_ms=ext[4],
+        free_heap_min_bytes=ext[5],
     )
 
 

@@ -155,7 +155,7 @@ def test_stream_over_usb_is_complete_ordered_and_answers_every_command(board):
 
     status = [p for ftype, _, _, p in frames_ if ftype == 3]
     assert len(status) >= 1
-    mv, pct, state, overruns, sat, backoffs, drops, heap = struct.unpack("<HBBIIIII", status[0])
+    mv, pct, state, overruns, sat, backoffs, drops, heap = struct.unpack_from("<HBBIIIII", status[0])
     assert state == 1 and overruns == 0 and drops == 0 and 3800 <= mv <= 4000
 
 
@@ -182,3 +182,31 @@ def test_samples_keep_flowing_into_the_ring_without_any_link(board):
     codes = np.frombuffer(bytes(dst), "<u2").reshape(head, 3).T
     np.testing.assert_array_equal(codes[2], (2000 + np.arange(head)) % 4096)
     assert w.packer.seq == 0  # nothing was sent: no frame numbers used up
+
+
+def _responses(frames_):
+    return [struct.unpack_from("<BBB", p) for ftype, _, _, p in frames_ if ftype == 4]
+
+
+@pytest.mark.parametrize("burst", [16, 40])
+def test_every_command_of_a_burst_gets_exactly_one_response(board, burst):
+    """A burst delivered before the control task runs (btstack hands every write of a
+    connection event over in one poll): each command gets one RESPONSE, BUSY past the
+    queue, in the order sent."""
+    from glutefw import cmdqueue
+
+    pipe = Pipe()
+
+    async def script(w):
+        for token in range(burst):  # no await in between: nothing else runs meanwhile
+            op = (0x04, 0x07, 0x06)[token % 3]  # PING, GET_STATUS, GET_INFO
+            payload = struct.pack("<I", token) if op == 0x04 else b""
+            w.commands.put(bytes([op, token]) + payload)
+        await asyncio.sleep_ms(400)
+
+    asyncio.run(_run_app(pipe, script))
+    responses = _responses(pipe.frames())
+    assert [r[1] for r in responses] == list(range(burst))
+    n_ok = min(burst, cmdqueue.SLOTS)
+    assert [r[2] for r in responses] == [0] * n_ok + [7] * (burst - n_ok)  # 7: BUSY
+    assert [r[0] for r in responses] == [(0x04, 0x07, 0x06)[t % 3] for t in range(burst)]

@@ -5,6 +5,7 @@ import errno
 
 import pytest
 from bleak import BleakClient, BleakScanner
+from bleak.exc import BleakGATTProtocolError
 
 from glutescope.transports.bumble_backend import backends_for
 from glutescope.virtual import ble_shim
@@ -23,9 +24,11 @@ def run(coro, timeout_s=30.0):
 
 
 @contextlib.asynccontextmanager
-async def shim(mtu=247, depth=ble_shim.DEFAULT_NOTIFY_QUEUE_DEPTH):
+async def shim(mtu=247, depth=ble_shim.DEFAULT_NOTIFY_QUEUE_DEPTH, stack="btstack",
+               heap_budget_bytes=ble_shim.DEFAULT_HEAP_BUDGET_BYTES):
     async with VirtualRadio() as radio:
-        ble = ble_shim.attach(radio, notify_queue_depth=depth)
+        ble = ble_shim.attach(radio, stack=stack, notify_queue_depth=depth,
+                              heap_budget_bytes=heap_budget_bytes)
         events = []
         ble.active(True)
         ble.config(mtu=mtu)
@@ -74,20 +77,25 @@ def test_handles_are_the_att_handles_the_client_sees():
     run(scenario())
 
 
-def test_irq_events_carry_micropython_numbers_and_tuples():
+@pytest.mark.parametrize("stack", ble_shim.STACKS)
+def test_irq_events_carry_micropython_numbers_and_tuples(stack):
     async def scenario():
-        async with shim() as (radio, ble, events, h_char, _h_desc):
+        async with shim(stack=stack) as (radio, ble, events, h_char, _h_desc):
             client = await connect(radio)
             await client.write_gatt_char(CHAR_STR, b"\x01\x02", response=True)
+            assert await client.read_gatt_char(CHAR_STR) == b"\x01\x02"
             await client.disconnect()
             await asyncio.sleep(0.01)
             central = bytes(reversed(bytes(radio.central_address)))
             conn_handle = events[0][1][0]
+            # btstack reports no address on disconnect (seen with MicroPython 1.29 + btstack)
+            gone = (conn_handle, 255, bytes(6)) if stack == "btstack" else (conn_handle, 1, central)
             assert events == [
                 (1, (conn_handle, 1, central)),  # _IRQ_CENTRAL_CONNECT, random address
                 (21, (conn_handle, 247)),  # _IRQ_MTU_EXCHANGED
                 (3, (conn_handle, h_char)),  # _IRQ_GATTS_WRITE
-                (2, (conn_handle, 1, central)),  # _IRQ_CENTRAL_DISCONNECT
+                (4, (conn_handle, h_char)),  # _IRQ_GATTS_READ_REQUEST, before the read
+                (2, gone),  # _IRQ_CENTRAL_DISCONNECT
             ]
             assert ble.config("mac") == (1, bytes(reversed(bytes(radio.peripheral_address))))
 
@@ -139,9 +147,9 @@ def test_local_values_are_read_remotely():
     run(scenario())
 
 
-def test_notifications_are_cut_to_mtu_minus_3_and_refused_when_the_queue_is_full():
+def test_nimble_notifications_are_cut_to_mtu_minus_3_and_refused_when_the_queue_is_full():
     async def scenario():
-        async with shim(mtu=100, depth=4) as (radio, ble, events, h_char, _h_desc):
+        async with shim(mtu=100, depth=4, stack="nimble") as (radio, ble, events, h_char, _h_desc):
             client = await connect(radio)
             got = []
             await client.start_notify(CHAR_STR, lambda _c, data: got.append(bytes(data)))
@@ -208,3 +216,69 @@ def test_uuid_forms():
     assert repr(ble_shim.UUID(0x2A19)) == "UUID(0x2a19)"
     with pytest.raises(ValueError, match="a 16-bit UUID must be 0..0xFFFF, got 0x10000"):
         ble_shim.UUID(0x10000)
+
+
+def test_btstack_never_refuses_but_holds_each_notification_on_the_heap_until_sent():
+    import gc
+
+    from glutescope.virtual import upy
+
+    upy.install()
+
+    async def scenario():
+        budget = 20 * (244 + ble_shim.BTSTACK_NOTIFY_OVERHEAD_BYTES)
+        async with shim(heap_budget_bytes=budget) as (radio, ble, events, h_char, _h_desc):
+            client = await connect(radio)
+            got = []
+            await client.start_notify(CHAR_STR, lambda _c, data: got.append(bytes(data)))
+            conn_handle = events[0][1][0]
+            free0 = gc.mem_free()
+            for i in range(20):  # far past NimBLE's 12: btstack takes every one
+                assert ble.gatts_notify(conn_handle, h_char, bytes([i]) * 244) is None
+            assert free0 - gc.mem_free() == budget  # 318 B each, as measured on btstack
+            with pytest.raises(MemoryError):
+                ble.gatts_notify(conn_handle, h_char, b"x")  # the heap copy cannot be made
+            assert ble.memory_errors == 1
+            for _ in range(200):
+                await asyncio.sleep(0)
+                if len(got) == 20:
+                    break
+            assert got == [bytes([i]) * 244 for i in range(20)]
+            assert gc.mem_free() == free0  # sent: the copies are freed
+            assert ble.heap_high_water_bytes == budget
+            await client.disconnect()
+
+    run(scenario())
+
+
+def test_btstack_config_mtu_and_keyword_only_advertising():
+    async def scenario():
+        async with VirtualRadio() as radio:
+            ble = ble_shim.attach(radio)
+            try:
+                ble.active(True)
+                assert ble.config("mtu") == 1017  # btstack's l2cap_max_le_mtu, before any is set
+                ble.config(mtu=247)
+                assert ble.config("mtu") == 247
+                with pytest.raises(TypeError):
+                    ble.gap_advertise(100_000, ADV, b"\x02\x0a\x00")  # resp_data positionally
+                ble.gap_advertise(100_000, ADV, resp_data=b"\x02\x0a\x00")
+            finally:
+                ble.active(False)
+                await ble.settle()
+                ble_shim.detach()
+
+    run(scenario())
+
+
+def test_a_read_request_refused_by_the_handler_fails_the_remote_read():
+    async def scenario():
+        async with shim() as (radio, ble, _events, h_char, _h_desc):
+            ble.gatts_write(h_char, b"secret")
+            ble.irq(lambda event, data: 1 if event == 4 else None)
+            client = await connect(radio)
+            with pytest.raises(BleakGATTProtocolError, match="Read Not Permitted"):
+                await client.read_gatt_char(CHAR_STR)
+            await client.disconnect()
+
+    run(scenario())

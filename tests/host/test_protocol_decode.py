@@ -67,8 +67,10 @@ def test_golden_frame_decodes_to_its_stated_values(vec):
     elif name == "STATUS":
         assert isinstance(f, p.Status)
         for k in ("battery_mV", "battery_pct", "emg_overruns", "saturated_samples",
-                  "notify_backoffs", "ring_drops", "free_heap_bytes"):
+                  "notify_backoffs", "ring_drops", "free_heap_bytes", "heap_waits",
+                  "notify_memory_errors", "commands_refused", "commands_lost", "free_heap_min_bytes"):
             assert getattr(f, k) == pl[k], k
+        assert f.battery_age_ms == (None if pl["battery_age_ms"] == 2**32 - 1 else pl["battery_age_ms"])
         assert f.state == pl["state"]
         assert f.battery_known == (pl["battery_pct"] != 255)
     elif name == "RESPONSE":
@@ -201,7 +203,7 @@ def test_encoders_refuse_bad_values_naming_the_parameter(call, match):
         (pack.frame(9, b""), "unknown frame type 0x09"),
         (pack.frame(3, bytes(24))[:-1], "length mismatch"),
         (pack.frame(3, bytes(24)) + b"\x00", "length mismatch"),
-        (pack.frame(3, bytes(20)), "length mismatch: STATUS payload is 24 bytes, got 20"),
+        (pack.frame(3, bytes(20)), "length mismatch: STATUS payload is 24 or at least 48 bytes, got 20"),
         (pack.frame(1, struct.pack("<IBBBB", 0, 2, 1, 0b1, 0) + bytes(4)), "inconsistent counts: channel_mask"),
         (pack.frame(1, struct.pack("<IBBBB", 0, 5, 1, 0b11111, 0) + bytes(10)), "n_channels 5 is not in 1-4"),
         (pack.frame(1, struct.pack("<IBBBB", 0, 1, 3, 1, 0) + bytes(4)), "inconsistent counts: 1 channels x 3 samples"),
@@ -313,3 +315,17 @@ def test_hypothesis_arbitrary_bytes_decode_or_frame_error(data):
 @given(st.binary(min_size=12, max_size=300))
 def test_hypothesis_arbitrary_body_with_good_crc_decode_or_frame_error(body):
     _decode_or_frame_error(body + struct.pack("<I", zlib.crc32(body)))
+
+
+def test_a_status_from_firmware_before_the_appended_fields_still_decodes():
+    # 24-byte STATUS of firmware 0.1: the appended counters are unknown, not zero.
+    f = p.decode_frame(pack.status(counters=(1, 2, 3, 4)))
+    assert (f.emg_overruns, f.notify_backoffs, f.ring_drops) == (1, 3, 4)
+    assert f.heap_waits is None and f.battery_age_ms is None and f.commands_lost is None
+
+
+def test_a_status_cut_inside_the_appended_fields_is_refused():
+    raw = bytearray(pack.status())
+    frame = pack.frame(3, bytes(raw[12:-4]) + bytes(8))
+    with pytest.raises(p.FrameError, match="STATUS payload is 24 or at least 48 bytes, got 32"):
+        p.decode_frame(frame)

@@ -6,8 +6,12 @@ it as ``sys.modules["bluetooth"]`` (see `install`), `attach` it to an open
 `glutescope.virtual.radio.VirtualRadio`, and the unmodified firmware serves real GATT
 over bumble to a real GATT client.
 
-What follows MicroPython (NimBLE port, 1.2x) exactly
-----------------------------------------------------
+What follows MicroPython 1.29 exactly
+------------------------------------
+By default the shim follows the ``bluetooth`` module on **btstack**, the stack of the
+Pico W and Pico 2 W port, as seen with a real MicroPython 1.29 + btstack binary (see
+`attach` for NimBLE, the other stack):
+
 * ``BLE()`` is a singleton; ``gatts_register_services`` returns the value handles, one
   tuple per service, characteristics and their descriptors in definition order; a
   CCCD is added to every notify/indicate characteristic.
@@ -17,22 +21,34 @@ What follows MicroPython (NimBLE port, 1.2x) exactly
 * A remote write is cut to the value's buffer, 20 bytes unless ``gatts_set_buffer``
   enlarged it; a local ``gatts_write`` grows the buffer to fit.
 * ``gatts_notify`` sends whether or not the central subscribed, cut to ATT_MTU - 3.
-* ``config(mtu=...)`` only sets the MTU offered when the *central* starts the exchange.
+* ``config(mtu=...)`` only sets the MTU offered when the *central* starts the exchange;
+  ``config('mtu')`` reads it back, 1017 (btstack's ``l2cap_max_le_mtu``) before any is set.
+* ``gap_advertise(interval_us, adv_data=None, *, resp_data=None, connectable=True)``:
+  ``resp_data`` and ``connectable`` are keyword-only, as in ``extmod/modbluetooth.c``.
+* ``_IRQ_GATTS_READ_REQUEST`` (4) comes before every remote read of a readable value;
+  a handler result other than ``None`` or 0 refuses the read.
+* ``_IRQ_CENTRAL_DISCONNECT`` carries ``(conn_handle, 255, memoryview(bytes(6)))``:
+  btstack does not report the peer's address on disconnect.
 * Calls on an inactive radio raise ``OSError(ENODEV)``; on an unknown connection
   ``OSError(ENOTCONN)``.
 
 Back-pressure
 -------------
-bumble queues notifications without limit, whereas a real stack holds only a few
-packets per connection event in its controller buffers. The shim keeps at most
-``notify_queue_depth`` notifications in flight (queued to the controller and not yet
-completed, about two connection events at six packets each) and raises
-``OSError(ENOMEM)`` beyond that, as NimBLE does when its ACL buffers are exhausted.
-btstack, the stack of the Pico W and Pico 2 W port, behaves differently: it never
-refuses a notification but copies it to the heap until the radio can send it, so a
-sender that outruns the link grows the heap instead of seeing an error. Firmware must
-therefore pace itself either way: retry after ENOMEM, and never produce faster than the
-link drains.
+bumble queues notifications without limit and drains them as fast as the CPU allows;
+the two real stacks differ:
+
+* **btstack** (default) never refuses a notification: ``gatts_notify`` returns ``None``
+  and copies the payload to the GC heap (about 318 B for a 244-byte payload, i.e. the
+  payload plus `BTSTACK_NOTIFY_OVERHEAD_BYTES`) until the radio sends it. The shim counts
+  those bytes until bumble's controller completes the packet; they lower
+  ``gc.mem_free()`` (`glutescope.virtual.upy`), and a notification that would take the
+  queued bytes past ``heap_budget_bytes`` raises ``MemoryError``, as the failed heap
+  allocation does on the board.
+* **NimBLE** (``stack="nimble"``) holds at most ``notify_queue_depth`` notifications in
+  flight and raises ``OSError(ENOMEM)`` beyond that; its disconnect event carries the
+  peer's address and ``config('mtu')`` starts at 23.
+
+Firmware must pace itself either way: never produce faster than the link drains.
 
 Not implemented: the GATT client and central roles, L2CAP channels, pairing, and
 indications (``gatts_indicate``).
@@ -40,6 +56,7 @@ indications (``gatts_indicate``).
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import logging
 import struct
@@ -47,7 +64,7 @@ import sys
 from typing import Any, Callable, Optional
 
 from bumble import gatt, hci
-from bumble.att import ATT_CID, AttributeValue
+from bumble.att import ATT_CID, ATT_Error, AttributeValue, ErrorCode
 from bumble.core import UUID as _BumbleUUID
 from bumble.device import AdvertisingType, Connection
 
@@ -63,6 +80,9 @@ __all__ = [
     "detach",
     "install",
     "DEFAULT_NOTIFY_QUEUE_DEPTH",
+    "DEFAULT_HEAP_BUDGET_BYTES",
+    "BTSTACK_NOTIFY_OVERHEAD_BYTES",
+    "STACKS",
 ]
 
 _log = logging.getLogger(__name__)
@@ -81,11 +101,25 @@ FLAG_AUTHENTICATED_SIGNED_WRITE = 0x0040
 _IRQ_CENTRAL_CONNECT = 1
 _IRQ_CENTRAL_DISCONNECT = 2
 _IRQ_GATTS_WRITE = 3
+_IRQ_GATTS_READ_REQUEST = 4
 _IRQ_MTU_EXCHANGED = 21
 _IRQ_CONNECTION_UPDATE = 27
 
-#: Notifications allowed in flight before ``gatts_notify`` raises ENOMEM.
+#: The Bluetooth stacks the shim can follow.
+STACKS = ("btstack", "nimble")
+
+#: NimBLE: notifications allowed in flight before ``gatts_notify`` raises ENOMEM.
 DEFAULT_NOTIFY_QUEUE_DEPTH = 12
+
+#: btstack: heap the queued notifications may take before ``MemoryError``; the free
+#: heap ``gc.mem_free()`` reports on CPython (`glutescope.virtual.upy.HEAP_FREE_BYTES`).
+DEFAULT_HEAP_BUDGET_BYTES = 200_000
+
+#: btstack: heap taken per queued notification beyond its payload (318 B measured for a
+#: 244-byte payload on MicroPython 1.29 + btstack: 3000 queued took ~955 kB).
+BTSTACK_NOTIFY_OVERHEAD_BYTES = 74
+
+_BTSTACK_PREFERRED_MTU = 1017  # l2cap_max_le_mtu(): HCI_ACL_PAYLOAD_SIZE 1021 - 4
 
 _DEFAULT_VALUE_BYTES = 20  # MicroPython's default attribute buffer
 _DEFAULT_MTU = 23  # ATT_MTU before any exchange (Core Vol 3 Part F 3.2.8)
@@ -102,25 +136,43 @@ def install() -> None:
     sys.modules["bluetooth"] = sys.modules[__name__]
 
 
-def attach(radio, *, notify_queue_depth: int = DEFAULT_NOTIFY_QUEUE_DEPTH) -> "BLE":
+def attach(
+    radio,
+    *,
+    stack: str = "btstack",
+    notify_queue_depth: int = DEFAULT_NOTIFY_QUEUE_DEPTH,
+    heap_budget_bytes: int = DEFAULT_HEAP_BUDGET_BYTES,
+) -> "BLE":
     """Bind ``BLE()`` to ``radio``'s peripheral stack and return the singleton.
 
     Parameters
     ----------
     radio : glutescope.virtual.radio.VirtualRadio
         An open radio; its ``peripheral`` device becomes the firmware's radio.
+    stack : {"btstack", "nimble"}
+        Which real stack to follow (module docstring, "Back-pressure").
     notify_queue_depth : int
-        Notifications allowed in flight before ``gatts_notify`` raises
+        NimBLE: notifications allowed in flight before ``gatts_notify`` raises
         ``OSError(ENOMEM)``; at least 1.
+    heap_budget_bytes : int
+        btstack: heap the queued notifications may take before ``gatts_notify`` raises
+        ``MemoryError``; at least 1.
     """
     global _attached
+    if stack not in STACKS:
+        raise ValueError(f"stack must be one of {', '.join(STACKS)}, got {stack!r}")
     if not isinstance(notify_queue_depth, int) or notify_queue_depth < 1:
         raise ValueError(f"notify_queue_depth must be an int >= 1, got {notify_queue_depth!r}")
+    if not isinstance(heap_budget_bytes, int) or heap_budget_bytes < 1:
+        raise ValueError(f"heap_budget_bytes must be an int >= 1, got {heap_budget_bytes!r}")
     device = radio.peripheral  # raises if the radio is not open
     detach()
     ble = object.__new__(BLE)
-    ble._bind(device, notify_queue_depth)
+    ble._bind(device, stack, notify_queue_depth, heap_budget_bytes)
     _attached = ble
+    from glutescope.virtual import upy
+
+    upy.add_heap_user(ble._heap_in_use)
     return ble
 
 
@@ -129,6 +181,9 @@ def detach() -> None:
     global _attached
     ble, _attached = _attached, None
     if ble is not None:
+        from glutescope.virtual import upy
+
+        upy.remove_heap_user(ble._heap_in_use)
         ble._unbind()
 
 
@@ -202,8 +257,14 @@ class BLE:
 
     # Set by _bind; declared for readers.
     _device: Any
+    stack: str
+    """The real stack followed: "btstack" or "nimble" (shim-only)."""
     notify_queue_high_water: int
     """Most notifications ever in flight at once (shim-only, for tests and benchmarks)."""
+    heap_high_water_bytes: int
+    """btstack: most heap ever held by queued notifications (shim-only)."""
+    memory_errors: int
+    """btstack: notifications refused with MemoryError (shim-only)."""
 
     def __new__(cls) -> "BLE":
         if _attached is None:
@@ -215,9 +276,17 @@ class BLE:
 
     # -- binding to a radio (shim-only) ----------------------------------------------
 
-    def _bind(self, device, notify_queue_depth: int) -> None:
+    def _bind(self, device, stack: str, notify_queue_depth: int, heap_budget_bytes: int) -> None:
         self._device = device
+        self.stack = stack
         self._depth = notify_queue_depth
+        self._heap_budget = heap_budget_bytes
+        # btstack's heap copies: (bumble's packet count once queued, bytes), oldest first.
+        self._held: collections.deque[tuple[int, int, int]] = collections.deque()
+        self._held_bytes = 0
+        self.heap_high_water_bytes = 0
+        self.memory_errors = 0
+        self._preferred_mtu = _BTSTACK_PREFERRED_MTU if stack == "btstack" else _DEFAULT_MTU
         self._active = False
         self._handler: Optional[Callable[[int, tuple], None]] = None
         self._values: dict[int, _Value] = {}
@@ -230,7 +299,7 @@ class BLE:
         self._last_op: Optional[asyncio.Task] = None
         self._deferred: Optional[BaseException] = None
         self.notify_queue_high_water = 0
-        device.gatt_server.max_mtu = _DEFAULT_MTU
+        device.gatt_server.max_mtu = min(self._preferred_mtu, _MAX_MTU)
         device.on(device.EVENT_CONNECTION, self._on_connection)
 
     def _unbind(self) -> None:
@@ -275,7 +344,7 @@ class BLE:
             if name == "gap_name":
                 return self._gap_name_characteristic().value
             if name == "mtu":
-                return self._device.gatt_server.max_mtu
+                return self._preferred_mtu
             raise ValueError(f"unknown config parameter {name!r}; this shim knows mac, gap_name, mtu")
         for name, value in values.items():
             if name == "gap_name":
@@ -285,6 +354,7 @@ class BLE:
             elif name == "mtu":
                 if not isinstance(value, int) or not _DEFAULT_MTU <= value <= _MAX_MTU:
                     raise ValueError(f"mtu must be an int in {_DEFAULT_MTU}..{_MAX_MTU}, got {value!r}")
+                self._preferred_mtu = value
                 self._device.gatt_server.max_mtu = value
             else:
                 raise ValueError(f"unknown or read-only config parameter {name!r}; this shim sets gap_name, mtu")
@@ -301,6 +371,7 @@ class BLE:
         self,
         interval_us: Optional[int],
         adv_data: Any = None,
+        *,
         resp_data: Any = None,
         connectable: bool = True,
     ) -> None:
@@ -398,8 +469,10 @@ class BLE:
     def gatts_notify(self, conn_handle: int, value_handle: int, data=None) -> None:
         """Send a notification of ``data`` (or the local value) to ``conn_handle``.
 
-        Raises ``OSError(ENOMEM)`` when ``notify_queue_depth`` notifications are
-        already in flight: wait and retry.
+        btstack: never refuses; the copy waits on the heap until sent, and raises
+        ``MemoryError`` if the heap budget cannot hold it. NimBLE: raises
+        ``OSError(ENOMEM)`` when ``notify_queue_depth`` notifications are already in
+        flight: wait and retry.
         """
         self._raise_deferred()
         self._require_active()
@@ -409,13 +482,39 @@ class BLE:
         payload = self._value(value_handle).data if data is None else data
         queue = self._device.host.get_data_packet_queue(conn_handle)
         in_flight = queue.pending if queue is not None else 0
-        if in_flight >= self._depth:
-            raise OSError(errno.ENOMEM, "notification queue full")
         limit = connection.att_mtu - 3
-        pdu = _PACK_NOTIFY_HEADER(_ATT_HANDLE_VALUE_NOTIFICATION, value_handle) + bytes(payload[:limit])
+        body = bytes(payload[:limit])
+        if self.stack == "nimble":
+            if in_flight >= self._depth:
+                raise OSError(errno.ENOMEM, "notification queue full")
+        else:
+            cost = len(body) + BTSTACK_NOTIFY_OVERHEAD_BYTES
+            if self._heap_in_use() + cost > self._heap_budget:
+                self.memory_errors += 1
+                raise MemoryError(f"memory allocation failed, allocating {cost} bytes")
+        pdu = _PACK_NOTIFY_HEADER(_ATT_HANDLE_VALUE_NOTIFICATION, value_handle) + body
         self._device.send_l2cap_pdu(conn_handle, ATT_CID, pdu)
+        if self.stack == "btstack":
+            queue = self._device.host.get_data_packet_queue(conn_handle)
+            self._held.append((conn_handle, queue.queued if queue is not None else 0, cost))
+            self._held_bytes += cost
+            if self._held_bytes > self.heap_high_water_bytes:
+                self.heap_high_water_bytes = self._held_bytes
         if in_flight + 1 > self.notify_queue_high_water:
             self.notify_queue_high_water = in_flight + 1
+
+    def _heap_in_use(self) -> int:
+        """btstack: bytes of the heap held by notifications not yet sent (shim-only)."""
+        host = self._device.host
+        while self._held:
+            conn_handle, index, cost = self._held[0]
+            queue = host.get_data_packet_queue(conn_handle) if conn_handle in self._connections else None
+            # On disconnect btstack frees what it still held.
+            if queue is not None and queue.completed < index:
+                break
+            self._held.popleft()
+            self._held_bytes -= cost
+        return self._held_bytes
 
     def gatts_set_buffer(self, value_handle: int, length: int, append: bool = False) -> None:
         """Size (and empty) the buffer remote writes go to; ``append`` keeps writes until read."""
@@ -444,6 +543,9 @@ class BLE:
 
     def _on_disconnection(self, connection: Connection) -> None:
         if self._connections.pop(connection.handle, None) is None:
+            return
+        if self.stack == "btstack":  # btstack reports no address on disconnect
+            self._irq_with_addr(_IRQ_CENTRAL_DISCONNECT, connection.handle, 255, bytes(6))
             return
         peer = connection.peer_address
         self._irq_with_addr(
@@ -480,9 +582,14 @@ class BLE:
             value.data = bytearray(data[: value.capacity])
         self._irq(_IRQ_GATTS_WRITE, (connection.handle, value_handle))
 
-    def _remote_read(self, value_handle: int) -> bytes:
+    def _remote_read(self, connection: Connection, value_handle: int) -> bytes:
         value = self._values.get(value_handle)
-        return b"" if value is None else bytes(value.data)
+        if value is None:
+            return b""
+        result = self._irq(_IRQ_GATTS_READ_REQUEST, (connection.handle, value_handle))
+        if result is not None and result != 0:
+            raise ATT_Error(ErrorCode.READ_NOT_PERMITTED, value_handle)
+        return bytes(value.data)
 
     def _irq_with_addr(self, event: int, conn_handle: int, addr_type: int, addr: bytes) -> None:
         backing = bytearray(addr)
@@ -498,17 +605,18 @@ class BLE:
             except BufferError:
                 pass  # the handler kept a slice; it now reads zeros, as on hardware
 
-    def _irq(self, event: int, data: tuple) -> None:
+    def _irq(self, event: int, data: tuple) -> Any:
         handler = self._handler
         if handler is None:
-            return
+            return None
         try:
-            handler(event, data)
+            return handler(event, data)
         except Exception as exc:  # surfaced at the next API call, never lost
             _log.error("BLE IRQ handler raised on event %d", event, exc_info=exc)
             if self._deferred is None:
                 self._deferred = RuntimeError(f"the BLE IRQ handler raised on event {event}: {exc!r}")
                 self._deferred.__cause__ = exc
+            return None
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -548,7 +656,7 @@ class BLE:
 
     def _attribute_value(self, attribute) -> AttributeValue:
         return AttributeValue(
-            read=lambda connection: self._remote_read(attribute.handle),
+            read=lambda connection: self._remote_read(connection, attribute.handle),
             write=lambda connection, data: self._remote_write(connection, attribute.handle, data),
         )
 

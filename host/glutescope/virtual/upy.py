@@ -6,6 +6,11 @@ and friends (wrapping at 2**30 as on the board), ``asyncio.ThreadSafeFlag``,
 ``asyncio.sleep_ms`` and ``gc.mem_free``. Existing attributes are never replaced, and
 ``uninstall()`` removes exactly what ``install()`` added.
 
+``gc.mem_free()`` is a fixed `HEAP_FREE_BYTES` (CPython has no MicroPython heap to
+measure) less what the simulated parts hold on the board's heap, for example the
+notifications the btstack model of `glutescope.virtual.ble_shim` has queued; those parts
+register with `add_heap_user`.
+
 Time is virtual: a `VirtualClock` maps the event loop's monotonic clock to device
 microseconds with a ``speed`` factor, so tests can run the firmware faster than real
 time while every timestamp it takes stays consistent with the simulated hardware.
@@ -18,7 +23,11 @@ import sys
 import time
 import types
 
-__all__ = ["VirtualClock", "install", "uninstall", "clock", "TICKS_PERIOD"]
+__all__ = ["VirtualClock", "install", "uninstall", "clock", "TICKS_PERIOD", "HEAP_FREE_BYTES",
+           "add_heap_user", "remove_heap_user"]
+
+#: ``gc.mem_free()`` with nothing held by simulated parts.
+HEAP_FREE_BYTES = 200_000
 
 #: MicroPython's ticks_* functions wrap at this period on every port.
 TICKS_PERIOD = 1 << 30
@@ -154,9 +163,22 @@ class ThreadSafeFlag:
         self._pending = False
 
 
+_heap_users: list = []
+
+
+def add_heap_user(bytes_in_use) -> None:
+    """Count ``bytes_in_use()`` (a callable returning bytes) against ``gc.mem_free()``."""
+    _heap_users.append(bytes_in_use)
+
+
+def remove_heap_user(bytes_in_use) -> None:
+    """Stop counting a callable given to `add_heap_user` (absent: nothing happens)."""
+    if bytes_in_use in _heap_users:
+        _heap_users.remove(bytes_in_use)
+
+
 def _mem_free() -> int:
-    # A fixed figure: CPython has no MicroPython heap to measure.
-    return 200_000
+    return HEAP_FREE_BYTES - sum(user() for user in _heap_users)
 
 
 def _add(module: object, name: str, value: object) -> None:

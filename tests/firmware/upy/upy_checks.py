@@ -47,7 +47,9 @@ def pack(vector):
     if kind == "STATUS":
         return packer.pack_status(t, p["battery_mV"], p["battery_pct"], p["state"], p["emg_overruns"],
                                   p["saturated_samples"], p["notify_backoffs"], p["ring_drops"],
-                                  p["free_heap_bytes"])
+                                  p["free_heap_bytes"], p["heap_waits"], p["notify_memory_errors"],
+                                  p["commands_refused"], p["commands_lost"], p["battery_age_ms"],
+                                  p["free_heap_min_bytes"])
     if kind == "RESPONSE":
         if "host_time" in p:
             return packer.pack_ping_response(t, p["opcode"], p["token"], p["host_time"], p["device_time_us"])
