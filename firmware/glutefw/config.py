@@ -30,9 +30,15 @@ ADC_CLOCK_HZ = const(48_000_000)  # clk_adc from the 48 MHz USB PLL
 # Analog front end gain (MyoWare 2.0 / BioAmp EXG Pill class), V/V from electrodes to pin.
 EMG_GAIN = 1000.0
 
-# One DMA block holds this many milliseconds of EMG: short enough for low latency,
-# long enough that a GC pause (~2 ms) never delays the re-arm past the other block.
+# The acquisition task moves EMG from the DMA ring into the RAM ring every this many
+# milliseconds: short for low latency; the DMA itself needs no CPU, so a late poll only
+# matters once it is later than the whole DMA ring (EMG_DMA_RING_BITS).
 EMG_BLOCK_MS = const(10)
+# The DMA writes EMG codes round a ring of 2**EMG_DMA_RING_BITS bytes (its write address
+# wraps there, RP2350 CTRL.RING_SIZE, 1..15): 13 -> 8 KiB -> 4096 codes, 0.68 s at
+# 3 channels x 2 kHz, far longer than any GC pause or BLE burst. The buffer holding it is
+# twice that, so an aligned ring always fits inside (16 KiB of RAM).
+EMG_DMA_RING_BITS = const(13)
 # Frames carry at most this much signal so the live view stays responsive.
 EMG_FRAME_MAX_MS = const(20)
 
