@@ -66,10 +66,11 @@ def test_streams_20_s_of_3_ch_2_khz_and_imu_208_hz_every_sample_as_fed(micropyth
     assert status.emg_overruns == 0 and status.ring_drops == 0, status
 
 
-def test_the_equality_check_catches_a_ring_that_wraps_one_sample_off(micropython_binary, tmp_path):
+def test_the_equality_check_catches_a_frame_read_one_value_off_at_the_ring_wrap(micropython_binary, tmp_path):
     # The ring holds 4 s: in 6 s its write wraps at least once.
-    tree = firmware_copy(tmp_path, [("ringbuf.py", "self.bytes[0:nbytes - first] = src_bytes[first:nbytes]",
-                                     "self.bytes[0:nbytes - first - 2] = src_bytes[first + 2:nbytes]")])
+    # A frame read across the RAM ring's wrap takes its second part one value late.
+    tree = firmware_copy(tmp_path, [("ringbuf.py", "dst[part:nbytes] = self.bytes[0:nbytes - part]",
+                                     "dst[part:nbytes] = self.bytes[2:nbytes - part + 2]")])
     acq, stack, _ = asyncio.run(_stream_live(micropython_binary, 6, tree))
     with pytest.raises(AssertionError, match="differ from what was fed"):
         _assert_all_as_fed(acq, stack)
