@@ -134,6 +134,11 @@ def covered(blocks) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
+def covers(blocks, first: int, end: int) -> bool:
+    """Whether ``blocks`` cover every index of ``first .. end-1``."""
+    return any(a <= first and end <= b for a, b in covered(blocks))
+
+
 def assert_blocks_as_fed(blocks, channel_mask: int = 0b111) -> None:
     """Every sample of every EMG or IMU block equals what was fed at its index."""
     for b in blocks:

@@ -132,6 +132,7 @@ class RealStack:
         self.imu_odr_error_ppm = int(imu_odr_error_ppm)
         self.probe = probe
         self.stderr_lines: list[str] = []
+        self.probes: list[tuple[float, dict]] = []  # (loop time received, PROBE figures)
         self.usb_bytes = 0  # bench-mode frames written to stdout while no central was there
         self._tmp: Optional[str] = None
         self._pty = None
@@ -206,7 +207,11 @@ class RealStack:
             line = await self.proc.stderr.readline()
             if not line:
                 return
-            self.stderr_lines.append(line.decode(errors="replace").rstrip("\n"))
+            text = line.decode(errors="replace").rstrip("\n")
+            self.stderr_lines.append(text)
+            if text.startswith("PROBE "):
+                fields = dict(kv.split("=", 1) for kv in text[6:].split())
+                self.probes.append((asyncio.get_running_loop().time(), {k: int(v) for k, v in fields.items()}))
 
     async def close(self) -> None:
         """Kill the firmware, release both controllers and the pty; safe to call twice."""
