@@ -328,12 +328,22 @@ class RealStack:
                 await asyncio.wait_for(asyncio.shield(task), 2.0)
 
     def irq_trace(self) -> list[tuple]:
-        """The IRQ events the firmware's handler received: (event, normalised data...)."""
+        """The IRQ events the firmware's handler received: (event, normalised data...).
+
+        Integers as received, buffers as ``"bN"`` (their length); see `registered_handles`.
+        """
         out = []
         for line in self.stderr_lines:
             if line.startswith("IRQ "):
                 out.append(tuple(_field(x) for x in line[4:].split(",")))
         return out
+
+    def registered_handles(self) -> list[int]:
+        """The value handles ``gatts_register_services`` returned, flat, in order."""
+        for line in self.stderr_lines:
+            if line.startswith("HANDLES "):
+                return [int(x) for x in line[8:].split(",")]
+        return []
 
     def probe_lines(self, key: str) -> list[str]:
         return [line[len(key) + 1:] for line in self.stderr_lines if line.startswith(key + " ")]

@@ -2,8 +2,11 @@
 
 ``install()`` puts a stand-in ``bluetooth`` module into ``sys.modules`` before the
 firmware imports it: the same ``UUID`` and the same ``BLE`` singleton, except that
-``irq(handler)`` registers a wrapper that prints the event first. The memoryviews in
-``data`` are valid only during the call, so only their lengths are taken, right there.
+``irq(handler)`` registers a wrapper that prints the event first, and
+``gatts_register_services`` prints the handles it returns (``HANDLES h,h,...``, flat, in
+registration order) so a trace can name attributes independently of how many handles
+the stack's own services take. The memoryviews in ``data`` are valid only during the
+call, so only their lengths are taken, right there.
 """
 import sys
 
@@ -28,6 +31,12 @@ class _TracedBLE:
             return handler(event, data)
 
         self._ble.irq(traced)
+
+    def gatts_register_services(self, services):
+        handles = self._ble.gatts_register_services(services)
+        flat = [str(h) for service in handles for h in service]
+        sys.stderr.write("HANDLES %s\n" % ",".join(flat))
+        return handles
 
     def __getattr__(self, name):
         return getattr(self._ble, name)
