@@ -75,6 +75,9 @@ async def measure(binary, firmware, seconds):
             live = _phase(stack, tap, t0, t1, n0, n1)
 
             window = info.backfill_window_ms
+            # A full window needs the rings full first.
+            await wait_until(lambda: acq.emg.end_sample >= (window + 500) * FS_HZ // 1000, 60,
+                             "a full RAM window of EMG", stack)
             t2, n2 = loop.time(), len(tap.frames)
             for stream, fs in ((protocol.StreamId.EMG, FS_HZ), (protocol.StreamId.IMU, IMU_HZ)):
                 assembler = acq.emg if stream == protocol.StreamId.EMG else acq.imu
