@@ -65,10 +65,15 @@ HOW_TO_GET_IT = (
 )
 
 
-def find_binary() -> Optional[Path]:
-    """The MicroPython-with-btstack binary to use, or None if there is none."""
-    for candidate in (os.environ.get("GLUTESCOPE_MICROPYTHON"), SHARED_BINARY,
-                      ROOT / "build" / "micropython-btstack" / "micropython"):
+def binary_candidates() -> list:
+    """Where the binary is looked for, in order: $GLUTESCOPE_MICROPYTHON, ../shared, build/."""
+    return [os.environ.get("GLUTESCOPE_MICROPYTHON"), SHARED_BINARY,
+            ROOT / "build" / "micropython-btstack" / "micropython"]
+
+
+def find_binary(candidates=None) -> Optional[Path]:
+    """The first executable file of ``candidates`` (default `binary_candidates`), or None."""
+    for candidate in binary_candidates() if candidates is None else candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return Path(candidate)
     return None
