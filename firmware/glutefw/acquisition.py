@@ -114,10 +114,12 @@ def adc_div_register(fs_hz, n_channels):
 
 
 def _us(n, rate_hz):
-    """floor(n * 1e6 / rate_hz) for 0 <= n, in pieces below 2**30 (no big int on the MCU)."""
-    whole_s, rest = divmod(n, rate_hz)
-    q, r = divmod(rest * 1000, rate_hz)
-    return whole_s * 1_000_000 + q * 1000 + (r * 1000) // rate_hz
+    """floor(n * 1e6 / rate_hz) for 0 <= n, in pieces below 2**30 (no big int on the MCU).
+
+    ``//`` and ``%`` rather than ``divmod``, whose tuple would be allocated on every poll.
+    """
+    rest = (n % rate_hz) * 1000
+    return (n // rate_hz) * 1_000_000 + (rest // rate_hz) * 1000 + ((rest % rate_hz) * 1000) // rate_hz
 
 
 class EmgAcquisition:

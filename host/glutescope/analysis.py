@@ -26,7 +26,7 @@ from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
 from glutesignal.symmetry import symmetry_index_pct
 
-__all__ = ["ExercisePlan", "RepResult", "ChannelQualitySummary", "SegmentAnalysis",
+__all__ = ["ExercisePlan", "imu_times_s", "RepResult", "ChannelQualitySummary", "SegmentAnalysis",
            "exercise_plan", "analyse_segment", "analyse"]
 
 _GRADES = ("good", "fair", "poor")
@@ -197,6 +197,42 @@ def _valid_runs(n: int, gaps) -> list[tuple[int, int]]:
     return runs
 
 
+def imu_times_s(rec: Recording, segment: int) -> np.ndarray:
+    """Time of every IMU sample of ``segment``, s from its first EMG sample, on the wearable's clock.
+
+    The IMU runs on the sensor's own oscillator (the LSM6DSOX's ODR is within +-1.5 %
+    of nominal, DS12814), so its samples are placed by the anchors its frames carry
+    (stream index, device time), linearly between them and at the rate of the nearest
+    two anchors beyond them, never at the nominal rate from the first anchor: over
+    minutes that would put them seconds away from the EMG. The EMG is the reference: its
+    clock is the device's. Nominal rate from 0 when either stream has no anchor.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape (n_imu_samples,); empty when the segment has no IMU.
+    """
+    info = rec.device_info
+    if info is None or segment >= len(rec.imu) or not info.imu_fs_hz:
+        return np.zeros(0)
+    emg, imu = rec.emg[segment], rec.imu[segment]
+    k = np.arange(imu.n_samples, dtype=np.float64)
+    ifs = float(info.imu_fs_hz)
+    if not emg.anchors.size or not imu.anchors.size:
+        return k / ifs
+    t_emg0_us = emg.anchors[1, 0] - emg.anchors[0, 0] * 1e6 / info.emg_fs_hz
+    idx, first = np.unique(imu.anchors[0], return_index=True)
+    t_us = imu.anchors[1, first].astype(np.float64)
+    if idx.size == 1:
+        t = t_us[0] + (k - idx[0]) * 1e6 / ifs
+    else:
+        t = np.interp(k, idx, t_us)
+        lo, hi = k < idx[0], k > idx[-1]
+        t[lo] = t_us[0] + (k[lo] - idx[0]) * (t_us[1] - t_us[0]) / (idx[1] - idx[0])
+        t[hi] = t_us[-1] + (k[hi] - idx[-1]) * (t_us[-1] - t_us[-2]) / (idx[-1] - idx[-2])
+    return (t - t_emg0_us) / 1e6
+
+
 def _blocks(segment, fallback: int) -> list[tuple[int, int]]:
     """[start, end) of the blocks as they arrived live: anchors split the valid runs."""
     cuts = set(int(a) for a in segment.anchors[0]) if segment.anchors.size else set()
@@ -280,9 +316,10 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         pelvis = np.full((3, imu.n_samples), np.nan)
         imu_blocks = _blocks(imu, 4)
     next_imu = 0
+    t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
     for a, b in _blocks(emg, 40):
-        while next_imu < len(imu_blocks) and imu_blocks[next_imu][0] / ifs < b / fs:
+        while next_imu < len(imu_blocks) and t_imu[imu_blocks[next_imu][0]] < b / fs:
             i0, i1 = imu_blocks[next_imu]
             proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
             pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
@@ -297,7 +334,13 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
         pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
     stats = proc.state.stats
-    reps = _rep_results(stats.contractions, fs, envelope, pelvis, ifs)
+    pelvis_grid = None
+    if pelvis is not None:
+        # bridge_reps reads the IMU at its nominal rate from t = 0: give it the sample in
+        # force at each point of that grid on the EMG's clock.
+        k = np.searchsorted(t_imu, np.arange(pelvis.shape[1]) / ifs + 1e-9, side="right") - 1
+        pelvis_grid = np.where(k >= 0, pelvis[:, k.clip(0)], np.nan)
+    reps = _rep_results(stats.contractions, fs, envelope, pelvis_grid, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan)
 

@@ -25,13 +25,13 @@ from typing import Optional, Protocol
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis
+from glutescope.analysis import SegmentAnalysis, imu_times_s
 from glutescope.guide import describe_score
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import imu_to_si
 from glutescope.recording import Recording
 
-__all__ = ["FORMATS", "Annotation", "session_annotations", "imu_offset_s", "segment_path",
+__all__ = ["FORMATS", "Annotation", "session_annotations", "imu_offset_s", "imu_times_s", "segment_path",
            "export_edf", "export_c3d", "export_csv", "edf_label"]
 
 FORMATS = ("edf", "c3d", "csv")
@@ -83,15 +83,13 @@ def edf_label(name: str) -> str:
 def imu_offset_s(rec: Recording, segment: int) -> float:
     """Time of the first IMU sample minus that of the first EMG sample, s, on the
     wearable's clock (the anchors of each stream); 0 when either has no anchor."""
-    info = rec.device_info
-    if info is None or segment >= len(rec.imu) or not info.imu_fs_hz:
-        return 0.0
-    emg, imu = rec.emg[segment], rec.imu[segment]
-    if not emg.anchors.size or not imu.anchors.size:
-        return 0.0
-    t_emg_us = emg.anchors[1, 0] - emg.anchors[0, 0] * 1e6 / info.emg_fs_hz
-    t_imu_us = imu.anchors[1, 0] - imu.anchors[0, 0] * 1e6 / info.imu_fs_hz
-    return float(t_imu_us - t_emg_us) / 1e6
+    t = imu_times_s(rec, segment)
+    return float(t[0]) if t.size else 0.0
+
+
+def _imu_held(t_imu_s: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+    """Index of the IMU sample in force at each time ``t_s`` (-1 before the first)."""
+    return np.searchsorted(t_imu_s, t_s + 1e-9, side="right") - 1
 
 
 def start_datetime(rec: Recording, segment: int) -> _dt.datetime:
@@ -147,9 +145,9 @@ def session_annotations(rec: Recording, analysis: SegmentAnalysis) -> list[Annot
     for a, b in _runs(flagged):
         out.append(Annotation(a / fs, (b - a) / fs, f"BAD_adc_error EMG: {b - a} samples flagged by the ADC"))
     if ifs and seg < len(rec.imu):
-        imu, off = rec.imu[seg], imu_offset_s(rec, seg)
+        imu, t_imu = rec.imu[seg], imu_times_s(rec, seg)
         for a, b in _missing_runs(imu.n_samples, imu.gaps):
-            out.append(Annotation(off + a / ifs, (b - a) / ifs, f"BAD_gap IMU: {b - a} samples missing"))
+            out.append(Annotation(float(t_imu[a]), (b - a) / ifs, f"BAD_gap IMU: {b - a} samples missing"))
     for e in rec.events:
         if 0 <= e.emg_sample <= emg.n_samples:
             out.append(Annotation(e.emg_sample / fs, 0.0, f"event {e.code}"))
@@ -264,19 +262,18 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
 
     if streams.acc_g is not None:
         path = directory / "imu.csv"
-        off = imu_offset_s(rec, analysis.segment)
+        t = imu_times_s(rec, analysis.segment)
         n_imu = streams.acc_g.shape[1]
         pelvis = _pelvis(analysis, n_imu)
         with open(path, "w", newline="", encoding="utf-8") as fh:
-            fh.write(head + f"# IMU at {ifs:g} Hz; t_s = {off:+.6f} + sample / {ifs:g} (first IMU sample on the "
-                     "EMG's clock, from the wearable's timestamps)\n"
+            fh.write(head + f"# IMU at {ifs:g} Hz nominal; t_s of each sample on the EMG's clock, from the "
+                     "wearable's timestamps (the sensor's own rate, which differs from the nominal one)\n"
                      "# acc in g and gyro in deg/s in the sensor frame (x forward, y left, z up standing); "
                      "tilt (anterior +) and obliquity (left hip higher +) in degrees, as shown live\n"
                      "# nan: sample missing from the recording (see gaps.csv)\n")
             w = csv.writer(fh)
             w.writerow(["t_s", "acc_x_g", "acc_y_g", "acc_z_g", "gyro_x_dps", "gyro_y_dps", "gyro_z_dps",
                         "tilt_deg", "obliquity_deg"])
-            t = off + np.arange(n_imu) / ifs
             w.writerows(zip(t.tolist(), *streams.acc_g.tolist(), *streams.gyro_dps.tolist(), *pelvis.tolist()))
         written.append(path)
 
@@ -291,8 +288,8 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
         flagged = np.any((emg.samples & _ADC_ERROR_BIT) != 0, axis=0) & emg.valid_mask()
         rows += [("emg", "adc_error", a, b - a, a / fs, (b - a) / fs) for a, b in _runs(flagged)]
         if streams.acc_g is not None:
-            imu, off = rec.imu[analysis.segment], imu_offset_s(rec, analysis.segment)
-            rows += [("imu", "gap", a, b - a, off + a / ifs, (b - a) / ifs)
+            imu, t_imu = rec.imu[analysis.segment], imu_times_s(rec, analysis.segment)
+            rows += [("imu", "gap", a, b - a, float(t_imu[a]), (b - a) / ifs)
                      for a, b in _missing_runs(imu.n_samples, imu.gaps)]
         w.writerows(sorted(rows, key=lambda r: (r[4], r[0])))
     written.append(path)
@@ -440,8 +437,12 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
         annotations.append(edfio.EdfAnnotation(round(a / fs, 6), round((b - a) / fs, 6), "BAD_no_data EMG: padding"))
     if streams.acc_g is not None:
         n_imu_total = int(round(total_s * ifs))
-        pelvis = _pelvis(analysis, streams.acc_g.shape[1])
-        raw = np.where(streams.imu_valid, streams.imu_raw, 0).astype(float)
+        n_imu = streams.acc_g.shape[1]
+        # EDF holds the IMU at its nominal rate: the sample in force at each point of that
+        # grid on the EMG's clock, so the sensor's own rate never drifts against the EMG.
+        k = _imu_held(imu_times_s(rec, analysis.segment), off + np.arange(n_imu) / ifs).clip(0, n_imu - 1)
+        pelvis = _pelvis(analysis, n_imu)[:, k]
+        raw = np.where(streams.imu_valid, streams.imu_raw, 0).astype(float)[:, k]
         rows = [("Acc X", "g", raw[0], info.acc_g_per_lsb), ("Acc Y", "g", raw[1], info.acc_g_per_lsb),
                 ("Acc Z", "g", raw[2], info.acc_g_per_lsb), ("Gyro X", "deg/s", raw[3], info.gyro_dps_per_lsb),
                 ("Gyro Y", "deg/s", raw[4], info.gyro_dps_per_lsb), ("Gyro Z", "deg/s", raw[5], info.gyro_dps_per_lsb)]
@@ -520,9 +521,8 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     descriptions = [f"raw sEMG at the electrodes, {name}" for name in analysis.channel_names]
     rows = [np.pad(streams.emg_uV, ((0, 0), (0, n_total - n)), constant_values=np.nan)]
     if streams.acc_g is not None:
-        off = imu_offset_s(rec, analysis.segment)
         # The IMU sample in force at each EMG sample (held), NaN before the first.
-        k = np.floor((np.arange(n_total) / fs - off) * ifs + 1e-9).astype(np.int64)
+        k = _imu_held(imu_times_s(rec, analysis.segment), np.arange(n_total) / fs)
         ok = (k >= 0) & (k < streams.acc_g.shape[1])
         pelvis = _pelvis(analysis, streams.acc_g.shape[1])
         imu = np.vstack([streams.acc_g, streams.gyro_dps, pelvis])
