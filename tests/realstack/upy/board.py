@@ -320,6 +320,7 @@ _CTRL2_G = const(0x11)
 _CTRL3_C = const(0x12)
 _CTRL10_C = const(0x19)
 _TIMESTAMP0 = const(0x40)
+_TIMESTAMP2 = const(0x42)
 _FIFO_STATUS1 = const(0x3A)
 _FIFO_STATUS2 = const(0x3B)
 _FIFO_DATA_OUT_TAG = const(0x78)
@@ -346,6 +347,7 @@ class Lsm6dsox:
         self.regs[_WHO_AM_I] = _WHO_AM_I_VALUE
         self.odr_error_ppm = odr_error_ppm
         self._running = False
+        self._ts_on = False
         self._t0 = 0
         self._made = 0  # words made since the FIFO went continuous
         self._taken = 0  # words read (or lost) since then
@@ -353,7 +355,8 @@ class Lsm6dsox:
         self.overflows = 0
         self._odr = 0
         self._dec = 0
-        self._ts0 = 0
+        self._ts_t0 = 0  # real time (us) at which the timestamp counter was 0
+        self._fifo_s0 = 0  # sensor-clock us from the counter's 0 to the FIFO's start
 
     def _words_per_batch(self):
         # A timestamp word, then `dec` (gyro, accel) pairs; without timestamps, one pair.
@@ -386,7 +389,8 @@ class Lsm6dsox:
             if k == 0:
                 i = batch * self._dec
                 # Counter value when sample i was taken, in 25 us steps of the sensor clock.
-                ts = (self._ts0 + (i + 1) * 1_000_000_000 // (self._odr * _TS_LSB_NS)) & 0xFFFFFFFF
+                ts = ((self._fifo_s0 * 1000 + (i + 1) * 1_000_000_000 // self._odr) // _TS_LSB_NS) \
+                    & 0xFFFFFFFF
                 self._tag(out, _TAG_TIMESTAMP, w)
                 for b in range(4):
                     out[1 + b] = (ts >> (8 * b)) & 0xFF
@@ -436,9 +440,20 @@ class Lsm6dsox:
                 self._dec = _DEC_TS[(value >> 6) & 3] if ts_on else 0
                 self._running = self._odr != 0
                 self._t0 = now
+                self._fifo_s0 = self._sensor_us(now)
                 self._made = self._taken = 0
         elif reg == _CTRL10_C and value & _TIMESTAMP_EN:
-            self._ts0 = 0  # the counter restarts when enabled
+            if not self._ts_on:
+                self._ts_t0 = now  # the counter starts from 0 when enabled
+            self._ts_on = True
+        elif reg == _CTRL10_C:
+            self._ts_on = False
+        elif reg == _TIMESTAMP2 and value == 0xAA:
+            self._ts_t0 = now  # datasheet: writing 0xAA to TIMESTAMP2 resets the counter
+
+    def _sensor_us(self, now):
+        """Microseconds of the sensor's own clock since its timestamp counter was 0."""
+        return (now - self._ts_t0) * (1_000_000 + self.odr_error_ppm) // 1_000_000
 
     def read_into(self, reg, buf, now):
         self.advance(now)
@@ -461,7 +476,7 @@ class Lsm6dsox:
                     buf[i] = ((level >> 8) & 0x03) | (0x40 if self._ovr else 0)
                     self._ovr = False
             elif _TIMESTAMP0 <= r < _TIMESTAMP0 + 4:
-                t = (now - self._t0) * 1000 * (1_000_000 + self.odr_error_ppm) // (1_000_000 * _TS_LSB_NS)
+                t = (self._sensor_us(now) * 1000 // _TS_LSB_NS) & 0xFFFFFFFF
                 buf[i] = (t >> (8 * (r - _TIMESTAMP0))) & 0xFF
             else:
                 buf[i] = self.regs[r & 0x7F]
