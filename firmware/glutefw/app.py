@@ -60,6 +60,7 @@ class Wearable:
         self.emg_next = 0  # next EMG index to send live
         self.imu_next = 0
         self._link_up = False
+        self._flow_link = None  # the link whose flow was last rebased
         self.ring_drops = 0
         self.oversize_drops = 0  # frames too long for the link (before the MTU exchange)
         self._resend_stream = _NO_RESEND
@@ -67,10 +68,10 @@ class Wearable:
         self._resend_end = 0
         self._backfill_wait_ms = 0  # budget the next backfill frame waits for
         self.ble_flow = LinkFlow(config.BLE_LINK_BYTES_PER_S, config.BLE_LINK_BURST_BYTES,
-                                 config.HEAP_FLOOR_BYTES)
+                                 config.HEAP_FLOOR_BYTES, config.BLE_QUEUE_MAX_BYTES)
         # USB copies nothing to the heap, but shares it with btstack's queue.
         self.usb_flow = LinkFlow(config.USB_LINK_BYTES_PER_S, config.USB_LINK_BURST_BYTES,
-                                 config.HEAP_FLOOR_BYTES)
+                                 config.HEAP_FLOOR_BYTES, 0)
         self.battery_mV = 0
         self.battery_pct = _BATTERY_UNKNOWN
         self._battery_t_ms = -1  # ticks_ms of the last reading; -1: never read
@@ -116,7 +117,15 @@ class Wearable:
             window_ms, self.name)
 
     def read_battery(self):
-        """Measure VSYS (only while the ADC is idle: a one-shot read would break the round robin)."""
+        """Measure VSYS, only while the ADC is idle.
+
+        GPIO29 cannot join the EMG round robin (on the Pico 2 W it is also the radio's
+        SPI clock), and a one-shot conversion cannot be slipped in while the ADC free-runs
+        into the DMA FIFO without shifting the channel order. So the battery is measured
+        between sessions: at boot, once a second while idle, just before START and just
+        after STOP. While streaming the last figure stands, and STATUS says its age
+        (``battery_age_ms``).
+        """
         if self.acq.running:
             return
         try:
@@ -256,12 +265,16 @@ class Wearable:
                 if not self._link_up:
                     self._link_up = True
                     self._on_link_up()
+                if link is not self._flow_link:  # (re)connected: the stack's queue is empty
+                    self._flow_link = link
+                    self._flow(link).rebase()
                 async with self._lock:
                     if self.streaming:
                         sent = await self._send_live(link, False)
                     sent = await self._send_backfill(link) or sent
             else:
                 self._link_up = False
+                self._flow_link = None
             if not sent:
                 if link is not None and self._resend_stream != _NO_RESEND:
                     await asyncio.sleep_ms(self._backfill_wait_ms)  # budget for backfill
@@ -360,6 +373,7 @@ class Wearable:
         self.acq.stop()
         self.imu.stop()
         self.streaming = False
+        self.read_battery()  # the ADC is idle again: a fresh figure for the session's end
         if link is not None:  # the tail of the stream goes before the RESPONSE
             while await self._send_live(link, True):
                 pass
@@ -406,7 +420,8 @@ def _usb_link(commands):
     from glutefw.usb import UsbLink
     import micropython
 
-    # Command bytes may contain 0x03; on the REPL's stdin that would be Ctrl-C.
+    # Command bytes may contain 0x03; on the REPL's stdin that would be Ctrl-C. The link
+    # itself takes a 0x03 outside any command as Ctrl-C (glutefw/recovery.py).
     micropython.kbd_intr(-1)
     return UsbLink(sys.stdout.buffer, asyncio.StreamReader(sys.stdin.buffer), commands)
 

@@ -8,11 +8,14 @@ read), Battery (0x180F, level read + notify), Device Information (0x180A: manufa
 model, firmware revision).
 
 The IRQ handler only copies data and sets state; advertising again after a disconnect
-happens in ``_advertise_task``. ``send`` sends one frame per notification and waits
-while the radio's queue is full. NimBLE refuses a notification with ``OSError(ENOMEM)``
-then; btstack (the Pico W port's stack) accepts it and copies it to the heap instead,
-so the caller must also never produce faster than the link drains (the acquisition
-rate, about 60 notifications/s, is far below what the link carries).
+happens in ``_advertise_task``. Several control writes can arrive back to back before
+any task runs; each goes to the command queue, which answers the excess ``BUSY``.
+
+``send`` sends one frame per notification. btstack (the Pico W port's stack) never
+refuses one: it copies it to the heap, and a failed copy raises ``MemoryError``, which
+``send`` collects, waits out and retries. NimBLE refuses with ``OSError(ENOMEM)``
+while its queue is full, which ``send`` waits out too. Neither stack tells the sender
+how fast the link drains, so the caller paces itself (``glutefw.flow``).
 """
 import asyncio
 import errno

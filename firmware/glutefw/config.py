@@ -59,16 +59,18 @@ IMU_ADDR = const(0x6A)
 ACC_G_PER_LSB = 0.000122
 GYRO_DPS_PER_LSB = 0.0175
 
-# Flow control (glutefw.flow). The BLE budget stays below the ~36.5 kB/s measured Pico 2 W
-# to Pico 2 W with write-without-response (pico-sdk issue 2625) and leaves a full-window
-# RESEND about half of it beside the ~17 kB/s of live 3 ch x 2 kHz EMG + 208 Hz IMU frames
-# (firmware/README.md, "Budget"). btstack queues every notification on the heap (~318 B
-# each), so the sender also stops while the free heap is below the floor.
-BLE_LINK_BYTES_PER_S = const(32_000)
+# Flow control (glutefw.flow, firmware/README.md "Flow control"). The budget caps what the
+# sender produces: live 3 ch x 2 kHz EMG + 208 Hz IMU take ~17 kB/s, and a RESEND gets the
+# rest. A real link may drain less (~36.5 kB/s measured Pico 2 W to Pico 2 W with
+# write-without-response, pico-sdk issue 2625): btstack then queues the excess on the heap
+# (~318 B per notification) and the sender waits whenever that queue holds more than
+# BLE_QUEUE_MAX_BYTES, so it runs at whatever the radio really drains.
+BLE_LINK_BYTES_PER_S = const(64_000)
 BLE_LINK_BURST_BYTES = const(1024)  # about four 244-byte notifications
+BLE_QUEUE_MAX_BYTES = const(16_384)  # ~50 notifications: ~0.4 s of a 36 kB/s link
 USB_LINK_BYTES_PER_S = const(100_000)
 USB_LINK_BURST_BYTES = const(4096)
-HEAP_FLOOR_BYTES = const(48_000)
+HEAP_FLOOR_BYTES = const(32_000)  # never send below this, whatever the link
 
 USB_FRAME_MAX = const(1024)  # PROTOCOL.md: frames on USB never exceed 1024 bytes
 BLE_PAYLOAD_DEFAULT = const(20)  # ATT_MTU 23 - 3 before the MTU exchange

@@ -3,15 +3,28 @@
 Frames go out as COBS + 0x00; commands come in as COBS(command + CRC-32) + 0x00. A
 block that does not decode or whose CRC fails is counted in ``bad_commands`` and
 dropped: its opcode and token cannot be trusted, so there is nobody to answer.
+
+A 0x03 (Ctrl-C) left without a delimiter for ``recovery.ESCAPE_MS`` is a person's or
+mpremote's Ctrl-C, never part of a command: ``reader_task`` raises ``recovery.Escape``
+so the firmware gives the REPL back (glutefw/recovery.py).
 """
+import asyncio
 import struct
 from binascii import crc32
 
 from micropython import const
 
-from glutefw import cobs, config
+from glutefw import cobs, config, recovery
 
 _RX_MAX = const(80)  # COBS of the longest command (64 bytes) + CRC fits easily
+_CTRL_C = const(3)
+
+try:
+    _wait_for_ms = asyncio.wait_for_ms
+except AttributeError:  # CPython's asyncio
+
+    def _wait_for_ms(aw, ms):
+        return asyncio.wait_for(aw, ms / 1000)
 
 
 class UsbLink:
@@ -29,6 +42,7 @@ class UsbLink:
         self._rx = bytearray(_RX_MAX)
         self._rx_n = 0
         self._rx_overflow = False
+        self._ctrl_c = False  # a 0x03 in the block still waiting for its delimiter
         self._dec = bytearray(_RX_MAX)
         self.connected = True  # a USB host may or may not listen: frames are not held back
         self.payload_max = config.USB_FRAME_MAX
@@ -46,8 +60,12 @@ class UsbLink:
         """Take received bytes; complete blocks become commands in the queue."""
         for b in data:
             if b == 0:
+                self._ctrl_c = False
                 self._block_done()
-            elif self._rx_n < _RX_MAX:
+                continue
+            if b == _CTRL_C:
+                self._ctrl_c = True
+            if self._rx_n < _RX_MAX:
                 self._rx[self._rx_n] = b
                 self._rx_n += 1
             else:
@@ -70,8 +88,14 @@ class UsbLink:
         self.commands.put(body)
 
     async def reader_task(self):
-        """Read commands from the host forever."""
+        """Read commands from the host until a Ctrl-C outside any command (``Escape``)."""
         while True:
-            data = await self._reader.read(64)
+            if self._ctrl_c:
+                try:
+                    data = await _wait_for_ms(self._reader.read(64), recovery.ESCAPE_MS)
+                except asyncio.TimeoutError:
+                    raise recovery.Escape()
+            else:
+                data = await self._reader.read(64)
             if data:
                 self.feed(data)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "live biofeedback; on the built-in virtual wearable unless --device is given"),
     "scan": ("scan", "list glutescope wearables in range"),
     "firmware": ("firmware", "install the firmware on a board running MicroPython (mpremote)"),
+    "selftest": ("selftest", "run a wearable through rates, channels, a dropout and a RESEND: pass/fail table"),
     "virtual": ("virtual", "serve a virtual wearable in its own process (reach it with --virtual-port)"),
     "record": ("record", "record a session to a .glutes recording, without a window"),
     "info": ("info", "describe a recording: device, channels, samples, exact gaps, damage"),

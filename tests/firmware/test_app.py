@@ -210,3 +210,34 @@ def test_every_command_of_a_burst_gets_exactly_one_response(board, burst):
     n_ok = min(burst, cmdqueue.SLOTS)
     assert [r[2] for r in responses] == [0] * n_ok + [7] * (burst - n_ok)  # 7: BUSY
     assert [r[0] for r in responses] == [(0x04, 0x07, 0x06)[t % 3] for t in range(burst)]
+
+
+def _status_battery(frames_):
+    out = []
+    for ftype, _, _, p in frames_:
+        if ftype == 3:
+            mv, pct, state = struct.unpack_from("<HBB", p)
+            out.append((state, mv, struct.unpack_from("<I", p, 40)[0]))
+    return out
+
+
+def test_status_says_how_old_the_battery_reading_is_and_stop_measures_it_again(board):
+    """While streaming the ADC cannot measure VSYS: the figure from START stands, and
+    STATUS says its age; STOP measures again."""
+    pipe = Pipe()
+
+    async def script(w):
+        pipe.send_command(0x01, 1, struct.pack("<HBH", 1000, 0b001, 0))
+        await asyncio.sleep_ms(1600)
+        pipe.send_command(0x07, 2)  # GET_STATUS while streaming
+        await asyncio.sleep_ms(50)
+        pipe.send_command(0x02, 3)  # STOP
+        pipe.send_command(0x07, 4)
+        await asyncio.sleep_ms(50)
+
+    asyncio.run(_run_app(pipe, script))
+    statuses = _status_battery(pipe.frames())
+    streaming_ages = [age for state, _, age in statuses if state == 1]
+    assert streaming_ages and max(streaming_ages) >= 1500  # measured at START, not since
+    state, mv, age = statuses[-1]  # after STOP
+    assert state == 0 and 3800 <= mv <= 4000 and age <= 100

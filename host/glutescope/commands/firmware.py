@@ -2,6 +2,12 @@
 
 It drives mpremote (MicroPython's own tool) so the copy is what MicroPython's
 maintainers support; ``--dry-run`` prints the plan without touching a board.
+
+A board already running the glutescope firmware gives the REPL back on a Ctrl-C that is
+not part of a command (firmware/glutefw/recovery.py) about 0.25 s later. mpremote sends
+its Ctrl-C and, at once, the Ctrl-A that the firmware then swallows, so its first
+attempt can fail with "could not enter raw repl": the install waits and tries once more,
+which finds the REPL. Installing twice in a row therefore needs no button.
 """
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +54,17 @@ def write_settings(directory: Path, emg_gain: float) -> Path:
     path = directory / "settings.json"
     path.write_text(json.dumps({"emg_gain": float(emg_gain)}) + "\n", encoding="utf-8")
     return path
+
+
+#: Seconds the firmware takes to give the REPL back after mpremote's Ctrl-C, with margin.
+REPL_RETURN_S = 1.0
+_RAW_REPL_FAILED = "could not enter raw repl"
+
+RECOVERY_HINT = (
+    " (the glutescope firmware did not give the REPL back: press the board's reset button,"
+    " or unplug and replug it without holding BOOTSEL, then press BOOTSEL while the LED"
+    " blinks fast in the first 2 s, and retry)"
+)
 
 
 def mpremote_commands(port: str, steps: list[CopyStep]) -> list[list[str]]:
@@ -92,6 +110,10 @@ def _install(args: argparse.Namespace, env, steps: list[CopyStep]) -> ExitStatus
         raise CliError("mpremote is not installed (pip install mpremote)", ExitStatus.ERROR)
     for i, cmd in enumerate(commands):
         result = subprocess.run(cmd, capture_output=True, text=True)
+        if i == 0 and result.returncode != 0 and _RAW_REPL_FAILED in (result.stderr + result.stdout).lower():
+            # The firmware was running: it took that Ctrl-C and is handing over the REPL.
+            time.sleep(REPL_RETURN_S)
+            result = subprocess.run(cmd, capture_output=True, text=True)
         # mkdir fails harmlessly when the folder exists already.
         if result.returncode != 0 and not (i == 0 and "EEXIST" in result.stderr + result.stdout):
             detail = (result.stderr or result.stdout).strip().splitlines()
@@ -99,9 +121,10 @@ def _install(args: argparse.Namespace, env, steps: list[CopyStep]) -> ExitStatus
             status = ExitStatus.DEVICE_NOT_FOUND if "no device found" in last.lower() or "failed to access" in last.lower() \
                 else ExitStatus.ERROR
             hint = ""
-            if "could not enter raw repl" in last.lower() or "interrupt" in last.lower():
-                # The running firmware ignores Ctrl-C in USB bench mode (command bytes may be 0x03).
-                hint = " (the glutescope firmware is running: hold BOOTSEL while plugging the board in, then retry)"
+            if _RAW_REPL_FAILED in last.lower() or "interrupt" in last.lower():
+                # Holding BOOTSEL at power-up would start the RP2350's ROM bootloader
+                # instead of MicroPython: the escape is a press after boot.
+                hint = RECOVERY_HINT
             raise CliError(f"copying to the board failed at `{' '.join(cmd[3:])}`: {last}{hint}", status)
         print(f"  ok: {' '.join(cmd[5:])}", file=env.stdout)
     print("glutescope: firmware installed; the board restarted and advertises as glutescope-XXXX",

@@ -263,6 +263,8 @@ class BLE:
     """Most notifications ever in flight at once (shim-only, for tests and benchmarks)."""
     heap_high_water_bytes: int
     """btstack: most heap ever held by queued notifications (shim-only)."""
+    notifications: int
+    """Notifications accepted by ``gatts_notify`` so far (shim-only)."""
     memory_errors: int
     """btstack: notifications refused with MemoryError (shim-only)."""
 
@@ -286,6 +288,7 @@ class BLE:
         self._held_bytes = 0
         self.heap_high_water_bytes = 0
         self.memory_errors = 0
+        self.notifications = 0
         self._preferred_mtu = _BTSTACK_PREFERRED_MTU if stack == "btstack" else _DEFAULT_MTU
         self._active = False
         self._handler: Optional[Callable[[int, tuple], None]] = None
@@ -494,6 +497,7 @@ class BLE:
                 raise MemoryError(f"memory allocation failed, allocating {cost} bytes")
         pdu = _PACK_NOTIFY_HEADER(_ATT_HANDLE_VALUE_NOTIFICATION, value_handle) + body
         self._device.send_l2cap_pdu(conn_handle, ATT_CID, pdu)
+        self.notifications += 1
         if self.stack == "btstack":
             queue = self._device.host.get_data_packet_queue(conn_handle)
             self._held.append((conn_handle, queue.queued if queue is not None else 0, cost))
