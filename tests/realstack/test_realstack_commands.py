@@ -63,13 +63,14 @@ def test_a_burst_of_16_commands_gets_16_responses(micropython_binary):
     assert len(writes) == 16  # every write reached the firmware's handler
     _assert_one_response_each(responses, 16)
     ok = [r for r in responses if r.code == protocol.ErrorCode.OK]
-    assert len(statuses) == len(ok)  # each executed GET_STATUS sent its STATUS
+    # Each executed GET_STATUS sent its STATUS (and the once-a-second one may come too).
+    assert len(ok) <= len(statuses) <= len(ok) + 1, (len(ok), len(statuses))
     assert all(s.commands_lost == 0 for s in statuses), statuses[-1]
 
 
 def test_the_burst_check_catches_a_queue_that_drops_commands(micropython_binary, tmp_path):
     # The queue as it was: a few slots and nothing kept to answer the rest.
-    tree = firmware_copy(tmp_path, [("cmdqueue.py", "SLOTS = const(32)", "SLOTS = const(4)"),
+    tree = firmware_copy(tmp_path, [("cmdqueue.py", "SLOTS = const(32)", "SLOTS = const(2)"),
                                     ("cmdqueue.py", "REFUSALS = const(64)", "REFUSALS = const(1)")])
     responses, _, writes = asyncio.run(_burst(micropython_binary, 16, tree))
     assert len(writes) == 16

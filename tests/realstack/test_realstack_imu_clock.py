@@ -37,15 +37,17 @@ def _fit(anchors):
     index, t_us = anchors[0].astype(float), anchors[1].astype(float)
     keep = index >= IMU_HZ  # past the first second: the clock fit has its span
     slope, intercept = np.polyfit(index[keep], t_us[keep], 1)
-    residual = t_us[keep] - (slope * index[keep] + intercept)
-    return slope, float(np.max(np.abs(residual)))
+    residual = np.abs(t_us[keep] - (slope * index[keep] + intercept))
+    return slope, float(np.median(residual)), float(np.max(residual))
 
 
 def _assert_on_the_sensors_clock(anchors):
     true_period_us = 1e6 / (IMU_HZ * (1 + ODR_ERROR_PPM * 1e-6))
-    period_us, worst_us = _fit(anchors)
+    period_us, typical_us, worst_us = _fit(anchors)
     assert abs(period_us / true_period_us - 1) < 500e-6, (period_us, true_period_us)
-    assert worst_us < 1000, f"IMU block times stray {worst_us:.0f} us from the sensor's clock"
+    # The median, not the worst: a loaded machine may deschedule the interpreter mid-poll.
+    assert typical_us < 500, (f"IMU block times stray {typical_us:.0f} us (median; worst {worst_us:.0f} us) "
+                              "from the sensor's clock")
 
 
 def test_imu_times_follow_the_sensors_own_clock(micropython_binary):
@@ -54,7 +56,7 @@ def test_imu_times_follow_the_sensors_own_clock(micropython_binary):
 
 def test_the_clock_check_catches_imu_times_taken_from_the_poll(micropython_binary, tmp_path):
     # Stamped from ticks_us at each poll, the blocks keep the true rate on average but
-    # each strays by up to a sample period (here ~2.5 ms; the sensor's clock: ~0.4 ms).
+    # each strays by up to about a sample period (4.8 ms).
     tree = firmware_copy(tmp_path, [("imu.py", "if ts_first >= 0 and self._ref_ts >= 0:", "if False:")])
     anchors = asyncio.run(_imu_anchors(micropython_binary, tree))
     with pytest.raises(AssertionError):
