@@ -122,7 +122,9 @@ class RealStack:
     imu_odr_error_ppm : int
         How fast the stand-in IMU's own clock runs (ppm).
     probe : bool
-        Load the stand-in that reports the firmware's heap and task delays (`probe_lines`).
+        Load the stand-in that reports the firmware's heap and task delays (`probes`).
+    bootsel : bool
+        BOOTSEL is held from power-up on.
 
     Use as an async context manager. ``central`` is the host's bumble device, so
     `backends_for` gives the bleak backend classes; `transport` builds the host's
@@ -130,12 +132,14 @@ class RealStack:
     """
 
     def __init__(self, binary: Path, firmware: Path = FIRMWARE_DIR, *, trace_irq: bool = False,
-                 imu_odr_error_ppm: int = 0, probe: bool = False) -> None:
+                 imu_odr_error_ppm: int = 0, probe: bool = False, bootsel: bool = False) -> None:
         self.binary = Path(binary)
         self.firmware = Path(firmware)
         self.trace_irq = trace_irq
         self.imu_odr_error_ppm = int(imu_odr_error_ppm)
         self.probe = probe
+        self.bootsel = bootsel
+        self.usb_tail = b""  # the last bytes written to stdout (USB frames, the REPL's text)
         self.stderr_lines: list[str] = []
         self.probes: list[tuple[float, dict]] = []  # (loop time received, PROBE figures)
         self.usb_bytes = 0  # bench-mode frames written to stdout while no central was there
@@ -192,6 +196,8 @@ class RealStack:
             env["GLUTESCOPE_TRACE_IRQ"] = "1"
         if self.probe:
             env["GLUTESCOPE_PROBE"] = "1"
+        if self.bootsel:
+            env["GLUTESCOPE_BOOTSEL"] = "1"
         self.proc = await asyncio.create_subprocess_exec(
             str(self.binary), "-X", f"heapsize={HEAP}", str(STANDINS_DIR / "boot_main.py"),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -205,6 +211,7 @@ class RealStack:
             if not chunk:
                 return
             self.usb_bytes += len(chunk)
+            self.usb_tail = (self.usb_tail + chunk)[-4096:]
 
     async def _read_stderr(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
@@ -332,6 +339,19 @@ class RealStack:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(task), 2.0)
 
+    async def type_on_usb(self, data: bytes) -> None:
+        """Write ``data`` to the firmware's stdin (the USB serial link of the board)."""
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        await self.proc.stdin.drain()
+
+    async def wait_exit(self, timeout_s: float) -> int:
+        """Wait for the firmware process to end; its exit status."""
+        assert self.proc is not None
+        code = await asyncio.wait_for(self.proc.wait(), timeout_s)
+        await self._drain_output()
+        return code
+
     def irq_trace(self) -> list[tuple]:
         """The IRQ events the firmware's handler received: (event, normalised data...).
 
@@ -349,9 +369,6 @@ class RealStack:
             if line.startswith("HANDLES "):
                 return [int(x) for x in line[8:].split(",")]
         return []
-
-    def probe_lines(self, key: str) -> list[str]:
-        return [line[len(key) + 1:] for line in self.stderr_lines if line.startswith(key + " ")]
 
     def faults(self) -> list[str]:
         """What the stand-in hardware saw the firmware do that silicon would not survive."""

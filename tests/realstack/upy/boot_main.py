@@ -8,6 +8,7 @@ exactly as on the board. Options come from the environment:
   length: addresses are not compared), before the handler runs.
 - GLUTESCOPE_IMU_ODR_ERROR_PPM: the stand-in IMU's clock error.
 - GLUTESCOPE_PROBE=1: load ``probe`` (heap and task delay figures on stderr).
+- GLUTESCOPE_BOOTSEL=1: BOOTSEL is held from power-up on.
 """
 import os
 import sys
@@ -15,6 +16,11 @@ import sys
 import board
 
 board.imu.odr_error_ppm = int(os.getenv("GLUTESCOPE_IMU_ODR_ERROR_PPM") or "0")
+
+if os.getenv("GLUTESCOPE_BOOTSEL") == "1":
+    import rp2
+
+    rp2.bootsel_pressed = True
 
 if os.getenv("GLUTESCOPE_TRACE_IRQ") == "1":
     import irqtrace
