@@ -11,7 +11,7 @@ the virtual clock. It ends when `LiveProcessor` has written the sample's envelop
 to the ring the UI reads. The stages:
 
 - batching: the sample waits for the rest of its frame to be converted;
-- firmware: from the frame's last sample to the frame handed to the BLE stack (DMA IRQ,
+- firmware: from the frame's last sample to the frame handed to the BLE stack (poll of the DMA ring,
   copy into the RAM ring, sender task);
 - transport: from there to the host's notify callback (``ReceivedFrame.t_host_ns``);
 - queueing: in the transport's queue until the consumer takes it;
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
           f"{1000 * design.group_delay_s:.2f} ms")
     print(f"firmware frame stamps vs the ADC model's conversion times: late by median "
           f"{np.median(stamp_late_us):.0f} us, at most {np.max(stamp_late_us):.0f} us "
-          f"(the stamp keeps the earliest DMA IRQ time; the totals are short by that much)")
+          f"(the stamp keeps the earliest estimate from the DMA's transfer count; the totals are short by that much)")
     p95_ms = pp.percentile(stages["total: sample -> envelope in the UI's ring"], 95)
     verdict = "PASS" if p95_ms < GOAL_P95_MS else "FAIL"
     print(f"verdict: p95 sample -> envelope {p95_ms:.1f} ms (without smoothing) vs goal < {GOAL_P95_MS:g} ms: "

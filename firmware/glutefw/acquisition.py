@@ -29,7 +29,9 @@ pico-sdk ``src/rp2350/hardware_regs/include/hardware/regs/adc.h``):
 - FCS: EN bit 0, ERR bit 2 (error flag into FIFO bit 15), DREQ_EN bit 3, UNDER bit 10
   and OVER bit 11 (write 1 to clear), LEVEL bits 19:16, THRESH bits 27:24.
 - DIV: INT bits 23:8, FRAC bits 7:0; one conversion every 1 + INT + FRAC/256 ADC clocks
-  (at least 96), so DIV = 48e6 * 256 / (n_channels * fs) - 256 as one 24-bit value.
+  (at least 96), so DIV = 48e6 * 256 / (n_channels * fs) - 256 as one 24-bit value. INT
+  has 16 bits, so the slowest round robin is 48e6 / 65536 = 732 conversions/s: one input
+  at 500 Hz would overflow it, and is converted at 1 kHz with every second code kept.
 - DREQ_ADC = 48 on the RP2350 (datasheet 12.6.4.1, ``hardware/regs/dreq.h``; RP2040: 36).
 
 DMA facts (RP2350 datasheet 12.6.2.2 "Transfer count" and 12.6.10 CH0_CTRL_TRIG;
@@ -92,6 +94,7 @@ _DREQ_ADC = const(48)
 _COUNT_MASK = const(0x0FFFFFFF)  # TRANS_COUNT bits 27:0; MODE is bits 31:28
 _MODE_TRIGGER_SELF = const(0x10000000)
 _SEQ_MAX = const(0x0FFFFFFF)  # longest sequence the count field holds
+_DIV_MAX = const(0xFFFFFF)  # DIV is INT (16 bits) . FRAC (8 bits)
 
 _CODE_MASK = const(0x0FFF)
 LOST_SAMPLE = const(0x8000)  # code 0 with the ADC error bit: what a lost sample reads as
@@ -108,8 +111,16 @@ def count_bits(mask):
     return n
 
 
+def oversampling(fs_hz, n_channels):
+    """Round-robin passes per sample (1, 2, 4 ...): the fewest that DIV can pace."""
+    k = 1
+    while adc_div_register(fs_hz * k, n_channels) > _DIV_MAX:
+        k *= 2
+    return k
+
+
 def adc_div_register(fs_hz, n_channels):
-    """DIV register value (INT << 8 | FRAC) giving ``fs_hz`` per channel."""
+    """DIV register value (INT << 8 | FRAC) giving ``fs_hz`` per channel (may exceed 24 bits)."""
     return config.ADC_CLOCK_HZ * 256 // (n_channels * fs_hz) - 256
 
 
@@ -154,6 +165,8 @@ class EmgAcquisition:
         self.fs_hz = config.DEFAULT_EMG_FS_HZ
         self.channel_mask = 0
         self.n_channels = 0
+        self._passes = 1  # round-robin passes per sample; only the first is kept
+        self._cps = 1  # codes per sample in the DMA ring: n_channels * passes
 
     def start(self, fs_hz, channel_mask):
         """Start sampling the inputs in ``channel_mask`` at ``fs_hz`` each; index restarts at 0.
@@ -178,9 +191,11 @@ class EmgAcquisition:
         self.fs_hz = fs_hz
         self.channel_mask = channel_mask
         self.n_channels = n_ch
+        self._passes = oversampling(fs_hz, n_ch)
+        self._cps = cps = n_ch * self._passes
         self.ring.reset(n_ch, fs_hz)
         # A whole number of samples per sequence (~12 h at 6 kS/s before it reloads).
-        self._seq = _SEQ_MAX // n_ch * n_ch
+        self._seq = _SEQ_MAX // cps * cps
         self._pos = 0
         self._done = 0
         self._taken = 0
@@ -194,7 +209,7 @@ class EmgAcquisition:
         mem[_FCS] = fcs | _FCS_OVER | _FCS_UNDER
         while (mem[_FCS] >> _FCS_LEVEL_LSB) & 0xF:
             mem[_FIFO]
-        mem[_DIV] = adc_div_register(fs_hz, n_ch)
+        mem[_DIV] = adc_div_register(fs_hz * self._passes, n_ch)
         d = self._dma
         ctrl = d.pack_ctrl(size=1, inc_read=False, inc_write=True,
                            ring_size=config.EMG_DMA_RING_BITS, ring_sel=True, treq_sel=_DREQ_ADC,
@@ -234,18 +249,25 @@ class EmgAcquisition:
         done = self._count()
         t_us = time.ticks_us()  # after the read: the newest code counted is older
         n_ch = self.n_channels
+        cps = self._cps
         start = first = self._taken
-        end = done // n_ch
+        end = done // cps
         if end <= first:
             return 0
         ring = self.ring
         # -- time: the earliest estimate, extrapolated at the nominal rate ----------------
-        t_est = time.ticks_add(t_us, -_us(done - 1 - first * n_ch, n_ch * self.fs_hz))
+        t_est = time.ticks_add(t_us, -_us(done - 1 - first * cps, cps * self.fs_hz))
         if self._base_index < 0:
             t_first = t_est
             self._base_index = first
             self._base_t = t_est
         else:
+            d = first - self._base_index
+            if d >= self.fs_hz:
+                # Move the base on by whole seconds (exact at the nominal rate), so the
+                # extrapolation stays far inside ticks_add's +-2**29 us (9 min) limit.
+                self._base_index += d // self.fs_hz * self.fs_hz
+                self._base_t = time.ticks_add(self._base_t, d // self.fs_hz * 1_000_000)
             t_first = time.ticks_add(self._base_t, _us(first - self._base_index, self.fs_hz))
             if time.ticks_diff(t_est, t_first) < 0:
                 t_first = t_est
@@ -254,12 +276,39 @@ class EmgAcquisition:
         ring.mark_time(first, t_first)
         # -- codes the DMA already lapped are gone ------------------------------------------
         lost = 0
-        oldest = (done - RING_CODES + n_ch - 1) // n_ch  # first sample still whole in the ring
+        oldest = (done - RING_CODES + cps - 1) // cps  # first sample still whole in the ring
         if oldest > first:
             lost = (oldest if oldest < end else end) - first
             ring.skip(lost, LOST_SAMPLE)
             first += lost
         # -- copy, counting saturated codes, in runs that wrap neither ring ----------------
+        if cps != n_ch:
+            sat = self._copy_oversampled(first, end)
+        else:
+            sat = self._copy(first, end)
+        ring.head = end
+        # -- and codes it lapped while they were being copied are not good either ----------
+        oldest = (self._count() - RING_CODES + cps - 1) // cps
+        if oldest > first:
+            n = (oldest if oldest < end else end) - first
+            sat -= self._blank(first, n)
+            lost += n
+        self.saturated += sat
+        if lost:
+            self.overruns += 1
+            self.lost_samples += lost
+        if machine.mem32[_FCS] & _FCS_OVER:
+            # No DMA took the codes in time (never expected with the ring): count, clear.
+            self.overruns += 1
+            machine.mem32[_FCS] = (_FCS_EN | _FCS_ERR | _FCS_DREQ_EN | (1 << _FCS_THRESH_LSB)
+                                   | _FCS_OVER)
+        self._taken = end
+        return end - start
+
+    def _copy(self, first, end):
+        """Copy samples ``first .. end-1`` from the DMA ring; return the saturated codes."""
+        ring = self.ring
+        n_ch = self.n_channels
         src = self._buf
         dst = ring.values
         dst_end = ring.capacity * n_ch
@@ -286,24 +335,36 @@ class EmgAcquisition:
             q += run
             if q == dst_end:
                 q = 0
-        ring.head = end
-        # -- and codes it lapped while they were being copied are not good either ----------
-        oldest = (self._count() - RING_CODES + n_ch - 1) // n_ch
-        if oldest > first:
-            n = (oldest if oldest < end else end) - first
-            sat -= self._blank(first, n)
-            lost += n
-        self.saturated += sat
-        if lost:
-            self.overruns += 1
-            self.lost_samples += lost
-        if machine.mem32[_FCS] & _FCS_OVER:
-            # No DMA took the codes in time (never expected with the ring): count, clear.
-            self.overruns += 1
-            machine.mem32[_FCS] = (_FCS_EN | _FCS_ERR | _FCS_DREQ_EN | (1 << _FCS_THRESH_LSB)
-                                   | _FCS_OVER)
-        self._taken = end
-        return end - start
+        return sat
+
+    def _copy_oversampled(self, first, end):
+        """``_copy`` when each sample spans several round-robin passes: keep the first."""
+        ring = self.ring
+        n_ch = self.n_channels
+        cps = self._cps
+        src = self._buf
+        off = self._ring_off
+        dst = ring.values
+        dst_end = ring.capacity * n_ch
+        q = ring.value_pos(first)
+        p = (first * cps) % RING_CODES
+        sat = 0
+        for _ in range(end - first):
+            for c in range(n_ch):
+                i = p + c
+                if i >= RING_CODES:
+                    i -= RING_CODES
+                v = src[off + i]
+                dst[q] = v
+                if (v + 1) & _CODE_MASK < 2:
+                    sat += 1
+                q += 1
+            if q == dst_end:
+                q = 0
+            p += cps
+            if p >= RING_CODES:
+                p -= RING_CODES
+        return sat
 
     def _blank(self, first, n):
         """Overwrite samples ``first .. first+n-1`` in ``ring`` with ``LOST_SAMPLE``.

@@ -5,8 +5,9 @@ values (EMG: one u16 code per channel, interleaved as the ADC produced them; IMU
 i16). Indices count samples since START, so the sender, RESEND and the host all speak
 of the same numbers. Index arithmetic is plain Python and is tested on CPython.
 
-It also keeps (index, device time) anchors, one per DMA block or IMU read, so the
-device time of any sample still in RAM can be given without storing a time per sample.
+It also keeps (index, device time) anchors, one per poll of the EMG DMA ring or of the
+IMU, so the device time of any sample still in RAM can be given without storing a time
+per sample.
 """
 from array import array
 

@@ -262,7 +262,8 @@ class Status:
     state: DeviceState
     """Idle or streaming."""
     emg_overruns: int
-    """ADC FIFO overflows or DMA blocks lost since boot."""
+    """Since boot: EMG polls that found samples overwritten in the DMA ring (sent marked
+    lost, with the ADC error bit), plus ADC and IMU FIFO overflows."""
     saturated_samples: int
     """EMG samples at code 0 or 4095 since boot."""
     notify_backoffs: int

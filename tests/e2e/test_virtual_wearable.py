@@ -39,6 +39,14 @@ async def stream_session(session, seconds_s: float):
         assert loop.time() < deadline, f"only {acq.emg.end_sample} of {want} samples arrived"
         await asyncio.sleep(0.05)
     truth = wearable.true_emg_codes(0, want)
+    # The DMA never wrote outside its buffer, and the IMU frames' times are the sensor
+    # model's own sample times (its clock runs 0.8 % fast), to well inside one period.
+    assert wearable.board.memory_faults() == []
+    imu_model = wearable.board.i2c_devices[0x6A]
+    idx, t_us = acq.imu.current().anchors
+    true_us = np.array([imu_model.sample_times_us[k] for k in idx])
+    err_us = (t_us - true_us + 2**29) % 2**30 - 2**29
+    assert len(idx) > 10 and np.abs(err_us).max() < 0.25e6 / IMU_FS_HZ, np.abs(err_us).max()
     await acq.close()
     return acq, info, truth
 
@@ -54,6 +62,9 @@ def test_bridges_weaker_left_side_is_found_and_nothing_is_lost():
     emg = acq.emg.current()
     assert emg.gaps == ()
     n = truth.shape[1]
+    lost = int((emg.samples[:, :n] == 0x8000).all(axis=0).sum())
+    assert lost == 0, (f"{lost} samples marked lost by the firmware: its poll was later than the DMA "
+                       f"ring (0.68 s of device time, {0.68 / SPEED:.2f} s here), the event loop stalled")
     assert np.array_equal(emg.samples[:, :n] & 0x0FFF, truth)
     assert info.emg_fs_hz == EMG_FS_HZ and info.channel_mask == 0b011
     imu = acq.imu.current()

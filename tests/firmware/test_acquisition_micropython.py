@@ -66,15 +66,16 @@ from glutefw.acquisition import EmgAcquisition, LOST_SAMPLE, RING_CODES
 
 ring = Ring("H", config.EMG_RING_VALUES, config.TIME_ANCHORS)
 acq = EmgAcquisition(ring)
-acq.start(2000, 7)
+acq.start(FS_HZ, MASK)
 dma = acq._dma
+cps = acq._cps
 SEQ = SEQ_OVERRIDE
 if SEQ:  # a short sequence (a const in the module), to see TRANS_COUNT reload often
     acq._seq = dma.seq = dma.remaining = SEQ
 done = 0
 
 def code(k):
-    return (k // 3 + 1000 * (k % 3)) % 4096
+    return (k * 7) % 4096  # conversion k
 
 def dma_writes(n):
     global done
@@ -99,20 +100,21 @@ for j in range(ring.oldest, ring.head):
     p = ring.value_pos(j)
     if ring.values[p] == LOST_SAMPLE:
         lost += 1
-    elif any(ring.values[p + c] != code(3 * j + c) for c in range(3)):
+    elif any(ring.values[p + c] != code(cps * j + c) for c in range(ring.width)):
         bad += 1
-print("RESULT", ring.head, done // 3, worst, bad, lost, acq.lost_samples, acq.overruns, dma.seq)
+print("RESULT", ring.head, done // cps, worst, bad, lost, acq.lost_samples, acq.overruns, dma.seq)
 '''
 
 
-def _run(tmp_path, seq_override=0):
+def _run(tmp_path, seq_override=0, fs_hz=2000, mask=7):
     if not BINARY.exists():
         pytest.skip(f"no MicroPython unix binary at {BINARY}: build one as its README says "
                     "(MicroPython's unix port, `make -C ports/unix`) to run this check")
     shutil.copytree(FIRMWARE, tmp_path / "glutefw")
     (tmp_path / "rp2.py").write_text(_RP2)
     (tmp_path / "machine.py").write_text(_MACHINE)
-    (tmp_path / "main.py").write_text(_SCRIPT.replace("SEQ_OVERRIDE", str(seq_override)))
+    (tmp_path / "main.py").write_text(_SCRIPT.replace("SEQ_OVERRIDE", str(seq_override))
+                                      .replace("FS_HZ", str(fs_hz)).replace("MASK", str(mask)))
     proc = subprocess.run([str(BINARY), "main.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")][-1]
@@ -133,3 +135,10 @@ def test_trans_count_reloads_are_counted_on_micropython(tmp_path):
     # Sequences of 3999 transfers: the 4560 codes written span a reload.
     head, samples, alloc, bad, lost, lost_counted, overruns, seq = _run(tmp_path, seq_override=3999)
     assert seq == 3999 and head == samples == 4560 // 3 and bad == 0 and alloc == 0 and lost == 0
+
+
+def test_one_input_at_500_hz_keeps_every_second_code_on_micropython(tmp_path):
+    # Converted at 1 kHz (DIV cannot pace 500/s): sample j is conversion 2j.
+    head, samples, alloc, bad, lost, lost_counted, overruns, seq = _run(tmp_path, fs_hz=500, mask=0b010)
+    assert seq == 0x0FFFFFFF // 2 * 2 and head == samples and bad == 0 and alloc == 0
+    assert lost == lost_counted == 300 and overruns == 1  # 600 codes late = 300 samples

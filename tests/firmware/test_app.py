@@ -135,9 +135,9 @@ def test_stream_over_usb_is_complete_ordered_and_answers_every_command(board):
         np.testing.assert_array_equal(codes[1], (1000 + first + np.arange(n_s)) % 4096)
         match = [e for e in live if e[0] <= first < e[0] + e[2]][0]
         dt = upy.ticks_diff(t, match[6])
-        # Same timeline as the live frames. Each DMA block's stamp may pull the timeline
-        # earlier (the earliest IRQ stamp is the truest), never later, and the simulated
-        # IRQ latency is event-loop jitter times the clock's speed: allow one block.
+        # Same timeline as the live frames. Each poll's stamp may pull the timeline
+        # earlier (the earliest estimate is the truest), never later, and a poll's lag
+        # is event-loop jitter times the clock's speed: allow one poll interval.
         assert -10_000 <= dt - (first - match[0]) * 500 <= 1
 
     event = [p for ftype, _, _, p in frames_ if ftype == 5]

@@ -124,13 +124,13 @@ def test_fifo_overrun_is_counted(imu_setup):
     assert imu.fifo_overruns == 1
 
 
-@pytest.mark.parametrize("odr_error", [0.015, -0.015])
-def test_sample_times_stay_on_the_mcu_clock_as_the_sensor_clock_drifts(odr_error):
+@pytest.mark.parametrize("odr_error,seconds", [(0.015, 150), (-0.015, 60)])
+def test_sample_times_stay_on_the_mcu_clock_as_the_sensor_clock_drifts(odr_error, seconds):
     # The sensor's oscillator is 1.5 % off (the datasheet's typical ODR accuracy): after
-    # two minutes its samples are 1.8 s away from where the nominal rate puts them.
-    # Stamped from the FIFO timestamps through the running fit, every one stays within
-    # one IMU period of the truth, all the way (90 s here: 1.35 s off at the nominal rate).
-    upy.install(upy.VirtualClock(speed=10.0, start_us=2**30 - 5_000_000))
+    # a minute its samples are 0.9 s away from where the nominal rate puts them (2.25 s
+    # after 150 s). Stamped from the FIFO timestamps through the running fit, every one
+    # stays within one IMU period of the truth, all the way.
+    upy.install(upy.VirtualClock(speed=5.0, start_us=2**30 - 5_000_000))
     board = mcu.install(mcu.Board(imu=False))
     model = Lsm6dsoxModel(Motion(), odr_error=odr_error)
     board.i2c_devices[0x6A] = model
@@ -162,7 +162,7 @@ def test_sample_times_stay_on_the_mcu_clock_as_the_sensor_clock_drifts(odr_error
             imu.start(fs_hz)
             tasks = [asyncio.create_task(imu.imu_task(poll_ms=20)),
                      asyncio.create_task(check_every_second())]
-            await asyncio.sleep_ms(90_000)
+            await asyncio.sleep_ms(seconds * 1000)
             imu.stop()
             for t in tasks:
                 t.cancel()
@@ -173,9 +173,9 @@ def test_sample_times_stay_on_the_mcu_clock_as_the_sensor_clock_drifts(odr_error
         upy.install(upy.VirtualClock())
     errors = np.abs(np.array(errors))
     period_us = 1e6 / fs_hz
-    assert len(errors) > 8_000 and ring.head > 0.98 * 90 * fs_hz * (1 + odr_error)
+    assert len(errors) > 5_000 and ring.head > 0.98 * seconds * fs_hz * (1 + odr_error)
     assert errors.max() < period_us, f"worst {errors.max():.0f} us"
     assert np.median(errors) < 500, f"median {np.median(errors):.0f} us"
     # What the nominal rate after the first anchor would have done instead:
-    assert np.abs(np.array(nominal)).max() > 1_000_000
+    assert np.abs(np.array(nominal)).max() > 800_000
     assert imu.clock_error_ppm == pytest.approx(1e6 * odr_error / (1 + odr_error), abs=100)

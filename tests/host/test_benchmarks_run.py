@@ -55,3 +55,10 @@ def test_throughput_prints_a_row_per_run_and_the_summary_lines():
         assert re.search(rf"^host pipeline alone .*: {NUMBER} samples/s at {NUMBER} % of one core", out, re.M), out
     assert re.search(rf"^default config \(2 ch x 2000 Hz \+ IMU 104 Hz\): host process {NUMBER} % of one core, "
                      rf"of which record \+ decode \+ live processing {NUMBER} %$", out, re.M), out
+
+
+def test_dma_irq_latency_prints_a_row_per_latency_and_design():
+    out = _run("dma_irq_latency.py", "--seconds", "0.1")
+    for latency in ("0", "5", "9", "11", "15", "30"):
+        for design in ("old ping-pong", "ring"):
+            assert re.search(rf"^ +{latency} +{design}( +\d+){{5}}$", out, re.M), f"no {latency}/{design} row:\n{out}"

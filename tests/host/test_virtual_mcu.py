@@ -58,6 +58,7 @@ def _channel(write, count, ring_size=0, irq_quiet=True, chain_to=None):
 def test_a_ring_over_a_buffer_not_aligned_to_its_size_writes_outside_it(board):
     import uctypes
 
+    board.expect_damage = True
     buf = bytearray(1024)
     addr = uctypes.addressof(buf)
     assert addr % 32 == 16  # the model never aligns a buffer to more than 16 bytes
@@ -128,6 +129,7 @@ def test_normal_mode_halts_chains_and_raises_its_irq_late(board):
 def test_a_count_longer_than_the_buffer_writes_past_its_end(board):
     import uctypes
 
+    board.expect_damage = True
     buf = bytearray(40)
     d = _channel(uctypes.addressof(buf), 30)
 
@@ -170,3 +172,26 @@ def test_an_adc_no_dma_drains_overflows_its_fifo(board):
 
     fcs = asyncio.run(main())
     assert fcs & (1 << 11) and (fcs >> 16) & 0xF == 4  # OVER, and four codes waiting
+
+
+def test_a_board_removed_after_undeclared_damage_warns():
+    upy.install(upy.VirtualClock(speed=2.0))
+    b = mcu.install(mcu.Board(adc_source=Counting()))
+    try:
+        import uctypes
+
+        buf = bytearray(8)
+        d = _channel(uctypes.addressof(buf), 8)
+
+        async def main():
+            d.active(1)
+            _start_adc()
+            await asyncio.sleep_ms(5)
+
+        asyncio.run(main())
+        with pytest.warns(RuntimeWarning, match="the simulated DMA wrote outside its buffers"):
+            mcu.uninstall()
+    finally:
+        b.expect_damage = True
+        mcu.uninstall()
+        upy.install(upy.VirtualClock())

@@ -234,6 +234,9 @@ class _RecordSession:
         self.acq = acq
         bar = None
         info = None
+        # Imported before START: importing the guide takes ~0.6 s, and once the stream runs
+        # a blocked event loop starves a wearable that shares it (the virtual one).
+        from glutescope.guide import session_cues
         try:
             try:
                 info = await self._open(acq, stop)  # None: interrupted before the stream began
@@ -242,8 +245,6 @@ class _RecordSession:
             if info is not None:
                 names = self.options.channel_names[: bin(info.channel_mask).count("1")]
                 self.writer.set_device_info(info, channel_names=names)
-                from glutescope.guide import session_cues
-
                 wearable = getattr(self.transport, "wearable", None)
                 cues = session_cues(self.options.exercise, wearable.session.phases if wearable else None)
                 self.writer.set_session_plan(exercise=self.options.exercise, imu_mount=self.options.imu_mount,

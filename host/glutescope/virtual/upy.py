@@ -103,6 +103,9 @@ def ticks_ms() -> int:
 
 
 def ticks_add(t: int, delta: int) -> int:
+    # MicroPython refuses a delta of half the period or more (extmod/modtime.c).
+    if not -_TICKS_HALF < delta < _TICKS_HALF:
+        raise OverflowError("ticks interval overflow")
     return (t + delta) & _TICKS_MASK
 
 
