@@ -31,8 +31,9 @@ _MAX_REFILL_MS = const(1000)  # a long pause banks no more than the bucket holds
 _HEAP_CHECK_BYTES = const(1024)  # gc.mem_free() walks the heap: not before every frame
 _HEAP_WAIT_MS = const(4)  # each poll walks the heap: not too often
 # A floor not regained in this long is not held by the stack (btstack drains hundreds of
-# notifications a second): something else uses the heap, so send and let MemoryError,
-# if it comes, be handled where it is raised.
+# notifications a second): something else uses the heap. The present level becomes the
+# base, so the sender does not stall at every check, and a MemoryError, if it comes, is
+# handled where it is raised.
 _HEAP_WAIT_MAX_MS = const(500)
 
 
@@ -132,6 +133,9 @@ class LinkFlow:
                     await asyncio.sleep_ms(_HEAP_WAIT_MS)
                     waited += _HEAP_WAIT_MS
                     free = gc.mem_free()
+                if free < self._floor:  # not the stack's: measure from here (even below the floor)
+                    self._base = free
+                    self._floor = free - self.queue_max_bytes if self.queue_max_bytes else 0
             if free < self.free_heap_min_bytes:
                 self.free_heap_min_bytes = free
         self._tokens_mB -= nbytes * 1000

@@ -18,6 +18,7 @@ from glutefw import cobs, config, recovery
 
 _RX_MAX = const(80)  # COBS of the longest command (64 bytes) + CRC fits easily
 _CTRL_C = const(3)
+_IDLE_READ_MS = const(20)
 
 try:
     _wait_for_ms = asyncio.wait_for_ms
@@ -97,5 +98,9 @@ class UsbLink:
                     raise recovery.Escape()
             else:
                 data = await self._reader.read(64)
-            if data:
-                self.feed(data)
+            if not data:
+                # End of input (a closed port or pipe): a host may open it again, so keep
+                # listening, without spinning.
+                await asyncio.sleep_ms(_IDLE_READ_MS)
+                continue
+            self.feed(data)

@@ -309,7 +309,11 @@ class Acquisition:
             self._refused_epoch = epoch
         for _ in range(BACKFILL_PASSES):
             asked = False
-            for stream_id, assembler in ((protocol.StreamId.EMG, self.emg), (protocol.StreamId.IMU, self.imu)):
+            # The IMU first: its gap is a fifth of the EMG's bytes, so it is back quickly,
+            # while the EMG's ring, which the link backfills faster than it fills, keeps
+            # its older samples meanwhile. EMG first would leave the IMU's oldest samples
+            # waiting the whole EMG backfill (seconds on a real link) and lose them.
+            for stream_id, assembler in ((protocol.StreamId.IMU, self.imu), (protocol.StreamId.EMG, self.emg)):
                 refused = self._refused.setdefault(int(stream_id), [])
                 for gap in assembler.gaps():
                     for first, end in _subtract(gap.first_sample, gap.first_sample + gap.n_samples, refused):

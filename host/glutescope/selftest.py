@@ -235,7 +235,7 @@ async def run_step(acq, counter: _Counter, step: Step, *, speed: float = 1.0,
         problems.append("overruns" if overruns else "no STATUS")
     if step.resend_window and "incomplete" in note:
         problems.append("RESEND incomplete")
-    if after is not None and after.heap_waits is not None:
+    if after is not None and after.free_heap_min_bytes is not None:
         note += ("; " if note else "") + f"heap low {after.free_heap_min_bytes // 1000} kB"
     if problems:
         note = ", ".join(problems) + ("; " + note if note else "")

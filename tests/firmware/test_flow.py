@@ -110,3 +110,27 @@ def test_on_a_link_slower_than_the_budget_the_stack_holds_no_more_than_the_bound
         assert flow.free_heap_min_bytes < upy.HEAP_FREE_BYTES
     else:  # unbounded: the budget alone lets the queue grow at 64 - 8 kB/s
         assert stack.high_water > 40_000
+
+
+def test_heap_taken_by_something_other_than_the_stack_stalls_the_sender_only_once(fast_clock):
+    """Free heap that never comes back (a leak, a big allocation elsewhere) is not the
+    stack's queue: after one bounded wait the sender measures from the new level."""
+    from glutefw.flow import LinkFlow
+
+    taken = [0]
+    user = lambda: taken[0]  # noqa: E731
+    upy.add_heap_user(user)
+    try:
+        async def run():
+            flow = LinkFlow(64_000, 1024, 32_000, 8_192)
+            taken[0] = upy.HEAP_FREE_BYTES - 20_000  # below the 32 kB floor, for good
+            t0 = time.ticks_ms()
+            for _ in range(40):  # ~10 kB: ten heap checks
+                await flow.admit(244)
+            return flow, time.ticks_diff(time.ticks_ms(), t0)
+
+        flow, elapsed_ms = asyncio.run(run())
+    finally:
+        upy.remove_heap_user(user)
+    assert flow.heap_waits == 1
+    assert 500 <= elapsed_ms < 1000  # one bounded wait, then the budget alone

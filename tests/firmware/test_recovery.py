@@ -113,3 +113,28 @@ def test_bootsel_pressed_in_the_boot_window_keeps_the_repl(monkeypatch, pressed_
     else:
         assert elapsed_ms >= recovery.BOOT_WINDOW_MS
     assert _Led.values[0] == 1 and _Led.values[-1] == 0  # blinked, and left off
+
+
+def test_the_usb_reader_waits_out_end_of_input_without_spinning_and_keeps_listening():
+    from glutefw.cmdqueue import CommandQueue
+    from glutefw.usb import UsbLink
+
+    class Closed:
+        reads = 0
+
+        async def read(self, n):
+            Closed.reads += 1
+            await asyncio.sleep(0)  # a stream at end of input answers at once
+            return b""
+
+    link = UsbLink(None, Closed(), CommandQueue())
+
+    async def run():
+        task = asyncio.create_task(link.reader_task())
+        await asyncio.sleep(0.3)
+        assert not task.done()  # still listening: the host may open the port again
+        task.cancel()
+
+    asyncio.run(run())
+    # 20 ms apart: about 15 reads in 0.3 s (spinning made thousands)
+    assert 2 <= Closed.reads <= 40, Closed.reads
