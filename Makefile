@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean micropython-btstack
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,34 @@ test: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache build
+
+# The MicroPython unix port with btstack over an H4 UART that the real-MicroPython test
+# layer (tests/realstack) runs the firmware on, built from source at the pinned commits
+# (MicroPython v1.29.0-preview and its lib/btstack). Needs git, a C compiler and make,
+# and the network to clone; the tests find it in build/micropython-btstack/ (or use
+# GLUTESCOPE_MICROPYTHON, or ../shared/tools/micropython-btstack/micropython).
+MPY_REPO ?= https://github.com/micropython/micropython.git
+MPY_COMMIT ?= 1c3c201149f3
+BTSTACK_COMMIT ?= 77e752abd6a0
+MPY_OUT := build/micropython-btstack
+MPY_SRC := $(MPY_OUT)/src
+MPY_FLAGS := VARIANT=standard MICROPY_PY_BLUETOOTH=1 MICROPY_BLUETOOTH_BTSTACK=1 \
+	MICROPY_BLUETOOTH_BTSTACK_H4=1 MICROPY_BLUETOOTH_BTSTACK_USB=0 MICROPY_PY_BTREE=0 \
+	MICROPY_PY_SSL=0 MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=0 MICROPY_PY_FFI=0 \
+	FROZEN_MANIFEST=$(CURDIR)/tests/realstack/micropython-btstack/manifest.py STRIP=true
+
+micropython-btstack: $(MPY_OUT)/micropython
+
+$(MPY_OUT)/micropython:
+	@for tool in git make cc; do command -v $$tool >/dev/null || { echo "micropython-btstack needs $$tool"; exit 1; }; done
+	rm -rf $(MPY_SRC)
+	git clone --quiet $(MPY_REPO) $(MPY_SRC)
+	git -C $(MPY_SRC) checkout --quiet $(MPY_COMMIT)
+	$(MAKE) -C $(MPY_SRC)/ports/unix $(MPY_FLAGS) submodules
+	git -C $(MPY_SRC) submodule update --init --quiet lib/btstack
+	git -C $(MPY_SRC)/lib/btstack checkout --quiet $(BTSTACK_COMMIT)
+	cp tests/realstack/micropython-btstack/mpbthciport.h $(MPY_SRC)/ports/unix/mpbthciport.h
+	$(MAKE) -C $(MPY_SRC)/mpy-cross
+	$(MAKE) -C $(MPY_SRC)/ports/unix $(MPY_FLAGS)
+	cp $(MPY_SRC)/ports/unix/build-standard/micropython $@
+	@echo "built $@"
