@@ -93,11 +93,14 @@ class UsbLink:
         while True:
             if self._ctrl_c:
                 try:
-                    data = await _wait_for_ms(self._reader.read(64), recovery.ESCAPE_MS)
+                    data = await _wait_for_ms(self._reader.read(1), recovery.ESCAPE_MS)
                 except asyncio.TimeoutError:
                     raise recovery.Escape()
             else:
-                data = await self._reader.read(64)
+                # One byte at a time: on MicroPython a read of n bytes from stdin blocks
+                # the whole VM until n bytes came, so a short command (or a lone Ctrl-C)
+                # would freeze sampling. Commands are a few bytes, rare: the cost is nil.
+                data = await self._reader.read(1)
             if not data:
                 # End of input (a closed port or pipe): a host may open it again, so keep
                 # listening, without spinning.
