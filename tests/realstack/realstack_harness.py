@@ -202,21 +202,21 @@ class RealStack:
             str(self.binary), "-X", f"heapsize={HEAP}", str(STANDINS_DIR / "boot_main.py"),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             cwd=self._tmp, env=env, start_new_session=True)
-        self._readers = [asyncio.create_task(self._read_stdout()), asyncio.create_task(self._read_stderr())]
+        self._readers = [asyncio.create_task(self._read_stdout(self.proc.stdout)),
+                         asyncio.create_task(self._read_stderr(self.proc.stderr))]
 
-    async def _read_stdout(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
+    # The readers are handed their stream: close() drops self.proc while they drain.
+    async def _read_stdout(self, stdout: asyncio.StreamReader) -> None:
         while True:
-            chunk = await self.proc.stdout.read(65536)
+            chunk = await stdout.read(65536)
             if not chunk:
                 return
             self.usb_bytes += len(chunk)
             self.usb_tail = (self.usb_tail + chunk)[-4096:]
 
-    async def _read_stderr(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
+    async def _read_stderr(self, stderr: asyncio.StreamReader) -> None:
         while True:
-            line = await self.proc.stderr.readline()
+            line = await stderr.readline()
             if not line:
                 return
             text = line.decode(errors="replace").rstrip("\n")
