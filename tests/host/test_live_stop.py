@@ -39,3 +39,15 @@ def test_ctrl_c_in_the_window_ends_the_session_and_closes_the_recording(tmp_path
                           capture_output=True, text=True, env=env, timeout=60)
     assert info.returncode == 0, info.stderr
     assert json.loads(info.stdout)["closed"] is True
+
+
+def test_no_display_runs_offscreen_even_when_the_platform_variable_is_empty(tmp_path):
+    # An empty QT_QPA_PLATFORM (as some desktop launchers export it) left Qt trying xcb
+    # without a display, and it aborted the interpreter.
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(QT_QPA_PLATFORM="", PYTHONPATH=f"{ROOT / 'host'}{os.pathsep}{ROOT / 'signal'}")
+    out = subprocess.run([sys.executable, "-m", "glutescope", "demo", "--duration", "2",
+                          "--screenshot", str(tmp_path / "shot.png")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "shot.png").is_file()

@@ -35,7 +35,8 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     print the session's summary, so the command says what it did without a screen.
     """
     if headless:
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        if not os.environ.get("QT_QPA_PLATFORM"):  # unset or empty: Qt would try xcb
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
     else:
         from glutescope.ui.qtlibs import missing_libraries
 
