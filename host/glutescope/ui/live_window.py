@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from glutescope.guide import describe_score
+from glutescope.ui.decimate import column_count, max_columns, minmax_columns
 from glutescope.live import LiveState, LiveStats
 from glutescope.verdicts import symmetry_headline
 from glutesignal.normalise import above_rest
@@ -19,7 +20,8 @@ from glutesignal.normalise import above_rest
 SIDE_COLOURS = {"left": (66, 135, 245), "right": (245, 130, 48)}
 OTHER_COLOUR = (120, 180, 90)
 QUALITY_COLOURS = {"good": "#5cb85c", "fair": "#f0ad4e", "poor": "#d9534f"}
-REDRAW_INTERVAL_MS = 40  # 25 Hz: smooth to the eye, cheap enough for a laptop on battery
+REDRAW_INTERVAL_MS = 16  # ~60 Hz, a display's rate: decimated drawing keeps it cheap (benchmarks/ui_fps.py)
+DEFAULT_COLUMNS = 900  # pixel columns to decimate to before the window has a size
 
 
 def channel_colour(name: str) -> tuple[int, int, int]:
@@ -78,9 +80,11 @@ class LiveWindow(QtWidgets.QWidget):
             colour = channel_colour(name)
             plot = self.graphs.addPlot(row=ch, col=0, title=name.replace("_", " "))
             plot.setLabel("left", "EMG", units="µV")
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.setDownsampling(mode="peak")
-            plot.setClipToView(True)
+            # No grid: pyqtgraph draws it through the axes, whose replay was most of every
+            # frame's cost (benchmarks/ui_fps.py); the ticks and the zero line remain.
+            plot.addItem(pg.InfiniteLine(0, angle=0, pen=pg.mkPen((90, 90, 90), width=1)))
+            # Decimated per pixel column before setData (redraw), so the plot's own
+            # downsampling and clipping have nothing left to do.
             plot.setXRange(-display_s, 0, padding=0)
             plot.setYRange(-600, 600)
             if ch:
@@ -103,7 +107,7 @@ class LiveWindow(QtWidgets.QWidget):
             pelvis = self.graphs.addPlot(row=n, col=0, title="pelvis")
             pelvis.setLabel("left", "angle", units="°")
             pelvis.setLabel("bottom", "time", units="s")
-            pelvis.showGrid(x=True, y=True, alpha=0.2)
+            pelvis.addItem(pg.InfiniteLine(0, angle=0, pen=pg.mkPen((90, 90, 90), width=1)))
             pelvis.setXRange(-display_s, 0, padding=0)
             pelvis.setMaximumHeight(170)
             pelvis.addLegend(offset=(10, 5))
@@ -122,6 +126,8 @@ class LiveWindow(QtWidgets.QWidget):
         self.balance.addItem(self.bars)
         self.balance.setYRange(0, 300)
 
+        self._drawn_stats = None
+        self._titles: dict[int, tuple[str, str]] = {}
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.redraw)
         self.timer.start(REDRAW_INTERVAL_MS)
@@ -133,11 +139,18 @@ class LiveWindow(QtWidgets.QWidget):
         raw = state.emg.latest(n_samples)
         env = state.envelope.latest(n_samples)
         if raw.shape[1] > 1:
-            t_s = (np.arange(raw.shape[1]) - raw.shape[1] + 1) / state.emg_fs_hz
+            # One (min, max) pair per pixel column: the same picture as every sample,
+            # for a tenth of the points (glutescope.ui.decimate).
+            n = raw.shape[1]
+            cols = column_count(n, self.first_plot.getViewBox().width() or DEFAULT_COLUMNS)
+            index, raw_cols = minmax_columns(raw, cols)
+            env_index, env_cols = max_columns(env, cols)
+            t_raw = (index - (n - 1)) / state.emg_fs_hz
+            t_env = (env_index - (n - 1)) / state.emg_fs_hz
             for ch in range(state.n_channels):
-                self.raw_curves[ch].setData(t_s, raw[ch])
-                self.env_curves[ch][0].setData(t_s, env[ch])
-                self.env_curves[ch][1].setData(t_s, -env[ch])
+                self.raw_curves[ch].setData(t_raw, raw_cols[ch], connect="finite", skipFiniteCheck=True)
+                self.env_curves[ch][0].setData(t_env, env_cols[ch], connect="finite", skipFiniteCheck=True)
+                self.env_curves[ch][1].setData(t_env, -env_cols[ch], connect="finite", skipFiniteCheck=True)
             now = env[:, -int(0.2 * state.emg_fs_hz):].mean(axis=1)
             pct = self._percent_of_reference(now)
             if pct is not None:
@@ -154,12 +167,17 @@ class LiveWindow(QtWidgets.QWidget):
                 t_imu = (np.arange(angles.shape[1]) - angles.shape[1] + 1) / state.imu_fs_hz
                 for curve, row in zip(self.pelvis_curves, angles[:2]):
                     curve.setData(t_imu, row)
+        if stats is self._drawn_stats:
+            return  # the texts below only change with a new stats snapshot
+        self._drawn_stats = stats
         warning = stats.quality_warning(state.channel_names)
         self.readout.setText(describe_asymmetry(stats) + (f"\n⚠ {warning}" if warning else ""))
         for q in stats.quality:
             name = state.channel_names[q.channel].replace("_", " ")
-            colour = QUALITY_COLOURS.get(q.grade, "#bbbbbb")
-            self.plots[q.channel].setTitle(f"{name} · signal {q.grade}", color=colour)
+            title = (f"{name} · signal {q.grade}", QUALITY_COLOURS.get(q.grade, "#bbbbbb"))
+            if self._titles.get(q.channel) != title:  # a plot title is re-rendered on every set
+                self._titles[q.channel] = title
+                self.plots[q.channel].setTitle(title[0], color=title[1])
         if stats.cue is not None:
             colour = "#d9534f" if stats.cue.name in ("squeeze", "reference") else "#5b9bd5"
             self.cue_label.setText(f"{stats.cue.instruction()} · {stats.cue_left_s:.0f} s")
