@@ -9,7 +9,8 @@ LiveProcessor`: conditioning, envelope, contractions, quality) on body-model sig
 - ``decimated``: the window as it is (one min/max pair per pixel column, texts set only
   when they change, a 16 ms timer);
 - ``legacy``: the drawing before that (every sample handed to pyqtgraph with its own
-  peak downsampling and clipping, every title and label set on each frame, 40 ms timer).
+  peak downsampling and clipping, a grid drawn by the axes, every title and label set on
+  each frame, 40 ms timer).
 
 Each runs in a child process per Qt platform: ``offscreen``, and ``xcb`` under Xvfb
 when Xvfb is installed (a real X server, as on a desktop). Printed per run:
@@ -150,6 +151,7 @@ def _legacy_class():
             for plot in self.plots:
                 plot.setDownsampling(mode="peak")
                 plot.setClipToView(True)
+                plot.showGrid(x=True, y=True, alpha=0.2)
             self.timer.setInterval(40)
 
         def redraw(self) -> None:
