@@ -90,8 +90,10 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
 
     total = sum(s.n_samples for s in rec.emg)
     # disable=None: no bar when stderr is not a terminal.
-    with tqdm(total=total, file=env.stderr, disable=None, unit="samples", unit_scale=True, leave=False,
-              desc=f"export {args.format}") as bar:
+    from glutescope.private import private_files
+
+    with private_files(*targets), tqdm(total=total, file=env.stderr, disable=None, unit="samples",
+                                       unit_scale=True, leave=False, desc=f"export {args.format}") as bar:
         for analysis, target in zip(analyses, targets):
             try:
                 if args.format == "csv":

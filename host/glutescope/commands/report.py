@@ -39,10 +39,12 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     check_output(out, args.force)
     rec, analyses = analyse_recording(args)
 
+    from glutescope.private import private_files
     from glutescope.report import write_report
 
     try:
-        write_report(rec, analyses, out)
+        with private_files(out):
+            write_report(rec, analyses, out)
     except OSError as exc:
         raise CliError(f"cannot write {out}: {exc.strerror or exc}", ExitStatus.IO_ERROR) from None
     print(f"glutescope: wrote {out}", file=env.stdout)
