@@ -98,9 +98,48 @@ def _stamp_errors_us(ring, board, step, first=0):
     return ((stamps - truth + 2**29) & _MASK30) - 2**29
 
 
+def _watch_read_lags(acq, monkeypatch):
+    """Collect, per poll, the device µs between its TRANS_COUNT read and its ticks_us read.
+
+    The two reads are nanoseconds apart on the silicon, but the host may preempt this
+    model between them; that lag is the model's, so tests allow for it as measured
+    rather than for a guess of the machine's load.
+    """
+    lags_us = []
+    ticks_us = time.ticks_us
+    poll = acq._poll
+    in_poll = []
+
+    def watched_poll():
+        in_poll.append(True)
+        try:
+            return poll()
+        finally:
+            in_poll.clear()
+
+    def ticks_us_watched():
+        t = ticks_us()
+        if in_poll:  # a poll's first ticks_us read is the one right after TRANS_COUNT
+            in_poll.clear()
+            lags_us.append(upy.clock.now_us() - acq._dma.count_read_us)
+        return t
+
+    monkeypatch.setattr(acq, "_poll", watched_poll)
+    monkeypatch.setattr(time, "ticks_us", ticks_us_watched)
+    return lags_us
+
+
+def _late_bound_us(board, read_lags_us):
+    """How late a stamp may be: one conversion (the newest code counted is at most that
+    old at the count read) plus the model's read lag, plus rounding."""
+    period_us = board.adc_starts[-1][2]
+    return period_us + max(read_lags_us, default=0.0) + 2
+
+
 @pytest.mark.parametrize("fs_hz,mask", [(2000, 0b111), (1500, 0b101), (500, 0b010), (500, 0b011)])
-def test_every_sample_reaches_the_ring_in_channel_order(board, fs_hz, mask):
+def test_every_sample_reaches_the_ring_in_channel_order(board, monkeypatch, fs_hz, mask):
     ring, acq = _make(board)
+    read_lags_us = _watch_read_lags(acq, monkeypatch)
 
     async def main():
         acq.start(fs_hz, mask)
@@ -118,7 +157,8 @@ def test_every_sample_reaches_the_ring_in_channel_order(board, fs_hz, mask):
     assert period_us == pytest.approx(1e6 / (fs_hz * passes * len(inputs)))
     # An estimate is late by at most the wait from the newest code to the poll: at most
     # one conversion, plus the poll's own lag.
-    assert np.abs(_stamp_errors_us(ring, board, 10)).max() <= 1_000 + period_us
+    err = _stamp_errors_us(ring, board, 10)
+    assert err.min() >= -2 and err.max() <= _late_bound_us(board, read_lags_us)
     assert acq.overruns == 0 and acq.lost_samples == 0
     assert board.faults == [] and board.memory_faults() == []
     assert board.analog_inputs == set(inputs)
@@ -178,8 +218,9 @@ def test_adc_divider_gives_the_requested_rate(board):
     assert period_us == pytest.approx(1e6 / 6000)  # DIV.INT = 7999
 
 
-def test_timestamps_follow_the_adc_clock_across_the_ticks_wrap(board):
+def test_timestamps_follow_the_adc_clock_across_the_ticks_wrap(board, monkeypatch):
     ring, acq = _make(board)
+    read_lags_us = _watch_read_lags(acq, monkeypatch)
 
     async def main():
         acq.start(1000, 0b011)
@@ -191,15 +232,16 @@ def test_timestamps_follow_the_adc_clock_across_the_ticks_wrap(board):
     # The clock started 0.3 s before the ticks wrap: stamps cross it.
     assert any(s < 300_000 for s in stamps) and any(s > 2**30 - 300_000 for s in stamps)
     assert err.min() >= -2, "a sample was stamped before it was taken"
-    assert err.max() <= 1_000, "a stamp is later than the conversion by more than 1 ms"
+    assert err.max() <= _late_bound_us(board, read_lags_us), "a stamp is late"
 
 
 @pytest.mark.parametrize("design,late", [("ring", False), ("old ping-pong", True)])
-def test_first_samples_after_start_are_stamped_like_the_rest(board, design, late):
+def test_first_samples_after_start_are_stamped_like_the_rest(board, monkeypatch, design, late):
     # The loop is busy for 19 ms right after START (as when the START response and the
     # IMU's setup run): the old design stamped its first block at its late IRQ, and
     # that first anchor was never corrected, so the first frame came ~19 ms late.
     ring, acq = _make(board, None if design == "ring" else _old_design())
+    read_lags_us = [] if late else _watch_read_lags(acq, monkeypatch)
 
     async def main():
         acq.start(2000, 0b111)
@@ -212,7 +254,7 @@ def test_first_samples_after_start_are_stamped_like_the_rest(board, design, late
     if late:
         assert err[0] > 5_000  # the fault the fixture shows
     else:
-        assert err.max() <= 1_000
+        assert err.max() <= _late_bound_us(board, read_lags_us)
 
 
 @pytest.mark.parametrize("design", ["ring", "old ping-pong"])

@@ -401,6 +401,7 @@ class DMA:
         self._handler: Optional[Callable] = None
         self.completions = 0  # transfer sequences finished
         self.transfers = 0  # transfers done since the last trigger by software
+        self.count_read_us = 0.0  # device time of the newest TRANS_COUNT read
 
     # --- register-like attributes -----------------------------------------------------
     def _now(self) -> float:
@@ -430,7 +431,9 @@ class DMA:
 
     @property
     def count(self) -> int:
-        self._now()
+        # Kept so a test can tell this model's own read-to-read lag (host preemption,
+        # nanoseconds on the silicon) from an error of the firmware's time stamps.
+        self.count_read_us = self._now()
         return ((self._reload >> 28) << 28) | self._remaining
 
     @count.setter
