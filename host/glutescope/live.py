@@ -286,6 +286,19 @@ class LiveProcessor:
         """Process one block of raw EMG (µV, (n_channels, n)) starting at stream index ``first_sample``."""
         if first_sample < self.next_sample:
             return  # a late or resent block: the recording has it, the live view moved on
+        # Samples without a value (the wearable lost them, or the ADC flagged a conversion
+        # error: NaN from codes_to_uV) are a gap like those the link lost, never a code.
+        bad = ~np.all(np.isfinite(emg_uV), axis=0)
+        if not bad.any():
+            self._push_contiguous(first_sample, emg_uV)
+            return
+        bounds = [0, *(np.flatnonzero(np.diff(bad.astype(np.int8))) + 1).tolist(), bad.size]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if not bad[a]:  # a run without a value is seen as a gap by the run after it
+                self._push_contiguous(first_sample + a, emg_uV[:, a:b])
+
+    def _push_contiguous(self, first_sample: int, emg_uV: np.ndarray) -> None:
+        """Process a block of valid samples that may follow a gap in the stream."""
         gap = first_sample - self.next_sample
         if gap:
             # Samples the link lost: restart the filters rather than splice across the hole.

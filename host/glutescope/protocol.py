@@ -206,7 +206,7 @@ class EmgBlock:
     """True when some sample carries the ADC's conversion-error bit (bit 15)."""
     samples: np.ndarray
     """Raw ADC words, uint16, shape (n_channels, n_samples), read-only. Bits 0-11 are the
-    ADC code (0-4095), bit 15 the conversion-error flag; :func:`codes_to_uV` masks it."""
+    ADC code (0-4095), bit 15 the conversion-error flag; :func:`codes_to_uV` gives NaN there."""
 
     @property
     def n_channels(self) -> int:
@@ -772,23 +772,28 @@ def codes_to_uV(codes: np.ndarray, info: DeviceInfo) -> np.ndarray:
     Parameters
     ----------
     codes : array_like of int
-        Raw words as in :attr:`EmgBlock.samples`, any shape; bit 15 (conversion error)
-        and the reserved bits are masked off, leaving the 12-bit code.
+        Raw words as in :attr:`EmgBlock.samples`, any shape. A word with bit 15 set has
+        no value (the ADC flagged a conversion error, or the wearable lost the sample and
+        sent code 0 with the flag): it converts to NaN. The reserved bits are masked off,
+        leaving the 12-bit code.
     info : DeviceInfo
         Gives ``vref_mV`` and ``emg_gain``.
 
     Returns
     -------
     numpy.ndarray
-        float64, same shape as ``codes``, in µV.
+        float64, same shape as ``codes``, in µV; NaN where bit 15 is set.
     """
     if not (info.vref_mV > 0):
         raise ValueError(f"info.vref_mV must be > 0, got {info.vref_mV}")
     if not (math.isfinite(info.emg_gain) and info.emg_gain > 0):
         raise ValueError(f"info.emg_gain must be a finite number > 0, got {info.emg_gain}")
-    code = np.asarray(codes).astype(np.int64) & _SAMPLE_CODE_MASK
+    words = np.asarray(codes).astype(np.int64)
+    code = words & _SAMPLE_CODE_MASK
     uV_per_code = info.vref_mV / 4096.0 * 1000.0 / info.emg_gain
-    return (code - 2048).astype(np.float64) * uV_per_code
+    out = (code - 2048).astype(np.float64) * uV_per_code
+    out[(words & _SAMPLE_ERROR_BIT) != 0] = np.nan
+    return out
 
 
 def imu_to_si(raw: np.ndarray, info: DeviceInfo) -> tuple[np.ndarray, np.ndarray]:

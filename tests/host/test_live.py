@@ -156,6 +156,34 @@ def test_reps_after_a_link_gap_are_still_found_on_the_stream_clock(bridges):
     assert abs(stats.contractions[1].start_s - bridges.reps[1].start_s) < 0.6
 
 
+
+def test_samples_the_wearable_lost_are_a_gap_not_a_full_scale_spike(bridges):
+    # The firmware sends samples its DMA overwrote as code 0 with the error bit (0x8000);
+    # codes_to_uV gives NaN there. Inside a block they must act as a gap the link lost,
+    # not as -2048 codes (a spike the envelope would count as a rep).
+    from glutescope import protocol
+
+    fs = int(bridges.emg_fs_hz)
+    lost = (int(6.5 * fs), int(6.7 * fs))
+    info = type("Info", (), {"vref_mV": 3300, "emg_gain": 1000.0})()
+    codes = np.round(bridges.emg_uV / (3300 / 4096 * 1000 / 1000.0)).astype(np.int64) + 2048
+    codes[:, lost[0]:lost[1]] = 0x8000
+    flagged = LiveProcessor(NAMES, bridges.emg_fs_hz, bridges.imu_fs_hz)
+    feed(flagged, protocol.codes_to_uV(codes, info), 40)
+    skipped = LiveProcessor(NAMES, bridges.emg_fs_hz, bridges.imu_fs_hz)
+    for start in range(0, codes.shape[1], 40):
+        block = protocol.codes_to_uV(codes[:, start:start + 40], info)
+        keep = np.isfinite(block).all(axis=0)
+        if keep.all():
+            skipped.push_emg(start, block)
+        elif keep.any():  # the block straddling an edge of the lost run: its valid part
+            k = np.flatnonzero(keep)
+            skipped.push_emg(start + k[0], block[:, k[0]:k[-1] + 1])
+    assert flagged.missing_samples == lost[1] - lost[0] == skipped.missing_samples
+    assert flagged.state.stats.n_reps == skipped.state.stats.n_reps == len(bridges.reps)
+    np.testing.assert_allclose(flagged.state.envelope.latest(20000), skipped.state.envelope.latest(20000),
+                               equal_nan=True)
+
 @pytest.mark.parametrize("fs_hz", [500.0, 1000.0, 1500.0])
 def test_every_supported_rate_runs_live(fs_hz):
     session = simulate("bridges", seed=5, duration_s=20.0, emg_fs_hz=fs_hz)

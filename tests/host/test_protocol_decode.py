@@ -148,9 +148,11 @@ def test_decoded_blocks_are_immutable():
 def test_codes_to_uV_known_answer():
     info = p.decode_frame(pack.info(vref_mV=3300, emg_gain=1000.0))
     # Mid-rail is 0 µV; one code is 3300 mV / 4096 / 1000 * 1000 µV/mV.
-    got = p.codes_to_uV(np.array([[2048, 2049, 0, 4095, 0x8000 | 2049]]), info)
+    # A word with the error bit has no value: the wearable's lost sample (0x8000, code 0
+    # with the flag) must not read as -2048 codes, a full-scale spike.
+    got = p.codes_to_uV(np.array([[2048, 2049, 0, 4095, 0x8000 | 2049, 0x8000]]), info)
     lsb = 3300 / 4096
-    np.testing.assert_allclose(got, [[0.0, lsb, -2048 * lsb, 2047 * lsb, lsb]])
+    np.testing.assert_allclose(got, [[0.0, lsb, -2048 * lsb, 2047 * lsb, np.nan, np.nan]])
 
 
 def test_imu_to_si_known_answer():
