@@ -30,8 +30,9 @@ def test_record_from_a_virtual_wearable_running_in_another_process(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert info.returncode == 0, info.stderr
     summary = json.loads(info.stdout)
-    # It stops with the frame that completes 2 s: at most one live frame (20 ms) more.
-    assert 4000 <= summary["emg"]["n_samples"] < 4040 and summary["emg"]["gaps"] == []
+    # It stops with the frame that completes 2 s, and keeps the frames already on their
+    # way (none is dropped): one frame more on an idle machine, a few more on a busy one.
+    assert 4000 <= summary["emg"]["n_samples"] < 4000 + 1000 and summary["emg"]["gaps"] == []
     assert summary["lost_frames"] == 0 and summary["corrupt_frames"] == 0
 
 
