@@ -304,7 +304,7 @@ def _app_rows(seeds) -> None:
     print("\n6. Left/right with a 1.4x electrode gain on the right (bridges, left 30 % weaker), live pipeline.")
     print("   Goal: uncalibrated, no louder glute claimed as a muscle finding; calibrated (3 reference holds")
     print("   per side, body-model calibration seed 100 + seed), |SI error| <= 3 points.")
-    raw_err, cal_err, invariance, claims = [], [], [], 0
+    raw_err, cal_err, invariance, claims, covered, ref_sds = [], [], [], 0, 0, []
     for seed in seeds:
         b = simulate("bridges", seed=seed, electrode_gain=gain)
         truth = b.true_symmetry_index_pct
@@ -320,6 +320,8 @@ def _app_rows(seeds) -> None:
         raw_err.append(raw.si_pct - truth)
         cal_err.append(calibrated.si_pct - truth)
         invariance.append(calibrated.si_pct - equal.si_pct)
+        covered += calibrated.ci_low_pct <= truth <= calibrated.ci_high_pct
+        ref_sds.append(calibrated.si_reference_sd_pct)
         print(f"   seed {seed}: truth {truth:+6.1f} %, uncalibrated {raw.si_pct:+6.1f} % (error {raw_err[-1]:+5.1f}), "
               f"calibrated {calibrated.si_pct:+6.1f} % (error {cal_err[-1]:+5.1f}; vs equal gains {invariance[-1]:+.2f})")
     abs_cal = np.abs(cal_err)
@@ -327,6 +329,9 @@ def _app_rows(seeds) -> None:
           f"(worded '{symmetry_verdict(raw)[:60]}...'): {_verdict(claims == 0)}")
     print(f"   calibrated: |error| median {np.median(abs_cal):.1f}, max {np.max(abs_cal):.1f} points; within 3 points "
           f"in {int(np.sum(abs_cal <= 3.0))}/{abs_cal.size}: {_verdict(bool(np.all(abs_cal <= 3.0)))}")
+    print(f"   calibrated 95 % interval (rep spread + the references' precision, SD {np.min(ref_sds):.1f}-"
+          f"{np.max(ref_sds):.1f} points from the holds' CV) holds the truth in {covered}/{len(ref_sds)}: "
+          f"{_verdict(covered == len(ref_sds))}")
     print(f"   calibrated SI with the 1.4x gain minus with equal gains: max |difference| "
           f"{np.max(np.abs(invariance)):.2f} points (the gain cancels; the error left is the reference's own precision)")
 

@@ -7,6 +7,7 @@ snapshot replaced whole, so a reader never sees half an update).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -67,8 +68,12 @@ class LiveStats:
     asymmetry_band: Optional[str] = None
     """"no clear difference", "moderate" or "marked"."""
     ci_low_pct: Optional[float] = None
-    """Rep-to-rep 95 % interval of the mean SI, low end, %."""
+    """95 % interval of the mean SI, low end, %: the rep-to-rep spread, and once
+    calibrated the references' precision too (``si_reference_sd_pct``)."""
     ci_high_pct: Optional[float] = None
+    si_reference_sd_pct: float = 0.0
+    """Standard uncertainty of the calibrated SI from the references' precision, points
+    (0 uncalibrated): it shifts every rep alike, so more reps do not shrink it."""
     n_reps: int = 0
     """Reps (or, single-leg, left/right rep pairs) the SI is based on."""
     si_consistent: bool = False
@@ -478,16 +483,22 @@ class LiveProcessor:
             left, right = [a[0] for a in amps], [a[1] for a in amps]
         pairs = [(lv, rv) for lv, rv in zip(left, right) if lv + rv > 0]
         if pairs:
-            result = symmetry_over_reps([p[0] for p in pairs], [p[1] for p in pairs])
+            # A reference's precision is its holds' spread (CV of one hold, conservative
+            # for the best of them); it scales every rep of that side alike.
+            ratio_sd = math.hypot(*(cv / 100.0 for cv in cal.cv_pct)) if cal is not None else 0.0
+            result = symmetry_over_reps([p[0] for p in pairs], [p[1] for p in pairs],
+                                        ratio_sd=ratio_sd if math.isfinite(ratio_sd) else 0.0)
             last = amps[-1]
             changes.update(
                 si_pct=result.si_pct, louder_side=result.louder_side, asymmetry_band=result.band,
                 ci_low_pct=_finite(result.ci_low_pct), ci_high_pct=_finite(result.ci_high_pct),
                 n_reps=result.n_reps, si_consistent=result.consistent, si_normalised=cal is not None,
+                si_reference_sd_pct=result.reference_sd_pct,
                 last_rep_si_pct=symmetry_index_pct(*last) if sum(last) > 0 else None)
         else:
             changes.update(si_pct=None, louder_side=None, asymmetry_band=None, ci_low_pct=None,
                            ci_high_pct=None, n_reps=0, si_consistent=False, si_normalised=cal is not None,
+                           si_reference_sd_pct=0.0,
                            last_rep_si_pct=None)
         self.state.stats = dataclasses.replace(self.state.stats, **changes)
 

@@ -5,7 +5,8 @@ Two rules keep every sentence honest (docs/scores.md, "Left/right"):
 - Without a per-side calibration the symmetry index is an amplitude ratio of two
   electrodes, not of two muscles: it is worded as such and names no glute.
 - With a calibration a side is named only outside the +/-10 % no-clear-difference band
-  (`glutesignal.symmetry`), and the interval is worded as the rep-to-rep spread it is.
+  (`glutesignal.symmetry`), and the interval is worded as what it holds: the rep-to-rep
+  spread, and once calibrated the references' precision.
 """
 from __future__ import annotations
 
@@ -23,10 +24,17 @@ _BAND_RANGE = {"no clear difference": f"within +/-{NO_CLEAR_DIFFERENCE_PCT:g} %"
 def _spread(stats) -> str:
     if stats.ci_low_pct is None or stats.ci_high_pct is None:
         return "one rep: no rep-to-rep spread yet"
-    interval = f"rep-to-rep 95 % interval {stats.ci_low_pct:+.1f} to {stats.ci_high_pct:+.1f} %"
+    ref_sd = getattr(stats, "si_reference_sd_pct", 0.0) or 0.0
+    what = (f"95 % interval (rep-to-rep spread and the references' precision, +/-{ref_sd:.1f} points SD)"
+            if ref_sd > 0 else "rep-to-rep 95 % interval")
+    interval = f"{what} {stats.ci_low_pct:+.1f} to {stats.ci_high_pct:+.1f} %"
     if stats.louder_side in ("left", "right"):
-        agree = ("the reps agree on the side" if stats.si_consistent
-                 else f"the reps vary: the interval reaches into the +/-{NO_CLEAR_DIFFERENCE_PCT:g} % band")
+        if stats.si_consistent:
+            agree = "the interval lies on that side" if ref_sd > 0 else "the reps agree on the side"
+        elif ref_sd > 0:
+            agree = f"not certain: the interval reaches into the +/-{NO_CLEAR_DIFFERENCE_PCT:g} % band"
+        else:
+            agree = f"the reps vary: the interval reaches into the +/-{NO_CLEAR_DIFFERENCE_PCT:g} % band"
         return f"{interval}; {agree}"
     return interval
 
@@ -72,5 +80,5 @@ def symmetry_headline(stats) -> str:
         return f"L/R amplitude ratio SI {stats.si_pct:+.0f} %{n} (not normalised: depends on electrodes)"
     if stats.louder_side in ("left", "right"):
         return (f"{stats.louder_side.upper()} glute works harder · SI {stats.si_pct:+.0f} % "
-                f"({stats.asymmetry_band}){n}{'' if stats.si_consistent else ' · reps vary'}")
+                f"({stats.asymmetry_band}){n}{'' if stats.si_consistent else ' · not certain'}")
     return f"No clear left/right difference · SI {stats.si_pct:+.0f} %{n}"

@@ -15,6 +15,8 @@ electrodes as much as the muscles (Burden 2010 [5]) and names no glute.
 The interval over reps describes the rep-to-rep spread of the per-rep SIs (a Student-t
 interval of their mean). Reps within a set are not independent draws (fatigue, drift),
 so it is a description of how consistent the reps were, not a test of a hypothesis.
+On normalised amplitudes it also carries the references' own precision, which scales
+every rep alike and no number of reps averages out.
 
 References
 ----------
@@ -137,9 +139,14 @@ class SymmetryResult:
     named side. A description of the spread, not a significance test."""
     per_rep_si_pct: tuple[float, ...] = ()
     """The per-rep indices, %, in rep order."""
+    reference_sd_pct: float = 0.0
+    """Standard uncertainty of the mean SI from a factor common to every rep (the
+    per-side normalisation references' own precision), points; 0 when none was given.
+    The interval includes it."""
 
 
-def symmetry_over_reps(left_per_rep, right_per_rep, *, confidence: float = DEFAULT_CONFIDENCE) -> SymmetryResult:
+def symmetry_over_reps(left_per_rep, right_per_rep, *, confidence: float = DEFAULT_CONFIDENCE,
+                       ratio_sd: float = 0.0) -> SymmetryResult:
     """Mean symmetry index over reps with its rep-to-rep (Student-t) interval.
 
     Parameters
@@ -148,6 +155,11 @@ def symmetry_over_reps(left_per_rep, right_per_rep, *, confidence: float = DEFAU
         Amplitude of each side in each rep (e.g. mean or peak envelope), same unit.
     confidence : float
         Two-sided confidence level, 0 < confidence < 1 (default 0.95).
+    ratio_sd : float
+        Relative standard uncertainty (0.03 = 3 %) of a factor that scales every rep's
+        right/left ratio alike: the precision of per-side normalisation references
+        (``hypot`` of each side's reference uncertainty). More reps do not average it out,
+        so it is added to the interval in quadrature. Must be finite and >= 0 (default 0).
 
     Returns
     -------
@@ -159,7 +171,10 @@ def symmetry_over_reps(left_per_rep, right_per_rep, *, confidence: float = DEFAU
     -----
     The interval is mean +/- t_{(1+c)/2, n-1} s / sqrt(n) of the per-rep SIs: it
     describes their spread. With one rep it is undefined (nan) and the result is never
-    ``consistent``.
+    ``consistent``. With ``ratio_sd`` > 0 the half-width is
+    sqrt((t s / sqrt(n))^2 + (z u)^2), z the normal quantile, u = ratio_sd x dSI/dln(R/L)
+    = ratio_sd x (100 - SI^2 / 400) points: a common factor shifts every rep's SI alike
+    (combined in quadrature as in the GUM, JCGM 100:2008, 5.1.2).
     """
     lv = np.atleast_1d(_amplitudes("left_per_rep", left_per_rep))
     rv = np.atleast_1d(_amplitudes("right_per_rep", right_per_rep))
@@ -169,16 +184,20 @@ def symmetry_over_reps(left_per_rep, right_per_rep, *, confidence: float = DEFAU
         raise ValueError("left_per_rep must hold at least one rep; got 0")
     if not (0.0 < float(confidence) < 1.0):
         raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
+    if not (np.isfinite(ratio_sd) and ratio_sd >= 0):
+        raise ValueError(f"ratio_sd must be a finite number >= 0; got {ratio_sd!r}")
     si = np.asarray(symmetry_index_pct(lv, rv), dtype=float).reshape(-1)
     n = si.size
     mean = float(si.mean())
+    reference_sd = float(ratio_sd) * (100.0 - mean * mean / 400.0)
     if n >= 2:
         sem = float(si.std(ddof=1)) / np.sqrt(n)
         half = float(stats.t.ppf(0.5 + 0.5 * float(confidence), n - 1)) * sem
+        half = float(np.hypot(half, stats.norm.ppf(0.5 + 0.5 * float(confidence)) * reference_sd))
         lo, hi = mean - half, mean + half
         consistent = bool(lo >= NO_CLEAR_DIFFERENCE_PCT or hi <= -NO_CLEAR_DIFFERENCE_PCT)
     else:
         lo = hi = float("nan")
         consistent = False
     return SymmetryResult(mean, louder_side(mean), asymmetry_band(mean), lo, hi, n, consistent,
-                          tuple(float(v) for v in si))
+                          tuple(float(v) for v in si), reference_sd)

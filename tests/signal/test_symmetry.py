@@ -51,6 +51,26 @@ def test_over_reps_interval_and_consistency():
     assert edge.louder_side == "right" and edge.ci_low_pct < 10.0 and not edge.consistent
 
 
+
+def test_a_reference_precision_widens_the_interval_by_its_known_share():
+    # Three identical reps: no rep-to-rep spread, so the interval is the references' alone.
+    # At SI 0, dSI/dln(R/L) = 100 points: 3 % on the ratio is 3 points SD, +/-1.96 x 3.
+    r = symmetry_over_reps([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], ratio_sd=0.03)
+    assert r.reference_sd_pct == pytest.approx(3.0)
+    assert (r.ci_low_pct, r.ci_high_pct) == pytest.approx((-1.959964 * 3.0, 1.959964 * 3.0), abs=1e-4)
+    # At SI +40 (R/L = 1.5): 100 - 40^2/400 = 96 points per unit of ln(R/L).
+    r = symmetry_over_reps([1.0, 1.0], [1.5, 1.5], ratio_sd=0.05)
+    assert r.si_pct == pytest.approx(40.0) and r.reference_sd_pct == pytest.approx(0.05 * 96.0)
+    # It adds in quadrature to the spread, and decides whether a side is certain.
+    lv, rv = [100.0, 100.0, 100.0, 100.0], [118.0, 120.0, 119.0, 121.0]
+    spread_only = symmetry_over_reps(lv, rv)
+    both = symmetry_over_reps(lv, rv, ratio_sd=0.05)
+    half = (spread_only.ci_high_pct - spread_only.ci_low_pct) / 2
+    assert (both.ci_high_pct - both.ci_low_pct) / 2 == pytest.approx(np.hypot(half, 1.959964 * both.reference_sd_pct), rel=1e-5)
+    assert spread_only.consistent and not both.consistent
+    with pytest.raises(ValueError, match="ratio_sd"):
+        symmetry_over_reps([1.0], [1.0], ratio_sd=-0.1)
+
 def test_errors_are_clear():
     with pytest.raises(ValueError, match=r"left amplitudes must be >= 0"):
         symmetry_index_pct(-1.0, 2.0)
