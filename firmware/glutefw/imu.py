@@ -72,6 +72,8 @@ _FIT_MIN_US = const(2_000_000)  # after a move of the reference over at least th
 _FIT_SPAN_US = const(8_000_000)  # and the reference moves on after this long
 
 _ODR_CODE = {104: 0x4, 208: 0x5}
+LOST_SAMPLE = const(-32768)  # every axis of a sample the FIFO dropped (PROTOCOL.md, IMU block)
+_TS_PER_S = const(40_000)  # counter LSB per second at 25 us/LSB
 
 
 class Lsm6dsox:
@@ -101,6 +103,8 @@ class Lsm6dsox:
         self._have_accel = False
         self._clock = bytearray(4)
         self._ts = -1  # the last FIFO timestamp (30 bits), -1 before the first
+        self._written_ts = -1  # the timestamp of the newest sample written, -1 before one
+        self.lost_samples = 0  # samples the FIFO dropped, written to the ring as LOST_SAMPLE
         self._ref_ts = -1  # reference pair of the counter -> ticks_us fit, -1 before one
         self._ref_t = 0
         # (sensor-counted - ticks_us) elapsed time over sensor-counted, ppm: + = sensor fast.
@@ -134,6 +138,7 @@ class Lsm6dsox:
         self.ring.reset(6, fs_hz)
         self._have_gyro = self._have_accel = False
         self._ts = -1
+        self._written_ts = -1
         self._ref_ts = -1
         self.clock_error_ppm = 0
         self._fit_min_us = _FIT_FIRST_US
@@ -207,6 +212,9 @@ class Lsm6dsox:
             tag = word[0] >> 3
             if tag == _TAG_TIMESTAMP:
                 self._ts = word[1] | (word[2] << 8) | (word[3] << 16) | ((word[4] & 0x3F) << 24)
+                # A timestamp opens each batch: half a sample left from the last one lost
+                # its other half when a full FIFO dropped its oldest words.
+                self._have_accel = self._have_gyro = False
             elif tag == _TAG_ACCEL:
                 for i in range(6):
                     sample[i] = word[1 + i]
@@ -216,6 +224,15 @@ class Lsm6dsox:
                     sample[6 + i] = word[1 + i]
                 self._have_gyro = True
             if self._have_accel and self._have_gyro:
+                missing = self._missing_before(self._ts)
+                if missing:
+                    # Keep the index on the sensor's ODR: the dropped samples get their
+                    # places, marked lost, so every later sample keeps its own index.
+                    ring.skip(missing, LOST_SAMPLE)
+                    self.lost_samples += missing
+                    if not added:
+                        first = ring.head
+                self._written_ts = self._ts
                 ring.write(self._sample_mv, 1)
                 self._have_accel = self._have_gyro = False
                 if not added:
@@ -230,6 +247,22 @@ class Lsm6dsox:
                 t_first = time.ticks_add(t_poll, -(added - 1) * period_us - period_us // 2)
             ring.mark_time(first, t_first)
         return added
+
+    def _missing_before(self, ts):
+        """Samples the FIFO dropped between the newest one written and the one timed ``ts``.
+
+        Consecutive samples are one ODR period apart on the sensor's own counter (both run
+        on its oscillator), so the gap in counter LSB says how many sets are missing
+        whatever the oscillator's error. Worked in pieces below 2**30 (small ints).
+        """
+        if self._written_ts < 0 or ts < 0:
+            return 0
+        d = (ts - self._written_ts) & _TS_MASK
+        if d >= _TS_HALF:
+            return 0  # a counter that went back: nothing to count
+        q = d // _TS_PER_S
+        periods = q * self.fs_hz + ((d - q * _TS_PER_S) * self.fs_hz + _TS_PER_S // 2) // _TS_PER_S
+        return periods - 1 if periods > 1 else 0
 
     async def imu_task(self, poll_ms=20):
         """Drain the FIFO every ``poll_ms`` while running."""

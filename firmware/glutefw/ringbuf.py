@@ -88,6 +88,9 @@ class Ring:
 
     def skip(self, n, fill):
         """Append ``n`` samples of ``fill`` values (marks samples lost to an overrun)."""
+        if n > self.capacity:
+            self.head += n - self.capacity  # only the newest capacity of them is held anyway
+            n = self.capacity
         v = self.values
         pos = self.value_pos(self.head)
         end = self.capacity * self.width
