@@ -299,23 +299,29 @@ class LiveProcessor:
             return
         bounds = [0, *(np.flatnonzero(np.diff(bad.astype(np.int8))) + 1).tolist(), bad.size]
         for a, b in zip(bounds[:-1], bounds[1:]):
-            if not bad[a]:  # a run without a value is seen as a gap by the run after it
+            if bad[a]:  # shown at once, so the views stay on the stream's samples
+                self._emg_gap(first_sample + b - self.next_sample)
+            else:
                 self._push_contiguous(first_sample + a, emg_uV[:, a:b])
+
+    def _emg_gap(self, gap: int) -> None:
+        """Samples without a value: restart the filters rather than splice across the hole."""
+        self.missing_samples += gap
+        self.conditioner.reset()
+        self.rms.reset()
+        self.state.emg.write_gap(gap)
+        self.state.envelope.write_gap(gap)
+        self.raw.write_gap(gap)
+        if self.balance is not None:
+            self.balance.gap(gap)
+        self.next_sample += gap
+        self._run_start = self.next_sample
 
     def _push_contiguous(self, first_sample: int, emg_uV: np.ndarray) -> None:
         """Process a block of valid samples that may follow a gap in the stream."""
         gap = first_sample - self.next_sample
         if gap:
-            # Samples the link lost: restart the filters rather than splice across the hole.
-            self.missing_samples += gap
-            self.conditioner.reset()
-            self.rms.reset()
-            self.state.emg.write_gap(gap)
-            self.state.envelope.write_gap(gap)
-            self.raw.write_gap(gap)
-            if self.balance is not None:
-                self.balance.gap(gap)
-            self._run_start = first_sample
+            self._emg_gap(gap)  # samples the link lost
         # Cut the block at the mains checks, which fall on fixed stream samples, so the
         # notches change at the same sample however the stream was split into blocks.
         n = emg_uV.shape[1]
@@ -413,11 +419,29 @@ class LiveProcessor:
         """Track pelvic tilt and obliquity (hip drop) from one IMU block, (3, n) each."""
         if self.state.pelvis is None or first_sample < self.next_imu_sample:
             return
+        # Samples the wearable's FIFO dropped (NaN from imu_to_si) are a hole like a lost frame.
+        bad = ~(np.all(np.isfinite(acc_g), axis=0) & np.all(np.isfinite(gyro_dps), axis=0))
+        if bad.any():
+            bounds = [0, *(np.flatnonzero(np.diff(bad.astype(np.int8))) + 1).tolist(), bad.size]
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                if bad[a]:  # shown at once, so the pelvis view stays on the stream's samples
+                    self._imu_gap(first_sample + b - self.next_imu_sample)
+                else:
+                    self._push_imu_run(first_sample + a, acc_g[:, a:b], gyro_dps[:, a:b])
+            return
+        self._push_imu_run(first_sample, acc_g, gyro_dps)
+
+    def _imu_gap(self, n: int) -> None:
+        # A hole in the IMU stream: re-level from gravity, keep the reference posture
+        # and the gyro bias (re-learning them mid-rep would re-zero tilt to the rep).
+        self.pelvis_tracker.gap(n)
+        self.state.pelvis.write_gap(n)
+        self.next_imu_sample += n
+
+    def _push_imu_run(self, first_sample: int, acc_g: np.ndarray, gyro_dps: np.ndarray) -> None:
+        """Track a run of valid IMU samples that may follow a hole in the stream."""
         if first_sample > self.next_imu_sample:
-            # A hole in the IMU stream: re-level from gravity, keep the reference posture
-            # and the gyro bias (re-learning them mid-rep would re-zero tilt to the rep).
-            self.pelvis_tracker.gap(first_sample - self.next_imu_sample)
-            self.state.pelvis.write_gap(first_sample - self.next_imu_sample)
+            self._imu_gap(first_sample - self.next_imu_sample)
         angles = self.pelvis_tracker.process(acc_g, gyro_dps)
         self.state.pelvis.write(np.vstack([angles.tilt_deg, angles.obliquity_deg, angles.rotation_deg]))
         self.next_imu_sample = first_sample + acc_g.shape[1]

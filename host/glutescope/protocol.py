@@ -30,6 +30,7 @@ __all__ = [
     "DEVICE_CLOCK_MODULUS_US",
     "EMG_FS_HZ_SUPPORTED",
     "IMU_FS_HZ_SUPPORTED",
+    "IMU_LOST_SAMPLE",
     "SERVICE_UUID",
     "STREAM_CHAR_UUID",
     "CONTROL_CHAR_UUID",
@@ -108,6 +109,8 @@ _FLAG_ADC_ERROR = 0x02
 _SAMPLE_CODE_MASK = 0x0FFF
 _SAMPLE_RESERVED_MASK = 0x7000
 _SAMPLE_ERROR_BIT = 0x8000
+IMU_LOST_SAMPLE = -32768
+"""Every word of an IMU sample the wearable's sensor FIFO dropped (PROTOCOL.md, IMU block)."""
 _EMG_MAX_CHANNELS = 4
 _IMU_AXES = 6
 _BATTERY_PCT_UNKNOWN = 255
@@ -809,9 +812,10 @@ def imu_to_si(raw: np.ndarray, info: DeviceInfo) -> tuple[np.ndarray, np.ndarray
     Returns
     -------
     acc_g : numpy.ndarray, shape (3, n_samples)
-        Acceleration in g (float64).
+        Acceleration in g (float64); NaN for a sample the wearable lost (all six words
+        -32768: its FIFO dropped it, PROTOCOL.md, IMU block).
     gyro_dps : numpy.ndarray, shape (3, n_samples)
-        Angular rate in degrees per second (float64).
+        Angular rate in degrees per second (float64); NaN where ``acc_g`` is.
     """
     a = np.asarray(raw)
     if a.ndim != 2 or a.shape[0] != _IMU_AXES:
@@ -821,4 +825,5 @@ def imu_to_si(raw: np.ndarray, info: DeviceInfo) -> tuple[np.ndarray, np.ndarray
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"info.{field} must be a finite number > 0, got {value}")
     f = a.astype(np.float64)
+    f[:, np.all(a == IMU_LOST_SAMPLE, axis=0)] = np.nan
     return f[:3] * info.acc_g_per_lsb, f[3:] * info.gyro_dps_per_lsb

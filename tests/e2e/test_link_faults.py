@@ -93,11 +93,11 @@ async def _stream_with_faults():
         await acq.close()
     emg, imu = acq.emg.current(), acq.imu.current()
     truth = (wearable.true_emg_codes(0, emg.n_samples), wearable.true_imu_lsb(0, imu.n_samples))
-    return acq, transport.frames.applied, emg, imu, truth, firmware.acq.lost_samples
+    return acq, transport.frames.applied, emg, imu, truth, firmware
 
 
 def test_corrupt_truncated_duplicated_reordered_frames_end_in_a_complete_recording():
-    acq, applied, emg, imu, (emg_truth, imu_truth), lost_on_wearable = asyncio.run(
+    acq, applied, emg, imu, (emg_truth, imu_truth), firmware = asyncio.run(
         asyncio.wait_for(_stream_with_faults(), 120))
     damaged_emg = _faulted(applied, 1, ("corrupt", "truncate"))
     damaged_imu = _faulted(applied, 2, ("corrupt", "truncate"))
@@ -118,8 +118,8 @@ def test_corrupt_truncated_duplicated_reordered_frames_end_in_a_complete_recordi
     # And every sample is the one the body presented.
     assert emg.n_samples >= 60 * 40  # 60 frames of 20 ms
     # (but for samples the wearable itself lost, each within the firmware's own count)
-    assert assert_equal_to_truth(emg, emg_truth, 0x0FFF) <= lost_on_wearable
-    assert_equal_to_truth(imu, imu_truth)
+    assert assert_equal_to_truth(emg, emg_truth, 0x0FFF) <= firmware.acq.lost_samples
+    assert assert_equal_to_truth(imu, imu_truth) <= firmware.imu.lost_samples
 
 
 async def _reset_mid_session():

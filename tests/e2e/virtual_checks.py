@@ -70,13 +70,15 @@ def missing(segment: Segment) -> np.ndarray:
 
 
 LOST_ON_WEARABLE = 0x8000  # what the firmware sends for a sample its DMA overwrote
+IMU_LOST_ON_WEARABLE = -32768  # ... and for an IMU sample its sensor's full FIFO dropped
 
 
 def assert_equal_to_truth(segment: Segment, truth: np.ndarray, mask_bits: int = 0xFFFF) -> int:
     """Every sample present in ``segment`` equals ``truth`` (rows beyond the truth's are ignored).
 
-    EMG samples the wearable itself lost (every channel ``LOST_ON_WEARABLE``, counted by
-    the firmware as ``lost_samples``) carry no value and are left out; the number of them
+    Samples the wearable itself lost (EMG: every channel ``LOST_ON_WEARABLE``, counted by
+    the firmware as ``lost_samples``; IMU: every axis ``IMU_LOST_ON_WEARABLE``, counted as
+    the IMU driver's ``lost_samples``) carry no value and are left out; the number of them
     is returned, for the caller to check against the firmware's own count (some of
     those may fall in a gap, so it is an upper bound). On this
     machine they happen when the host starves the firmware's event loop, as a stalled
@@ -85,7 +87,9 @@ def assert_equal_to_truth(segment: Segment, truth: np.ndarray, mask_bits: int = 
     n = min(segment.n_samples, truth.shape[1])
     valid = segment.valid_mask()[:n]
     words = segment.samples[: truth.shape[0], :n]
-    lost = valid & np.all(words == LOST_ON_WEARABLE, axis=0) if mask_bits != 0xFFFF else np.zeros(n, bool)
+    # EMG: code 0 with the error bit; IMU: every axis -32768 (PROTOCOL.md).
+    lost_word = LOST_ON_WEARABLE if mask_bits != 0xFFFF else IMU_LOST_ON_WEARABLE
+    lost = valid & np.all(words == lost_word, axis=0)
     got = words & mask_bits if mask_bits != 0xFFFF else words
     bad = np.flatnonzero(valid & ~lost & np.any(got != truth[:, :n], axis=0))
     assert bad.size == 0, f"{bad.size} samples differ from the truth, first at index {bad[:5]}"

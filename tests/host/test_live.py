@@ -276,6 +276,27 @@ def test_an_imu_gap_mid_rep_keeps_the_tilt_reference():
     np.testing.assert_allclose(tilt, s.tilt_deg[g1:g1 + 60], atol=1.0)
 
 
+
+def test_imu_samples_the_wearable_lost_are_a_hole_in_place():
+    # Samples the sensor's full FIFO dropped arrive as -32768 on every axis (NaN after
+    # imu_to_si) inside a block: the pelvis view must break there and resume on the
+    # stream's own samples, as after a lost frame, never read -4 g as a posture.
+    from glutescope import protocol
+
+    s = simulate("bridges", seed=0, duration_s=40.0)
+    info = type("Info", (), {"acc_g_per_lsb": 0.000122, "gyro_dps_per_lsb": 0.0175})()
+    raw = np.vstack([np.rint(s.acc_g / 0.000122), np.rint(s.gyro_dps / 0.0175)]).clip(-32767, 32767)
+    rep = s.reps[2]
+    g0 = int(np.searchsorted(s.t_imu_s(), rep.start_s + 0.6 * (rep.end_s - rep.start_s)))
+    raw[:, g0:g0 + 30] = protocol.IMU_LOST_SAMPLE
+    live = LiveProcessor(NAMES, s.emg_fs_hz, s.imu_fs_hz)
+    n = g0 + 90
+    for a in range(0, n, 8):
+        live.push_imu(a, *protocol.imu_to_si(raw[:, a:min(a + 8, n)].astype(np.int16), info))
+    shown = live.state.pelvis.latest(90)
+    assert np.isnan(shown[:, :30]).all() and np.isfinite(shown[:, 30:]).all()
+    np.testing.assert_allclose(shown[0, 30:], s.tilt_deg[g0 + 30:n], atol=1.0)
+
 def test_the_session_summary_says_which_mains_lines_were_notched():
     s = simulate("bridges", seed=4, duration_s=8.0, mains_hz=60.0)
     live = LiveProcessor(NAMES, s.emg_fs_hz, s.imu_fs_hz)
