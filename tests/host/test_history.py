@@ -49,7 +49,7 @@ def table_rows(out: str) -> list[list[str]]:
 
 
 def printed_si(rows) -> list[float]:
-    return [float(r[2].split()[0]) for r in rows]
+    return [float(r[3].split()[0]) for r in rows]
 
 
 def test_icc_equals_the_published_values_of_shrout_and_fleiss():
@@ -103,7 +103,8 @@ def test_history_shows_the_left_glute_closing_in_with_its_smallest_detectable_ch
     # Each session's printed SI is the body's truth, and they move toward symmetry.
     assert si == pytest.approx(truth, abs=4.0)
     assert all(b < a for a, b in zip(si, si[1:]))
-    assert [r[3] for r in rows[:4]] == ["(left)"] * 4  # uncalibrated: the channel reading lower
+    assert [r[4] for r in rows[:4]] == ["(left)"] * 4
+    assert {r[1] for r in rows} == {"wearable"}  # uncalibrated: the channel reading lower
     assert "FLIP" not in out
     sdc = re.search(r"Smallest detectable change of SI: ([\d.]+) % points .*ICC\(2,1\) ([\d.-]+), "
                     r"ICC\(3,1\) ([\d.-]+); 5 sessions x 10 reps", out)
@@ -133,7 +134,7 @@ def test_a_planted_session_with_the_right_side_weaker_is_flagged(sessions, tmp_p
     assert status == ExitStatus.OK, err
     rows = table_rows(out)
     assert [("FLIP" in r[-1]) for r in rows] == [False] * 5 + [True]
-    assert rows[-1][3] == "(right)" and "beyond the SDC" in rows[-1][-1]
+    assert rows[-1][4] == "(right)" and "beyond the SDC" in rows[-1][-1]
     assert "The weaker side changed 1 time between sessions" in out
 
 

@@ -74,14 +74,14 @@ def _flip_noise(step, sdc_pct) -> str:
 
 
 def _table(steps, sdc_pct) -> list[str]:
-    head = ("date", "reps", "SI % [95 % rep interval]", "weaker", "%MVC L/R", "squeeze L/R",
+    head = ("date", "from", "reps", "SI % [95 % rep interval]", "weaker", "%MVC L/R", "squeeze L/R",
             "MDF %/min L/R", "quality", "vs previous")
     body = []
     for s in steps:
         r = s.row
         change = "" if s.change_pct is None else f"{s.change_pct:+.1f} "
         flag = "  FLIP: weaker side changed" + _flip_noise(s, sdc_pct) if s.flipped else ""
-        body.append((_date(r.start_time), str(r.n_reps), _si(r), _weaker(r),
+        body.append((_date(r.start_time), r.origin, str(r.n_reps), _si(r), _weaker(r),
                      _pair(r.mvc_left_pct, r.mvc_right_pct), _pair(r.squeeze_left, r.squeeze_right),
                      _pair(r.mdf_slope_left_pct_per_min, r.mdf_slope_right_pct_per_min, "+.1f"),
                      r.quality, f"{change}{s.verdict}{flag}"))
