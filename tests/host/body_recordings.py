@@ -33,10 +33,13 @@ def uV_to_codes(emg_uV: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(emg_uV / uV_per_code) + 2048, 0, 4095).astype(np.uint16)
 
 
-def write_body_recording(path: Path, body, *, subject: str, start_time: str, exercise: str | None = None) -> Path:
+def write_body_recording(path: Path, body, *, subject: str, start_time: str, exercise: str | None = None,
+                         cued: bool = False) -> Path:
     """``body`` (a `BodySession`) as the recording a wearable streaming it would leave.
 
     ``start_time``: the ISO 8601 start stored in ``meta.json`` (the session's date).
+    ``cued``: store the script's cues (squeeze test, calibration holds) as the guided
+    session stores the cues it showed.
     """
     n_ch = len(body.channels)
     fs, ifs = int(body.emg_fs_hz), int(body.imu_fs_hz)
@@ -53,7 +56,8 @@ def write_body_recording(path: Path, body, *, subject: str, start_time: str, exe
         w.append(pack.response(protocol.Opcode.START, 1, 0, seq=next(seq)), T0_NS, source=RecordSource.BLE_NOTIFY)
         w.append(info, T0_NS, source=RecordSource.BLE_READ)
         w.set_device_info(protocol.decode_frame(info), channel_names=body.channels)
-        w.set_session_plan(exercise=exercise or body.exercise)
+        cues = [{"start_s": p.start_s, "end_s": p.end_s, "name": p.name, "side": p.side} for p in body.phases]
+        w.set_session_plan(exercise=exercise or body.exercise, squeeze_cues=cues if cued else ())
         j = 0
         for a in range(0, codes.shape[1], EMG_BLOCK):
             b = min(a + EMG_BLOCK, codes.shape[1])

@@ -183,3 +183,32 @@ def test_the_database_is_a_cache_rebuilt_from_the_recordings(sessions, tmp_path)
     assert not (copy / HISTORY_FILE).exists()
     status, _, err = run_cli("history", "NOBODY", "--recordings", copy, "--db-dir", db_dir)
     assert status == ExitStatus.IO_ERROR and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_calibrated_sessions_show_pct_mvc_squeeze_scores_and_name_the_weaker_glute(tmp_path):
+    # The same body (seed) with electrodes that read the right 40 % louder in one visit
+    # and the left 30 % louder in the next: the calibrated SI follows the muscles (left
+    # 30 % weaker both times), not the electrodes.
+    truth = []
+    for i, gain in enumerate(((1.0, 1.4), (1.3, 1.0))):
+        body = simulate("calibrated_demo", seed=1, left_scale=0.7, electrode_gain=gain)
+        write_body_recording(tmp_path / f"cal{i}.glutes", body, subject="P-CAL", start_time=DATES[i], cued=True)
+        truth.append(body.true_symmetry_index_pct)
+    status, out, err = run_cli("history", "P-CAL", "--recordings", tmp_path)
+    assert status == ExitStatus.OK, err
+    assert "calibrated_demo - SI of each side's rise above rest in % of its calibration reference" in out
+    rows = table_rows(out)
+    assert len(rows) == 2
+    # Within the calibration's own precision (tests/host/test_calibration.py: up to ~6 points).
+    si = printed_si(rows)
+    assert si == pytest.approx(truth, abs=6.0)
+    assert si[1] == pytest.approx(si[0], abs=2.0)  # a µV SI would move by ~70 points
+    assert [r[4] for r in rows] == ["left", "left"]  # a muscle finding: no parentheses
+    for r in rows:
+        mvc_left, mvc_right = map(float, r[5].split("/"))
+        assert mvc_left / mvc_right == pytest.approx(0.7, abs=0.1)  # the body's left_scale
+        squeeze_left, squeeze_right = map(float, r[6].split("/"))
+        assert squeeze_left < squeeze_right  # the squeeze test's weaker side is the left
+    assert "FLIP" not in out
+    assert "not enough sessions to estimate: 2 with 3+ reps, 3 needed" in out
