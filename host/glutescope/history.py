@@ -61,7 +61,7 @@ __all__ = ["HISTORY_FILE", "MIN_SESSIONS", "MIN_REPS", "SessionRow", "IndexRepor
 
 HISTORY_FILE = "glutescope-history.sqlite3"
 """Name of the database, beside the recordings or in the folder given."""
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIN_SESSIONS = 3
 """Fewest sessions of one exercise from which the SDC is estimated."""
 MIN_REPS = 3
@@ -115,6 +115,9 @@ class SessionRow:
     """The right's."""
     quality: str
     """Worst signal quality of each channel, e.g. "good/fair"."""
+    damage: str = ""
+    """Damage found in the recording's log, in words ("" when none): its figures come
+    from what could be read."""
 
     @property
     def weaker_side(self) -> Optional[str]:
@@ -214,6 +217,14 @@ def session_rows(rec, analyses) -> list[SessionRow]:
     """
     meta = rec.meta or {}
     origin = _origin(rec)
+    damage = []
+    if rec.n_corrupt_records:
+        damage.append(f"{rec.n_corrupt_records} damaged stretch{'es' if rec.n_corrupt_records != 1 else ''} "
+                      "of the log skipped")
+    if rec.torn_tail_bytes:
+        damage.append(f"torn tail of {rec.torn_tail_bytes} bytes")
+    if rec.n_corrupt_frames:
+        damage.append(f"{rec.n_corrupt_frames} corrupt frame{'s' if rec.n_corrupt_frames != 1 else ''}")
     out = []
     for a in analyses:
         st = a.stats
@@ -241,7 +252,7 @@ def session_rows(rec, analyses) -> list[SessionRow]:
             squeeze_left=squeeze.get("left"), squeeze_right=squeeze.get("right"),
             weaker_squeeze_side=st.weaker_squeeze_side,
             mdf_slope_left_pct_per_min=slope("left"), mdf_slope_right_pct_per_min=slope("right"),
-            quality="/".join(q.grade for q in a.quality) or "unknown",
+            quality="/".join(q.grade for q in a.quality) or "unknown", damage="; ".join(damage),
         ))
     return out
 
@@ -419,7 +430,8 @@ class History:
             self._db.execute("CREATE TABLE recordings (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
                              "error TEXT)")
             cols = ", ".join(f"{c} TEXT" if c in ("path", "pseudonym", "start_time", "exercise", "origin",
-                                                  "louder_side", "weaker_squeeze_side", "quality", "rep_si_pct")
+                                                  "louder_side", "weaker_squeeze_side", "quality", "rep_si_pct",
+                                                  "damage")
                              else f"{c} REAL" for c in _COLUMNS)
             self._db.execute(f"CREATE TABLE sessions ({cols}, PRIMARY KEY (path, segment))")
             self._db.execute("CREATE INDEX sessions_by_person ON sessions (pseudonym, start_time)")

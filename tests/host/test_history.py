@@ -146,11 +146,18 @@ def test_an_unreadable_recording_gets_one_line_and_the_others_still_index(sessio
     broken = copy / "broken.glutes"
     shutil.copytree(folder / "visit4.glutes", broken)
     (broken / "meta.json").write_text('{"subject": "P-HIST", "start_')  # torn by a crash
+    flipped = copy / "flipped.glutes"  # a bit flipped on disk: indexed, and said to be damaged
+    shutil.copytree(folder / "visit5.glutes", flipped)
+    log = bytearray((flipped / "frames.log").read_bytes())
+    log[len(log) // 2] ^= 0x10
+    (flipped / "frames.log").write_bytes(bytes(log))
     status, out, err = run_cli("history", PERSON, "--recordings", copy)
     assert status == ExitStatus.OK
     assert err.count("\n") == 1 and "broken.glutes not indexed" in err and "Traceback" not in err
-    assert len(table_rows(out)) == 3
-    assert "3 sessions x 10 reps" in out  # the SDC from the three that could be read
+    rows = table_rows(out)
+    assert len(rows) == 4
+    assert ["DAMAGED recording: 1 damaged stretch of the log skipped" in r[-1] for r in rows] == [False] * 3 + [True]
+    assert "4 sessions x 10 reps" in out  # the SDC from those that could be read
     status, out, err = run_cli("history", PERSON, "--recordings", copy)  # remembered, said again
     assert err.count("\n") == 1 and "broken.glutes" in err
 

@@ -150,3 +150,21 @@ def test_a_bad_import_file_gets_one_line_and_exit_5(tmp_path, name, content, say
     assert status == ExitStatus.IO_ERROR
     assert err.count("\n") == 1 and says in err and "Traceback" not in err
     assert not any(tmp_path.glob("*.glutes"))
+
+
+def test_an_imported_bdf_keeps_its_24_bit_samples_within_the_stated_resolution(tmp_path):
+    import edfio
+
+    fs = 2048
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 0.05, (2, 4 * fs))  # mV
+    signals = [edfio.BdfSignal(x[i], fs, label=label, physical_dimension="mV", physical_range=(-1.0, 1.0))
+               for i, label in enumerate(("Glut_Max_L", "Glut_Max_R"))]
+    edfio.Bdf(signals).write(tmp_path / "amp.bdf")
+    status, out, err = run_cli("import", tmp_path / "amp.bdf", "--subject", "P-BDF")
+    assert status == ExitStatus.OK, err
+    rec = load(tmp_path / "amp.glutes")
+    assert rec.meta["imported"]["format"] == "bdf" and rec.meta["start_time_source"] == "time of import"
+    read = np.vstack([s.data for s in edfio.read_bdf(tmp_path / "amp.bdf").signals]) * 1e3
+    want = read - np.median(read, axis=1, keepdims=True)
+    assert np.max(np.abs(rec.emg_uV(0) - want)) <= 0.5 * rec.meta["imported"]["uV_per_code"] + 1e-6

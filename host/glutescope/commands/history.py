@@ -81,6 +81,8 @@ def _table(steps, sdc_pct) -> list[str]:
         r = s.row
         change = "" if s.change_pct is None else f"{s.change_pct:+.1f} "
         flag = "  FLIP: weaker side changed" + _flip_noise(s, sdc_pct) if s.flipped else ""
+        if r.damage:
+            flag += f"  DAMAGED recording: {r.damage}"
         body.append((_date(r.start_time), r.origin, str(r.n_reps), _si(r), _weaker(r),
                      _pair(r.mvc_left_pct, r.mvc_right_pct), _pair(r.squeeze_left, r.squeeze_right),
                      _pair(r.mdf_slope_left_pct_per_min, r.mdf_slope_right_pct_per_min, "+.1f"),
@@ -130,7 +132,9 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         # The whole pass under the private umask: SQLite creates its journal beside the
         # database at each write, and the journal holds the same rows.
         with private_files(), History(db_path) as history:
-            report = history.index(folder, rebuild=args.rebuild)
+            tty = getattr(env.stderr, "isatty", lambda: False)()
+            report = history.index(folder, rebuild=args.rebuild, progress=(
+                (lambda p: print(f"glutescope: analysing {p.name} …", file=env.stderr)) if tty else None))
             people = history.pseudonyms()
             rows = history.sessions(args.pseudonym) if args.pseudonym is not None else []
     except (OSError, sqlite3.Error) as exc:
