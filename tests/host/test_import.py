@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import stat
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,3 +169,27 @@ def test_an_imported_bdf_keeps_its_24_bit_samples_within_the_stated_resolution(t
     read = np.vstack([s.data for s in edfio.read_bdf(tmp_path / "amp.bdf").signals]) * 1e3
     want = read - np.median(read, axis=1, keepdims=True)
     assert np.max(np.abs(rec.emg_uV(0) - want)) <= 0.5 * rec.meta["imported"]["uV_per_code"] + 1e-6
+
+
+def test_a_real_recording_imports_with_its_quantisation_far_below_its_signal(tmp_path):
+    # Real treadmill-walking EMG of the right leg (tests/data/real-emg, Santuz et al. 2020):
+    # its labels (ME, MA, ST) are the source's own abbreviations, so nothing is guessed
+    # until the map is given.
+    src = Path(__file__).resolve().parents[1] / "data" / "real-emg" / "walking_13muscles_1khz.csv"
+    status, _, err = run_cli("import", src, "-o", tmp_path / "walk.glutes", "--unit", "uV")
+    assert status == ExitStatus.IO_ERROR and err.count("\n") == 1 and "no channel's label names a muscle" in err
+    status, out, err = run_cli("import", src, "-o", tmp_path / "walk.glutes", "--unit", "uV", "--subject", "P-WALK",
+                               "--map", "ME=glute_med_right,MA=glute_max_right,ST=hamstring_right")
+    assert status == ExitStatus.OK, err
+    table = np.loadtxt(src, delimiter=",", skiprows=1)
+    original = table[:, [1, 2, 7]].T  # ME, MA, ST
+    rec = load(tmp_path / "walk.glutes")
+    assert rec.device_info.emg_fs_hz == 1000
+    step = rec.meta["imported"]["uV_per_code"]
+    error = rec.emg_uV(0) - (original - np.median(original, axis=1, keepdims=True))
+    assert np.max(np.abs(error)) <= 0.5 * step + 1e-6
+    # Uniform rounding: RMS step/sqrt(12), under 1 % of each muscle's own RMS.
+    assert np.sqrt(np.mean(error ** 2)) == pytest.approx(step / np.sqrt(12), rel=0.1)
+    assert np.all(np.sqrt(np.mean(error ** 2, axis=1)) < 0.01 * np.std(original, axis=1))
+    status, out, err = run_cli("info", tmp_path / "walk.glutes")
+    assert status == ExitStatus.OK and "glute_med_right, ADC1 glute_max_right, ADC2 hamstring_right" in out
