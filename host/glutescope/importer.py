@@ -154,7 +154,8 @@ def _read_csv(path: Path, unit: Optional[str], fs_hz: Optional[float]) -> Foreig
 
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+            # Leading "#" lines are comments (glutescope's own CSV export writes a header so).
+            rows = list(csv.reader(line for line in fh if not line.startswith("#")))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ImportFileError(f"{path.name} is not a readable CSV file ({exc})") from None
     if len(rows) < 3:

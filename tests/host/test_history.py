@@ -219,3 +219,15 @@ def test_calibrated_sessions_show_pct_mvc_squeeze_scores_and_name_the_weaker_glu
         assert squeeze_left < squeeze_right  # the squeeze test's weaker side is the left
     assert "FLIP" not in out
     assert "not enough sessions to estimate: 2 with 3+ reps, 3 needed" in out
+
+
+def test_a_folder_without_recordings_is_said_so_and_gets_no_database(tmp_path):
+    status, out, _ = run_cli("history", "--recordings", tmp_path)
+    assert status == ExitStatus.OK and out == f"No recordings under {tmp_path}.\n"
+    status, _, err = run_cli("history", "P-1", "--recordings", tmp_path)
+    assert status == ExitStatus.IO_ERROR and err.count("\n") == 1
+    status, _, err = run_cli("history", "--recordings", tmp_path / "nope")
+    assert status == ExitStatus.IO_ERROR and err.count("\n") == 1
+    status, _, err = run_cli("history", "--recordings", tmp_path, "--plot", tmp_path / "t.png")
+    assert status == ExitStatus.USAGE and "PSEUDONYM" in err
+    assert list(tmp_path.iterdir()) == []

@@ -193,3 +193,18 @@ def test_a_real_recording_imports_with_its_quantisation_far_below_its_signal(tmp
     assert np.all(np.sqrt(np.mean(error ** 2, axis=1)) < 0.01 * np.std(original, axis=1))
     status, out, err = run_cli("info", tmp_path / "walk.glutes")
     assert status == ExitStatus.OK and "glute_med_right, ADC1 glute_max_right, ADC2 hamstring_right" in out
+
+
+def test_glutescope_s_own_csv_export_imports_back_with_its_channels_and_samples(tmp_path):
+    from body_recordings import write_body_recording
+
+    body = simulate("rest", seed=2, duration_s=6.0)
+    src = write_body_recording(tmp_path / "rest.glutes", body, subject="P-RT", start_time="2026-11-02T10:00:00+00:00")
+    status, _, err = run_cli("export", src, "--format", "csv", "-o", tmp_path / "rest-csv")
+    assert status == ExitStatus.OK, err
+    status, out, err = run_cli("import", tmp_path / "rest-csv" / "emg.csv", "-o", tmp_path / "back.glutes")
+    assert status == ExitStatus.OK, err
+    assert "'glute_max_left' -> glute_max_left (guessed from the label)" in out
+    back, orig = load(tmp_path / "back.glutes"), load(src).emg_uV(0)
+    error = back.emg_uV(0) - (orig - np.median(orig, axis=1, keepdims=True))
+    assert np.max(np.abs(error)) <= 0.5 * back.meta["imported"]["uV_per_code"] + 1e-6

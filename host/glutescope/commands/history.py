@@ -112,7 +112,7 @@ def groups(rows):
 def run(args: argparse.Namespace, env) -> ExitStatus:
     import sqlite3
 
-    from glutescope.history import HISTORY_FILE, History, reliability, trend
+    from glutescope.history import HISTORY_FILE, History, find_recordings, reliability, trend
 
     folder = args.recordings
     if not folder.is_dir():
@@ -126,6 +126,13 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
 
         check_output(args.plot, args.force)
     db_path = (args.db_dir or folder) / HISTORY_FILE
+    if not db_path.exists() and not find_recordings(folder):
+        # Nothing to index: leave no empty database behind in a folder typed by mistake.
+        if args.pseudonym is not None:
+            raise CliError(f"no session of {args.pseudonym!r} under {folder}: it holds no recording",
+                           ExitStatus.IO_ERROR)
+        print(f"No recordings under {folder}.", file=env.stdout)
+        return ExitStatus.OK
     from glutescope.private import private_files
 
     try:
