@@ -98,7 +98,8 @@ class SessionRow:
     louder_side: Optional[str]
     """"left", "right", or "none" inside the no-clear-difference band; None without reps."""
     rep_si_pct: tuple[float, ...]
-    """SI of each rep, % (normalised ones when calibrated), for the reliability estimate."""
+    """SI of each rep (single-leg: each left/right pair), % (normalised when calibrated):
+    what ``si_pct`` averages, and what the reliability estimate reads."""
     mvc_left_pct: Optional[float]
     """Calibrated: the left glute's mean activation over the reps, % of its reference."""
     mvc_right_pct: Optional[float]
@@ -202,6 +203,29 @@ def _origin(rec) -> str:
     return "wearable"
 
 
+def _rep_si(analysis) -> tuple[float, ...]:
+    """The SI of each rep (single-leg: of each left/right pair) that the session's SI averages.
+
+    Paired and normalised as `glutescope.live.LiveProcessor` does for its SI: each
+    side's mean in % of its reference when calibrated, else in µV; single-leg reps
+    compare the working glute of the i-th left-leg rep with the i-th right-leg rep's.
+    """
+    from glutesignal.balance import working_side_pairs
+    from glutesignal.symmetry import symmetry_index_pct
+
+    reps = analysis.reps
+    if analysis.stats.si_normalised:
+        reps = [r for r in reps if r.mean_pct_ref is not None]
+        amps = [r.mean_pct_ref for r in reps]
+    else:
+        amps = [r.mean_uV for r in reps]
+    if analysis.plan.single_leg:
+        left, right = working_side_pairs(amps, [r.working_side for r in reps])
+    else:
+        left, right = [x[0] for x in amps], [x[1] for x in amps]
+    return tuple(float(symmetry_index_pct(lv, rv)) for lv, rv in zip(left, right) if lv + rv > 0)
+
+
 def session_rows(rec, analyses) -> list[SessionRow]:
     """The history rows of a recording analysed by `glutescope.analysis.analyse`.
 
@@ -228,10 +252,7 @@ def session_rows(rec, analyses) -> list[SessionRow]:
     out = []
     for a in analyses:
         st = a.stats
-        if st.si_normalised:
-            rep_si = tuple(r.si_normalised_pct for r in a.reps if r.si_normalised_pct is not None)
-        else:
-            rep_si = tuple(r.si_pct for r in a.reps)
+        rep_si = _rep_si(a)
         pct = [r.mean_pct_ref for r in a.reps if r.mean_pct_ref is not None]
         mvc = (float(np.mean([p[0] for p in pct])), float(np.mean([p[1] for p in pct]))) if pct else (None, None)
         squeeze = {s.side: _finite(s.total) for s in st.squeeze_scores}

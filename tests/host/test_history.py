@@ -115,6 +115,8 @@ def test_history_shows_the_left_glute_closing_in_with_its_smallest_detectable_ch
     assert float(sdc.group(1)) == pytest.approx(reliability(stored).sdc_pct, abs=0.05)
     first = load(folder / "visit1.glutes")
     assert stored[0].si_pct == analyse(first)[0].stats.si_pct
+    for r in stored:  # the reps the reliability reads are the ones the session's SI averages
+        assert len(r.rep_si_pct) == r.n_reps and np.mean(r.rep_si_pct) == pytest.approx(r.si_pct, abs=1e-9)
     # 58 -> 5 % is beyond the SDC; a 13 % step between neighbours is not.
     assert "First to latest" in out and "closer to symmetry, beyond the smallest detectable change" in out
     assert "within noise" in out
@@ -219,6 +221,9 @@ def test_calibrated_sessions_show_pct_mvc_squeeze_scores_and_name_the_weaker_glu
         assert squeeze_left < squeeze_right  # the squeeze test's weaker side is the left
     assert "FLIP" not in out
     assert "not enough sessions to estimate: 2 with 3+ reps, 3 needed" in out
+    with History(tmp_path / HISTORY_FILE) as h:
+        for r in h.sessions("P-CAL"):
+            assert len(r.rep_si_pct) == r.n_reps and np.mean(r.rep_si_pct) == pytest.approx(r.si_pct, abs=1e-9)
 
 
 def test_a_folder_without_recordings_is_said_so_and_gets_no_database(tmp_path):
