@@ -14,8 +14,9 @@ wearable:
   stays 250 codes inside the rails (no false saturation), after each channel's
   median is removed (the DC offset the wearable's front end removes too). This is
   lossy: the resolution (µV per code) is stated in ``meta.json`` and by the command.
-  A missing sample (NaN, a C3D/EDF gap) becomes a sample flagged as an ADC error, as
-  the wearable marks the samples it lost;
+  A missing stretch (NaN in the file) becomes an exact gap where whole 20 ms blocks
+  are missing, and samples flagged as ADC errors around it, as the wearable marks the
+  samples it lost;
 - any rate that is a whole number of Hz (INFO carries an integer rate), any channel
   count in the file: of the channels that map to a muscle of `glutescope.muscles`
   (at most one per muscle and side), the first four in `CHANNEL_NAMES` order (the
@@ -378,6 +379,10 @@ def write_imported(emg: ForeignEmg, mapping, out, *, source_name: str, subject: 
         w.set_session_plan(exercise=exercise)
         seq = 1
         for a in range(0, n, block):
+            if missing[:, a:a + block].all():
+                # Nothing of it in the file: leave the block out, so the recording holds an
+                # exact gap there (sample indices jump, sequence numbers do not: the link lost nothing).
+                continue
             t_us = int(round(a * 1e6 / fs))
             w.append(_emg_frame(words[:, a:a + block], a, mask, seq, t_us % (1 << 30)), t0_ns + t_us * 1000,
                      source=RecordSource.IMPORTED)

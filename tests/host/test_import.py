@@ -208,3 +208,33 @@ def test_glutescope_s_own_csv_export_imports_back_with_its_channels_and_samples(
     back, orig = load(tmp_path / "back.glutes"), load(src).emg_uV(0)
     error = back.emg_uV(0) - (orig - np.median(orig, axis=1, keepdims=True))
     assert np.max(np.abs(error)) <= 0.5 * back.meta["imported"]["uV_per_code"] + 1e-6
+
+
+def test_missing_samples_become_an_exact_gap_and_a_fractional_rate_is_refused(tmp_path):
+    fs = 1000
+    t = np.arange(4000) / fs
+    x = 50.0 * np.sin(2 * np.pi * 70 * t)
+    gap = (1000, 1500)  # 25 whole 20-sample blocks missing in the file
+    left_only = (3000, 3010)  # one channel missing: flagged samples, as the wearable flags them
+
+    def cell(i, v, lost):
+        return "" if lost[0] <= i < lost[1] else f"{v:.4f}"
+
+    cells = [f"{a:.3f},{cell(i, v, gap) if i < 2000 else cell(i, v, left_only)},{cell(i, v, gap)}"
+             for i, (a, v) in enumerate(zip(t, x))]
+    (tmp_path / "g.csv").write_text("\n".join(["t_s,L GMAX (uV),R GMAX (uV)"] + cells) + "\n")
+    status, _, err = run_cli("import", tmp_path / "g.csv")
+    assert status == ExitStatus.OK, err
+    rec = load(tmp_path / "g.glutes")
+    (g,) = rec.emg[0].gaps
+    assert (g.first_sample, g.n_samples) == (gap[0], gap[1] - gap[0])
+    emg = rec.emg_uV(0)
+    assert np.flatnonzero(np.isnan(emg[0])).tolist() == list(range(*gap)) + list(range(*left_only))
+    assert np.flatnonzero(np.isnan(emg[1])).tolist() == list(range(*gap))
+    assert rec.n_seq_skips == 0  # not blamed on a radio link
+    status, out, _ = run_cli("info", tmp_path / "g.glutes")
+    assert "500 missing in 1 gaps" in out
+    odd = "\n".join(["t_s,L GMAX (uV)"] + [f"{k / 999.5:.7f},1.0" for k in range(100)]) + "\n"
+    (tmp_path / "odd.csv").write_text(odd)
+    status, _, err = run_cli("import", tmp_path / "odd.csv")
+    assert status == ExitStatus.IO_ERROR and err.count("\n") == 1 and "whole number of Hz" in err
