@@ -40,7 +40,7 @@ import numpy as np
 
 from glutescope.muscles import CHANNEL_NAMES, guess_channel_name
 
-__all__ = ["FORMATS", "ImportFileError", "ForeignEmg", "read_foreign", "channel_map", "write_imported"]
+__all__ = ["FORMATS", "ImportFileError", "ForeignEmg", "ImportSummary", "read_foreign", "channel_map", "write_imported"]
 
 FORMATS = ("c3d", "edf", "bdf", "csv")
 _UNITS_TO_UV = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "microvolt": 1.0, "microvolts": 1.0,
@@ -69,8 +69,11 @@ class ForeignEmg:
     """Label of each channel as the file names it."""
     units: tuple[str, ...]
     """Unit of each channel as the file names it ("" when it names none)."""
+    mapping: tuple[tuple[str, Optional[str], str], ...]
+    """Per channel of ``labels``: (label, muscle or None, how it was found), `channel_map`."""
     emg_uV: np.ndarray
-    """Signals in µV, (n_channels, n_samples), float64; NaN where a sample is missing."""
+    """The channels with a muscle in ``mapping``, in file order, in µV,
+    (n_kept, n_samples), float64; NaN where a sample is missing. Only these are decoded."""
     start_time: Optional[str]
     """Start of the session, ISO 8601, when the file states it."""
     events: tuple[tuple[float, str], ...] = ()
@@ -89,7 +92,11 @@ def _to_uV(unit: str, label: str, given: Optional[str]) -> float:
     return _UNITS_TO_UV[u]
 
 
-def _read_c3d(path: Path, unit: Optional[str]) -> ForeignEmg:
+def _kept(mapping) -> list[int]:
+    return [i for i, (_, m, _) in enumerate(mapping) if m]
+
+
+def _read_c3d(path: Path, unit: Optional[str], given) -> ForeignEmg:
     import warnings
 
     import c3d
@@ -103,21 +110,30 @@ def _read_c3d(path: Path, unit: Optional[str]) -> ForeignEmg:
             try:
                 units = tuple(str(s).strip() for s in reader.get("ANALOG:UNITS").string_array)
             except (AttributeError, KeyError, TypeError, ValueError):
-                units = ("",) * len(labels)
-            blocks = [np.asarray(analog, dtype=np.float64) for _, _, analog in reader.read_frames()]
+                units = ()
+            units = tuple(units[i] if i < len(units) else "" for i in range(len(labels)))
+            if not labels:
+                raise ImportFileError(f"{path.name} holds no analog channels: no EMG to import")
+            mapping = channel_map(labels, given)
+            keep = _kept(mapping)
+            scale = np.array([_to_uV(units[i], labels[i], unit) for i in keep])
+            # Only the kept rows of each frame: a long 16-channel file is not held whole.
+            blocks = []
+            for _, _, analog in reader.read_frames():
+                if analog.shape[0] != len(labels):
+                    raise ImportFileError(f"{path.name}: {analog.shape[0]} analog channels but {len(labels)} labels")
+                blocks.append(np.asarray(analog[keep], dtype=np.float64))
     except (OSError, ValueError, KeyError, IndexError, struct.error, AssertionError) as exc:
+        if isinstance(exc, ImportFileError):
+            raise
         raise ImportFileError(f"{path.name} is not a readable C3D file ({str(exc) or type(exc).__name__})") from None
-    if not labels or not blocks:
-        raise ImportFileError(f"{path.name} holds no analog channels: no EMG to import")
-    data = np.concatenate(blocks, axis=1)
-    if data.shape[0] != len(labels):
-        raise ImportFileError(f"{path.name}: {data.shape[0]} analog channels but {len(labels)} labels")
-    units = tuple(units[i] if i < len(units) else "" for i in range(len(labels)))
-    scale = np.array([_to_uV(u, lab, unit) for u, lab in zip(units, labels)])
-    return ForeignEmg("c3d", fs, labels, units, data * scale[:, None], None)
+    if not blocks:
+        raise ImportFileError(f"{path.name} holds no analog samples: no EMG to import")
+    data = np.concatenate(blocks, axis=1) * scale[:, None]
+    return ForeignEmg("c3d", fs, labels, units, tuple(mapping), data, None)
 
 
-def _read_edf(path: Path, fmt: str, unit: Optional[str]) -> ForeignEmg:
+def _read_edf(path: Path, fmt: str, unit: Optional[str], given) -> ForeignEmg:
     import edfio
 
     try:
@@ -137,20 +153,22 @@ def _read_edf(path: Path, fmt: str, unit: Optional[str]) -> ForeignEmg:
     volt = [s for s, r in zip(volt, rates) if r == fs]
     labels = tuple(s.label.strip() for s in volt)
     units = tuple(s.physical_dimension.strip() for s in volt)
-    data = np.vstack([np.asarray(s.data, dtype=np.float64) * _to_uV(u, lab, unit)
-                      for s, u, lab in zip(volt, units, labels)])
+    mapping = channel_map(labels, given)
+    # Only the kept signals are decoded (edfio decodes a signal's samples on access).
+    data = np.vstack([np.asarray(volt[i].data, dtype=np.float64) * _to_uV(units[i], labels[i], unit)
+                      for i in _kept(mapping)])
     try:
         start = _dt.datetime.combine(edf.startdate, edf.starttime).isoformat(timespec="milliseconds")
     except (edfio.AnonymizedDateError, AttributeError, TypeError, ValueError):  # "X": anonymised
         start = None
     events = tuple((float(a.onset), str(a.text)) for a in getattr(edf, "annotations", ()) if str(a.text).strip())
-    return ForeignEmg(fmt, fs, labels, units, data, start, events, tuple(skipped))
+    return ForeignEmg(fmt, fs, labels, units, tuple(mapping), data, start, events, tuple(skipped))
 
 
 _TIME_COLUMNS = ("t_s", "time_s", "time", "t", "seconds")
 
 
-def _read_csv(path: Path, unit: Optional[str], fs_hz: Optional[float]) -> ForeignEmg:
+def _read_csv(path: Path, unit: Optional[str], fs_hz: Optional[float], given) -> ForeignEmg:
     import re
 
     try:
@@ -177,7 +195,7 @@ def _read_csv(path: Path, unit: Optional[str], fs_hz: Optional[float]) -> Foreig
         if not step > 0 or np.max(np.abs(dt - step)) > 0.01 * step:
             raise ImportFileError(f"{path.name}: the time column is not evenly spaced; give --rate")
         fs_hz = 1.0 / step
-    labels, units, cols = [], [], []
+    labels, units, columns = [], [], []
     for i, h in enumerate(header):
         if i == t_col:
             continue
@@ -185,14 +203,16 @@ def _read_csv(path: Path, unit: Optional[str], fs_hz: Optional[float]) -> Foreig
         name, u = (m.group(1), next(g for g in m.groups()[1:] if g)) if m else (h, "")
         labels.append(name.strip())
         units.append(u)
-        cols.append(values[:, i] * _to_uV(u, name, unit))
-    if not cols:
+        columns.append(i)
+    if not labels:
         raise ImportFileError(f"{path.name} holds only a time column: no EMG to import")
-    return ForeignEmg("csv", float(fs_hz), tuple(labels), tuple(units), np.vstack(cols), None)
+    mapping = channel_map(labels, given)
+    data = np.vstack([values[:, columns[k]] * _to_uV(units[k], labels[k], unit) for k in _kept(mapping)])
+    return ForeignEmg("csv", float(fs_hz), tuple(labels), tuple(units), tuple(mapping), data, None)
 
 
 def read_foreign(path, *, fmt: Optional[str] = None, unit: Optional[str] = None,
-                 fs_hz: Optional[float] = None) -> ForeignEmg:
+                 fs_hz: Optional[float] = None, given_map: Mapping[str, str] | None = None) -> ForeignEmg:
     """Read the EMG of a C3D, EDF+/BDF or CSV file.
 
     Parameters
@@ -205,6 +225,9 @@ def read_foreign(path, *, fmt: Optional[str] = None, unit: Optional[str] = None,
         Unit of every channel ("uV", "mV", "V") when the file states none or a wrong one.
     fs_hz : float, optional
         CSV only: the rate, when the file has no time column.
+    given_map : mapping of str to str, optional
+        Label -> muscle (or "-") given by the user; other labels are guessed
+        (`channel_map`). Only the channels kept are decoded.
 
     Returns
     -------
@@ -223,11 +246,11 @@ def read_foreign(path, *, fmt: Optional[str] = None, unit: Optional[str] = None,
     if not p.is_file():
         raise ImportFileError(f"no file at {p}")
     if fmt == "c3d":
-        out = _read_c3d(p, unit)
+        out = _read_c3d(p, unit, given_map)
     elif fmt in ("edf", "bdf"):
-        out = _read_edf(p, fmt, unit)
+        out = _read_edf(p, fmt, unit, given_map)
     else:
-        out = _read_csv(p, unit, fs_hz)
+        out = _read_csv(p, unit, fs_hz, given_map)
     if out.emg_uV.shape[1] < 2 or not np.isfinite(out.emg_uV).any():
         raise ImportFileError(f"{p.name} holds no EMG samples")
     return out
@@ -271,7 +294,12 @@ def channel_map(labels: Sequence[str], given: Mapping[str, str] | None = None) -
     if not used:
         raise ImportFileError(f"no channel's label names a muscle ({', '.join(labels)}); "
                            f"give the map with --map LABEL=MUSCLE ({', '.join(CHANNEL_NAMES)})")
-    return out
+    # The glutes first (CHANNEL_NAMES order), as many as an EMG block carries.
+    mapped = sorted((CHANNEL_NAMES.index(m), i) for i, (_, m, _) in enumerate(out) if m)
+    keep = {i for _, i in mapped[:_MAX_CHANNELS]}
+    return [(lab, m, how) if m is None or i in keep else
+            (lab, None, f"{m}, left out: a recording holds {_MAX_CHANNELS} EMG channels, the glutes first")
+            for i, (lab, m, how) in enumerate(out)]
 
 
 def _frame(ftype: int, payload: bytes, seq: int, t_device_us: int) -> bytes:
@@ -309,15 +337,14 @@ class ImportSummary:
     """Resolution of the stored words, µV."""
 
 
-def write_imported(emg: ForeignEmg, mapping, out, *, source_name: str, subject: Optional[str] = None,
+def write_imported(emg: ForeignEmg, out, *, source_name: str, subject: Optional[str] = None,
                    exercise: Optional[str] = None) -> ImportSummary:
     """Write ``emg`` as a recording at ``out`` (a ``.glutes`` directory that must not exist).
 
     Parameters
     ----------
     emg : ForeignEmg
-    mapping : list of (label, muscle or None, how)
-        From `channel_map`.
+        With its channels' muscles (`read_foreign`).
     out : path
     source_name : str
         The file's name, noted in ``meta.json``.
@@ -335,13 +362,8 @@ def write_imported(emg: ForeignEmg, mapping, out, *, source_name: str, subject: 
     fs = float(emg.fs_hz)
     if not (fs > 0 and abs(fs - round(fs)) < 1e-6 and round(fs) <= 0xFFFF):
         raise ImportFileError(f"the EMG rate must be a whole number of Hz up to 65535 to be stored, got {fs:g} Hz")
-    # The glutes first (CHANNEL_NAMES order), as many as an EMG block carries.
-    mapped = sorted((CHANNEL_NAMES.index(m), i) for i, (_, m, _) in enumerate(mapping) if m)
-    keep = sorted(i for _, i in mapped[:_MAX_CHANNELS])
-    mapping = [(lab, m, how) if m is None or i in keep else
-               (lab, None, f"{m}, left out: a recording holds {_MAX_CHANNELS} EMG channels, the glutes first")
-               for i, (lab, m, how) in enumerate(mapping)]
-    x = emg.emg_uV[keep]
+    mapping = emg.mapping
+    x = emg.emg_uV
     with np.errstate(all="ignore"):
         offset = np.nanmedian(x, axis=1)
     offset = np.where(np.isfinite(offset), offset, 0.0)

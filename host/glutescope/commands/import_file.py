@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
-    from glutescope.importer import ImportFileError, channel_map, read_foreign, write_imported
+    from glutescope.importer import ImportFileError, read_foreign, write_imported
     from glutescope.recording import RECORDING_SUFFIX, RecordingError
 
     out = args.output or args.file.with_name(args.file.stem + RECORDING_SUFFIX)
@@ -61,13 +61,12 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         if not (out / "frames.log").is_file():
             raise CliError(f"{out} is not a recording; not replacing it, even with --force", ExitStatus.IO_ERROR)
     try:
-        emg = read_foreign(args.file, fmt=args.format, unit=args.unit, fs_hz=args.rate)
-        mapping = channel_map(emg.labels, args.map)
+        emg = read_foreign(args.file, fmt=args.format, unit=args.unit, fs_hz=args.rate, given_map=args.map)
         if out.exists():
             import shutil
 
             shutil.rmtree(out)
-        summary = write_imported(emg, mapping, out, source_name=args.file.name, subject=args.subject,
+        summary = write_imported(emg, out, source_name=args.file.name, subject=args.subject,
                                  exercise=args.exercise)
     except ImportFileError as exc:
         raise CliError(f"cannot import {args.file}: {exc}", ExitStatus.IO_ERROR) from None
