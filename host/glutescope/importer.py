@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,8 +98,6 @@ def _kept(mapping) -> list[int]:
 
 
 def _read_c3d(path: Path, unit: Optional[str], given) -> ForeignEmg:
-    import warnings
-
     import c3d
 
     try:
@@ -117,19 +116,26 @@ def _read_c3d(path: Path, unit: Optional[str], given) -> ForeignEmg:
             mapping = channel_map(labels, given)
             keep = _kept(mapping)
             scale = np.array([_to_uV(units[i], labels[i], unit) for i in keep])
-            # Only the kept rows of each frame: a long 16-channel file is not held whole.
-            blocks = []
+            # Only the kept rows of each frame, into one array sized from the header: a long
+            # 16-channel file is never held whole, nor twice.
+            per = int(reader.analog_per_frame)
+            data = np.empty((len(keep), max(0, reader.last_frame - reader.first_frame + 1) * per))
+            n = 0
             for _, _, analog in reader.read_frames():
                 if analog.shape[0] != len(labels):
                     raise ImportFileError(f"{path.name}: {analog.shape[0]} analog channels but {len(labels)} labels")
-                blocks.append(np.asarray(analog[keep], dtype=np.float64))
+                if n + analog.shape[1] > data.shape[1]:
+                    data = np.concatenate([data, np.empty((len(keep), analog.shape[1]))], axis=1)
+                data[:, n:n + analog.shape[1]] = analog[keep]
+                n += analog.shape[1]
     except (OSError, ValueError, KeyError, IndexError, struct.error, AssertionError) as exc:
         if isinstance(exc, ImportFileError):
             raise
         raise ImportFileError(f"{path.name} is not a readable C3D file ({str(exc) or type(exc).__name__})") from None
-    if not blocks:
+    if not n:
         raise ImportFileError(f"{path.name} holds no analog samples: no EMG to import")
-    data = np.concatenate(blocks, axis=1) * scale[:, None]
+    data = data[:, :n]
+    data *= scale[:, None]
     return ForeignEmg("c3d", fs, labels, units, tuple(mapping), data, None)
 
 
@@ -363,17 +369,27 @@ def write_imported(emg: ForeignEmg, out, *, source_name: str, subject: Optional[
     if not (fs > 0 and abs(fs - round(fs)) < 1e-6 and round(fs) <= 0xFFFF):
         raise ImportFileError(f"the EMG rate must be a whole number of Hz up to 65535 to be stored, got {fs:g} Hz")
     mapping = emg.mapping
-    x = emg.emg_uV
-    with np.errstate(all="ignore"):
-        offset = np.nanmedian(x, axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel has no median
+        offset = np.nanmedian(emg.emg_uV, axis=1)
     offset = np.where(np.isfinite(offset), offset, 0.0)
-    x = x - offset[:, None]
-    peak = float(np.nanmax(np.abs(x))) if np.isfinite(x).any() else 0.0
+    x = emg.emg_uV - offset[:, None]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN channel: no peak
+        peak = float(np.nanmax([np.nanmax(x, axis=1), -np.nanmin(x, axis=1)]))  # no |x| copy
+    peak = peak if np.isfinite(peak) else 0.0
     uV_per_code = max(peak / (2048 - _RAIL_MARGIN_CODES), 1e-3)
     gain = _VREF_MV / 4096.0 * 1000.0 / uV_per_code
     uV_per_code = _VREF_MV / 4096.0 * 1000.0 / float(np.float32(gain))  # as the INFO's float32 states it
     missing = ~np.isfinite(x)
-    words = np.clip(np.rint(np.where(missing, 0.0, x) / uV_per_code) + 2048, 0, 4095).astype(np.uint16)
+    # In place: one working copy of the signal, however long.
+    x[missing] = 0.0
+    x /= uV_per_code
+    np.rint(x, out=x)
+    x += 2048
+    np.clip(x, 0, 4095, out=x)
+    words = x.astype(np.uint16)
+    del x
     words[missing] |= 0x8000
     n_ch, n = words.shape
     mask = (1 << n_ch) - 1

@@ -238,3 +238,22 @@ def test_missing_samples_become_an_exact_gap_and_a_fractional_rate_is_refused(tm
     (tmp_path / "odd.csv").write_text(odd)
     status, _, err = run_cli("import", tmp_path / "odd.csv")
     assert status == ExitStatus.IO_ERROR and err.count("\n") == 1 and "whole number of Hz" in err
+
+
+@pytest.mark.slow
+def test_the_import_and_history_benchmark_prints_its_figures():
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "host"), str(root / "signal")]))
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "import_history.py"), "--minutes", "0.2",
+                           "--sessions", "1"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    num = r"\d+(?:\.\d+)?"
+    assert re.search(rf"^import: C3D 0.2 min x 16 ch x 2000 Hz .* 4 channels kept: {num} s, peak traced memory "
+                     rf"{num} MB", done.stdout, re.M), done.stdout
+    assert re.search(rf"^history: 1 sessions .* in {num} s .* from the cache in {num} ms \(1 cached\)$",
+                     done.stdout, re.M), done.stdout
