@@ -97,6 +97,19 @@ def _kept(mapping) -> list[int]:
     return [i for i, (_, m, _) in enumerate(mapping) if m]
 
 
+def _c3d_events(reader, fs_hz: float) -> tuple[tuple[float, str], ...]:
+    """The EVENT group's (time, label): TIMES are (minutes, seconds) pairs from the trial's
+    start (C3D.org, "EVENT group"); frame 1 is at 0 s, so a later first frame is taken off."""
+    try:
+        used = int(reader.get("EVENT:USED").int16_value)
+        labels = [str(t).strip() for t in reader.get("EVENT:LABELS").string_array]
+        times = np.frombuffer(reader.get("EVENT:TIMES").bytes, dtype="<f4").reshape(-1, 2)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return ()
+    offset_s = (reader.first_frame - 1) / float(reader.point_rate) if reader.point_rate else 0.0
+    return tuple((float(m * 60.0 + s_) - offset_s, lab) for (m, s_), lab in zip(times[:used], labels[:used]) if lab)
+
+
 def _read_c3d(path: Path, unit: Optional[str], given) -> ForeignEmg:
     import c3d
 
@@ -128,6 +141,7 @@ def _read_c3d(path: Path, unit: Optional[str], given) -> ForeignEmg:
                     data = np.concatenate([data, np.empty((len(keep), analog.shape[1]))], axis=1)
                 data[:, n:n + analog.shape[1]] = analog[keep]
                 n += analog.shape[1]
+            events = _c3d_events(reader, fs)
     except (OSError, ValueError, KeyError, IndexError, struct.error, AssertionError) as exc:
         if isinstance(exc, ImportFileError):
             raise
@@ -136,7 +150,7 @@ def _read_c3d(path: Path, unit: Optional[str], given) -> ForeignEmg:
         raise ImportFileError(f"{path.name} holds no analog samples: no EMG to import")
     data = data[:, :n]
     data *= scale[:, None]
-    return ForeignEmg("c3d", fs, labels, units, tuple(mapping), data, None)
+    return ForeignEmg("c3d", fs, labels, units, tuple(mapping), data, None, events)
 
 
 def _read_edf(path: Path, fmt: str, unit: Optional[str], given) -> ForeignEmg:
@@ -414,7 +428,8 @@ def write_imported(emg: ForeignEmg, out, *, source_name: str, subject: Optional[
         w.set_imported(origin, start_time=emg.start_time)
         w.append(info, t0_ns, source=RecordSource.IMPORTED)
         w.set_device_info(protocol.decode_frame(info), channel_names=names)
-        w.set_session_plan(exercise=exercise)
+        if exercise is not None:
+            w.set_session_plan(exercise=exercise)
         seq = 1
         for a in range(0, n, block):
             if missing[:, a:a + block].all():

@@ -51,6 +51,12 @@ def write_lab_c3d(path, body, noise_uV=20.0):
     w.set_analog_scales([1.0] * 16)
     w.set_analog_offsets([0] * 16)
     w.analog_group.add_str("UNITS", "Analog units", "V" * 16, 1, 16)
+    ev = w.add_group(w.numeric_key_next, "EVENT", "Events")  # as a motion lab marks a trial
+    labels = ("Foot Strike", "Bridge start")
+    ev.add("USED", "Number of events", 2, "<H", len(labels))
+    ev.add_str("LABELS", "Event labels", "".join(t.ljust(12) for t in labels), 12, len(labels))
+    times = np.array([[0.0, 2.5], [1.0, 0.25]], dtype=np.float32)  # (minutes, seconds)
+    ev.add_param("TIMES", desc="Event times", bytes_per_element=4, bytes=times.tobytes(), dimensions=[2, 2])
     with open(path, "wb") as fh, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no points: an analog-only file, as an EMG lab writes
         w.write(fh)
@@ -70,6 +76,8 @@ def test_an_imported_c3d_of_16_channels_at_1020_hz_gives_a_report_and_a_history_
     assert rec.device_info.emg_fs_hz == 1020 and rec.device_info.name == "imported-c3d"
     assert rec.meta["imported"]["format"] == "c3d" and rec.meta["subject"] == "P-LAB"
     assert {r.source for r in RecordingReader(rec_path)} == {RecordSource.IMPORTED}  # never "a wearable"
+    # The lab's events at their samples (the second, at 60.25 s, is past the 57.5 s of EMG).
+    assert [(m["label"], m["emg_sample"]) for m in rec.meta["markers"]] == [("Foot Strike", 2550)]
     # Every sample is the file's, within half a step of the 12-bit words, after the median.
     step = rec.meta["imported"]["uV_per_code"]
     got = rec.emg_uV(0)
