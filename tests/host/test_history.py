@@ -122,6 +122,8 @@ def test_history_shows_the_left_glute_closing_in_with_its_smallest_detectable_ch
     assert "within noise" in out
     png = tmp_path / "trend.png"
     assert png.read_bytes().startswith(b"\x89PNG") and stat.S_IMODE(png.stat().st_mode) == 0o600
+    status, _, err = run_cli("history", PERSON, "--recordings", folder, "--plot", png)
+    assert status == ExitStatus.IO_ERROR and "--force" in err and err.count("\n") == 1
     assert stat.S_IMODE((folder / HISTORY_FILE).stat().st_mode) == 0o600
 
 

@@ -122,9 +122,11 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
             raise CliError("--plot draws one person's trend: give a PSEUDONYM", ExitStatus.USAGE)
         if args.plot.suffix.lower() != ".png":
             raise CliError(f"--plot must name a .png file, got {str(args.plot)!r}", ExitStatus.USAGE)
-        from glutescope.commands.export import check_output
-
-        check_output(args.plot, args.force)
+        if (args.plot.exists() or args.plot.is_symlink()) and not args.force:
+            raise CliError(f"{args.plot} exists already; pick another name or pass --force to replace it",
+                           ExitStatus.IO_ERROR)
+        if not args.plot.parent.is_dir():
+            raise CliError(f"cannot write {args.plot}: {args.plot.parent} is not a directory", ExitStatus.IO_ERROR)
     db_path = (args.db_dir or folder) / HISTORY_FILE
     if not db_path.exists() and not find_recordings(folder):
         # Nothing to index: leave no empty database behind in a folder typed by mistake.
