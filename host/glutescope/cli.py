@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("replay", "play a recording through the live window, or headless with a summary"),
     "export": ("export", "export a recording as EDF+, C3D or CSV"),
     "report": ("report", "write a one-look PDF report of a recording for a physiotherapist"),
+    "import": ("import_file", "turn a C3D, EDF+/BDF or CSV EMG file from another system into a recording"),
+    "history": ("history", "one person's sessions side by side: SI trend, weaker side, smallest detectable change"),
 }
 
 

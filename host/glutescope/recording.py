@@ -98,6 +98,9 @@ class RecordSource(enum.IntEnum):
     """A COBS-decoded packet from the serial port."""
     VIRTUAL = 4
     """The virtual wearable, or a replay."""
+    IMPORTED = 5
+    """Made on the host by ``glutescope import`` from another system's file: never
+    received from a wearable (``meta.json`` ``"imported"`` says from what)."""
 
 
 class RecordingError(OSError):
@@ -497,6 +500,27 @@ class RecordingWriter:
                 self._meta["rep_cues"] = reps
             if calibration is not None:
                 self._meta["calibration"] = dict(calibration)
+            self._meta_dirty = True
+
+    def set_imported(self, origin: Mapping[str, Any], *, start_time: str | None) -> None:
+        """Mark the recording as imported from another system's file (``glutescope import``).
+
+        Parameters
+        ----------
+        origin : mapping
+            JSON-ready description of the source (format, file name, labels, map, scaling),
+            stored as ``meta.json`` ``"imported"``.
+        start_time : str or None
+            The session's start (tz-aware ISO 8601) as the file states it; None: the file
+            states none, and ``start_time`` stays the time of the import.
+        """
+        if not isinstance(origin, Mapping) or not origin.get("format"):
+            raise ValueError(f"origin must be a mapping naming its format, got {origin!r}")
+        with self._lock:
+            self._meta["imported"] = json.loads(json.dumps(dict(origin)))
+            if start_time is not None:
+                self._meta["start_time"] = str(start_time)
+            self._meta["start_time_source"] = "the imported file" if start_time is not None else "time of import"
             self._meta_dirty = True
 
     def set_mains(self, mains_hz: float | None, *, source: str) -> None:
