@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -197,6 +197,10 @@ class SegmentAnalysis:
     fatigue: tuple = ()
     """``(side, FatigueTrend)`` of each glute over the reps of the segment
     (`glutesignal.fatigue`): median-frequency and amplitude trends, left then right."""
+    quality_history: tuple = ()
+    """``(t_s, tuple of ChannelQuality)``: every grading the live view made, at the
+    segment time (s) of the newest sample it graded, in time order. What the live view
+    showed at time t is the last entry at or before t."""
 
     @property
     def duration_s(self) -> float:
@@ -290,7 +294,8 @@ def _merge_quality(history: list[tuple[ChannelQuality, ...]], n_channels: int) -
 
 
 def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[ExercisePlan] = None,
-                    mains_hz: Optional[float] = None) -> SegmentAnalysis:
+                    mains_hz: Optional[float] = None,
+                    progress: Optional[Callable[[int], None]] = None) -> SegmentAnalysis:
     """Feed one segment of a recording through a `LiveProcessor`, as it arrived live.
 
     EMG blocks go in at the live blocks' boundaries (each valid run split at the
@@ -309,6 +314,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     mains_hz : float, optional
         Mains frequency, Hz (50 or 60); default: the one stored in ``meta.json``, else
         found in the signal. Only the lines found in the signal are notched, as live.
+    progress : callable, optional
+        Called with the number of EMG samples of each block once it is processed (a
+        progress bar's ``update``).
 
     Returns
     -------
@@ -356,6 +364,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     next_imu = 0
     t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
+    history_t_s: list[float] = []
     for a, b in _blocks(emg, 40):
         while next_imu < len(imu_blocks) and t_imu[imu_blocks[next_imu][0]] < b / fs:
             i0, i1 = imu_blocks[next_imu]
@@ -369,6 +378,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         proc.update_quality()
         if proc.state.stats.quality is not before and proc.state.stats.quality:
             history.append(proc.state.stats.quality)
+            history_t_s.append(b / fs)
+        if progress is not None:
+            progress(b - a)
     for i0, i1 in imu_blocks[next_imu:]:
         proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
         pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
@@ -382,7 +394,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     reps = _rep_results(stats, fs, envelope, pelvis_grid, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan, mains_source,
-                           _fatigue(conditioned, fs, reps, names))
+                           _fatigue(conditioned, fs, reps, names), tuple(zip(history_t_s, history)))
 
 
 def _fatigue(conditioned: np.ndarray, fs: float, reps, names) -> tuple[tuple[str, FatigueTrend], ...]:
@@ -421,8 +433,8 @@ def _rep_results(stats: LiveStats, fs, envelope, pelvis, ifs) -> tuple[RepResult
     return tuple(out)
 
 
-def analyse(rec: Recording, *, exercise: Optional[str] = None,
-            mains_hz: Optional[float] = None) -> tuple[SegmentAnalysis, ...]:
+def analyse(rec: Recording, *, exercise: Optional[str] = None, mains_hz: Optional[float] = None,
+            progress: Optional[Callable[[int], None]] = None) -> tuple[SegmentAnalysis, ...]:
     """Every segment of a recording through the live pipeline (see `analyse_segment`).
 
     Parameters
@@ -432,6 +444,8 @@ def analyse(rec: Recording, *, exercise: Optional[str] = None,
         Passed to `exercise_plan`.
     mains_hz : float, optional
         Mains frequency, Hz; default: stored in the recording, else found in the signal.
+    progress : callable, optional
+        Passed to `analyse_segment`.
 
     Returns
     -------
@@ -439,4 +453,5 @@ def analyse(rec: Recording, *, exercise: Optional[str] = None,
         One per EMG segment (empty when the recording holds no EMG).
     """
     plan = exercise_plan(rec, exercise)
-    return tuple(analyse_segment(rec, k, plan=plan, mains_hz=mains_hz) for k in range(len(rec.emg)))
+    return tuple(analyse_segment(rec, k, plan=plan, mains_hz=mains_hz, progress=progress)
+                 for k in range(len(rec.emg)))
