@@ -432,6 +432,7 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
     names = analysis.channel_names
     emg = rec.emg[analysis.segment]
     cues = _named_cues(analysis, rec)
+    holds = [c for c in analysis.plan.squeeze_cues if c.name == "reference" and c.start_s < analysis.duration_s]
 
     def draw(fig, rect):
         fh = fig.get_size_inches()[1] * rect[3]
@@ -448,6 +449,8 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
             ax.axvspan(r.start_s, r.start_s + r.duration_s, color="0.6", alpha=0.25, lw=0)
             ax.text(r.start_s + 0.5 * r.duration_s, 1.01, str(r.index), transform=ax.get_xaxis_transform(),
                     ha="center", va="bottom", fontsize=6.5)
+        for cue in holds:
+            ax.axvspan(cue.start_s, min(cue.end_s, analysis.duration_s), color="green", alpha=0.1, lw=0)
         for cue in cues:
             ax.axvline(cue.start_s, color="green", lw=0.8, ls="--")
             ax.text(cue.start_s, 1.01, f" {_CUE_LABEL.get(cue.side, cue.side)}", transform=ax.get_xaxis_transform(),
@@ -595,7 +598,9 @@ def _mvc_blocks(analysis: SegmentAnalysis) -> list:
                 words.append(f"the {side} is {where} it")
             else:
                 words.append(f"the {side} is {'above' if m > g.low_pct else 'below'} it")
-        text += (f" Published for healthy adults: {g.describe()}; {' and '.join(words)}. A guide, not a "
+        where_both = {w.split(" is ")[1] for w in words}
+        said = f"both are {where_both.pop()}" if len(where_both) == 1 else " and ".join(words)
+        text += (f" Published for healthy adults: {g.describe()}; {said}. A guide, not a "
                  "norm: the studies' windows and reference tests differ from these.")
     else:
         text += " No published typical range is used for this exercise."
@@ -707,6 +712,8 @@ def report_blocks(rec: Recording, analysis: SegmentAnalysis, n_segments: int = 1
         out.append(Heading("Session"))
         out.append(Paragraph("Glute envelopes (100 ms RMS). Grey: reps (numbered above); dashed green: squeeze "
                              "cues that were given (R right, L left, both); hatched: gaps in the signal."
+                             + (" Light green: the calibration's reference holds."
+                                if any(c.name == "reference" for c in analysis.plan.squeeze_cues) else "")
                              + (" Below: the pelvis angles." if analysis.pelvis_deg is not None else "")))
         out.append(_session_plot(rec, analysis))
     out.append(Heading("Left/right"))
