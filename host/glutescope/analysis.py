@@ -180,7 +180,7 @@ class SegmentAnalysis:
     imu_fs_hz: float
     """IMU rate, Hz (0 without IMU)."""
     envelope_uV: np.ndarray
-    """100 ms RMS envelope of the conditioned EMG, µV, (n_channels, n_samples); NaN in gaps."""
+    """100 ms RMS envelope of the conditioned EMG, µV, float32 (n_channels, n_samples); NaN in gaps."""
     pelvis_deg: Optional[np.ndarray]
     """Pelvis tilt, obliquity, rotation, degrees, (3, n_imu); NaN in gaps; None without IMU."""
     stats: LiveStats
@@ -352,9 +352,10 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
                          single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration,
                          reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES, adc=adc_scale(info))
-    emg_uV = codes_to_uV(emg.samples, info)
-    envelope = np.full(emg_uV.shape, np.nan)
-    conditioned = np.full(emg_uV.shape, np.nan)
+    # Scaled block by block, and the per-sample results kept in float32 (7 digits of a µV
+    # figure): a day-long segment would otherwise hold three float64 copies of its EMG.
+    envelope = np.full(emg.samples.shape, np.nan, dtype=np.float32)
+    conditioned = np.full(emg.samples.shape, np.nan, dtype=np.float32)
     pelvis = None
     imu_blocks: list[tuple[int, int]] = []
     if imu is not None:
@@ -371,7 +372,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
             proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
             pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
             next_imu += 1
-        proc.push_emg(a, emg_uV[:, a:b])
+        proc.push_emg(a, codes_to_uV(emg.samples[:, a:b], info))
         envelope[:, a:b] = proc.state.envelope.latest(b - a)
         conditioned[:, a:b] = proc.state.emg.latest(b - a)
         before = proc.state.stats.quality
@@ -421,8 +422,14 @@ def _rep_results(stats: LiveStats, fs, envelope, pelvis, ifs) -> tuple[RepResult
         end = start + c.duration_s
         drop = None
         if pelvis is not None:
-            # The hip drop as glutesignal.scores.bridge_reps defines it, over this rep.
-            drop = bridge_reps(np.nan_to_num(envelope), fs, [_Interval(start, end)], obliquity_deg=pelvis[1],
+            # The hip drop as glutesignal.scores.bridge_reps defines it, over this rep: given only
+            # the rep's stretch, from a whole IMU sample before it (so its indices round as over
+            # the whole), never a copy of the session (the EMG plays no part in the drop).
+            j0 = max(int(round(start * ifs)) - 1, 0)
+            t0 = j0 / ifs
+            obl = pelvis[1][j0:int(round(end * ifs)) + 2]
+            drop = bridge_reps(np.zeros((envelope.shape[0], int(round((end - t0) * fs)) + 2)), fs,
+                               [_Interval(start - t0, end - t0)], obliquity_deg=obl,
                                imu_fs_hz=ifs)[0].hip_drop_deg
             if drop is not None and not np.isfinite(drop):
                 drop = None
