@@ -412,6 +412,20 @@ def _legend_above(fig, ax, handles, labels, gap_in: float = 0.16) -> None:
                columnspacing=1.2)
 
 
+def _gap_spans(rec: Recording, analysis: SegmentAnalysis, join_s: float) -> list[tuple[float, float]]:
+    """The segment's gaps as (start, end) in s, those closer than ``join_s`` drawn as one
+    (thousands of short gaps in a long session are one hatched stretch at a page's width)."""
+    fs = analysis.emg_fs_hz
+    spans: list[tuple[float, float]] = []
+    for g in rec.emg[analysis.segment].gaps:
+        a, b = g.first_sample / fs, (g.first_sample + g.n_samples) / fs
+        if spans and a - spans[-1][1] < join_s:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return spans
+
+
 def _named_cues(analysis: SegmentAnalysis, rec: Recording):
     """Squeeze cues that happened: given inside the recorded EMG, not inside a gap."""
     fs = analysis.emg_fs_hz
@@ -430,7 +444,6 @@ def _named_cues(analysis: SegmentAnalysis, rec: Recording):
 def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
     has_imu = analysis.pelvis_deg is not None
     names = analysis.channel_names
-    emg = rec.emg[analysis.segment]
     cues = _named_cues(analysis, rec)
     holds = [c for c in analysis.plan.squeeze_cues if c.name == "reference" and c.start_s < analysis.duration_s]
 
@@ -455,9 +468,8 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
             ax.axvline(cue.start_s, color="green", lw=0.8, ls="--")
             ax.text(cue.start_s, 1.01, f" {_CUE_LABEL.get(cue.side, cue.side)}", transform=ax.get_xaxis_transform(),
                     fontsize=6.5, color="green", va="bottom", ha="left")
-        for g in emg.gaps:
-            ax.axvspan(g.first_sample / analysis.emg_fs_hz, (g.first_sample + g.n_samples) / analysis.emg_fs_hz,
-                       color="black", alpha=0.15, hatch="///", lw=0)
+        for a, b in _gap_spans(rec, analysis, analysis.duration_s / 1000):
+            ax.axvspan(a, b, color="black", alpha=0.15, hatch="///", lw=0)
         ax.set_ylabel("envelope (µV)")
         ax.set_xlim(0, analysis.duration_s)
         ax.set_ylim(bottom=0)
@@ -486,7 +498,6 @@ def _timeline_plot(rec: Recording, analysis: SegmentAnalysis, block_s: float) ->
     names = analysis.channel_names
     hours = analysis.duration_s > 3 * 3600
     unit, scale = ("h", 3600.0) if hours else ("min", 60.0)
-    emg = rec.emg[analysis.segment]
 
     def draw(fig, rect):
         fh = fig.get_size_inches()[1] * rect[3]
@@ -497,10 +508,8 @@ def _timeline_plot(rec: Recording, analysis: SegmentAnalysis, block_s: float) ->
             color = _LEFT if name == "glute_max_left" else _RIGHT if name == "glute_max_right" else None
             (line,) = ax.plot(t / scale, env[ch], color=color, lw=0.8)
             handles.append(line)
-        for g in emg.gaps:
-            ax.axvspan(g.first_sample / analysis.emg_fs_hz / scale,
-                       (g.first_sample + g.n_samples) / analysis.emg_fs_hz / scale,
-                       color="black", alpha=0.15, hatch="///", lw=0)
+        for a, b in _gap_spans(rec, analysis, analysis.duration_s / 1000):
+            ax.axvspan(a / scale, b / scale, color="black", alpha=0.15, hatch="///", lw=0)
         ax.set_ylabel(f"mean envelope\nper {TIMELINE_BIN_S:g} s (µV)")
         ax.set_xlim(0, analysis.duration_s / scale)
         ax.set_ylim(bottom=0)
