@@ -363,3 +363,60 @@ def test_report_cli_writes_html_by_extension_and_refuses_other_suffixes(calibrat
     status, _, err = run_cli("report", calibrated, "--html", tmp_path / "r.txt")
     assert status == ExitStatus.USAGE and ".html" in err and err.count("\n") == 1
 
+
+
+def _live_quality_grades(rec, block: int) -> list[tuple[str, ...]]:
+    """The grades a live processor shows, fed the recording in fixed blocks (not the
+    recorded ones) and asked to grade after each, as the live window's timer does."""
+    from glutescope.analysis import channel_names, exercise_plan
+    from glutescope.live import LiveProcessor, adc_scale
+    from glutescope.mains import recorded_mains_hz
+    from glutescope.protocol import codes_to_uV
+
+    info = rec.device_info
+    plan = exercise_plan(rec)
+    proc = LiveProcessor(channel_names(rec), info.emg_fs_hz, 0.0, mains_hz=recorded_mains_hz(rec.meta),
+                         squeeze_cues=plan.squeeze_cues, adc=adc_scale(info))
+    emg = codes_to_uV(rec.emg[0].samples, info)
+    shown, last = [], None
+    for a in range(0, emg.shape[1], block):
+        proc.push_emg(a, emg[:, a:a + block])
+        proc.update_quality()
+        if proc.state.stats.quality and proc.state.stats.quality is not last:
+            last = proc.state.stats.quality
+            shown.append(tuple(q.grade for q in last))
+    return shown
+
+
+def test_report_quality_agrees_with_what_the_live_view_showed(outputs, calibrated):
+    """The PDF used to headline the worst 2-s grading of the session (left FAIR) while
+    the live view and replay showed good: the report now gives the live gradings' counts,
+    most common first, and the grade shown at the end."""
+    pdf, _ = outputs
+    text = " ".join(" ".join(w[4] for w in p) for p in pdf_words(pdf))
+    rec = load(calibrated)
+    shown = _live_quality_grades(rec, 100)
+    for ch, name in enumerate(("glute max left", "glute max right")):
+        grades = [s[ch] for s in shown]
+        most = max(set(grades), key=grades.count)
+        assert re.search(rf"{name}: {most} in \d+", text), name
+        assert re.search(rf"{name}: .*?shown live at the end: {grades[-1]}", text), name
+        assert f"{name}: FAIR" not in text and f"{name}: POOR" not in text
+
+
+def test_weaker_side_is_named_only_when_the_interval_clears_the_band(calibrated):
+    from glutescope.report import weaker_side_sentence
+
+    (analysis,) = analyse(load(calibrated))
+    st = analysis.stats
+    assert st.si_normalised and st.si_consistent and st.louder_side == "right"
+    assert weaker_side_sentence(analysis).startswith("The left glute is weaker")
+    reaching = dataclasses.replace(analysis, stats=dataclasses.replace(st, ci_low_pct=4.0, si_consistent=False))
+    assert weaker_side_sentence(reaching).startswith("No clear difference between the glutes")
+    inside = dataclasses.replace(analysis, stats=dataclasses.replace(st, si_pct=4.0, louder_side="none",
+                                                                     asymmetry_band="no clear difference",
+                                                                     ci_low_pct=-2.0, ci_high_pct=10.0,
+                                                                     si_consistent=False))
+    assert weaker_side_sentence(inside).startswith("No clear difference between the glutes")
+    raw = dataclasses.replace(analysis, stats=dataclasses.replace(st, si_normalised=False))
+    assert weaker_side_sentence(raw).startswith("Which glute is weaker cannot be told")
