@@ -175,7 +175,8 @@ def score_definitions() -> list[tuple[str, str]]:
                                 "Within one set the 95 % interval over reps describes the rep-to-rep spread, "
                                 "not a test; over several sets (a pause of more than a minute starts a new "
                                 "one) it is taken over the sets' means, since reps of one set are not "
-                                "independent (Matthews et al. 1990). Squeezes of the squeeze test and "
+                                "independent (Matthews et al. 1990); a session over 15 minutes without set "
+                                "breaks is clustered by its time blocks the same way. Squeezes of the squeeze test and "
                                 "calibration holds are never reps."),
         ("%MVC", "Calibrated, each side's mean over a rep above the rest before it, in % of that side's "
                  "reference contraction (a standing glute squeeze, which Contreras et al. 2015 found as "
@@ -222,22 +223,33 @@ def _rep_si(analysis: SegmentAnalysis) -> list[tuple[float, float, float]]:
 
 
 def _set_interval(analysis: SegmentAnalysis):
-    """The interval over sets, or None when the reps form fewer than two sets (or are single-leg)."""
+    """(interval, what a cluster is in words), or (None, "") when the reps are taken one by one.
+
+    Clusters are the sets when the reps form two or more; in a session longer than
+    `LONG_SESSION_S` whose reps run on without a set break, the time blocks of its
+    summary; otherwise (one set of a short session, or single-leg pairs) there is no
+    cluster and the live view's rep-to-rep interval is shown as the spread it is.
+    """
     if analysis.plan.single_leg:
-        return None
+        return None, ""
     reps = _rep_si(analysis)
     if len(reps) < 2:
-        return None
+        return None, ""
     ids = rep_sets([a for a, _, _ in reps], [b for _, b, _ in reps])
-    if ids[-1] < 1:
-        return None
-    return interval_over_sets([si for _, _, si in reps], ids)
+    if ids[-1] >= 1:
+        return interval_over_sets([si for _, _, si in reps], ids), "sets"
+    if analysis.duration_s > LONG_SESSION_S:
+        block_s = block_length_s(analysis.duration_s)
+        blocks = [int(a // block_s) for a, _, _ in reps]
+        if blocks[-1] > blocks[0]:
+            return interval_over_sets([si for _, _, si in reps], blocks), f"{block_s / 60:g}-minute blocks"
+    return None, ""
 
 
 def _verdict_stats(analysis: SegmentAnalysis):
     """The live stats, with the interval over sets in place of the rep-to-rep one when there are sets."""
     st = analysis.stats
-    ci = _set_interval(analysis)
+    ci, _ = _set_interval(analysis)
     if ci is None or st.si_pct is None:
         return st, None
     side = louder_side(ci.si_pct)
@@ -251,15 +263,17 @@ def _verdict_stats(analysis: SegmentAnalysis):
 def symmetry_sentence(analysis: SegmentAnalysis) -> str:
     """The left/right verdict in words (`glutescope.verdicts`): a muscle claim only when calibrated.
 
-    With reps in two or more sets, the SI is the mean of the sets' means and its interval
-    is taken over the sets (`glutescope.summary.interval_over_sets`), as the text says.
+    With reps in two or more sets (or, in a long session without set breaks, in two or
+    more time blocks), the SI is the mean of the clusters' means and its interval is taken
+    over them (`glutescope.summary.interval_over_sets`), as the text says.
     """
     st, ci = _verdict_stats(analysis)
     text = symmetry_verdict(st, single_leg=analysis.plan.single_leg)
     if ci is not None:
-        text = text.replace("rep-to-rep 95 % interval",
-                            f"95 % interval over {ci.n_sets} sets (reps of a set are not independent)")
-        text = text.replace(f"{st.n_reps} reps", f"{ci.n_reps} reps in {ci.n_sets} sets")
+        unit = _set_interval(analysis)[1]
+        why = "reps of a set are not independent" if unit == "sets" else "reps close in time are not independent"
+        text = text.replace("rep-to-rep 95 % interval", f"95 % interval over {ci.n_sets} {unit} ({why})")
+        text = text.replace(f"{st.n_reps} reps", f"{ci.n_reps} reps in {ci.n_sets} {unit}")
     if analysis.stats.calibration_note:
         note = analysis.stats.calibration_note
         text += f" {note[0].upper()}{note[1:]}."

@@ -420,3 +420,26 @@ def test_weaker_side_is_named_only_when_the_interval_clears_the_band(calibrated)
     assert weaker_side_sentence(inside).startswith("No clear difference between the glutes")
     raw = dataclasses.replace(analysis, stats=dataclasses.replace(st, si_normalised=False))
     assert weaker_side_sentence(raw).startswith("Which glute is weaker cannot be told")
+
+
+def test_long_session_without_set_breaks_takes_its_interval_over_time_blocks(calibrated, tmp_path):
+    """400 bridges back to back for 40 minutes (the soak's session): one set, so the
+    interval is taken over the four 10-minute blocks, never over 400 'independent' reps."""
+    rec = load(calibrated)
+    (short,) = analyse(rec)
+    rng = np.random.default_rng(3)
+    base = short.reps[0]
+    reps = tuple(dataclasses.replace(base, index=k + 1, start_s=5.0 + 6.0 * k,
+                                     si_normalised_pct=float(30 + 8 * np.sin(k / 40) + rng.normal(0, 3)))
+                 for k in range(400))
+    n = int(2400 * short.emg_fs_hz)
+    long = dataclasses.replace(short, reps=reps, envelope_uV=np.resize(short.envelope_uV, (2, n)), pelvis_deg=None,
+                               stats=dataclasses.replace(short.stats, n_reps=len(reps)))
+    text = " ".join(symmetry_sentence(long).split())
+    sis = np.array([r.si_normalised_pct for r in reps])
+    means = np.array([sis[[int(r.start_s // 600) == b for r in reps]].mean() for b in range(4)])
+    half = sps.t.ppf(0.975, 3) * means.std(ddof=1) / 2.0
+    assert "95 % interval over 4 10-minute blocks" in text and "400 reps in 4 10-minute blocks" in text
+    assert f"{means.mean() - half:+.1f} to {means.mean() + half:+.1f} %" in text
+    iid = sps.t.ppf(0.975, 399) * sis.std(ddof=1) / np.sqrt(400)
+    assert half > 3 * iid  # what treating the reps as independent would have claimed
