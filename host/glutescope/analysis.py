@@ -23,7 +23,7 @@ from glutescope.mains import recorded_mains_hz
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording, RecordingReader, RecordSource
-from glutesignal.fatigue import FatigueTrend, fatigue_trend
+from glutesignal.fatigue import FatigueTrend, fatigue_trend, trend_of_windows
 from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
 from glutesignal.symmetry import symmetry_index_pct
@@ -352,10 +352,13 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
                          single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration,
                          reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES, adc=adc_scale(info))
-    # Scaled block by block, and the per-sample results kept in float32 (7 digits of a µV
-    # figure): a day-long segment would otherwise hold three float64 copies of its EMG.
+    # Scaled block by block, the envelope kept in float32 (the live ring's own type), and
+    # of the conditioned EMG only each contraction's stretch, taken from the live ring as
+    # the contraction is reported (the fatigue trend reads nothing else): a day-long
+    # segment would otherwise hold three float64 copies of its EMG.
     envelope = np.full(emg.samples.shape, np.nan, dtype=np.float32)
-    conditioned = np.full(emg.samples.shape, np.nan, dtype=np.float32)
+    held: dict[tuple[int, int], Optional[np.ndarray]] = {}
+    n_contractions = 0
     pelvis = None
     imu_blocks: list[tuple[int, int]] = []
     if imu is not None:
@@ -374,7 +377,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
             next_imu += 1
         proc.push_emg(a, codes_to_uV(emg.samples[:, a:b], info))
         envelope[:, a:b] = proc.state.envelope.latest(b - a)
-        conditioned[:, a:b] = proc.state.emg.latest(b - a)
+        if len(proc.state.stats.contractions) != n_contractions:
+            n_contractions = len(proc.state.stats.contractions)
+            _hold_contractions(proc, held, emg.n_samples)
         before = proc.state.stats.quality
         proc.update_quality()
         if proc.state.stats.quality is not before and proc.state.stats.quality:
@@ -385,6 +390,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     for i0, i1 in imu_blocks[next_imu:]:
         proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
         pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
+    _hold_contractions(proc, held, emg.n_samples)
     stats = proc.state.stats
     pelvis_grid = None
     if pelvis is not None:
@@ -395,17 +401,50 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     reps = _rep_results(stats, fs, envelope, pelvis_grid, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan, mains_source,
-                           _fatigue(conditioned, fs, reps, names), tuple(zip(history_t_s, history)))
+                           _fatigue(held, fs, reps, names, emg.n_samples), tuple(zip(history_t_s, history)))
 
 
-def _fatigue(conditioned: np.ndarray, fs: float, reps, names) -> tuple[tuple[str, FatigueTrend], ...]:
-    """Fatigue trend of each glute over the reps (the windows inside them)."""
-    intervals = [(r.start_s, r.start_s + r.duration_s) for r in reps]
+def _span(start_s: float, end_s: float, fs: float, n: int) -> tuple[int, int]:
+    """[first, end) samples of an interval, rounded as `glutesignal.fatigue.fatigue_trend` rounds it."""
+    return max(0, int(round(start_s * fs))), min(n, int(round(end_s * fs)))
+
+
+def _hold_contractions(proc: LiveProcessor, held: dict, n: int) -> None:
+    """Copy each reported contraction's conditioned EMG out of the live ring once it is all in.
+
+    A contraction whose start has already left the ring (longer than the ring, or
+    reported that late) is held as None: its windows are missing from the fatigue trend.
+    """
+    fs = proc.state.emg_fs_hz
+    ring = proc.state.emg
+    for c in proc.state.stats.contractions:
+        key = _span(c.start_s, c.start_s + c.duration_s, fs, n)
+        if key in held or key[1] > proc.next_sample:
+            continue
+        back = proc.next_sample - key[0]
+        held[key] = ring.latest(back)[:, : key[1] - key[0]].copy() if 0 < back <= ring.capacity else None
+
+
+def _fatigue(held: dict, fs: float, reps, names, n: int) -> tuple[tuple[str, FatigueTrend], ...]:
+    """Fatigue trend of each glute over the reps: the windows inside each rep, measured on
+    the rep's own stretch, placed at their times in the segment and fitted together."""
     out = []
     for side in ("left", "right"):
         name = f"glute_max_{side}"
-        if name in names and intervals:
-            out.append((side, fatigue_trend(conditioned[names.index(name)], fs, intervals)))
+        if name not in names or not reps:
+            continue
+        row = names.index(name)
+        t, mdf, rms = [], [], []
+        for r in reps:
+            first, _ = key = _span(r.start_s, r.start_s + r.duration_s, fs, n)
+            x = held.get(key)
+            if x is None:
+                continue
+            tr = fatigue_trend(x[row], fs)
+            t.extend(first / fs + tr.t_s)
+            mdf.extend(tr.mdf_hz)
+            rms.extend(tr.rms_uV)
+        out.append((side, trend_of_windows(t, mdf, rms)))
     return tuple(out)
 
 

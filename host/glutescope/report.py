@@ -558,7 +558,7 @@ def _mvc_plot(analysis: SegmentAnalysis, ranges: Sequence[TypicalRange]) -> Plot
             else:
                 ax.axhline(g.low_pct, color="0.5", lw=1.0, ls=":", zorder=0)
             # Labelled beside the axes, never over the points.
-            ax.text(1.02, 0.5 * (g.low_pct + g.high_pct) / top, f"published\n{g.exercise}:\n"
+            ax.text(1.02, 0.5 * (g.low_pct + g.high_pct) / top, f"published\n{g.exercise},\n{g.muscle}:\n"
                     f"{g.low_pct:g}" + ("" if g.high_pct == g.low_pct else f"-{g.high_pct:g}") + " %MVIC",
                     transform=ax.transAxes, fontsize=6.5, va="center", ha="left", color="0.3")
         ax.set_ylim(0, top)
@@ -653,9 +653,7 @@ def _rep_table(analysis: SegmentAnalysis) -> Table:
         row = [str(r.index), f"{r.start_s:.1f}", f"{r.duration_s:.1f}", f"{r.mean_uV[0]:.1f}",
                f"{r.mean_uV[1]:.1f}", f"{r.peak_uV[0]:.1f}", f"{r.peak_uV[1]:.1f}"]
         if calibrated:
-            row += ["-" if r.mean_pct_ref is None else f"{v:.0f}" for v in (r.mean_pct_ref or (0, 0))] \
-                if r.mean_pct_ref is not None else ["-", "-"]
-        if calibrated:
+            row += [f"{v:.0f}" for v in r.mean_pct_ref] if r.mean_pct_ref is not None else ["-", "-"]
             si = "-" if r.si_normalised_pct is None else f"{r.si_normalised_pct:+.1f}"
             higher = louder_side(r.si_normalised_pct) if r.si_normalised_pct is not None else "-"
         else:
@@ -957,7 +955,8 @@ def write_report(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path
         info["Creator"] = "glutescope"
         flow = _PdfFlow(pdf, _footer(rec, created))
         for blocks in _segments_blocks(rec, analyses, progress):
-            flow.fig is not None and flow._new_page()
+            if flow.fig is not None:
+                flow._new_page()  # each segment from a new page
             for block in blocks:
                 flow.add(block)
         flow.close()
