@@ -32,6 +32,10 @@ __all__ = ["ExercisePlan", "imu_times_s", "RepResult", "ChannelQualitySummary", 
            "exercise_plan", "analyse_segment", "analyse"]
 
 _GRADES = ("good", "fair", "poor")
+ENVELOPE_BIN_S = 0.02
+"""Bin of `SegmentAnalysis.envelope_max_uV`, s (50 per second: a page's width of a short session)."""
+ENVELOPE_MEAN_BIN_S = 1.0
+"""Bin of `SegmentAnalysis.envelope_mean_uV`, s."""
 
 
 @dataclass(frozen=True)
@@ -179,8 +183,11 @@ class SegmentAnalysis:
     """EMG rate, Hz."""
     imu_fs_hz: float
     """IMU rate, Hz (0 without IMU)."""
-    envelope_uV: np.ndarray
-    """100 ms RMS envelope of the conditioned EMG, µV, float32 (n_channels, n_samples); NaN in gaps."""
+    envelope_max_uV: np.ndarray
+    """Largest value of the 100 ms RMS envelope of the conditioned EMG in each bin of
+    `ENVELOPE_BIN_S` (``round(ENVELOPE_BIN_S * emg_fs_hz)`` samples, from the segment's
+    first), µV, float32 (n_channels, n_bins); NaN where a bin is all gap. The envelope is
+    not kept sample by sample: a day would hold its whole length."""
     pelvis_deg: Optional[np.ndarray]
     """Pelvis tilt, obliquity, rotation, degrees, (3, n_imu); NaN in gaps; None without IMU."""
     stats: LiveStats
@@ -197,6 +204,11 @@ class SegmentAnalysis:
     fatigue: tuple = ()
     """``(side, FatigueTrend)`` of each glute over the reps of the segment
     (`glutesignal.fatigue`): median-frequency and amplitude trends, left then right."""
+    envelope_mean_uV: Optional[np.ndarray] = None
+    """Mean envelope in each bin of `ENVELOPE_MEAN_BIN_S` (over its gap-free samples), µV,
+    float32 (n_channels, n_bins); NaN where a bin is all gap."""
+    n_samples: int = 0
+    """EMG samples of the segment, gaps included."""
     quality_history: tuple = ()
     """``(t_s, tuple of ChannelQuality)``: every grading the live view made, at the
     segment time (s) of the newest sample it graded, in time order. What the live view
@@ -205,7 +217,7 @@ class SegmentAnalysis:
     @property
     def duration_s(self) -> float:
         """Span of the EMG stream, s."""
-        return self.envelope_uV.shape[1] / self.emg_fs_hz
+        return self.n_samples / self.emg_fs_hz
 
 
 def channel_names(rec: Recording) -> tuple[str, ...]:
@@ -356,7 +368,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     # of the conditioned EMG only each contraction's stretch, taken from the live ring as
     # the contraction is reported (the fatigue trend reads nothing else): a day-long
     # segment would otherwise hold three float64 copies of its EMG.
-    envelope = np.full(emg.samples.shape, np.nan, dtype=np.float32)
+    env_max = _Binned(len(names), emg.n_samples, ENVELOPE_BIN_S * fs, "max")
+    env_mean = _Binned(len(names), emg.n_samples, ENVELOPE_MEAN_BIN_S * fs, "mean")
     held: dict[tuple[int, int], Optional[np.ndarray]] = {}
     n_contractions = 0
     pelvis = None
@@ -376,7 +389,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
             pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
             next_imu += 1
         proc.push_emg(a, codes_to_uV(emg.samples[:, a:b], info))
-        envelope[:, a:b] = proc.state.envelope.latest(b - a)
+        latest = proc.state.envelope.latest(b - a)
+        env_max.add(a, latest)
+        env_mean.add(a, latest)
         if len(proc.state.stats.contractions) != n_contractions:
             n_contractions = len(proc.state.stats.contractions)
             _hold_contractions(proc, held, emg.n_samples)
@@ -398,10 +413,45 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         # force at each point of that grid on the EMG's clock.
         k = np.searchsorted(t_imu, np.arange(pelvis.shape[1]) / ifs + 1e-9, side="right") - 1
         pelvis_grid = np.where(k >= 0, pelvis[:, k.clip(0)], np.nan)
-    reps = _rep_results(stats, fs, envelope, pelvis_grid, ifs)
-    return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
+    reps = _rep_results(stats, fs, len(names), pelvis_grid, ifs)
+    return SegmentAnalysis(segment, names, fs, ifs, env_max.result(), pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan, mains_source,
-                           _fatigue(held, fs, reps, names, emg.n_samples), tuple(zip(history_t_s, history)))
+                           _fatigue(held, fs, reps, names, emg.n_samples), env_mean.result(), emg.n_samples,
+                           tuple(zip(history_t_s, history)))
+
+
+class _Binned:
+    """The maximum (or mean) of each bin of ``bin_samples`` samples, fed block by block."""
+
+    def __init__(self, n_channels: int, n: int, bin_samples: float, how: str) -> None:
+        self.k = max(1, int(round(bin_samples)))
+        n_bins = -(-n // self.k)
+        self.how = how
+        if how == "max":
+            self.acc = np.full((n_channels, n_bins), np.nan, dtype=np.float32)
+        else:
+            self.acc = np.zeros((n_channels, n_bins))
+            self.count = np.zeros((n_channels, n_bins), dtype=np.int64)
+
+    def add(self, first: int, x: np.ndarray) -> None:
+        m = x.shape[1]
+        if m == 0:
+            return
+        lead = (-first) % self.k
+        starts = np.r_[0, np.arange(lead if lead else self.k, m, self.k)]
+        bins = (first + starts) // self.k
+        if self.how == "max":
+            self.acc[:, bins] = np.fmax(self.acc[:, bins], np.fmax.reduceat(x, starts, axis=1))
+        else:
+            ok = np.isfinite(x)
+            self.acc[:, bins] += np.add.reduceat(np.where(ok, x, 0.0), starts, axis=1)
+            self.count[:, bins] += np.add.reduceat(ok, starts, axis=1)
+
+    def result(self) -> np.ndarray:
+        if self.how == "max":
+            return self.acc
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.acc / np.maximum(self.count, 1), np.nan).astype(np.float32)
 
 
 def _span(start_s: float, end_s: float, fs: float, n: int) -> tuple[int, int]:
@@ -454,7 +504,7 @@ class _Interval:
     end_s: float
 
 
-def _rep_results(stats: LiveStats, fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
+def _rep_results(stats: LiveStats, fs, n_channels: int, pelvis, ifs) -> tuple[RepResult, ...]:
     out = []
     for i, (c, side, rest) in enumerate(zip(stats.contractions, stats.rep_sides, stats.rep_rest_uV), 1):
         start = c.start_s  # on the stream clock: the tracker is told of every gap
@@ -467,7 +517,7 @@ def _rep_results(stats: LiveStats, fs, envelope, pelvis, ifs) -> tuple[RepResult
             j0 = max(int(round(start * ifs)) - 1, 0)
             t0 = j0 / ifs
             obl = pelvis[1][j0:int(round(end * ifs)) + 2]
-            drop = bridge_reps(np.zeros((envelope.shape[0], int(round((end - t0) * fs)) + 2)), fs,
+            drop = bridge_reps(np.zeros((n_channels, int(round((end - t0) * fs)) + 2)), fs,
                                [_Interval(start - t0, end - t0)], obliquity_deg=obl,
                                imu_fs_hz=ifs)[0].hip_drop_deg
             if drop is not None and not np.isfinite(drop):

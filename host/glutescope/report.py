@@ -47,7 +47,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis
+from glutescope.analysis import ENVELOPE_BIN_S, ENVELOPE_MEAN_BIN_S, SegmentAnalysis
 from glutescope.export import start_datetime
 from glutescope.recording import Recording
 from glutescope.summary import LONG_SESSION_S, block_length_s, interval_over_sets, rep_sets
@@ -68,8 +68,6 @@ MARGIN_IN = 15.0 / 25.4
 FOOTER_Y_IN = 10.0 / 25.4
 """Baseline of the footer above the page's bottom edge (inside the bottom margin)."""
 CONTENT_W_IN = A4_IN[0] - 2 * MARGIN_IN
-PLOT_RATE_HZ = 50.0
-"""Envelope points per second drawn for a short session (the maximum of each bin, so peaks stay visible)."""
 TIMELINE_BIN_S = 60.0
 """Bin of a long session's timeline, s."""
 _LEFT, _RIGHT = "#1f77b4", "#d62728"
@@ -393,20 +391,19 @@ def quality_lines(analysis: SegmentAnalysis) -> list[str]:
 
 # --------------------------------------------------------------------------- plots
 
-def _binned(x: np.ndarray, fs_hz: float, rate_hz: float, how: str = "max") -> tuple[np.ndarray, np.ndarray]:
-    """Max (or mean) of each bin (NaN where the bin is all missing), and the bin centres, s."""
-    k = max(1, int(round(fs_hz / rate_hz)))
-    n = x.shape[-1] // k
-    bins = x[..., : n * k].reshape(*x.shape[:-1], n, k)
-    with np.errstate(all="ignore"):
-        finite = np.isfinite(bins).any(axis=-1)
-        if how == "max":
-            val = np.nanmax(np.where(np.isfinite(bins), bins, -np.inf), axis=-1)
-        else:
-            val = np.nansum(np.where(np.isfinite(bins), bins, 0.0), axis=-1) / np.maximum(
-                np.isfinite(bins).sum(axis=-1), 1)
-        out = np.where(finite, val, np.nan)
-    return (np.arange(n) + 0.5) * k / fs_hz, out
+def _minute_means(analysis: SegmentAnalysis) -> tuple[np.ndarray, np.ndarray]:
+    """Mean envelope per `TIMELINE_BIN_S` (the mean of its 1-s means, NaN where all are
+    gap), and the bin centres, s."""
+    per_s = analysis.envelope_mean_uV
+    k = max(1, int(round(TIMELINE_BIN_S / ENVELOPE_MEAN_BIN_S)))
+    n = -(-per_s.shape[1] // k)
+    padded = np.full((per_s.shape[0], n * k), np.nan, dtype=np.float32)
+    padded[:, : per_s.shape[1]] = per_s
+    bins = padded.reshape(per_s.shape[0], n, k)
+    ok = np.isfinite(bins)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(ok.any(axis=-1), np.where(ok, bins, 0).sum(axis=-1) / np.maximum(ok.sum(axis=-1), 1), np.nan)
+    return (np.arange(n) + 0.5) * k * ENVELOPE_MEAN_BIN_S, mean
 
 
 def _axes(fig, rect, left_in: float, bottom_in: float, right_in: float, top_in: float):
@@ -465,7 +462,9 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
         fh = fig.get_size_inches()[1] * rect[3]
         env_h = fh - 0.42 - (2.15 if has_imu else 0.75)
         ax = _axes(fig, rect, 0.6, fh - 0.42 - env_h, 0.05, 0.42)
-        t, env = _binned(analysis.envelope_uV, analysis.emg_fs_hz, PLOT_RATE_HZ)
+        env = analysis.envelope_max_uV
+        k = max(1, int(round(ENVELOPE_BIN_S * analysis.emg_fs_hz)))
+        t = (np.arange(env.shape[1]) + 0.5) * k / analysis.emg_fs_hz
         handles, labels = [], []
         for ch, name in enumerate(names):
             color = _LEFT if name == "glute_max_left" else _RIGHT if name == "glute_max_right" else None
@@ -516,7 +515,7 @@ def _timeline_plot(rec: Recording, analysis: SegmentAnalysis, block_s: float) ->
     def draw(fig, rect):
         fh = fig.get_size_inches()[1] * rect[3]
         ax = _axes(fig, rect, 0.6, fh - 0.3 - 1.9, 0.05, 0.3)
-        t, env = _binned(analysis.envelope_uV, analysis.emg_fs_hz, 1.0 / TIMELINE_BIN_S, how="mean")
+        t, env = _minute_means(analysis)
         handles = []
         for ch, name in enumerate(names):
             color = _LEFT if name == "glute_max_left" else _RIGHT if name == "glute_max_right" else None

@@ -215,6 +215,19 @@ def test_report_states_the_body_models_truth(outputs, calibrated):
     assert "uV" not in text and "µV" in text
 
 
+def _lengthened(analysis, duration_s: float):
+    """The analysis cut to, or repeated up to, ``duration_s`` of envelope."""
+    from glutescope.analysis import ENVELOPE_BIN_S, ENVELOPE_MEAN_BIN_S
+
+    def fit(x, bin_s):
+        n = int(np.ceil(duration_s / bin_s))
+        return x[:, :n] if n <= x.shape[1] else np.resize(x, (x.shape[0], n))
+
+    return dataclasses.replace(analysis, n_samples=int(round(duration_s * analysis.emg_fs_hz)),
+                               envelope_max_uV=fit(analysis.envelope_max_uV, ENVELOPE_BIN_S),
+                               envelope_mean_uV=fit(analysis.envelope_mean_uV, ENVELOPE_MEAN_BIN_S))
+
+
 def test_report_names_only_cues_that_were_given(calibrated):
     from matplotlib.figure import Figure
 
@@ -223,7 +236,7 @@ def test_report_names_only_cues_that_were_given(calibrated):
     cues = [c for c in analysis.plan.squeeze_cues if c.name == "squeeze"]
     # The session cut between the squeeze test's first and last cue: the later ones never happened.
     cut_s = 0.5 * (cues[1].start_s + cues[2].start_s)
-    cut = dataclasses.replace(analysis, envelope_uV=analysis.envelope_uV[:, : int(cut_s * analysis.emg_fs_hz)])
+    cut = _lengthened(analysis, cut_s)
     for seg, given in ((analysis, ["R", "L", "both"]), (cut, ["R", "L"])):
         plot = next(b for b in report_blocks(rec, seg) if isinstance(b, Plot))
         fig = Figure(figsize=(7.1, plot.height_in))
@@ -334,8 +347,7 @@ def test_long_session_shows_blocks_and_an_interval_over_sets(calibrated, tmp_pat
     reps = tuple(dataclasses.replace(r, index=k * 5 + r.index, start_s=k * period_s + (r.start_s - first) + 5.0)
                  for k in range(n_sets) for r in short.reps)
     n = int(n_sets * period_s * fs)
-    env = np.resize(short.envelope_uV, (short.envelope_uV.shape[0], n))
-    long = dataclasses.replace(short, reps=reps, envelope_uV=env, pelvis_deg=None,
+    long = dataclasses.replace(_lengthened(short, n / fs), reps=reps, pelvis_deg=None,
                                stats=dataclasses.replace(short.stats, n_reps=len(reps)))
     pdf = write_report(rec, [long], tmp_path / "long.pdf")
     words = pdf_words(pdf)
@@ -433,7 +445,7 @@ def test_long_session_without_set_breaks_takes_its_interval_over_time_blocks(cal
                                      si_normalised_pct=float(30 + 8 * np.sin(k / 40) + rng.normal(0, 3)))
                  for k in range(400))
     n = int(2400 * short.emg_fs_hz)
-    long = dataclasses.replace(short, reps=reps, envelope_uV=np.resize(short.envelope_uV, (2, n)), pelvis_deg=None,
+    long = dataclasses.replace(_lengthened(short, n / short.emg_fs_hz), reps=reps, pelvis_deg=None,
                                stats=dataclasses.replace(short.stats, n_reps=len(reps)))
     text = " ".join(symmetry_sentence(long).split())
     sis = np.array([r.si_normalised_pct for r in reps])
