@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from glutescope.mains import recorded_mains_hz
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording, RecordingReader, RecordSource
-from glutesignal.fatigue import FatigueTrend, fatigue_trend
+from glutesignal.fatigue import FatigueTrend, fatigue_trend, trend_of_windows
 from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
 from glutesignal.symmetry import symmetry_index_pct
@@ -32,6 +32,10 @@ __all__ = ["ExercisePlan", "imu_times_s", "RepResult", "ChannelQualitySummary", 
            "exercise_plan", "analyse_segment", "analyse"]
 
 _GRADES = ("good", "fair", "poor")
+ENVELOPE_BIN_S = 0.02
+"""Bin of `SegmentAnalysis.envelope_max_uV`, s (50 per second: a page's width of a short session)."""
+ENVELOPE_MEAN_BIN_S = 1.0
+"""Bin of `SegmentAnalysis.envelope_mean_uV`, s."""
 
 
 @dataclass(frozen=True)
@@ -179,8 +183,11 @@ class SegmentAnalysis:
     """EMG rate, Hz."""
     imu_fs_hz: float
     """IMU rate, Hz (0 without IMU)."""
-    envelope_uV: np.ndarray
-    """100 ms RMS envelope of the conditioned EMG, µV, (n_channels, n_samples); NaN in gaps."""
+    envelope_max_uV: np.ndarray
+    """Largest value of the 100 ms RMS envelope of the conditioned EMG in each bin of
+    `ENVELOPE_BIN_S` (``round(ENVELOPE_BIN_S * emg_fs_hz)`` samples, from the segment's
+    first), µV, float32 (n_channels, n_bins); NaN where a bin is all gap. The envelope is
+    not kept sample by sample: a day would hold its whole length."""
     pelvis_deg: Optional[np.ndarray]
     """Pelvis tilt, obliquity, rotation, degrees, (3, n_imu); NaN in gaps; None without IMU."""
     stats: LiveStats
@@ -197,11 +204,20 @@ class SegmentAnalysis:
     fatigue: tuple = ()
     """``(side, FatigueTrend)`` of each glute over the reps of the segment
     (`glutesignal.fatigue`): median-frequency and amplitude trends, left then right."""
+    envelope_mean_uV: Optional[np.ndarray] = None
+    """Mean envelope in each bin of `ENVELOPE_MEAN_BIN_S` (over its gap-free samples), µV,
+    float32 (n_channels, n_bins); NaN where a bin is all gap."""
+    n_samples: int = 0
+    """EMG samples of the segment, gaps included."""
+    quality_history: tuple = ()
+    """``(t_s, tuple of ChannelQuality)``: every grading the live view made, at the
+    segment time (s) of the newest sample it graded, in time order. What the live view
+    showed at time t is the last entry at or before t."""
 
     @property
     def duration_s(self) -> float:
         """Span of the EMG stream, s."""
-        return self.envelope_uV.shape[1] / self.emg_fs_hz
+        return self.n_samples / self.emg_fs_hz
 
 
 def channel_names(rec: Recording) -> tuple[str, ...]:
@@ -290,7 +306,8 @@ def _merge_quality(history: list[tuple[ChannelQuality, ...]], n_channels: int) -
 
 
 def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[ExercisePlan] = None,
-                    mains_hz: Optional[float] = None) -> SegmentAnalysis:
+                    mains_hz: Optional[float] = None,
+                    progress: Optional[Callable[[int], None]] = None) -> SegmentAnalysis:
     """Feed one segment of a recording through a `LiveProcessor`, as it arrived live.
 
     EMG blocks go in at the live blocks' boundaries (each valid run split at the
@@ -309,6 +326,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     mains_hz : float, optional
         Mains frequency, Hz (50 or 60); default: the one stored in ``meta.json``, else
         found in the signal. Only the lines found in the signal are notched, as live.
+    progress : callable, optional
+        Called with the number of EMG samples of each block once it is processed (a
+        progress bar's ``update``).
 
     Returns
     -------
@@ -344,9 +364,14 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
                          single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration,
                          reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES, adc=adc_scale(info))
-    emg_uV = codes_to_uV(emg.samples, info)
-    envelope = np.full(emg_uV.shape, np.nan)
-    conditioned = np.full(emg_uV.shape, np.nan)
+    # Scaled block by block, the envelope kept in float32 (the live ring's own type), and
+    # of the conditioned EMG only each contraction's stretch, taken from the live ring as
+    # the contraction is reported (the fatigue trend reads nothing else): a day-long
+    # segment would otherwise hold three float64 copies of its EMG.
+    env_max = _Binned(len(names), emg.n_samples, ENVELOPE_BIN_S * fs, "max")
+    env_mean = _Binned(len(names), emg.n_samples, ENVELOPE_MEAN_BIN_S * fs, "mean")
+    held: dict[tuple[int, int], Optional[np.ndarray]] = {}
+    n_contractions = 0
     pelvis = None
     imu_blocks: list[tuple[int, int]] = []
     if imu is not None:
@@ -356,22 +381,31 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     next_imu = 0
     t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
+    history_t_s: list[float] = []
     for a, b in _blocks(emg, 40):
         while next_imu < len(imu_blocks) and t_imu[imu_blocks[next_imu][0]] < b / fs:
             i0, i1 = imu_blocks[next_imu]
             proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
             pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
             next_imu += 1
-        proc.push_emg(a, emg_uV[:, a:b])
-        envelope[:, a:b] = proc.state.envelope.latest(b - a)
-        conditioned[:, a:b] = proc.state.emg.latest(b - a)
+        proc.push_emg(a, codes_to_uV(emg.samples[:, a:b], info))
+        latest = proc.state.envelope.latest(b - a)
+        env_max.add(a, latest)
+        env_mean.add(a, latest)
+        if len(proc.state.stats.contractions) != n_contractions:
+            n_contractions = len(proc.state.stats.contractions)
+            _hold_contractions(proc, held, emg.n_samples)
         before = proc.state.stats.quality
         proc.update_quality()
         if proc.state.stats.quality is not before and proc.state.stats.quality:
             history.append(proc.state.stats.quality)
+            history_t_s.append(b / fs)
+        if progress is not None:
+            progress(b - a)
     for i0, i1 in imu_blocks[next_imu:]:
         proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
         pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
+    _hold_contractions(proc, held, emg.n_samples)
     stats = proc.state.stats
     pelvis_grid = None
     if pelvis is not None:
@@ -379,20 +413,88 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         # force at each point of that grid on the EMG's clock.
         k = np.searchsorted(t_imu, np.arange(pelvis.shape[1]) / ifs + 1e-9, side="right") - 1
         pelvis_grid = np.where(k >= 0, pelvis[:, k.clip(0)], np.nan)
-    reps = _rep_results(stats, fs, envelope, pelvis_grid, ifs)
-    return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
+    reps = _rep_results(stats, fs, len(names), pelvis_grid, ifs)
+    return SegmentAnalysis(segment, names, fs, ifs, env_max.result(), pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan, mains_source,
-                           _fatigue(conditioned, fs, reps, names))
+                           _fatigue(held, fs, reps, names, emg.n_samples), env_mean.result(), emg.n_samples,
+                           tuple(zip(history_t_s, history)))
 
 
-def _fatigue(conditioned: np.ndarray, fs: float, reps, names) -> tuple[tuple[str, FatigueTrend], ...]:
-    """Fatigue trend of each glute over the reps (the windows inside them)."""
-    intervals = [(r.start_s, r.start_s + r.duration_s) for r in reps]
+class _Binned:
+    """The maximum (or mean) of each bin of ``bin_samples`` samples, fed block by block."""
+
+    def __init__(self, n_channels: int, n: int, bin_samples: float, how: str) -> None:
+        self.k = max(1, int(round(bin_samples)))
+        n_bins = -(-n // self.k)
+        self.how = how
+        if how == "max":
+            self.acc = np.full((n_channels, n_bins), np.nan, dtype=np.float32)
+        else:
+            self.acc = np.zeros((n_channels, n_bins))
+            self.count = np.zeros((n_channels, n_bins), dtype=np.int64)
+
+    def add(self, first: int, x: np.ndarray) -> None:
+        m = x.shape[1]
+        if m == 0:
+            return
+        lead = (-first) % self.k
+        starts = np.r_[0, np.arange(lead if lead else self.k, m, self.k)]
+        bins = (first + starts) // self.k
+        if self.how == "max":
+            self.acc[:, bins] = np.fmax(self.acc[:, bins], np.fmax.reduceat(x, starts, axis=1))
+        else:
+            ok = np.isfinite(x)
+            self.acc[:, bins] += np.add.reduceat(np.where(ok, x, 0.0), starts, axis=1)
+            self.count[:, bins] += np.add.reduceat(ok, starts, axis=1)
+
+    def result(self) -> np.ndarray:
+        if self.how == "max":
+            return self.acc
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, self.acc / np.maximum(self.count, 1), np.nan).astype(np.float32)
+
+
+def _span(start_s: float, end_s: float, fs: float, n: int) -> tuple[int, int]:
+    """[first, end) samples of an interval, rounded as `glutesignal.fatigue.fatigue_trend` rounds it."""
+    return max(0, int(round(start_s * fs))), min(n, int(round(end_s * fs)))
+
+
+def _hold_contractions(proc: LiveProcessor, held: dict, n: int) -> None:
+    """Copy each reported contraction's conditioned EMG out of the live ring once it is all in.
+
+    A contraction whose start has already left the ring (longer than the ring, or
+    reported that late) is held as None: its windows are missing from the fatigue trend.
+    """
+    fs = proc.state.emg_fs_hz
+    ring = proc.state.emg
+    for c in proc.state.stats.contractions:
+        key = _span(c.start_s, c.start_s + c.duration_s, fs, n)
+        if key in held or key[1] > proc.next_sample:
+            continue
+        back = proc.next_sample - key[0]
+        held[key] = ring.latest(back)[:, : key[1] - key[0]].copy() if 0 < back <= ring.capacity else None
+
+
+def _fatigue(held: dict, fs: float, reps, names, n: int) -> tuple[tuple[str, FatigueTrend], ...]:
+    """Fatigue trend of each glute over the reps: the windows inside each rep, measured on
+    the rep's own stretch, placed at their times in the segment and fitted together."""
     out = []
     for side in ("left", "right"):
         name = f"glute_max_{side}"
-        if name in names and intervals:
-            out.append((side, fatigue_trend(conditioned[names.index(name)], fs, intervals)))
+        if name not in names or not reps:
+            continue
+        row = names.index(name)
+        t, mdf, rms = [], [], []
+        for r in reps:
+            first, _ = key = _span(r.start_s, r.start_s + r.duration_s, fs, n)
+            x = held.get(key)
+            if x is None:
+                continue
+            tr = fatigue_trend(x[row], fs)
+            t.extend(first / fs + tr.t_s)
+            mdf.extend(tr.mdf_hz)
+            rms.extend(tr.rms_uV)
+        out.append((side, trend_of_windows(t, mdf, rms)))
     return tuple(out)
 
 
@@ -402,15 +504,21 @@ class _Interval:
     end_s: float
 
 
-def _rep_results(stats: LiveStats, fs, envelope, pelvis, ifs) -> tuple[RepResult, ...]:
+def _rep_results(stats: LiveStats, fs, n_channels: int, pelvis, ifs) -> tuple[RepResult, ...]:
     out = []
     for i, (c, side, rest) in enumerate(zip(stats.contractions, stats.rep_sides, stats.rep_rest_uV), 1):
         start = c.start_s  # on the stream clock: the tracker is told of every gap
         end = start + c.duration_s
         drop = None
         if pelvis is not None:
-            # The hip drop as glutesignal.scores.bridge_reps defines it, over this rep.
-            drop = bridge_reps(np.nan_to_num(envelope), fs, [_Interval(start, end)], obliquity_deg=pelvis[1],
+            # The hip drop as glutesignal.scores.bridge_reps defines it, over this rep: given only
+            # the rep's stretch, from a whole IMU sample before it (so its indices round as over
+            # the whole), never a copy of the session (the EMG plays no part in the drop).
+            j0 = max(int(round(start * ifs)) - 1, 0)
+            t0 = j0 / ifs
+            obl = pelvis[1][j0:int(round(end * ifs)) + 2]
+            drop = bridge_reps(np.zeros((n_channels, int(round((end - t0) * fs)) + 2)), fs,
+                               [_Interval(start - t0, end - t0)], obliquity_deg=obl,
                                imu_fs_hz=ifs)[0].hip_drop_deg
             if drop is not None and not np.isfinite(drop):
                 drop = None
@@ -421,8 +529,8 @@ def _rep_results(stats: LiveStats, fs, envelope, pelvis, ifs) -> tuple[RepResult
     return tuple(out)
 
 
-def analyse(rec: Recording, *, exercise: Optional[str] = None,
-            mains_hz: Optional[float] = None) -> tuple[SegmentAnalysis, ...]:
+def analyse(rec: Recording, *, exercise: Optional[str] = None, mains_hz: Optional[float] = None,
+            progress: Optional[Callable[[int], None]] = None) -> tuple[SegmentAnalysis, ...]:
     """Every segment of a recording through the live pipeline (see `analyse_segment`).
 
     Parameters
@@ -432,6 +540,8 @@ def analyse(rec: Recording, *, exercise: Optional[str] = None,
         Passed to `exercise_plan`.
     mains_hz : float, optional
         Mains frequency, Hz; default: stored in the recording, else found in the signal.
+    progress : callable, optional
+        Passed to `analyse_segment`.
 
     Returns
     -------
@@ -439,4 +549,5 @@ def analyse(rec: Recording, *, exercise: Optional[str] = None,
         One per EMG segment (empty when the recording holds no EMG).
     """
     plan = exercise_plan(rec, exercise)
-    return tuple(analyse_segment(rec, k, plan=plan, mains_hz=mains_hz) for k in range(len(rec.emg)))
+    return tuple(analyse_segment(rec, k, plan=plan, mains_hz=mains_hz, progress=progress)
+                 for k in range(len(rec.emg)))

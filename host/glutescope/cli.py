@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recover": ("recover", "repair a recording whose writer died (crash, power cut)"),
     "replay": ("replay", "play a recording through the live window, or headless with a summary"),
     "export": ("export", "export a recording as EDF+, C3D or CSV"),
-    "report": ("report", "write a one-look PDF report of a recording for a physiotherapist"),
+    "report": ("report", "write a one-look PDF or HTML report of a recording for a physiotherapist"),
     "import": ("import_file", "turn a C3D, EDF+/BDF or CSV EMG file from another system into a recording"),
     "history": ("history", "one person's sessions side by side: SI trend, weaker side, smallest detectable change"),
 }

@@ -1,37 +1,155 @@
-"""The physiotherapist's report: one look at a session, as an A4 PDF (matplotlib).
+"""The physiotherapist's report: one look at a session, as an A4 PDF or a self-contained HTML page.
 
-Page 1: who, when, which device, how long, the signal quality of each channel with
-its reasons, both glutes' envelopes over the session with the reps shaded and the
-squeeze cues marked, the pelvis tilt and obliquity below, and the left/right verdict.
-Page 2: the per-rep table, the squeeze test's scores with their five parts, and how
-to read each score. Every number comes from `glutescope.analysis` (the live
-pipeline run over the recording), so it equals what the live view showed.
+The content is built once, as a list of blocks (headings, paragraphs, tables, plots),
+and rendered twice: into PDF pages laid out inside fixed margins (text wrapped by its
+measured width, legends in a band above their axes, never over data) and into one HTML
+file with its plots inline as base64 PNG and no external resource. Every number comes
+from `glutescope.analysis` (the live pipeline run over the recording), so it equals
+what the live view showed; where the report summarises further (sets, blocks of a long
+session) it says how.
+
+Per segment: who, when, which device, how long; the signal quality of each channel as
+the live view graded it, check by check; the session plot (a short session: both
+glutes' envelopes with the reps and the cues that happened; a session longer than
+`glutescope.summary.LONG_SESSION_S`: a timeline per minute and per-block summaries);
+the left/right verdict, which side is weaker and what to practise; with a calibration,
+each side's activation in % of its reference against published typical %MVIC ranges;
+the squeeze test; the reps (or blocks) table; fatigue; how to read each score.
+
+References
+----------
+Ekstrom RA, Donatelli RA, Carp KC. Electromyographic analysis of core trunk, hip, and
+thigh muscles during 9 rehabilitation exercises. J Orthop Sports Phys Ther
+37(12):754-762, 2007 (bridge: gluteus maximus 25 %, medius 28 % MVIC; unilateral bridge:
+maximus 40 %, medius 47 %).
+Boren K, Conrey C, Le Coguic J, Paprocki L, Voight M, Robinson TK. Electromyographic
+analysis of gluteus medius and gluteus maximus during rehabilitation exercises. Int J
+Sports Phys Ther 6(3):206-223, 2011 (single-limb bridge: the upper ends of the ranges,
+maximus 54 %, medius 55 % MVIC).
+Reiman MP, Bolgla LA, Loudon JK. A literature review of studies evaluating gluteus
+maximus and gluteus medius activation during rehabilitation exercises. Physiother
+Theory Pract 28(4):257-268, 2012 (the review these ranges are gathered in).
+Distefano LJ, Blackburn JT, Marshall SW, Padua DA. Gluteal muscle activation during
+common therapeutic exercises. J Orthop Sports Phys Ther 39(7):532-540, 2009 (no bridge
+among its exercises: not used for the bands).
 """
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as _dt
+import html as _html
+import io
+import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis
+from glutescope.analysis import ENVELOPE_BIN_S, ENVELOPE_MEAN_BIN_S, SegmentAnalysis
 from glutescope.export import start_datetime
 from glutescope.recording import Recording
-from glutesignal import scores as _s
-from glutesignal.symmetry import louder_side
+from glutescope.summary import LONG_SESSION_S, block_length_s, interval_over_sets, rep_sets
 from glutescope.verdicts import NOT_NORMALISED, symmetry_verdict
+from glutesignal import scores as _s
 from glutesignal.balance import OFF_FACTOR, ON_FACTOR
-from glutesignal.symmetry import MARKED_PCT, NO_CLEAR_DIFFERENCE_PCT
 from glutesignal.onsets import MIN_DURATION_S
+from glutesignal.symmetry import MARKED_PCT, NO_CLEAR_DIFFERENCE_PCT, louder_side
 
-__all__ = ["DISCLAIMER", "score_definitions", "symmetry_sentence", "write_report"]
+__all__ = ["DISCLAIMER", "TypicalRange", "TYPICAL_MVIC", "Heading", "Paragraph", "Table", "Plot",
+           "report_blocks", "score_definitions", "symmetry_sentence", "weaker_side_sentence",
+           "quality_lines", "write_report", "write_html"]
 
 DISCLAIMER = "glutescope is a training and assessment aid, not a medical device."
 A4_IN = (8.27, 11.69)
-PLOT_RATE_HZ = 50.0
-"""Envelope points per second drawn (the maximum of each bin, so peaks stay visible)."""
+MARGIN_IN = 15.0 / 25.4
+"""Page margin on every side; nothing but the footer is drawn outside it."""
+FOOTER_Y_IN = 10.0 / 25.4
+"""Baseline of the footer above the page's bottom edge (inside the bottom margin)."""
+CONTENT_W_IN = A4_IN[0] - 2 * MARGIN_IN
+TIMELINE_BIN_S = 60.0
+"""Bin of a long session's timeline, s."""
 _LEFT, _RIGHT = "#1f77b4", "#d62728"
+_CUE_LABEL = {"left": "L", "right": "R", "both": "both"}
+_GRADE_ORDER = ("good", "fair", "poor")
+
+
+# --------------------------------------------------------------------------- published ranges
+
+@dataclass(frozen=True)
+class TypicalRange:
+    """Published activation of a muscle in an exercise, %MVIC (healthy adults, study means)."""
+
+    exercise: str
+    """In words, e.g. "double-leg bridge"."""
+    muscle: str
+    """"glute max" or "glute med"."""
+    low_pct: float
+    """Lowest study mean, %MVIC."""
+    high_pct: float
+    """Highest study mean, %MVIC (= ``low_pct`` for a single study)."""
+    source: str
+    """Short citation."""
+
+    def describe(self) -> str:
+        value = f"{self.low_pct:g} %" if self.low_pct == self.high_pct else f"{self.low_pct:g}-{self.high_pct:g} %"
+        return f"{self.exercise}, {self.muscle}: {value}MVIC ({self.source})"
+
+
+TYPICAL_MVIC = {
+    "double": (TypicalRange("double-leg bridge", "glute max", 25.0, 25.0, "Ekstrom et al. 2007"),
+               TypicalRange("double-leg bridge", "glute med", 28.0, 28.0, "Ekstrom et al. 2007")),
+    "single": (TypicalRange("single-leg bridge", "glute max", 40.0, 54.0, "Ekstrom et al. 2007; Boren et al. 2011"),
+               TypicalRange("single-leg bridge", "glute med", 47.0, 55.0, "Ekstrom et al. 2007; Boren et al. 2011")),
+}
+"""Study means gathered by Reiman et al. 2012 (see the module's references)."""
+
+_BRIDGE_SCRIPTS = {"bridges": "double", "demo": "double", "calibrated_demo": "double",
+                   "single_leg_bridges": "single"}
+
+
+def typical_ranges(exercise: Optional[str]) -> tuple[TypicalRange, ...]:
+    """The published ranges for an exercise name (empty when none is published for it)."""
+    kind = _BRIDGE_SCRIPTS.get(exercise or "")
+    return TYPICAL_MVIC[kind] if kind else ()
+
+
+# --------------------------------------------------------------------------- blocks
+
+@dataclass(frozen=True)
+class Heading:
+    """A section title (level 1: the report's title, 2: a section)."""
+
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Running text, wrapped inside the margins."""
+
+    text: str
+    size_pt: float = 8.5
+    bold: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table; a header cell may hold a line break."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A figure drawn by ``draw(fig, rect)`` into ``rect`` (figure fractions) of ``height_in``."""
+
+    draw: Callable
+    height_in: float
+    alt: str
+    """What the plot shows, in words (the HTML's alt text)."""
 
 
 def score_definitions() -> list[tuple[str, str]]:
@@ -39,7 +157,7 @@ def score_definitions() -> list[tuple[str, str]]:
     return [
         ("Envelope", "How loud a glute is: the 100 ms moving RMS of the EMG after a 20-450 Hz band-pass and "
                      "notches at the mains lines found in the signal (De Luca 1997; SENIAM), in microvolts "
-                     "(uV) at the electrodes."),
+                     "(µV) at the electrodes."),
         ("Rep", f"A contraction of both glutes: their summed envelope rises above {ON_FACTOR:g} x its resting "
                 f"level and lasts while above {OFF_FACTOR:g} x (at least {MIN_DURATION_S:g} s; Bonato et al. "
                 "1998). The resting level is found in the signal: the mean envelope of its quietest half "
@@ -52,8 +170,18 @@ def score_definitions() -> list[tuple[str, str]]:
                                 f"difference; {NO_CLEAR_DIFFERENCE_PCT:g}-{MARKED_PCT:g} % moderate, above "
                                 f"{MARKED_PCT:g} % marked). Without a calibration it is an {NOT_NORMALISED} "
                                 "(position, skin and fat differ between sides: Burden 2010) and names no glute. "
-                                "The 95 % interval over reps describes the rep-to-rep spread, not a test. "
-                                "Squeezes of the squeeze test and calibration holds are never reps."),
+                                "Within one set the 95 % interval over reps describes the rep-to-rep spread, "
+                                "not a test; over several sets (a pause of more than a minute starts a new "
+                                "one) it is taken over the sets' means, since reps of one set are not "
+                                "independent (Matthews et al. 1990); a session over 15 minutes without set "
+                                "breaks is clustered by its time blocks the same way. Squeezes of the squeeze test and "
+                                "calibration holds are never reps."),
+        ("%MVC", "Calibrated, each side's mean over a rep above the rest before it, in % of that side's "
+                 "reference contraction (a standing glute squeeze, which Contreras et al. 2015 found as "
+                 "high on average as the prone MVIC test, though not in every person). The published "
+                 "ranges are study means of healthy adults in %MVIC (Ekstrom et al. 2007; Boren et al. "
+                 "2011; gathered by Reiman et al. 2012): their windows and reference tests differ from "
+                 "these, so they are a guide, not a norm."),
         ("Hip drop", "Largest change of pelvic obliquity (tilt of the left-right axis, left hip higher +) from "
                      "the rep's start, in degrees: the Trendelenburg sign in single-leg work."),
         ("Squeeze score", "Per side, 0-100, the mean of five parts, each linear between the bounds given: "
@@ -71,65 +199,121 @@ def score_definitions() -> list[tuple[str, str]]:
                           f"a still pelvis (100 at <= {_s.MOTION_FULL_DEG:g} deg, 0 at >= {_s.MOTION_ZERO_DEG:g} "
                           "deg). The side with the lower total is the weaker one. The bounds are practical "
                           "starting points, not clinical norms."),
-        ("Signal quality", "Per channel, good/fair/poor with the reason: flat signal (electrode off), "
+        ("Signal quality", "Per channel, good/fair/poor with the reason, graded every 2 s of signal over the "
+                           "last 8 s exactly as the live view grades it: flat signal (electrode off), "
                            "saturation, mains interference, motion artefact, or a low contraction-to-rest "
                            "signal-to-noise ratio (Fraser et al. 2014; Sinderby et al. 1995). A score from a "
                            "poor channel is shown with its grade, never hidden."),
     ]
 
 
-def symmetry_sentence(analysis: SegmentAnalysis) -> str:
-    """The left/right verdict in words (`glutescope.verdicts`): a muscle claim only when calibrated."""
+# --------------------------------------------------------------------------- sentences
+
+def _rep_si(analysis: SegmentAnalysis) -> list[tuple[float, float, float]]:
+    """(start_s, end_s, SI %) of each two-legged rep with an SI in the verdict's unit."""
+    calibrated = analysis.stats.si_normalised
+    out = []
+    for r in analysis.reps:
+        si = r.si_normalised_pct if calibrated else r.si_pct
+        if si is not None and math.isfinite(si) and r.working_side == "both":
+            out.append((r.start_s, r.start_s + r.duration_s, si))
+    return out
+
+
+def _set_interval(analysis: SegmentAnalysis):
+    """(interval, what a cluster is in words), or (None, "") when the reps are taken one by one.
+
+    Clusters are the sets when the reps form two or more; in a session longer than
+    `LONG_SESSION_S` whose reps run on without a set break, the time blocks of its
+    summary; otherwise (one set of a short session, or single-leg pairs) there is no
+    cluster and the live view's rep-to-rep interval is shown as the spread it is.
+    """
+    if analysis.plan.single_leg:
+        return None, ""
+    reps = _rep_si(analysis)
+    if len(reps) < 2:
+        return None, ""
+    ids = rep_sets([a for a, _, _ in reps], [b for _, b, _ in reps])
+    if ids[-1] >= 1:
+        return interval_over_sets([si for _, _, si in reps], ids), "sets"
+    if analysis.duration_s > LONG_SESSION_S:
+        block_s = block_length_s(analysis.duration_s)
+        blocks = [int(a // block_s) for a, _, _ in reps]
+        if blocks[-1] > blocks[0]:
+            return interval_over_sets([si for _, _, si in reps], blocks), f"{block_s / 60:g}-minute blocks"
+    return None, ""
+
+
+def _verdict_stats(analysis: SegmentAnalysis):
+    """The live stats, with the interval over sets in place of the rep-to-rep one when there are sets."""
     st = analysis.stats
+    ci, _ = _set_interval(analysis)
+    if ci is None or st.si_pct is None:
+        return st, None
+    side = louder_side(ci.si_pct)
+    from glutesignal.symmetry import asymmetry_band
+
+    return dataclasses.replace(st, si_pct=ci.si_pct, ci_low_pct=ci.ci_low_pct, ci_high_pct=ci.ci_high_pct,
+                               louder_side=side, asymmetry_band=asymmetry_band(ci.si_pct),
+                               si_consistent=ci.beyond_band and side in ("left", "right")), ci
+
+
+def symmetry_sentence(analysis: SegmentAnalysis) -> str:
+    """The left/right verdict in words (`glutescope.verdicts`): a muscle claim only when calibrated.
+
+    With reps in two or more sets (or, in a long session without set breaks, in two or
+    more time blocks), the SI is the mean of the clusters' means and its interval is taken
+    over them (`glutescope.summary.interval_over_sets`), as the text says.
+    """
+    st, ci = _verdict_stats(analysis)
     text = symmetry_verdict(st, single_leg=analysis.plan.single_leg)
-    if st.calibration_note:
-        text += f" {st.calibration_note[0].upper()}{st.calibration_note[1:]}."
+    if ci is not None:
+        unit = _set_interval(analysis)[1]
+        why = "reps of a set are not independent" if unit == "sets" else "reps close in time are not independent"
+        text = text.replace("rep-to-rep 95 % interval", f"95 % interval over {ci.n_sets} {unit} ({why})")
+        text = text.replace(f"{st.n_reps} reps", f"{ci.n_reps} reps in {ci.n_sets} {unit}")
+    if analysis.stats.calibration_note:
+        note = analysis.stats.calibration_note
+        text += f" {note[0].upper()}{note[1:]}."
     return text
 
 
-def _quality_lines(analysis: SegmentAnalysis) -> list[str]:
-    lines = []
-    for q in analysis.quality:
-        name = analysis.channel_names[q.channel].replace("_", " ")
-        total = sum(q.n_windows.values())
-        if q.grade == "unknown":
-            lines.append(f"{name}: not graded (less than 2 s of gap-free signal)")
-            continue
-        why = f" - {'; '.join(q.reasons)}" if q.reasons else ""
-        lines.append(f"{name}: {q.grade.upper()} ({q.n_windows.get('good', 0)} of {total} "
-                     f"2-s checks good){why}")
-    return lines
+def weaker_side_sentence(analysis: SegmentAnalysis) -> str:
+    """Which glute is weaker and what to practise, in plain words ('' without reps).
+
+    A side is called weaker only when calibrated and the whole interval lies beyond the
+    +/-10 % band; otherwise the sentence says there is no clear difference, or that the
+    channels cannot tell.
+    """
+    st, _ = _verdict_stats(analysis)
+    if st.si_pct is None:
+        return ""
+    if not st.si_normalised:
+        return ("Which glute is weaker cannot be told from this session: the two channels are not calibrated, "
+                "so their difference may be the electrodes. Record a calibration (glutescope record --exercise "
+                "calibration) and pass it with --calibration next time.")
+    if st.louder_side in ("left", "right") and st.si_consistent:
+        weak = "left" if st.louder_side == "right" else "right"
+        leg = "single-leg bridges on the " + weak + " leg" if not analysis.plan.single_leg else \
+            "more single-leg bridges on the " + weak + " leg"
+        return (f"The {weak} glute is weaker: in these reps it works at a lower share of its own reference than "
+                f"the {st.louder_side}. What to practise: switch the {weak} glute on alone (the standing squeeze "
+                f"of the {weak} cheek, leg and thigh still) and {leg}, then compare again next session.")
+    return ("No clear difference between the glutes: the interval reaches into the "
+            f"+/-{NO_CLEAR_DIFFERENCE_PCT:g} % band, so neither side is called weaker and nothing one-sided is "
+            "needed from these reps.")
 
 
-def _binned_max(x: np.ndarray, fs_hz: float, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """Max of each bin (NaN where the bin is all missing), and the bin times."""
-    k = max(1, int(round(fs_hz / rate_hz)))
-    n = x.shape[-1] // k
-    bins = x[..., : n * k].reshape(*x.shape[:-1], n, k)
-    with np.errstate(all="ignore"):
-        finite = np.isfinite(bins).any(axis=-1)
-        out = np.where(finite, np.nanmax(np.where(np.isfinite(bins), bins, -np.inf), axis=-1), np.nan)
-    return (np.arange(n) + 0.5) * k / fs_hz, out
-
-
-def _header_text(rec: Recording, analysis: SegmentAnalysis, n_segments: int) -> list[str]:
-    meta = rec.meta or {}
-    info = rec.device_info
-    start = start_datetime(rec, analysis.segment)
-    dev = "unknown" if info is None else (f"{info.name}, firmware {'.'.join(map(str, info.fw_version))}, "
-                                          f"EMG {info.emg_fs_hz} Hz, IMU {info.imu_fs_hz or 'off'}"
-                                          + (" Hz" if info.imu_fs_hz else ""))
-    emg = rec.emg[analysis.segment]
-    missing = f"{emg.n_missing / analysis.emg_fs_hz:.2f} s missing in {len(emg.gaps)} gaps" if emg.gaps else "no gaps"
-    seg = f" (segment {analysis.segment + 1} of {n_segments})" if n_segments > 1 else ""
-    return [
-        f"Subject: {meta.get('subject') or 'not given'}",
-        f"Date: {start.strftime('%Y-%m-%d %H:%M:%S')}{seg}",
-        f"Device: {dev}",
-        f"Duration: {analysis.duration_s:.1f} s of EMG ({missing})",
-        f"Exercise: {analysis.plan.exercise or 'not recorded'} ({analysis.plan.source})",
-        mains_sentence(analysis),
-    ]
+def squeeze_sentence(analysis: SegmentAnalysis) -> str:
+    """The squeeze test's verdict in words ('' when there was none)."""
+    st = analysis.stats
+    if not st.squeeze_scores:
+        return ""
+    parts = ", ".join(f"{s.side} {s.total:.0f}/100" if s.detected else f"{s.side} not scored ({s.reason})"
+                      for s in st.squeeze_scores)
+    weaker = (f" The {st.weaker_squeeze_side} side is weaker: practise switching it on alone."
+              if st.weaker_squeeze_side else "")
+    return f"Squeeze test: {parts}.{weaker}"
 
 
 def fatigue_sentence(analysis: SegmentAnalysis) -> str:
@@ -160,156 +344,583 @@ def mains_sentence(analysis: SegmentAnalysis) -> str:
     return f"Mains: {st.mains_hz:g} Hz{source}; notched at {lines} Hz (only lines found in the signal)"
 
 
-def _page_one(fig, rec: Recording, analysis: SegmentAnalysis, n_segments: int) -> None:
-    fig.text(0.07, 0.965, "glutescope session report", fontsize=16, weight="bold", va="top")
-    y = 0.935
-    for line in _header_text(rec, analysis, n_segments):
-        fig.text(0.07, y, line, fontsize=9, va="top")
-        y -= 0.017
-    fig.text(0.07, y - 0.004, "Signal quality", fontsize=10, weight="bold", va="top")
-    y -= 0.021
-    for line in _quality_lines(analysis):
-        fig.text(0.09, y, line, fontsize=8.5, va="top", wrap=True)
-        y -= 0.016
-    top = y - 0.01
-    has_imu = analysis.pelvis_deg is not None
-    h_env = 0.30 if has_imu else 0.45
-    ax = fig.add_axes((0.1, top - h_env, 0.85, h_env - 0.02))
-    names = analysis.channel_names
-    rows = {"left": names.index("glute_max_left") if "glute_max_left" in names else None,
-            "right": names.index("glute_max_right") if "glute_max_right" in names else None}
-    t, env = _binned_max(analysis.envelope_uV, analysis.emg_fs_hz, PLOT_RATE_HZ)
-    for side, color in (("left", _LEFT), ("right", _RIGHT)):
-        if rows[side] is not None:
-            ax.plot(t, env[rows[side]], color=color, lw=0.8, label=f"{side} glute")
-    for ch, name in enumerate(names):
-        if ch not in rows.values():
-            ax.plot(t, env[ch], lw=0.6, alpha=0.7, label=name.replace("_", " "))
-    for r in analysis.reps:
-        ax.axvspan(r.start_s, r.start_s + r.duration_s, color="0.6", alpha=0.25, lw=0)
-        ax.text(r.start_s + 0.5 * r.duration_s, 1.0, str(r.index), transform=ax.get_xaxis_transform(),
-                ha="center", va="bottom", fontsize=7)
+def _clock(t_s: float, long: bool) -> str:
+    if not long:
+        return f"{t_s:.0f} s"
+    t = int(round(t_s))
+    return f"{t // 3600}:{t // 60 % 60:02d}:{t % 60:02d}"
+
+
+def grade_at(analysis: SegmentAnalysis, channel: int, t_s: float) -> str:
+    """The grade the live view showed for ``channel`` at segment time ``t_s`` ("-" before the first)."""
+    times = [t for t, _ in analysis.quality_history]
+    k = int(np.searchsorted(times, t_s, side="right")) - 1
+    return analysis.quality_history[k][1][channel].grade if k >= 0 else "-"
+
+
+def quality_lines(analysis: SegmentAnalysis) -> list[str]:
+    """Per channel: how many live checks gave each grade, when and why it was not good, and the last grade."""
+    long = analysis.duration_s > LONG_SESSION_S
+    lines = []
+    hist = analysis.quality_history
+    for ch, name in enumerate(analysis.channel_names):
+        label = name.replace("_", " ")
+        if not hist:
+            lines.append(f"{label}: not graded (less than 2 s of gap-free signal)")
+            continue
+        grades = [snap[ch].grade for _, snap in hist]
+        counts = ", ".join(f"{g} in {grades.count(g)}" for g in _GRADE_ORDER if grades.count(g))
+        runs = []  # [first t, last t, grade, first reason] of each stretch of checks not graded good
+        for i, ((t, snap), g) in enumerate(zip(hist, grades)):
+            if g == "good":
+                continue
+            if runs and i and grades[i - 1] == g:
+                runs[-1][1] = t
+            else:
+                runs.append([t, t, g, snap[ch].reasons[0] if snap[ch].reasons else ""])
+        shown = []
+        for a, b, g, reason in runs[:3]:
+            when = _clock(a, long) if a == b else f"{_clock(a, long)}-{_clock(b, long)}"
+            shown.append(f"{g} at {when}" + (f": {reason}" if reason else ""))
+        more = f"; and {len(runs) - 3} more stretches" if len(runs) > 3 else ""
+        detail = f" ({'; '.join(shown)}{more})" if shown else ""
+        lines.append(f"{label}: {counts} of {len(grades)} live checks{detail}; shown live at the end: "
+                     f"{grades[-1]}")
+    return lines
+
+
+# --------------------------------------------------------------------------- plots
+
+def _minute_means(analysis: SegmentAnalysis) -> tuple[np.ndarray, np.ndarray]:
+    """Mean envelope per `TIMELINE_BIN_S` (the mean of its 1-s means, NaN where all are
+    gap), and the bin centres, s."""
+    per_s = analysis.envelope_mean_uV
+    k = max(1, int(round(TIMELINE_BIN_S / ENVELOPE_MEAN_BIN_S)))
+    n = -(-per_s.shape[1] // k)
+    padded = np.full((per_s.shape[0], n * k), np.nan, dtype=np.float32)
+    padded[:, : per_s.shape[1]] = per_s
+    bins = padded.reshape(per_s.shape[0], n, k)
+    ok = np.isfinite(bins)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(ok.any(axis=-1), np.where(ok, bins, 0).sum(axis=-1) / np.maximum(ok.sum(axis=-1), 1), np.nan)
+    return (np.arange(n) + 0.5) * k * ENVELOPE_MEAN_BIN_S, mean
+
+
+def _axes(fig, rect, left_in: float, bottom_in: float, right_in: float, top_in: float):
+    """Axes inside ``rect`` (figure fractions) with paddings given in inches."""
+    fw, fh = fig.get_size_inches()
+    x0, y0, w, h = rect
+    return fig.add_axes((x0 + left_in / fw, y0 + bottom_in / fh, w - (left_in + right_in) / fw,
+                         h - (bottom_in + top_in) / fh))
+
+
+def _legend_above(fig, ax, handles, labels, gap_in: float = 0.16) -> None:
+    """A one-row legend in the band above ``ax`` (outside the data)."""
+    fw, fh = fig.get_size_inches()
+    pos = ax.get_position()
+    fig.legend(handles, labels, loc="lower left", bbox_to_anchor=(pos.x0, pos.y1 + gap_in / fh),
+               ncol=len(labels), fontsize=7, frameon=False, borderaxespad=0.0, handlelength=1.6,
+               columnspacing=1.2)
+
+
+def _gap_spans(rec: Recording, analysis: SegmentAnalysis, join_s: float) -> list[tuple[float, float]]:
+    """The segment's gaps as (start, end) in s, those closer than ``join_s`` drawn as one
+    (thousands of short gaps in a long session are one hatched stretch at a page's width)."""
+    fs = analysis.emg_fs_hz
+    spans: list[tuple[float, float]] = []
+    for g in rec.emg[analysis.segment].gaps:
+        a, b = g.first_sample / fs, (g.first_sample + g.n_samples) / fs
+        if spans and a - spans[-1][1] < join_s:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return spans
+
+
+def _named_cues(analysis: SegmentAnalysis, rec: Recording):
+    """Squeeze cues that happened: given inside the recorded EMG, not inside a gap."""
+    fs = analysis.emg_fs_hz
+    gaps = rec.emg[analysis.segment].gaps
+    out = []
     for cue in analysis.plan.squeeze_cues:
-        if cue.name == "squeeze" and cue.start_s < analysis.duration_s:
-            ax.axvline(cue.start_s, color="green", lw=0.8, ls="--")
-            ax.text(cue.start_s, 0.97, f" squeeze {cue.side}", transform=ax.get_xaxis_transform(),
-                    fontsize=6.5, color="green", va="top")
-    emg = rec.emg[analysis.segment]
-    for g in emg.gaps:
-        ax.axvspan(g.first_sample / analysis.emg_fs_hz, (g.first_sample + g.n_samples) / analysis.emg_fs_hz,
-                   color="black", alpha=0.15, hatch="///", lw=0)
-    ax.set_ylabel("envelope (uV)")
-    ax.set_xlim(0, analysis.duration_s)
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.04), ncol=3, fontsize=7, frameon=False)
-    ax.set_title("Glute envelopes (100 ms RMS); grey: reps (numbered), dashed: squeeze cues, hatched: gaps",
-                 fontsize=8, loc="left", pad=14)
-    bottom = top - h_env
-    if has_imu:
-        ax2 = fig.add_axes((0.1, bottom - 0.17, 0.85, 0.15), sharex=ax)
-        ti = np.arange(analysis.pelvis_deg.shape[1]) / analysis.imu_fs_hz
-        ax2.plot(ti, analysis.pelvis_deg[0], color="0.2", lw=0.8, label="tilt (anterior +)")
-        ax2.plot(ti, analysis.pelvis_deg[1], color="darkorange", lw=0.8, label="obliquity (left hip higher +)")
+        if cue.name != "squeeze" or not 0 <= cue.start_s < analysis.duration_s:
+            continue
+        k = cue.start_s * fs
+        if any(g.first_sample <= k < g.first_sample + g.n_samples for g in gaps):
+            continue
+        out.append(cue)
+    return out
+
+
+def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
+    has_imu = analysis.pelvis_deg is not None
+    names = analysis.channel_names
+    cues = _named_cues(analysis, rec)
+    holds = [c for c in analysis.plan.squeeze_cues if c.name == "reference" and c.start_s < analysis.duration_s]
+
+    def draw(fig, rect):
+        fh = fig.get_size_inches()[1] * rect[3]
+        env_h = fh - 0.42 - (2.15 if has_imu else 0.75)
+        ax = _axes(fig, rect, 0.6, fh - 0.42 - env_h, 0.05, 0.42)
+        env = analysis.envelope_max_uV
+        k = max(1, int(round(ENVELOPE_BIN_S * analysis.emg_fs_hz)))
+        t = (np.arange(env.shape[1]) + 0.5) * k / analysis.emg_fs_hz
+        handles, labels = [], []
+        for ch, name in enumerate(names):
+            color = _LEFT if name == "glute_max_left" else _RIGHT if name == "glute_max_right" else None
+            (line,) = ax.plot(t, env[ch], color=color, lw=0.8 if color else 0.6)
+            handles.append(line)
+            labels.append(name.replace("_", " "))
         for r in analysis.reps:
-            ax2.axvspan(r.start_s, r.start_s + r.duration_s, color="0.6", alpha=0.25, lw=0)
-        ax2.set_ylabel("pelvis (deg)")
-        ax2.set_xlabel("time (s)")
-        ax2.legend(loc="lower right", fontsize=7, frameon=False)
-        bottom -= 0.19
-    else:
-        ax.set_xlabel("time (s)")
-    fig.text(0.07, bottom - 0.025, "Left/right symmetry", fontsize=10, weight="bold", va="top")
-    fig.text(0.07, bottom - 0.045, symmetry_sentence(analysis), fontsize=9, va="top", wrap=True)
-    squeeze = squeeze_sentence(analysis)
-    if squeeze:
-        fig.text(0.07, bottom - 0.085, squeeze, fontsize=9, va="top", wrap=True)
+            ax.axvspan(r.start_s, r.start_s + r.duration_s, color="0.6", alpha=0.25, lw=0)
+            ax.text(r.start_s + 0.5 * r.duration_s, 1.01, str(r.index), transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=6.5)
+        for cue in holds:
+            ax.axvspan(cue.start_s, min(cue.end_s, analysis.duration_s), color="green", alpha=0.1, lw=0)
+        for cue in cues:
+            ax.axvline(cue.start_s, color="green", lw=0.8, ls="--")
+            ax.text(cue.start_s, 1.01, f" {_CUE_LABEL.get(cue.side, cue.side)}", transform=ax.get_xaxis_transform(),
+                    fontsize=6.5, color="green", va="bottom", ha="left")
+        for a, b in _gap_spans(rec, analysis, analysis.duration_s / 1000):
+            ax.axvspan(a, b, color="black", alpha=0.15, hatch="///", lw=0)
+        ax.set_ylabel("envelope (µV)")
+        ax.set_xlim(0, analysis.duration_s)
+        ax.set_ylim(bottom=0)
+        _legend_above(fig, ax, handles, labels)
+        if has_imu:
+            ax.tick_params(labelbottom=False)
+            ax2 = _axes(fig, rect, 0.6, 0.4, 0.05, fh - 0.4 - 1.35)
+            ax2.sharex(ax)
+            ti = np.arange(analysis.pelvis_deg.shape[1]) / analysis.imu_fs_hz
+            (a,) = ax2.plot(ti, analysis.pelvis_deg[0], color="0.2", lw=0.8)
+            (b,) = ax2.plot(ti, analysis.pelvis_deg[1], color="darkorange", lw=0.8)
+            for r in analysis.reps:
+                ax2.axvspan(r.start_s, r.start_s + r.duration_s, color="0.6", alpha=0.25, lw=0)
+            ax2.set_ylabel("pelvis (deg)")
+            ax2.set_xlabel("time (s)")
+            _legend_above(fig, ax2, [a, b], ["tilt (anterior +)", "obliquity (left hip higher +)"], 0.05)
+        else:
+            ax.set_xlabel("time (s)")
+
+    alt = (f"Envelopes of {', '.join(n.replace('_', ' ') for n in names)} over {analysis.duration_s:.0f} s "
+           f"with {len(analysis.reps)} reps shaded" + (", and the pelvis angles below" if has_imu else ""))
+    return Plot(draw, 4.6 if has_imu else 3.0, alt)
 
 
-def squeeze_sentence(analysis: SegmentAnalysis) -> str:
-    """The squeeze test's verdict in words ('' when there was none)."""
+def _timeline_plot(rec: Recording, analysis: SegmentAnalysis, block_s: float) -> Plot:
+    names = analysis.channel_names
+    hours = analysis.duration_s > 3 * 3600
+    unit, scale = ("h", 3600.0) if hours else ("min", 60.0)
+
+    def draw(fig, rect):
+        fh = fig.get_size_inches()[1] * rect[3]
+        ax = _axes(fig, rect, 0.6, fh - 0.3 - 1.9, 0.05, 0.3)
+        t, env = _minute_means(analysis)
+        handles = []
+        for ch, name in enumerate(names):
+            color = _LEFT if name == "glute_max_left" else _RIGHT if name == "glute_max_right" else None
+            (line,) = ax.plot(t / scale, env[ch], color=color, lw=0.8)
+            handles.append(line)
+        for a, b in _gap_spans(rec, analysis, analysis.duration_s / 1000):
+            ax.axvspan(a / scale, b / scale, color="black", alpha=0.15, hatch="///", lw=0)
+        ax.set_ylabel(f"mean envelope\nper {TIMELINE_BIN_S:g} s (µV)")
+        ax.set_xlim(0, analysis.duration_s / scale)
+        ax.set_ylim(bottom=0)
+        ax.tick_params(labelbottom=False)
+        _legend_above(fig, ax, handles, [n.replace("_", " ") for n in names], 0.08)
+        ax2 = _axes(fig, rect, 0.6, 0.4, 0.05, 0.3 + 1.9 + 0.15)
+        ax2.sharex(ax)
+        edges = np.arange(0.0, analysis.duration_s + block_s, block_s)
+        counts, _ = np.histogram([r.start_s for r in analysis.reps], bins=edges)
+        ax2.bar(edges[:-1] / scale, counts, width=block_s / scale, align="edge", color="0.55", edgecolor="white")
+        ax2.set_ylabel(f"reps per\n{block_s / 60:g} min")
+        ax2.set_xlabel(f"time ({unit} from the start)")
+
+    alt = (f"Timeline of {analysis.duration_s / 3600:.1f} h: mean envelope per minute of each channel, and reps "
+           f"per {block_s / 60:g} min block")
+    return Plot(draw, 3.4, alt)
+
+
+def _mvc_plot(analysis: SegmentAnalysis, ranges: Sequence[TypicalRange]) -> Plot:
+    reps = [r for r in analysis.reps if r.mean_pct_ref is not None]
+    gmax = [g for g in ranges if g.muscle == "glute max"]
+
+    def draw(fig, rect):
+        ax = _axes(fig, rect, 0.6, 0.4, 1.75, 0.3)
+        x = np.arange(1, len(reps) + 1)
+        (a,) = ax.plot(x, [r.mean_pct_ref[0] for r in reps], "o", color=_LEFT, ms=3.5)
+        (b,) = ax.plot(x, [r.mean_pct_ref[1] for r in reps], "s", color=_RIGHT, ms=3.5)
+        top = max([50.0] + [max(r.mean_pct_ref) for r in reps] + [g.high_pct for g in gmax]) * 1.15
+        for g in gmax:
+            if g.high_pct > g.low_pct:
+                ax.axhspan(g.low_pct, g.high_pct, color="0.85", lw=0, zorder=0)
+            else:
+                ax.axhline(g.low_pct, color="0.5", lw=1.0, ls=":", zorder=0)
+            # Labelled beside the axes, never over the points.
+            ax.text(1.02, 0.5 * (g.low_pct + g.high_pct) / top, f"published\n{g.exercise},\n{g.muscle}:\n"
+                    f"{g.low_pct:g}" + ("" if g.high_pct == g.low_pct else f"-{g.high_pct:g}") + " %MVIC",
+                    transform=ax.transAxes, fontsize=6.5, va="center", ha="left", color="0.3")
+        ax.set_ylim(0, top)
+        ax.set_xlim(0.5, len(reps) + 0.5)
+        ax.set_xlabel("rep")
+        ax.set_ylabel("mean over the rep\n(% of reference)")
+        _legend_above(fig, ax, [a, b], ["left glute max", "right glute max"], 0.06)
+
+    return Plot(draw, 2.3, "Each rep's mean activation of each glute in % of its reference, with the published "
+                           "typical range")
+
+
+# --------------------------------------------------------------------------- content
+
+def _header_lines(rec: Recording, analysis: SegmentAnalysis, n_segments: int) -> list[str]:
+    meta = rec.meta or {}
+    info = rec.device_info
+    start = start_datetime(rec, analysis.segment)
+    dev = "unknown" if info is None else (f"{info.name}, firmware {'.'.join(map(str, info.fw_version))}, "
+                                          f"EMG {info.emg_fs_hz} Hz, IMU {info.imu_fs_hz or 'off'}"
+                                          + (" Hz" if info.imu_fs_hz else ""))
+    emg = rec.emg[analysis.segment]
+    missing = f"{emg.n_missing / analysis.emg_fs_hz:.2f} s missing in {len(emg.gaps)} gaps" if emg.gaps else "no gaps"
+    seg = f" (segment {analysis.segment + 1} of {n_segments})" if n_segments > 1 else ""
+    d = analysis.duration_s
+    length = f"{d:.1f} s" if d < 600 else f"{_clock(d, True)} (h:mm:ss)"
+    return [
+        f"Subject: {meta.get('subject') or 'not given'}",
+        f"Date: {start.strftime('%Y-%m-%d %H:%M:%S')}{seg}",
+        f"Device: {dev}",
+        f"Duration: {length} of EMG ({missing})",
+        f"Exercise: {analysis.plan.exercise or 'not recorded'} ({analysis.plan.source})",
+        mains_sentence(analysis),
+    ]
+
+
+def _mvc_blocks(analysis: SegmentAnalysis) -> list:
     st = analysis.stats
-    if not st.squeeze_scores:
-        return ""
-    parts = ", ".join(f"{s.side} {s.total:.0f}/100" if s.detected else f"{s.side} not scored ({s.reason})"
-                      for s in st.squeeze_scores)
-    weaker = f"; the {st.weaker_squeeze_side} side is weaker" if st.weaker_squeeze_side else ""
-    return f"Squeeze test: {parts}{weaker} (parts on page 2)."
+    reps = [r for r in analysis.reps if r.mean_pct_ref is not None]
+    if st.calibration is None or not reps:
+        why = ("no calibration in this session or stored with it: activation is in µV of each electrode, which "
+               "cannot be compared with published %MVIC") if st.calibration is None else "no rep to measure"
+        return [Heading("Activation in %MVC"), Paragraph(f"Not shown: {why}.")]
+    ranges = typical_ranges(analysis.plan.exercise)
+    out = [Heading("Activation in %MVC")]
+    parts = []
+    for i, side in enumerate(("left", "right")):
+        vals = np.array([r.mean_pct_ref[i] for r in reps])
+        parts.append(f"{side} glute max {vals.mean():.0f} % of its reference (reps {vals.min():.0f}-"
+                     f"{vals.max():.0f} %)")
+    text = "Mean over the reps: " + "; ".join(parts) + "."
+    gmax = [g for g in ranges if g.muscle == "glute max"]
+    if gmax:
+        g = gmax[0]
+        words = []
+        for i, side in enumerate(("left", "right")):
+            m = float(np.mean([r.mean_pct_ref[i] for r in reps]))
+            if g.high_pct > g.low_pct:
+                where = ("within" if g.low_pct <= m <= g.high_pct else "below" if m < g.low_pct else "above")
+                words.append(f"the {side} is {where} it")
+            else:
+                words.append(f"the {side} is {'above' if m > g.low_pct else 'below'} it")
+        where_both = {w.split(" is ")[1] for w in words}
+        said = f"both are {where_both.pop()}" if len(where_both) == 1 else " and ".join(words)
+        text += (f" Published for healthy adults: {g.describe()}; {said}. A guide, not a "
+                 "norm: the studies' windows and reference tests differ from these.")
+    else:
+        text += " No published typical range is used for this exercise."
+    if any("glute_med" in n for n in analysis.channel_names):
+        med = [g for g in ranges if g.muscle == "glute med"]
+        text += (" Glute medius: the calibration holds a reference for the two glute max channels only, so no "
+                 "%MVC is given for it" + (f" (published: {med[0].describe()})." if med else "."))
+    out.append(Paragraph(text))
+    out.append(_mvc_plot(analysis, gmax))
+    return out
 
 
-def _table(ax, header: Sequence[str], rows: Sequence[Sequence[str]], col_widths: Sequence[float]) -> None:
-    ax.axis("off")
-    table = ax.table(cellText=[list(r) for r in rows] or [["-"] * len(header)], colLabels=list(header),
-                     colWidths=list(col_widths), loc="upper left", cellLoc="center")
-    table.auto_set_font_size(False)
-    table.set_fontsize(7.5)
-    table.scale(1.0, 1.25)
-    for (r, _), cell in table.get_celld().items():
-        cell.set_linewidth(0.3)
-        if r == 0:
-            cell.set_facecolor("0.9")
-            cell.set_height(cell.get_height() * 1.8)  # two-line headings
-
-
-def _page_two(fig, analysis: SegmentAnalysis) -> None:
-    fig.text(0.07, 0.965, "Reps", fontsize=12, weight="bold", va="top")
-    reps = analysis.reps
+def _rep_table(analysis: SegmentAnalysis) -> Table:
     single = analysis.plan.single_leg
     calibrated = analysis.stats.calibration is not None
-    header = ["rep", "start (s)", "time under\ntension (s)", "mean L\n(uV)", "mean R\n(uV)", "peak L\n(uV)",
-              "peak R\n(uV)", "SI (%)\n" + ("normalised" if calibrated else "uV ratio"),
-              "working\nside" if single else "higher\nside", "hip drop\n(deg)"]
-    rows = [[str(r.index), f"{r.start_s:.1f}", f"{r.duration_s:.1f}", f"{r.mean_uV[0]:.1f}", f"{r.mean_uV[1]:.1f}",
-             f"{r.peak_uV[0]:.1f}", f"{r.peak_uV[1]:.1f}",
-             f"{r.si_normalised_pct:+.1f}" if calibrated and r.si_normalised_pct is not None
-             else ("-" if calibrated else f"{r.si_pct:+.1f}"),
-             r.working_side if single else (louder_side(r.si_normalised_pct)
-                                            if calibrated and r.si_normalised_pct is not None else "-"),
-             "-" if r.hip_drop_deg is None else f"{r.hip_drop_deg:.1f}"] for r in reps]
-    n_rows = max(1, len(rows)) + 1
-    h = min(0.45, 0.022 * n_rows + 0.01)
-    ax = fig.add_axes((0.07, 0.94 - h, 0.86, h))
-    _table(ax, header, rows, [0.06, 0.09, 0.12, 0.09, 0.09, 0.09, 0.09, 0.09, 0.1, 0.1])
-    y = 0.94 - h - 0.015
-    import textwrap
+    rows_q = [n for n in ("glute_max_left", "glute_max_right") if n in analysis.channel_names]
+    q_idx = [analysis.channel_names.index(n) for n in rows_q]
+    header = ["rep", "start\n(s)", "time under\ntension (s)", "mean L\n(µV)", "mean R\n(µV)", "peak L\n(µV)",
+              "peak R\n(µV)"]
+    if calibrated:
+        header += ["L\n(% ref)", "R\n(% ref)"]
+    header += ["SI (%)\n" + ("normalised" if calibrated else "µV ratio"),
+               "working\nside" if single else "higher\nside", "hip drop\n(deg)", "signal\nL / R"]
+    rows = []
+    for r in analysis.reps:
+        end = r.start_s + r.duration_s
+        row = [str(r.index), f"{r.start_s:.1f}", f"{r.duration_s:.1f}", f"{r.mean_uV[0]:.1f}",
+               f"{r.mean_uV[1]:.1f}", f"{r.peak_uV[0]:.1f}", f"{r.peak_uV[1]:.1f}"]
+        if calibrated:
+            row += [f"{v:.0f}" for v in r.mean_pct_ref] if r.mean_pct_ref is not None else ["-", "-"]
+            si = "-" if r.si_normalised_pct is None else f"{r.si_normalised_pct:+.1f}"
+            higher = louder_side(r.si_normalised_pct) if r.si_normalised_pct is not None else "-"
+        else:
+            si, higher = f"{r.si_pct:+.1f}", "-"
+        row += [si, r.working_side if single else higher,
+                "-" if r.hip_drop_deg is None else f"{r.hip_drop_deg:.1f}",
+                " / ".join(grade_at(analysis, k, end) for k in q_idx) or "-"]
+        rows.append(tuple(row))
+    return Table(tuple(header), tuple(rows))
 
-    fatigue_lines = textwrap.wrap(fatigue_sentence(analysis), 125)
-    fig.text(0.07, y, "\n".join(fatigue_lines), fontsize=8, va="top", linespacing=1.3)
-    y -= 0.0145 * len(fatigue_lines) + 0.02
-    fig.text(0.07, y, "Squeeze test", fontsize=12, weight="bold", va="top")
+
+def _block_table(analysis: SegmentAnalysis, block_s: float) -> Table:
+    calibrated = analysis.stats.si_normalised
+    unit = "% ref" if calibrated else "µV"
+    q_idx = [analysis.channel_names.index(n) for n in ("glute_max_left", "glute_max_right")
+             if n in analysis.channel_names]
+    header = ("block", "from - to\n(h:mm:ss)", "reps", f"mean L\n({unit})", f"mean R\n({unit})",
+              "SI (%)\n" + ("normalised" if calibrated else "µV ratio"), "signal good\nL / R (% checks)")
+    rows = []
+    n_blocks = max(1, int(math.ceil(analysis.duration_s / block_s)))
+    for k in range(n_blocks):
+        a, b = k * block_s, min((k + 1) * block_s, analysis.duration_s)
+        reps = [r for r in analysis.reps if a <= r.start_s < b]
+        if calibrated:
+            vals = [r.mean_pct_ref for r in reps if r.mean_pct_ref is not None]
+            sis = [r.si_normalised_pct for r in reps if r.si_normalised_pct is not None]
+        else:
+            vals = [r.mean_uV for r in reps]
+            sis = [r.si_pct for r in reps]
+        checks = [snap for t, snap in analysis.quality_history if a < t <= b]
+        good = " / ".join(f"{100 * sum(s[i].grade == 'good' for s in checks) / len(checks):.0f}"
+                          for i in q_idx) if checks else "-"
+        rows.append((str(k + 1), f"{_clock(a, True)} - {_clock(b, True)}", str(len(reps)),
+                     f"{np.mean([v[0] for v in vals]):.1f}" if vals else "-",
+                     f"{np.mean([v[1] for v in vals]):.1f}" if vals else "-",
+                     f"{np.mean(sis):+.1f}" if sis else "-", good))
+    return Table(header, tuple(rows))
+
+
+def _squeeze_blocks(analysis: SegmentAnalysis) -> list:
     st = analysis.stats
-    if st.squeeze_scores:
-        sheader = ["side", "total", "strength", "speed", "steadiness", "relaxation", "isolation", "weaker"]
-        def part(v):
-            return "-" if v is None else f"{v:.0f}"
+    if not st.squeeze_scores:
+        return []
 
-        srows = [[s.side, part(s.total), part(s.strength), part(s.speed), part(s.steadiness),
-                  part(s.relaxation), part(s.isolation), "yes" if s.side == st.weaker_squeeze_side else "no"]
-                 for s in st.squeeze_scores]
-        ax = fig.add_axes((0.07, y - 0.03 - 0.022 * (len(srows) + 1), 0.86, 0.022 * (len(srows) + 1)))
-        _table(ax, sheader, srows, [0.1, 0.1, 0.12, 0.1, 0.13, 0.13, 0.12, 0.1])
-        y -= 0.05 + 0.022 * (len(srows) + 1)
-        if st.weaker_squeeze_side:
-            fig.text(0.07, y, f"The {st.weaker_squeeze_side} side is weaker.", fontsize=9, va="top")
-            y -= 0.02
-        for s in st.squeeze_scores:
-            if not s.detected:
-                fig.text(0.07, y, f"{s.side.capitalize()}: no score - {s.reason}.", fontsize=8, va="top")
-                y -= 0.018
+    def part(v):
+        return "-" if v is None else f"{v:.0f}"
+
+    rows = tuple((s.side, part(s.total), part(s.strength), part(s.speed), part(s.steadiness), part(s.relaxation),
+                  part(s.isolation), "yes" if s.side == st.weaker_squeeze_side else "no")
+                 for s in st.squeeze_scores)
+    out = [Heading("Squeeze test"), Paragraph(squeeze_sentence(analysis)),
+           Table(("side", "total", "strength", "speed", "steadiness", "relaxation", "isolation", "weaker"), rows)]
+    for s in st.squeeze_scores:
+        if not s.detected:
+            out.append(Paragraph(f"{s.side.capitalize()}: no score - {s.reason}."))
+    return out
+
+
+def report_blocks(rec: Recording, analysis: SegmentAnalysis, n_segments: int = 1) -> list:
+    """The report of one segment as blocks (`Heading`, `Paragraph`, `Table`, `Plot`), in order.
+
+    Both renderers (`write_report`, `write_html`) draw exactly these, so the PDF and the
+    HTML page say the same.
+    """
+    long = analysis.duration_s > LONG_SESSION_S
+    out: list = [Heading("glutescope session report", 1)]
+    out += [Paragraph(line) for line in _header_lines(rec, analysis, n_segments)]
+    out.append(Heading("Signal quality"))
+    out += [Paragraph(line) for line in quality_lines(analysis)]
+    if long:
+        block_s = block_length_s(analysis.duration_s)
+        out.append(Heading("Timeline"))
+        out.append(Paragraph(f"A session of {_clock(analysis.duration_s, True)}: shown as the mean envelope per "
+                             f"minute and {block_s / 60:g}-minute blocks, not as a trace of every rep."))
+        out.append(_timeline_plot(rec, analysis, block_s))
     else:
-        fig.text(0.07, y - 0.025, "No squeeze test in this session.", fontsize=9, va="top")
-        y -= 0.045
-    y -= 0.01
-    fig.text(0.07, y, "How to read this", fontsize=12, weight="bold", va="top")
-    y -= 0.028
-    for name, text in score_definitions():
-        lines = textwrap.wrap(f"{name}: {text}", 118)
-        fig.text(0.07, y, "\n".join(lines), fontsize=7.5, va="top", linespacing=1.3)
-        y -= 0.0135 * len(lines) + 0.008
+        out.append(Heading("Session"))
+        out.append(Paragraph("Glute envelopes (100 ms RMS). Grey: reps (numbered above); dashed green: squeeze "
+                             "cues that were given (R right, L left, both); hatched: gaps in the signal."
+                             + (" Light green: the calibration's reference holds."
+                                if any(c.name == "reference" for c in analysis.plan.squeeze_cues) else "")
+                             + (" Below: the pelvis angles." if analysis.pelvis_deg is not None else "")))
+        out.append(_session_plot(rec, analysis))
+    out.append(Heading("Left/right"))
+    out.append(Paragraph(symmetry_sentence(analysis)))
+    weaker = weaker_side_sentence(analysis)
+    if weaker:
+        out.append(Paragraph(weaker, bold=True))
+    out += _mvc_blocks(analysis)
+    out += _squeeze_blocks(analysis)
+    if long:
+        out.append(Heading(f"Blocks of {block_length_s(analysis.duration_s) / 60:g} minutes"))
+        out.append(Paragraph(f"{len(analysis.reps)} reps in all; per block the reps, each side's mean over them, "
+                             "their mean SI, and the share of live signal checks graded good."))
+        out.append(_block_table(analysis, block_length_s(analysis.duration_s)))
+    else:
+        out.append(Heading("Reps"))
+        if analysis.reps:
+            out.append(_rep_table(analysis))
+        else:
+            out.append(Paragraph("No rep in this session."))
+    out.append(Paragraph(fatigue_sentence(analysis)))
+    out.append(Heading("How to read this"))
+    out += [Paragraph(f"{name}: {text}", size_pt=7.5) for name, text in score_definitions()]
+    return out
+
+
+# --------------------------------------------------------------------------- PDF
+
+class _Measure:
+    """Text widths in points, with the fonts the PDF uses."""
+
+    def __init__(self) -> None:
+        from matplotlib.backends.backend_agg import RendererAgg
+
+        self._r = RendererAgg(10, 10, 72)
+
+    def width_pt(self, text: str, size_pt: float, bold: bool = False) -> float:
+        from matplotlib.font_manager import FontProperties
+
+        prop = FontProperties(size=size_pt, weight="bold" if bold else "normal")
+        return self._r.get_text_width_height_descent(text, prop, ismath=False)[0]
+
+    def wrap(self, text: str, size_pt: float, width_pt: float, bold: bool = False) -> list[str]:
+        lines: list[str] = []
+        for para in text.split("\n"):
+            line = ""
+            for word in para.split(" "):
+                trial = f"{line} {word}" if line else word
+                if line and self.width_pt(trial, size_pt, bold) > width_pt:
+                    lines.append(line)
+                    line = word
+                else:
+                    line = trial
+            lines.append(line)
+        return lines
+
+
+class _PdfFlow:
+    """Blocks laid out top to bottom inside the margins, a new page when one is full."""
+
+    def __init__(self, pdf, footer: str) -> None:
+        self.pdf, self.footer = pdf, footer
+        self.m = _Measure()
+        self.fig = None
+        self.y_in = 0.0
+        self.page = 0
+
+    def _finish(self) -> None:
+        if self.fig is None:
+            return
+        text = f"{self.footer}  Page {self.page}."
+        lines = self.m.wrap(text, 6.5, CONTENT_W_IN * 72)
+        self.fig.text(0.5, (FOOTER_Y_IN + 0.11 * (len(lines) - 1)) / A4_IN[1], "\n".join(lines), fontsize=6.5,
+                      ha="center", va="baseline", color="0.3", linespacing=1.2)
+        self.pdf.savefig(self.fig)
+        self.fig = None
+
+    def _new_page(self) -> None:
+        from matplotlib.figure import Figure
+
+        self._finish()
+        self.fig = Figure(figsize=A4_IN)
+        self.page += 1
+        self.y_in = A4_IN[1] - MARGIN_IN
+
+    def _need(self, h_in: float) -> None:
+        if self.fig is None or self.y_in - h_in < MARGIN_IN:
+            self._new_page()
+
+    def _text(self, x_in: float, y_in: float, text: str, size: float, **kw) -> None:
+        self.fig.text(x_in / A4_IN[0], y_in / A4_IN[1], text, fontsize=size, va="top", **kw)
+
+    def heading(self, b: Heading) -> None:
+        size = 15.0 if b.level == 1 else 10.5
+        h = size * 1.5 / 72
+        self._need(h + 0.3)  # never a heading alone at the bottom of a page
+        self.y_in -= 0.06 if b.level > 1 else 0.0
+        self._text(MARGIN_IN, self.y_in, b.text, size, weight="bold")
+        self.y_in -= h
+
+    def paragraph(self, b: Paragraph) -> None:
+        lead = b.size_pt * 1.32 / 72
+        for line in self.m.wrap(b.text, b.size_pt, CONTENT_W_IN * 72, b.bold):
+            self._need(lead)
+            self._text(MARGIN_IN, self.y_in, line, b.size_pt, weight="bold" if b.bold else "normal")
+            self.y_in -= lead
+        self.y_in -= 0.05
+
+    def table(self, b: Table) -> None:
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Rectangle
+
+        size = 7.5
+        pad = 4.0
+        cols = len(b.header)
+
+        def widths(sz):
+            return [max([self.m.width_pt(s, sz, True) for s in b.header[c].split("\n")]
+                        + [self.m.width_pt(r[c], sz) for r in b.rows]) + 2 * pad for c in range(cols)]
+
+        w = widths(size)
+        while sum(w) > CONTENT_W_IN * 72 and size > 5.0:
+            size -= 0.25
+            w = widths(size)
+        extra = (CONTENT_W_IN * 72 - sum(w)) / cols if sum(w) < CONTENT_W_IN * 72 else 0.0
+        w = [x + extra for x in w]
+        n_head = max(h.count("\n") + 1 for h in b.header)
+        head_h = (n_head * size * 1.25 + size * 0.8) / 72
+        row_h = size * 1.7 / 72
+        fw, fh = A4_IN
+
+        def draw_header():
+            self._need(head_h + row_h)
+            top = self.y_in
+            self.fig.add_artist(Rectangle((MARGIN_IN / fw, (top - head_h) / fh), CONTENT_W_IN / fw, head_h / fh,
+                                          transform=self.fig.transFigure, facecolor="0.9", edgecolor="none"))
+            x = MARGIN_IN
+            for c in range(cols):
+                self._text(x + w[c] / 144, top - size * 0.4 / 72, b.header[c], size, weight="bold",
+                           ha="center", linespacing=1.1)
+                x += w[c] / 72
+            self.y_in -= head_h
+
+        draw_header()
+        for r in b.rows:
+            if self.y_in - row_h < MARGIN_IN:
+                self._new_page()
+                draw_header()
+            x = MARGIN_IN
+            for c in range(cols):
+                self._text(x + w[c] / 144, self.y_in - size * 0.35 / 72, r[c], size, ha="center")
+                x += w[c] / 72
+            self.y_in -= row_h
+            self.fig.add_artist(Line2D([MARGIN_IN / fw, (MARGIN_IN + CONTENT_W_IN) / fw],
+                                       [self.y_in / fh] * 2, transform=self.fig.transFigure, lw=0.3, color="0.6"))
+        self.y_in -= 0.12
+
+    def plot(self, b: Plot) -> None:
+        self._need(b.height_in)
+        fw, fh = A4_IN
+        b.draw(self.fig, (MARGIN_IN / fw, (self.y_in - b.height_in) / fh, CONTENT_W_IN / fw, b.height_in / fh))
+        self.y_in -= b.height_in + 0.08
+
+    def add(self, block) -> None:
+        {Heading: self.heading, Paragraph: self.paragraph, Table: self.table, Plot: self.plot}[type(block)](block)
+
+    def close(self) -> None:
+        self._finish()
+
+
+def _footer(rec: Recording, created: _dt.datetime) -> str:
+    return (f"{DISCLAIMER}  Recording {rec.path.name}; report made {created.strftime('%Y-%m-%d %H:%M')} by "
+            "glutescope.")
+
+
+def _segments_blocks(rec, analyses, progress) -> list[list]:
+    out = []
+    for analysis in analyses:
+        out.append(report_blocks(rec, analysis, len(analyses)))
+        if progress is not None:
+            progress(1)
+    return out
 
 
 def write_report(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path, *,
-                 created: Optional[_dt.datetime] = None) -> Path:
-    """Write the report of a recording as an A4 PDF (two pages per segment).
+                 created: Optional[_dt.datetime] = None, progress: Optional[Callable[[int], None]] = None) -> Path:
+    """Write the report of a recording as an A4 PDF (each segment from a new page).
 
     Parameters
     ----------
@@ -321,6 +932,8 @@ def write_report(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path
         The PDF to write (replaced if it exists).
     created : datetime, optional
         Creation time written in the footer (default: now).
+    progress : callable, optional
+        Called with 1 after each segment is laid out.
 
     Returns
     -------
@@ -328,13 +941,10 @@ def write_report(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path
     """
     from matplotlib import rc_context
     from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
 
     if not analyses:
         raise ValueError(f"analyses must hold at least one segment, got none for {rec.path}")
     created = created or _dt.datetime.now().astimezone()
-    footer = (f"{DISCLAIMER}  Recording {rec.path.name}; report made "
-              f"{created.strftime('%Y-%m-%d %H:%M')} by glutescope.")
     path = Path(path)
     # TrueType fonts (not Type 3) keep the text searchable and copyable.
     with rc_context({"pdf.fonttype": 42, "font.size": 8}), PdfPages(path) as pdf:
@@ -342,12 +952,67 @@ def write_report(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path
         info["Title"] = "glutescope session report"
         info["Subject"] = f"subject {(rec.meta or {}).get('subject') or 'not given'}"
         info["Creator"] = "glutescope"
-        page = 0
-        for analysis in analyses:
-            for draw in (lambda f: _page_one(f, rec, analysis, len(analyses)), lambda f: _page_two(f, analysis)):
-                page += 1
-                fig = Figure(figsize=A4_IN)
-                draw(fig)
-                fig.text(0.5, 0.02, f"{footer}  Page {page}.", fontsize=7, ha="center", color="0.3")
-                pdf.savefig(fig)
+        flow = _PdfFlow(pdf, _footer(rec, created))
+        for blocks in _segments_blocks(rec, analyses, progress):
+            if flow.fig is not None:
+                flow._new_page()  # each segment from a new page
+            for block in blocks:
+                flow.add(block)
+        flow.close()
     return path
+
+
+# --------------------------------------------------------------------------- HTML
+
+_CSS = """body{font-family:sans-serif;font-size:10.5pt;max-width:180mm;margin:15mm auto;padding:0 4mm;color:#111}
+h1{font-size:18pt}h2{font-size:12.5pt;margin:1.1em 0 .3em}p{margin:.25em 0 .45em;line-height:1.35}
+p.small{font-size:9pt}p.strong{font-weight:bold}figure{margin:.5em 0}img{max-width:100%;height:auto}
+table{border-collapse:collapse;font-size:9pt;margin:.4em 0;max-width:100%}
+th{background:#e6e6e6;padding:3px 6px;white-space:pre-line}td{padding:2px 6px;text-align:center;
+border-bottom:1px solid #bbb}footer{margin-top:2em;font-size:8pt;color:#555}"""
+
+
+def _png_data_uri(plot: Plot) -> str:
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    with rc_context({"font.size": 8}):
+        fig = Figure(figsize=(CONTENT_W_IN, plot.height_in))
+        plot.draw(fig, (0.0, 0.0, 1.0, 1.0))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def write_html(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path, *,
+               created: Optional[_dt.datetime] = None, progress: Optional[Callable[[int], None]] = None) -> Path:
+    """Write the same report as one self-contained HTML page (plots inline as base64 PNG).
+
+    The page loads nothing: no script, no stylesheet, font or image from anywhere else.
+    Parameters and return as `write_report`.
+    """
+    if not analyses:
+        raise ValueError(f"analyses must hold at least one segment, got none for {rec.path}")
+    created = created or _dt.datetime.now().astimezone()
+    esc = _html.escape
+    parts = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             "<title>glutescope session report</title>", f"<style>{_CSS}</style></head><body>"]
+    for k, blocks in enumerate(_segments_blocks(rec, analyses, progress)):
+        parts.append(f'<section id="segment-{k + 1}">')
+        for b in blocks:
+            if isinstance(b, Heading):
+                parts.append(f"<h{b.level}>{esc(b.text)}</h{b.level}>")
+            elif isinstance(b, Paragraph):
+                cls = ' class="strong"' if b.bold else (' class="small"' if b.size_pt < 8 else "")
+                parts.append(f"<p{cls}>{esc(b.text)}</p>")
+            elif isinstance(b, Table):
+                head = "".join(f"<th>{esc(h)}</th>" for h in b.header)
+                body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in b.rows)
+                parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            else:
+                parts.append(f'<figure><img src="{_png_data_uri(b)}" alt="{esc(b.alt)}"></figure>')
+        parts.append("</section>")
+    parts.append(f"<footer>{esc(_footer(rec, created))}</footer></body></html>")
+    Path(path).write_text("\n".join(parts) + "\n", encoding="utf-8")
+    return Path(path)

@@ -37,7 +37,7 @@ import numpy as np
 
 from . import _validate
 
-__all__ = ["FatigueTrend", "fatigue_trend", "median_frequency_hz"]
+__all__ = ["trend_of_windows", "FatigueTrend", "fatigue_trend", "median_frequency_hz"]
 
 DEFAULT_WINDOW_S = 0.5
 """Spectral window, s: 0.5-1 s is the usual epoch for MDF of sEMG [2] (2 Hz resolution)."""
@@ -179,7 +179,26 @@ def fatigue_trend(emg_uV, fs_hz: float, intervals_s=None, *, window_s: float = D
             t.append((k + 0.5 * n_win) / fs)
             mdf.append(median_frequency_hz(w, fs, band_hz=band_hz))
             rms.append(float(np.sqrt(np.mean(w ** 2))))
-    t_a, mdf_a, rms_a = np.array(t), np.array(mdf), np.array(rms)
+    return trend_of_windows(t, mdf, rms)
+
+
+def trend_of_windows(t_s, mdf_hz, rms_uV) -> FatigueTrend:
+    """The trends fitted to windows already measured (e.g. by `fatigue_trend` per
+    contraction, their times moved onto one time base): as `fatigue_trend` fits them.
+
+    Parameters
+    ----------
+    t_s, mdf_hz, rms_uV : array_like, shape (n_windows,)
+        Window centres (s), median frequencies (Hz, NaN where the band held no power)
+        and RMS (µV), in time order.
+
+    Returns
+    -------
+    FatigueTrend
+    """
+    t_a, mdf_a, rms_a = (np.asarray(v, dtype=float).reshape(-1) for v in (t_s, mdf_hz, rms_uV))
+    if not t_a.shape == mdf_a.shape == rms_a.shape:
+        raise ValueError(f"t_s, mdf_hz and rms_uV must have one length; got {t_a.size}, {mdf_a.size}, {rms_a.size}")
     ok = np.isfinite(mdf_a)
     if ok.sum() < MIN_WINDOWS:
         return FatigueTrend(t_a, mdf_a, rms_a, None, None, None, None, None, None)

@@ -5,10 +5,17 @@ import numpy as np
 import pytest
 from scipy import signal as sps
 
-from glutescope.analysis import RepResult, _fatigue
+from glutescope.analysis import RepResult, _fatigue, _span
 from glutescope.report import fatigue_sentence
 
 FS_HZ = 1000.0
+
+
+def _held(conditioned, reps):
+    """Each rep's stretch of the conditioned EMG, as the analysis keeps it from the live ring."""
+    n = conditioned.shape[1]
+    spans = [_span(r.start_s, r.start_s + r.duration_s, FS_HZ, n) for r in reps]
+    return {(a, b): conditioned[:, a:b] for a, b in spans}
 
 
 def _rep(i, start_s, duration_s):
@@ -21,7 +28,8 @@ def test_each_glute_gets_the_trend_of_the_windows_inside_its_reps():
     steady = np.sin(2 * np.pi * 120.0 * t) * (1.0 + t / 60.0)  # amplitude +100 %/min
     conditioned = np.vstack([falling, steady])
     reps = [_rep(i + 1, 5.0 + 10.0 * i, 4.0) for i in range(5)]
-    (left, lt), (right, rt) = _fatigue(conditioned, FS_HZ, reps, ("glute_max_left", "glute_max_right"))
+    (left, lt), (right, rt) = _fatigue(_held(conditioned, reps), FS_HZ, reps, ("glute_max_left", "glute_max_right"),
+                                       conditioned.shape[1])
     assert (left, right) == ("left", "right")
     assert lt.n_windows == 40 and lt.mdf_slope_hz_per_s == pytest.approx(-1.0, abs=0.02)
     assert rt.mdf_slope_hz_per_s == pytest.approx(0.0, abs=0.02)
@@ -32,5 +40,24 @@ def test_each_glute_gets_the_trend_of_the_windows_inside_its_reps():
 
 
 def test_no_reps_no_trend():
-    assert _fatigue(np.zeros((2, 1000)), FS_HZ, [], ("glute_max_left", "glute_max_right")) == ()
+    assert _fatigue({}, FS_HZ, [], ("glute_max_left", "glute_max_right"), 1000) == ()
     assert fatigue_sentence(SimpleNamespace(fatigue=())) == "Fatigue trend: no reps to measure."
+
+
+def test_the_trend_from_each_reps_own_stretch_equals_the_trend_over_the_whole_signal():
+    """The analysis keeps only the reps' stretches (bounded by the reps, not the session):
+    their windows, moved to their times, fit exactly as the whole signal's would."""
+    from glutesignal.fatigue import fatigue_trend
+
+    rng = np.random.default_rng(7)
+    t = np.arange(int(90 * FS_HZ)) / FS_HZ
+    x = np.vstack([sps.chirp(t, f0=140.0, t1=90.0, f1=100.0) + 0.1 * rng.standard_normal(t.size),
+                   rng.standard_normal(t.size)])
+    reps = [_rep(i + 1, 3.3 + 11.7 * i, 3.6 + 0.1 * i) for i in range(7)]
+    got = dict(_fatigue(_held(x, reps), FS_HZ, reps, ("glute_max_left", "glute_max_right"), x.shape[1]))
+    for row, side in enumerate(("left", "right")):
+        whole = fatigue_trend(x[row], FS_HZ, [(r.start_s, r.start_s + r.duration_s) for r in reps])
+        np.testing.assert_allclose(got[side].t_s, whole.t_s, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(got[side].mdf_hz, whole.mdf_hz)
+        assert got[side].mdf_slope_hz_per_s == pytest.approx(whole.mdf_slope_hz_per_s, rel=1e-9)
+        assert got[side].rms_slope_pct_per_min == pytest.approx(whole.rms_slope_pct_per_min, rel=1e-9)
