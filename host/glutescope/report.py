@@ -234,13 +234,15 @@ def _set_interval(analysis: SegmentAnalysis):
     if len(reps) < 2:
         return None, ""
     ids = rep_sets([a for a, _, _ in reps], [b for _, b, _ in reps])
+    ref_sd = analysis.stats.si_reference_sd_pct
     if ids[-1] >= 1:
-        return interval_over_sets([si for _, _, si in reps], ids), "sets"
+        return interval_over_sets([si for _, _, si in reps], ids, reference_sd_pct=ref_sd), "sets"
     if analysis.duration_s > LONG_SESSION_S:
         block_s = block_length_s(analysis.duration_s)
         blocks = [int(a // block_s) for a, _, _ in reps]
         if blocks[-1] > blocks[0]:
-            return interval_over_sets([si for _, _, si in reps], blocks), f"{block_s / 60:g}-minute blocks"
+            return (interval_over_sets([si for _, _, si in reps], blocks, reference_sd_pct=ref_sd),
+                    f"{block_s / 60:g}-minute blocks")
     return None, ""
 
 
@@ -271,6 +273,8 @@ def symmetry_sentence(analysis: SegmentAnalysis) -> str:
         unit = _set_interval(analysis)[1]
         why = "reps of a set are not independent" if unit == "sets" else "reps close in time are not independent"
         text = text.replace("rep-to-rep 95 % interval", f"95 % interval over {ci.n_sets} {unit} ({why})")
+        text = text.replace("95 % interval (rep-to-rep spread and the references' precision,",
+                            f"95 % interval over {ci.n_sets} {unit} ({why}; with the references' precision,")
         text = text.replace(f"{st.n_reps} reps", f"{ci.n_reps} reps in {ci.n_sets} {unit}")
     if analysis.stats.calibration_note:
         note = analysis.stats.calibration_note

@@ -89,7 +89,7 @@ class ClusteredInterval:
 
 
 def interval_over_sets(si_pct: Sequence[float], set_ids: Sequence[int], *,
-                       confidence: float = 0.95) -> ClusteredInterval:
+                       confidence: float = 0.95, reference_sd_pct: float = 0.0) -> ClusteredInterval:
     """The mean SI and its Student-t interval with each set's mean SI as one observation.
 
     Parameters
@@ -100,6 +100,10 @@ def interval_over_sets(si_pct: Sequence[float], set_ids: Sequence[int], *,
         The set of each rep (`rep_sets`).
     confidence : float
         Two-sided level, 0 < confidence < 1.
+    reference_sd_pct : float
+        Standard uncertainty of every rep's SI alike, points (the calibration references'
+        precision, `glutescope.live.LiveStats.si_reference_sd_pct`): no number of sets
+        averages it out, so it is added to the half-width in quadrature. >= 0.
 
     Returns
     -------
@@ -114,9 +118,12 @@ def interval_over_sets(si_pct: Sequence[float], set_ids: Sequence[int], *,
         raise ValueError("si_pct must be finite")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if not (math.isfinite(reference_sd_pct) and reference_sd_pct >= 0):
+        raise ValueError(f"reference_sd_pct must be a finite number >= 0, got {reference_sd_pct!r}")
     means = np.array([si[ids == k].mean() for k in np.unique(ids)])
     m = float(means.mean())
     if means.size < 2:
         return ClusteredInterval(m, None, None, int(means.size), int(si.size))
     half = float(_stats.t.ppf(0.5 + 0.5 * confidence, means.size - 1)) * float(means.std(ddof=1)) / math.sqrt(means.size)
+    half = math.hypot(half, float(_stats.norm.ppf(0.5 + 0.5 * confidence)) * reference_sd_pct)
     return ClusteredInterval(m, m - half, m + half, int(means.size), int(si.size))

@@ -358,6 +358,9 @@ def test_long_session_shows_blocks_and_an_interval_over_sets(calibrated, tmp_pat
     sis = np.array([r.si_normalised_pct for r in reps])
     means = sis.reshape(n_sets, 5).mean(axis=1)
     half = sps.t.ppf(0.975, n_sets - 1) * means.std(ddof=1) / np.sqrt(n_sets)
+    # plus, in quadrature, the references' precision, which no number of sets averages out
+    half = np.hypot(half, sps.norm.ppf(0.975) * short.stats.si_reference_sd_pct)
+    assert short.stats.si_reference_sd_pct > 0
     assert f"{means.mean() - half:+.1f} to {means.mean() + half:+.1f} %" in text
     assert f"95 % interval over {n_sets} sets" in text and f"{len(reps)} reps in {n_sets} sets" in text
     naive = symmetry_over_reps([r.mean_pct_ref[0] for r in reps], [r.mean_pct_ref[1] for r in reps])
@@ -452,6 +455,7 @@ def test_long_session_without_set_breaks_takes_its_interval_over_time_blocks(cal
     sis = np.array([r.si_normalised_pct for r in reps])
     means = np.array([sis[[int(r.start_s // 600) == b for r in reps]].mean() for b in range(4)])
     half = sps.t.ppf(0.975, 3) * means.std(ddof=1) / 2.0
+    half = np.hypot(half, sps.norm.ppf(0.975) * short.stats.si_reference_sd_pct)  # the references'
     assert "95 % interval over 4 10-minute blocks" in text and "400 reps in 4 10-minute blocks" in text
     assert f"{means.mean() - half:+.1f} to {means.mean() + half:+.1f} %" in text
     iid = sps.t.ppf(0.975, 399) * sis.std(ddof=1) / np.sqrt(400)
