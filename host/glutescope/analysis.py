@@ -50,6 +50,9 @@ class ExercisePlan:
     """One-sided reps the protocol cued, with their working leg (empty: none cued)."""
     calibration: Optional[Calibration] = None
     """A calibration made in another recording that the session used (``meta.json``)."""
+    protocol: Optional[dict] = None
+    """The guided protocol the session ran, as stored (``meta.json`` "protocol": name,
+    steps, events, results); the analysis steps through it again. None: none was run."""
 
 
 def _recorded_by_virtual_wearable(rec: Recording) -> bool:
@@ -120,7 +123,9 @@ def exercise_plan(rec: Recording, exercise: Optional[str] = None, *, seed: Optio
         source = f"standard {name.replace('_', '-')} schedule"
     else:
         source = f"exercise '{name}'" if name else "exercise not recorded"
-    return ExercisePlan(name, cues, bool(name and name.startswith("single_leg")), source, rep_cues, calibration)
+    protocol = meta.get("protocol") or None
+    return ExercisePlan(name, cues, bool(name and name.startswith("single_leg")), source, rep_cues, calibration,
+                        protocol)
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,10 @@ class SegmentAnalysis:
     fatigue: tuple = ()
     """``(side, FatigueTrend)`` of each glute over the reps of the segment
     (`glutesignal.fatigue`): median-frequency and amplitude trends, left then right."""
+    protocol_results: Optional[object] = None
+    """The protocol's results recomputed from this segment by the same runner
+    (`glutescope.protocols.runner.ProtocolResults`); None without a protocol, or when the
+    segment ends before them."""
 
     @property
     def duration_s(self) -> float:
@@ -341,9 +350,14 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         mains_source = "detected in the signal when recorded" if how == "detected" else "given when recorded"
     else:
         mains_source = "found in the signal"
+    runner = None
+    if plan.protocol and segment == 0:  # the protocol's clock is the first segment's stream
+        from glutescope.protocols.runner import runner_from_record
+
+        runner = runner_from_record(plan.protocol)
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
                          single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration,
-                         reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES, adc=adc_scale(info))
+                         reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES, adc=adc_scale(info), runner=runner)
     emg_uV = codes_to_uV(emg.samples, info)
     envelope = np.full(emg_uV.shape, np.nan)
     conditioned = np.full(emg_uV.shape, np.nan)
@@ -382,7 +396,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     reps = _rep_results(stats, fs, envelope, pelvis_grid, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, envelope, pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan, mains_source,
-                           _fatigue(conditioned, fs, reps, names))
+                           _fatigue(conditioned, fs, reps, names),
+                           runner.results if runner is not None else None)
 
 
 def _fatigue(conditioned: np.ndarray, fs: float, reps, names) -> tuple[tuple[str, FatigueTrend], ...]:

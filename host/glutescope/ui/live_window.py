@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
+from pyqtgraph.Qt import QtCore, QtWidgets
 
 from glutescope.guide import describe_score
 from glutescope.ui.decimate import column_count, max_columns, minmax_columns
@@ -60,7 +60,7 @@ class LiveWindow(QtWidgets.QWidget):
         cue_font.setPointSize(26)
         cue_font.setBold(True)
         self.cue_label.setFont(cue_font)
-        self.cue_label.setVisible(False)
+        self.cue_label.setText(" ")
         layout.addWidget(self.cue_label)
         self.scores_label = QtWidgets.QLabel("")
         self.scores_label.setVisible(False)
@@ -125,6 +125,12 @@ class LiveWindow(QtWidgets.QWidget):
         )
         self.balance.addItem(self.bars)
         self.balance.setYRange(0, 300)
+        # The step's target band in % of reference, shown once calibrated.
+        self.target = pg.LinearRegionItem(values=(0, 1), orientation="horizontal", movable=False,
+                                          brush=pg.mkBrush(92, 184, 92, 60), pen=pg.mkPen((92, 184, 92), width=1))
+        self.target.setVisible(False)
+        self.balance.addItem(self.target)
+        self._target = None
 
         self._drawn_stats = None
         self._titles: dict[int, tuple[str, str]] = {}
@@ -178,11 +184,28 @@ class LiveWindow(QtWidgets.QWidget):
             if self._titles.get(q.channel) != title:  # a plot title is re-rendered on every set
                 self._titles[q.channel] = title
                 self.plots[q.channel].setTitle(title[0], color=title[1])
-        if stats.cue is not None:
+        step = stats.step
+        if step is not None:
+            # A protocol runs: the headline is its step, with the time left and where in
+            # the protocol it is, so the person always knows what to do now.
+            colour = "#5b9bd5" if step.name == "relax" else "#d9534f"
+            self.cue_label.setText(f"{step.step.cue} · {stats.step_left_s:.0f} s")
+            self.cue_label.setStyleSheet(f"color: {colour}")
+            self.readout.setText(f"{stats.protocol_title} · step {step.index + 1} of {stats.n_steps} · "
+                                 + describe_asymmetry(stats) + (f"\n⚠ {warning}" if warning else ""))
+            self._show_target(step.step.target_pct if stats.calibration is not None else None)
+        elif stats.cue is not None:
             colour = "#d9534f" if stats.cue.name in ("squeeze", "reference") else "#5b9bd5"
             self.cue_label.setText(f"{stats.cue.instruction()} · {stats.cue_left_s:.0f} s")
             self.cue_label.setStyleSheet(f"color: {colour}")
-        self.cue_label.setVisible(stats.cue is not None)
+        elif stats.protocol_title:
+            self.cue_label.setText(f"{stats.protocol_title}: done" if stats.protocol_results is not None
+                                   else f"{stats.protocol_title}")
+            self.cue_label.setStyleSheet("color: #5cb85c")
+            self._show_target(None)
+        # The cue line keeps its place (empty, not hidden) so the layout does not jump.
+        if step is None and stats.cue is None and not stats.protocol_title:
+            self.cue_label.setText(" ")
         if stats.squeeze_scores or stats.calibration_note:
             lines = ["Squeeze test: " + describe_score(score) for score in stats.squeeze_scores]
             if stats.weaker_squeeze_side:
@@ -211,6 +234,14 @@ class LiveWindow(QtWidgets.QWidget):
         if self.balance.getAxis("left").labelText != "% of reference":
             self.balance.setLabel("left", "% of reference")
         return pct
+
+    def _show_target(self, band) -> None:
+        if band == self._target:
+            return
+        self._target = band
+        if band is not None:
+            self.target.setRegion(band)
+        self.target.setVisible(band is not None)
 
     def shutdown(self) -> None:
         """Stop redrawing and close."""

@@ -26,13 +26,20 @@ class RunSummary:
     status: ExitStatus
     screenshot: Optional[Path]
     elapsed_s: float
+    results_png: Optional[Path] = None
+    """Where the protocol's results screen was saved (None: no results, or not saved)."""
 
 
-def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot: Path, env) -> RunSummary:
+def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot: Path, env,
+             results_png: Optional[Path] = None) -> RunSummary:
     """Start ``session``, show its window until closed or ``duration_s`` passes, stop it.
 
     Headless runs use Qt's offscreen platform, save ``screenshot`` at the end and
     print the session's summary, so the command says what it did without a screen.
+
+    A session running a protocol ends on its results screen (`ResultsView`), saved to
+    ``results_png`` when given: in the window it stays until dismissed (its button,
+    Enter, Esc, Q or closing it); headless the run ends once it is saved.
     """
     if headless:
         if not os.environ.get("QT_QPA_PLATFORM"):  # unset or empty: Qt would try xcb
@@ -48,6 +55,7 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     from tqdm import tqdm
 
     from glutescope.ui.live_window import LiveWindow, grab_png
+    from glutescope.ui.results_view import ResultsView
 
     app = pg.mkQApp("glutescope")
     if headless:
@@ -78,12 +86,29 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         shortcut = QtGui.QShortcut(QtGui.QKeySequence(key), window)
         shortcut.activated.connect(lambda key=key: request_stop(f"{key} pressed"))
 
+    shown: list = []  # the results screen, once the protocol's results are in
+    saved_results: list[Path] = []
+
+    def show_results() -> None:
+        results = session.results
+        view = ResultsView(results, subtitle=f"{session.source_description} · Enter, Esc or Q to close")
+        view.dismissed.connect(lambda: request_stop("results dismissed"))
+        view.show()
+        shown.append(view)
+        if results_png is not None and grab_png(view, results_png):
+            saved_results.append(results_png)
+        if headless:
+            request_stop("results in")
+
     def tick() -> None:
+        if not shown and session.results is not None:
+            window.redraw()
+            show_results()
         elapsed = time.monotonic() - started
         if progress is not None:
             progress.update(min(round(elapsed), progress.total) - progress.n)
         if (stop_requests or session.failed or session.finished
-                or (duration_s is not None and elapsed >= duration_s)):
+                or (duration_s is not None and elapsed >= duration_s and not (shown and not headless))):
             app.quit()  # again for a stop asked before the loop ran: quit() then was lost
 
     poll = QtCore.QTimer()
@@ -101,13 +126,18 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         if headless:
             saved = screenshot if grab_png(window, screenshot) else None
         window.shutdown()
+        for view in shown:
+            view.blockSignals(True)  # closing it now is the end, not a request to stop
+            view.close()
         session.stop()
     elapsed_s = time.monotonic() - started
-    if stop_requests:
+    if stop_requests and stop_requests[0] != "results in":
         print(f"glutescope: stopped after {elapsed_s:.0f} s ({stop_requests[0]})", file=env.stdout)
     print(session.summary_text(), file=env.stdout)
     if saved is not None:
         print(f"glutescope: screenshot of the live window saved to {saved}", file=env.stdout)
+    if saved_results:
+        print(f"glutescope: results screen saved to {saved_results[0]}", file=env.stdout)
     if session.failed:
         raise CliError(str(session.error), session.error_status)
-    return RunSummary(ExitStatus.OK, saved, elapsed_s)
+    return RunSummary(ExitStatus.OK, saved, elapsed_s, saved_results[0] if saved_results else None)
