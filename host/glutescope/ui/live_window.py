@@ -24,11 +24,24 @@ REDRAW_INTERVAL_MS = 16  # ~60 Hz, a display's rate: decimated drawing keeps it 
 DEFAULT_COLUMNS = 900  # pixel columns to decimate to before the window has a size
 
 
+_SHORT = {"glute_max": "max", "glute_med": "med", "hamstring": "ham", "lumbar_erector": "lumb"}
+
+
 def channel_colour(name: str) -> tuple[int, int, int]:
+    """The side's colour for a glute, another for a synergist (so a left hamstring is not
+    mistaken for the left glute)."""
+    if name.startswith(("hamstring", "lumbar_erector")):
+        return OTHER_COLOUR
     for side, colour in SIDE_COLOURS.items():
         if side in name:
             return colour
     return OTHER_COLOUR
+
+
+def channel_tick(name: str) -> str:
+    """A bar's label: side and muscle, e.g. "L max", "L ham"."""
+    muscle, _, side = name.rpartition("_")
+    return f"{side[:1].upper()} {_SHORT.get(muscle, muscle)}" if side in ("left", "right") else name
 
 
 def describe_asymmetry(stats: LiveStats) -> str:
@@ -117,7 +130,7 @@ class LiveWindow(QtWidgets.QWidget):
         self.balance.setMaximumWidth(220)
         self.balance.setLabel("left", "envelope", units="µV")
         self.balance.getAxis("bottom").setTicks(
-            [[(i, name.split("_")[-1]) for i, name in enumerate(state.channel_names)]]
+            [[(i, channel_tick(name)) for i, name in enumerate(state.channel_names)]]
         )
         self.bars = pg.BarGraphItem(
             x=np.arange(n), height=np.zeros(n), width=0.6,
