@@ -170,3 +170,62 @@ class LiveTone:
         else:
             tone = tone_for(now_left, now_right, self.default_top_uV)
         return self.synth.render(tone, duration_s)
+
+
+class SessionTone:
+    """The tone of a running session, pulled from its state on the UI's timer.
+
+    Each `tick` renders the stream time that arrived since the last one (so a WAV of a
+    sped-up virtual session is in stream time), keeps it for `write` and hands it to a
+    player when one is open.
+    """
+
+    def __init__(self, state, *, player=None) -> None:
+        self.state = state
+        self.live = LiveTone()
+        self.player = player
+        self.blocks: list[np.ndarray] = []
+        self._seen = state.envelope.write_index
+        names = state.channel_names
+        self._rows = ((names.index("glute_max_left"), names.index("glute_max_right"))
+                      if "glute_max_left" in names and "glute_max_right" in names else None)
+
+    def tick(self) -> None:
+        env = self.state.envelope
+        new = env.write_index - self._seen
+        if new <= 0 or self._rows is None:
+            return
+        self._seen = env.write_index
+        fs = self.state.emg_fs_hz
+        now = env.latest(min(new, int(0.2 * fs)))
+        level = np.nan_to_num(now[list(self._rows)].mean(axis=1))
+        block = self.live.block(self.state.stats, float(level[0]), float(level[1]), new / fs)
+        self.blocks.append(block)
+        if self.player is not None:
+            self.player.play(block)
+
+    def write(self, path) -> None:
+        """The whole session's tone as a WAV."""
+        samples = np.concatenate(self.blocks) if self.blocks else np.zeros((0, 2), np.float32)
+        write_wav(path, samples, self.live.synth.sample_rate_hz)
+
+
+class QtTonePlayer:
+    """Play tone blocks through Qt Multimedia (PySide6-Addons); `player_available` first."""
+
+    def __init__(self, sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:
+        from PySide6 import QtMultimedia
+
+        fmt = QtMultimedia.QAudioFormat()
+        fmt.setSampleRate(int(sample_rate_hz))
+        fmt.setChannelCount(2)
+        fmt.setSampleFormat(QtMultimedia.QAudioFormat.SampleFormat.Int16)
+        self._sink = QtMultimedia.QAudioSink(QtMultimedia.QMediaDevices.defaultAudioOutput(), fmt)
+        self._io = self._sink.start()
+
+    def play(self, block: np.ndarray) -> None:
+        pcm = (np.clip(block, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        self._io.write(pcm)
+
+    def close(self) -> None:
+        self._sink.stop()

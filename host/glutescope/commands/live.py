@@ -38,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", metavar="NAME,NAME,...",
                         help="the muscle of each input, ADC0 first (default: the protocol's, else "
                              "glute_max_left,glute_max_right)")
+    parser.add_argument("--sound", action="store_true",
+                        help="biofeedback tone: panned toward the louder glute, pitch with activation, a chime "
+                             "per step (needs Qt Multimedia: pip install PySide6-Addons)")
+    parser.add_argument("--sound-wav", type=Path, metavar="PATH",
+                        help="also write the session's tone to this WAV file")
     parser.add_argument("--results-png", type=Path, metavar="PATH",
                         help="where to save the results screen (default: next to the recording, "
                              "or glutescope-PROTOCOL-results.png headless)")
@@ -110,5 +115,6 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     from glutescope.ui.runner import run_live
 
     summary = run_live(LiveSession(options), headless=headless, duration_s=duration_s,
-                       screenshot=args.screenshot, env=env, results_png=results_png)
+                       screenshot=args.screenshot, env=env, results_png=results_png,
+                       sound=args.sound, sound_wav=args.sound_wav)
     return summary.status

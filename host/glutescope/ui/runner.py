@@ -31,7 +31,8 @@ class RunSummary:
 
 
 def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot: Path, env,
-             results_png: Optional[Path] = None) -> RunSummary:
+             results_png: Optional[Path] = None, sound: bool = False,
+             sound_wav: Optional[Path] = None) -> RunSummary:
     """Start ``session``, show its window until closed or ``duration_s`` passes, stop it.
 
     Headless runs use Qt's offscreen platform, save ``screenshot`` at the end and
@@ -40,6 +41,10 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     A session running a protocol ends on its results screen (`ResultsView`), saved to
     ``results_png`` when given: in the window it stays until dismissed (its button,
     Enter, Esc, Q or closing it); headless the run ends once it is saved.
+
+    ``sound``: play the biofeedback tone (`glutescope.sound`) when Qt Multimedia is
+    there, else say in one line why not; ``sound_wav``: also write the session's tone to
+    this WAV (works without any sound output).
     """
     if headless:
         if not os.environ.get("QT_QPA_PLATFORM"):  # unset or empty: Qt would try xcb
@@ -74,6 +79,21 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     print(f"glutescope: streaming from {session.state.stats.link}", file=env.stdout, flush=True)
     window = LiveWindow(session.state, title=session.source_description)
     window.show()
+    tone = None
+    if sound or sound_wav is not None:
+        from glutescope.sound import QtTonePlayer, SessionTone, player_available
+
+        player = None
+        if sound:
+            why_not = player_available()
+            if why_not is None:
+                player = QtTonePlayer()
+            else:
+                print(f"glutescope: {why_not}", file=env.stdout)
+        tone = SessionTone(session.state, player=player)
+        tone_timer = QtCore.QTimer()
+        tone_timer.timeout.connect(tone.tick)
+        tone_timer.start(50)
     started = time.monotonic()
     progress = None
     if headless and duration_s is not None:
@@ -125,6 +145,11 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         saved = None
         if headless:
             saved = screenshot if grab_png(window, screenshot) else None
+        if tone is not None:
+            tone_timer.stop()
+            tone.tick()
+            if tone.player is not None:
+                tone.player.close()
         window.shutdown()
         for view in shown:
             view.blockSignals(True)  # closing it now is the end, not a request to stop
@@ -138,6 +163,9 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         print(f"glutescope: screenshot of the live window saved to {saved}", file=env.stdout)
     if saved_results:
         print(f"glutescope: results screen saved to {saved_results[0]}", file=env.stdout)
+    if tone is not None and sound_wav is not None:
+        tone.write(sound_wav)
+        print(f"glutescope: the session's tone saved to {sound_wav}", file=env.stdout)
     if session.failed:
         raise CliError(str(session.error), session.error_status)
     return RunSummary(ExitStatus.OK, saved, elapsed_s, saved_results[0] if saved_results else None)
