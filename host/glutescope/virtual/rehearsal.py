@@ -7,6 +7,7 @@ loss, delay) is not here: the end-to-end tests run the virtual wearable for that
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Callable, Optional
 
 import numpy as np
@@ -18,6 +19,9 @@ from glutescope.protocols.runner import ProtocolRunner, runner_for
 from glutesignal.simulation import simulate
 
 __all__ = ["truth_calibration", "feed", "rehearse"]
+
+NO_LINK = "body model fed directly (no radio link)"
+"""The status line's link: there are no frames to count here."""
 
 
 def truth_calibration(body) -> Calibration:
@@ -62,10 +66,18 @@ def rehearse(name: str, *, calibrated: bool = True, block: int = 40, channels=No
     script = simulate(exercise, emg_fs_hz=200.0, mains_hz=None, channels=channels, **body_kw)
     runner = runner_for(protocol, script)
     body = simulate(exercise, channels=channels, duration_s=runner.end_s + protocol.settle_s + 1.0, **body_kw)
-    proc = LiveProcessor(channels, body.emg_fs_hz, body.imu_fs_hz, runner=runner,
+    proc = LiveProcessor(channels, body.emg_fs_hz, body.imu_fs_hz, runner=runner, link=NO_LINK,
                          calibration=truth_calibration(body) if calibrated else None)
     if prepare is not None:
         prepare(proc)
     emg = np.asarray(body.emg_uV)[list(rows)] if rows is not None else None
-    feed(proc, body, block, on_block=on_block, emg_uV=emg)
+    no_frames = SimpleNamespace(frames=0, corrupt_frames=0, lost_frames=0)
+
+    def after_block(t_s: float) -> None:
+        # The status line's figures, as a session refreshes them: no frames, no battery.
+        proc.update_link(no_frames, None, None)
+        if on_block is not None:
+            on_block(t_s)
+
+    feed(proc, body, block, on_block=after_block, emg_uV=emg)
     return runner, proc, body
