@@ -52,6 +52,9 @@ class SessionOptions:
     then performs it. None: no protocol (the exercise's cues, if any)."""
     subject: Optional[str] = None
     """Pseudonym stored with the recording."""
+    target_pct: Optional[tuple[float, float]] = None
+    """The person's own target band (low, high) in % of each glute's reference, for every
+    step of the protocol that has one; None: the protocol's."""
     body: Optional[object] = None
     """Virtual wearable only: the body-model session (`glutesignal.simulation.BodySession`)
     it plays instead of rendering one for the exercise or protocol: a person of known truth."""
@@ -85,6 +88,15 @@ PROTOCOL_PAD_S = 2.0
 """Rest the virtual body holds after a protocol's results are due, s (it loops after)."""
 
 
+def session_protocol(options: SessionOptions):
+    """``options.protocol`` with the person's target band, if they set one."""
+    from glutescope.protocols import get
+    from glutescope.protocols.base import with_target
+
+    protocol = get(options.protocol)
+    return with_target(protocol, options.target_pct) if options.target_pct is not None else protocol
+
+
 def protocol_body(options: SessionOptions):
     """The virtual body that performs ``options.protocol``, the exercise it plays, and the
     protocol's runner on its script.
@@ -93,11 +105,10 @@ def protocol_body(options: SessionOptions):
     rest for the protocol's virtual steps; padded with rest past the results, so the body
     does not start again before they are in.
     """
-    from glutescope.protocols import get
     from glutescope.protocols.runner import runner_for
     from glutesignal.simulation import simulate
 
-    protocol = get(options.protocol)
+    protocol = session_protocol(options)
     exercise = protocol.body_exercise or "rest"
     mains = options.mains_hz if options.mains_hz is not None else 50.0
     kw = dict(seed=options.seed, imu_fs_hz=options.imu_fs_hz or 104.0, channels=tuple(options.channel_names))
@@ -130,10 +141,9 @@ class LiveSession:
             self.transport = make_transport(options, body, exercise)
         else:
             if options.protocol is not None and options.replay_path is None:
-                from glutescope.protocols import get
                 from glutescope.protocols.runner import runner_for
 
-                self.runner = runner_for(get(options.protocol))
+                self.runner = runner_for(session_protocol(options))
             self.transport = make_transport(options)
         self.source_description = self.transport.description
 

@@ -109,3 +109,37 @@ def test_step_events_follow_the_stream_clock():
     assert all(e["emg_sample"] == round(e["start_s"] * 2000) for e in steps)
     assert runner.events[-1]["kind"] == "results"
     assert runner_for(get("squeeze_test")).steps[1].name == "squeeze"
+
+
+def test_a_target_band_the_person_sets_is_the_one_scored():
+    default, _, _ = run_protocol("bridges", seed=3)
+    own, _, _ = run_protocol("bridges", seed=3, target_pct=(20.0, 50.0))
+    # Truth: the left glute works at ~31 %, the right at ~45 % of its reference (mean over a rep lower).
+    assert default.results.figures["in_target"] == 0
+    assert own.results.figures["in_target"] == 10
+    assert "In the target band 20-50 % of reference: 10 of 10 reps" in own.results.lines
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--target", "80,50"], "--target must have 0 <= LOW < HIGH"),
+    (["--target", "fifty"], "--target must be LOW,HIGH"),
+    (["--channels", "glute_max_left,hamstring_left"], "needs the channels glute_max_right"),
+])
+def test_bad_protocol_options_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    from glutescope.cli import Environment, main
+
+    err = []
+
+    class Err:
+        def write(self, text):
+            err.append(text)
+
+        def flush(self):
+            pass
+
+    env = Environment(stderr=Err(), environ={})
+    status = main(["live", "--protocol", "bridges", "--record", str(tmp_path / "x.glutes"), *argv], env)
+    assert status == 2
+    text = "".join(err)
+    assert message in text and text.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

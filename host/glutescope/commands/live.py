@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", metavar="NAME,NAME,...",
                         help="the muscle of each input, ADC0 first (default: the protocol's, else "
                              "glute_max_left,glute_max_right)")
+    parser.add_argument("--target", metavar="LOW,HIGH",
+                        help="your target band in %% of each glute's reference (calibrated), e.g. 50,80 "
+                             "(default: the protocol's)")
     parser.add_argument("--sound", action="store_true",
                         help="biofeedback tone: panned toward the louder glute, pitch with activation, a chime "
                              "per step (needs Qt Multimedia: pip install PySide6-Addons)")
@@ -96,6 +99,18 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         if missing:
             raise CliError(f"--protocol {protocol.name} needs the channels {', '.join(missing)}; "
                            f"--channels gives {', '.join(channels)}", ExitStatus.USAGE)
+    target = None
+    if args.target is not None:
+        try:
+            low, high = (float(v) for v in args.target.split(","))
+        except ValueError:
+            raise CliError(f"--target must be LOW,HIGH in % of reference, e.g. 50,80; got {args.target!r}",
+                           ExitStatus.USAGE) from None
+        if not 0 <= low < high:
+            raise CliError(f"--target must have 0 <= LOW < HIGH, got {args.target!r}", ExitStatus.USAGE)
+        if protocol is None:
+            raise CliError("--target needs --protocol (the band belongs to its steps)", ExitStatus.USAGE)
+        target = (low, high)
     results_png = args.results_png
     if results_png is None and protocol is not None:
         if args.record is not None:
@@ -108,7 +123,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
         speed=speed, seed=args.seed, record_path=args.record, imu_mount=args.imu_mount,
         virtual_port=args.virtual_port, calibration=calibration, protocol=args.protocol,
-        subject=args.subject, channel_names=channels, channel_mask=(1 << len(channels)) - 1,
+        subject=args.subject, target_pct=target, channel_names=channels, channel_mask=(1 << len(channels)) - 1,
     )
     if args.serial:
         print(SERIAL_SAFETY, file=env.stderr)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
-__all__ = ["Step", "TimedStep", "Protocol", "schedule", "steps_from_body", "SCORED"]
+__all__ = ["Step", "TimedStep", "Protocol", "schedule", "steps_from_body", "with_target", "SCORED"]
 
 SCORED = ("nothing", "reps", "squeeze", "reference", "stance", "activation", "sitting")
 """What a step can score: nothing (rest), reps (bridges: count, L/R, hip drop, time
@@ -129,6 +129,14 @@ class Protocol:
     measure_rep: Optional[Callable] = None
     """``measure_rep(proc, contraction, side) -> dict``: extra figures of each rep, taken
     when the rep is found (`glutescope.protocols.measures`); None: the common ones only."""
+
+
+def with_target(protocol: Protocol, target_pct: tuple[float, float]) -> Protocol:
+    """``protocol`` with ``target_pct`` (low, high, % of reference) on every step that has a
+    target: the person's own band instead of the protocol's."""
+    steps = tuple(replace(s, target_pct=tuple(target_pct)) if s.target_pct is not None else s
+                  for s in protocol.steps)
+    return replace(protocol, steps=steps)
 
 
 def schedule(steps, t0_s: float = 0.0) -> tuple[TimedStep, ...]:

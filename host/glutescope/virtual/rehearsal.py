@@ -15,6 +15,7 @@ import numpy as np
 from glutescope.calibration import Calibration
 from glutescope.live import LiveProcessor
 from glutescope.protocols import get
+from glutescope.protocols.base import with_target
 from glutescope.protocols.runner import ProtocolRunner, runner_for
 from glutesignal.simulation import simulate
 
@@ -52,15 +53,18 @@ def feed(proc: LiveProcessor, body, block: int = 40, imu_block: int = 4,
 
 def rehearse(name: str, *, calibrated: bool = True, block: int = 40, channels=None, rows=None,
              on_block: Optional[Callable[[float], None]] = None, prepare: Optional[Callable] = None,
-             **body_kw) -> tuple[ProtocolRunner, LiveProcessor, object]:
+             target_pct=None, **body_kw) -> tuple[ProtocolRunner, LiveProcessor, object]:
     """Run protocol ``name`` on a body-model person; return (runner, processor, body).
 
     ``body_kw`` go to `glutesignal.simulation.simulate` (seed, left_scale, electrode_gain
     ...): the person and their truth. ``rows`` reorders the body's EMG rows before they
     reach the processor (a planted electrode swap; the names stay in ``channels`` order).
     ``prepare(proc)`` runs before the first block (e.g. to open a window on its state).
+    ``target_pct``: the person's own target band (`glutescope.protocols.base.with_target`).
     """
     protocol = get(name)
+    if target_pct is not None:
+        protocol = with_target(protocol, target_pct)
     channels = tuple(channels or protocol.channels)
     exercise = protocol.body_exercise or "rest"
     script = simulate(exercise, emg_fs_hz=200.0, mains_hz=None, channels=channels, **body_kw)
