@@ -23,6 +23,8 @@ CUED_STEPS = ("relax", "squeeze", "reference")
 """Steps the squeeze-test and calibration guides follow (their cues)."""
 REP_STEPS = ("bridge", "single_leg_bridge", "stance")
 """Steps that are reps of a protocol (their side names the working leg)."""
+CHECK_WINDOW_S = 8.0
+"""Longest stretch of the first step the electrode check grades, s (the live quality window)."""
 HOLD_SETTLE_S = 1.0
 """Stream time after a held step's end before it is measured, s: the IMU samples up to
 its end have arrived by then whatever the link's block sizes."""
@@ -85,6 +87,10 @@ class ProtocolRunner:
         """Time the pelvis was tilted back as in sitting during the "sitting" steps, s."""
         self.sitting_measured = False
         """Some IMU samples of a "sitting" step were seen."""
+        self.electrodes: Optional[tuple] = None
+        """Signal quality per channel over the first step, before anything is scored
+        (`glutesignal.quality.ChannelQuality`); None until graded, or when it could not be."""
+        self._electrodes_due = True
         self._imu_seen = 0
         self._sit_spans = [(s.start_s, s.end_s) for s in self.steps if s.step.scored == "sitting"]
 
@@ -136,16 +142,53 @@ class ProtocolRunner:
             if step is not None:
                 self.events.append({"kind": "step", "emg_sample": int(round(step.start_s * fs)),
                                     **step.to_event()})
+        if self._electrodes_due and t_s >= self.steps[0].end_s:
+            self._check_electrodes(proc)
+            changed = True
         self._measure_reps(proc)
         self._measure_holds(proc, t_s)
         if self._sit_spans:
             self._track_sitting(proc)
         if self.results is None and t_s >= self.end_s + self.protocol.settle_s:
-            results = self.protocol.results(proc, self)
+            results = self._with_electrodes(self.protocol.results(proc, self), proc.state.channel_names)
             self.results = dataclasses.replace(results, at_s=t_s)
             self.events.append({"kind": "results", "emg_sample": int(proc.next_sample), **self.results.to_event()})
             changed = True
         return changed
+
+    def _check_electrodes(self, proc) -> None:
+        """Grade each channel over the first step (at most `CHECK_WINDOW_S`), once."""
+        from glutesignal.quality import channel_quality
+
+        self._electrodes_due = False
+        fs = proc.state.emg_fs_hz
+        first = self.steps[0]
+        n = int(round(min(first.end_s - first.start_s, CHECK_WINDOW_S) * fs))
+        if n < fs or proc.next_sample < n:
+            return  # under 1 s of rest: too short to grade
+        raw = proc.raw.latest(n).astype(float)
+        conditioned = proc.state.emg.latest(n).astype(float)
+        if raw.shape[1] < n or not (np.all(np.isfinite(raw)) and np.all(np.isfinite(conditioned))):
+            return  # a gap in it: not graded
+        self.electrodes = channel_quality(raw, conditioned, fs, mains_hz=proc.mains_hz, adc=proc.adc)
+        self.events.append({"kind": "electrode_check", "emg_sample": int(proc.next_sample),
+                            "grades": [q.grade for q in self.electrodes],
+                            "reasons": [list(q.reasons) for q in self.electrodes]})
+
+    def _with_electrodes(self, results: ProtocolResults, names) -> ProtocolResults:
+        """The results with the electrode check beside them: a score from a bad electrode is flagged."""
+        if self.electrodes is None:
+            return dataclasses.replace(results, lines=("Electrode check: not done (under 1 s of rest at the start, "
+                                                       "or a gap)",) + results.lines,
+                                       figures={**results.figures, "electrodes": None})
+        grades = {names[q.channel]: q.grade for q in self.electrodes}
+        text = ", ".join(f"{names[q.channel].replace('_', ' ')} {q.grade}"
+                         + (f" ({'; '.join(q.reasons)})" if q.reasons else "") for q in self.electrodes)
+        poor = [names[q.channel].replace("_", " ") for q in self.electrodes if q.grade == "poor"]
+        headline = (f"Check electrodes ({', '.join(poor)}) · " if poor else "") + results.headline
+        return dataclasses.replace(results, headline=headline,
+                                   lines=(f"Electrode check before scoring: {text}",) + results.lines,
+                                   figures={**results.figures, "electrodes": grades})
 
     def _measure_reps(self, proc) -> None:
         measure = getattr(self.protocol, "measure_rep", None)
