@@ -53,12 +53,15 @@ def results(proc, runner) -> ProtocolResults:
     if lead is None:
         lines.append("Firing order: an onset was not found")
     elif lead >= LEAD_FLAG_MS:
-        lines.append(f"Firing order: the {what} fires {lead:.0f} ms before the glute")
+        lines.append(f"Firing order: the {what}'s onset is detected {lead:.0f} ms before the glute's")
     elif lead <= -LEAD_FLAG_MS:
-        lines.append(f"Firing order: the glute fires {-lead:.0f} ms before the {what}")
+        lines.append(f"Firing order: the glute's onset is detected {-lead:.0f} ms before the {what}'s")
     else:
         lines.append(f"Firing order: together (within {LEAD_FLAG_MS:.0f} ms; {what} minus glute onset "
                      f"{-lead:+.0f} ms)")
+    if lead is not None:
+        lines.append("(onsets by threshold: a muscle rising to a smaller share of its range is detected "
+                     "later, even on the same drive)")
     head = ("Glute-led: the glute does the work" if figures["verdict"] == "glute-led"
             else f"The {what} takes over: feel the glute, slow the lift")
     return ProtocolResults(PROTOCOL.name, PROTOCOL.title, f"{head} · ratio {ratio:.2f}", tuple(lines), figures)
