@@ -34,7 +34,7 @@ class HoldPelvis:
     """Root-sum-square of the SDs of obliquity and tilt over the middle half, degrees."""
 
 
-def hold_pelvis(obliquity_deg, tilt_deg, supporting_side: str) -> HoldPelvis:
+def hold_pelvis(obliquity_deg, tilt_deg, supporting_side: str, *, reference_deg: float | None = None) -> HoldPelvis:
     """Hip drop and wobble over one hold.
 
     Parameters
@@ -44,6 +44,9 @@ def hold_pelvis(obliquity_deg, tilt_deg, supporting_side: str) -> HoldPelvis:
         start to its end (at least 4 samples, finite).
     supporting_side : str
         "left" or "right": the leg that carries the hold (the other side may drop).
+    reference_deg : float, optional
+        Obliquity before the hold (e.g. at the start of the rep the hold is part of);
+        default: the first sample given.
 
     Returns
     -------
@@ -64,6 +67,7 @@ def hold_pelvis(obliquity_deg, tilt_deg, supporting_side: str) -> HoldPelvis:
     # Obliquity is + with the left hip higher: standing on the left, the right side
     # (unsupported) dropping makes it positive.
     sign = 1.0 if side == "left" else -1.0
-    drop = sign * float(np.median(obl[mid] - obl[0]))
+    ref = float(obl[0]) if reference_deg is None else float(reference_deg)
+    drop = sign * float(np.median(obl[mid] - ref))
     wobble = float(np.hypot(np.std(obl[mid]), np.std(tilt[mid])))
     return HoldPelvis(drop, wobble)

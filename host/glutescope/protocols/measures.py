@@ -71,9 +71,20 @@ def rep_figures(proc, contraction, side: str) -> dict:
         out["time_under_tension_s"] = round(rep.time_under_tension_s, 3)
     if pel is not None and pel.shape[1] >= 4:
         if side in ("left", "right"):
-            hold = hold_pelvis(pel[1], pel[0], side)
-            out["hip_drop_deg"] = round(hold.hip_drop_deg, 2)
-            out["wobble_deg"] = round(hold.wobble_deg, 2)
+            # The hold of the rep: where the working glute is above half its peak (the lift
+            # and the lowering left out), against the obliquity at the rep's start.
+            a, b = 0, pel.shape[1]
+            if env is not None and proc.sides is not None:
+                row = env[proc.sides[0] if side == "left" else proc.sides[1]]
+                above = np.flatnonzero(row > 0.5 * row.max())
+                if above.size:
+                    ifs = state.imu_fs_hz
+                    a = int(round(above[0] / fs * ifs))
+                    b = max(a + 4, int(round(above[-1] / fs * ifs)))
+            if b <= pel.shape[1]:
+                hold = hold_pelvis(pel[1, a:b], pel[0, a:b], side, reference_deg=float(pel[1, 0]))
+                out["hip_drop_deg"] = round(hold.hip_drop_deg, 2)
+                out["wobble_deg"] = round(hold.wobble_deg, 2)
         elif env is not None:
             rep = bridge_reps(env, fs, [_Interval(0.0, env.shape[1] / fs)], channel_left=proc.sides[0],
                               channel_right=proc.sides[1], obliquity_deg=pel[1], imu_fs_hz=state.imu_fs_hz)[0]
