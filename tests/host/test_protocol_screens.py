@@ -73,3 +73,24 @@ def test_the_step_headline_follows_the_protocol(app):
     assert any(c.startswith("Squeeze the RIGHT cheek only") for c in cues)
     assert any(c.startswith("Squeeze the LEFT cheek only") for c in cues)
     assert cues[-1] == "Standing squeeze test: done"
+
+
+def test_big_figures_show_each_glute_in_percent_of_its_reference(app):
+    from glutescope.ui.live_window import LiveWindow
+
+    seen = []
+
+    def prepare(proc):
+        seen.append(LiveWindow(proc.state, title="test"))
+
+    def on_block(t_s):
+        if 4.0 <= t_s < 4.02:  # the first bridge's hold
+            seen[0].redraw()
+            seen.append(seen[0].big_numbers.text())
+
+    rehearse("bridges", seed=3, prepare=prepare, on_block=on_block)
+    seen[0].shutdown()
+    left, right = (float(part.split()[1]) for part in seen[1].split("·"))
+    assert seen[1].startswith("L ") and "%" in seen[1]
+    # Truth at the hold: the right glute at 45 %MVC = 50 % of its 90 %MVC reference, the left at 70 % of that.
+    assert right == pytest.approx(50, abs=12) and left == pytest.approx(35, abs=10)

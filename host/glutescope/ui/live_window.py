@@ -6,6 +6,8 @@ here filters, decodes or waits on the radio, so a slow redraw never costs a samp
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtWidgets
@@ -21,6 +23,7 @@ SIDE_COLOURS = {"left": (66, 135, 245), "right": (245, 130, 48)}
 OTHER_COLOUR = (120, 180, 90)
 QUALITY_COLOURS = {"good": "#5cb85c", "fair": "#f0ad4e", "poor": "#d9534f"}
 REDRAW_INTERVAL_MS = 16  # ~60 Hz, a display's rate: decimated drawing keeps it cheap (benchmarks/ui_fps.py)
+BIG_NUMBERS_EVERY_S = 0.25  # the big figures change at most 4 times a second
 DEFAULT_COLUMNS = 900  # pixel columns to decimate to before the window has a size
 
 
@@ -75,6 +78,15 @@ class LiveWindow(QtWidgets.QWidget):
         self.cue_label.setFont(cue_font)
         self.cue_label.setText(" ")
         layout.addWidget(self.cue_label)
+        # Each glute's activation now in big figures, readable from two metres.
+        self.big_numbers = QtWidgets.QLabel(" ")
+        big = self.big_numbers.font()
+        big.setPointSize(34)
+        big.setBold(True)
+        self.big_numbers.setFont(big)
+        layout.addWidget(self.big_numbers)
+        self._big_text = " "
+        self._big_at_s = 0.0
         self.scores_label = QtWidgets.QLabel("")
         self.scores_label.setVisible(False)
         layout.addWidget(self.scores_label)
@@ -180,6 +192,7 @@ class LiveWindow(QtWidgets.QWidget):
                 self.bars.setOpts(height=now)
                 top = max(300.0, float(env.max()) * 1.2)
                 self.balance.setYRange(0, top)
+            self._show_big_numbers(now, pct)
         if self.pelvis_curves and state.pelvis is not None:
             angles = state.pelvis.latest(int(self.display_s * state.imu_fs_hz))
             if angles.shape[1] > 1:
@@ -247,6 +260,24 @@ class LiveWindow(QtWidgets.QWidget):
         if self.balance.getAxis("left").labelText != "% of reference":
             self.balance.setLabel("left", "% of reference")
         return pct
+
+    def _show_big_numbers(self, now_uV, pct) -> None:
+        """"L 41 % · R 12 %" of reference once calibrated, else µV: set only when a figure changes."""
+        names = self.state.channel_names
+        if "glute_max_left" not in names or "glute_max_right" not in names:
+            return
+        rows = names.index("glute_max_left"), names.index("glute_max_right")
+        values = [pct[r] if pct is not None else now_uV[r] for r in rows]
+        if not all(np.isfinite(v) for v in values):
+            return
+        unit = "%" if pct is not None else "µV"
+        text = f"L {values[0]:.0f} {unit}   ·   R {values[1]:.0f} {unit}"
+        now_s = time.monotonic()
+        # Figures read at a glance need not change 60 times a second (nor re-lay out the label).
+        if text != self._big_text and now_s - self._big_at_s >= BIG_NUMBERS_EVERY_S:
+            self._big_at_s = now_s
+            self._big_text = text
+            self.big_numbers.setText(text)
 
     def _show_target(self, band) -> None:
         if band == self._target:
