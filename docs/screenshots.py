@@ -45,7 +45,9 @@ def main(argv) -> int:
                 pg.QtWidgets.QApplication.processEvents()  # a script, not the UI: lay out before the grab
                 grab_png(window[0], out / f"live-{name}.png")
 
-        runner, proc, _ = rehearse(name, seed=1, prepare=prepare, on_block=on_block)
+        # The calibration protocol makes its own reference; the others use the model's truth.
+        runner, proc, _ = rehearse(name, seed=1, prepare=prepare, on_block=on_block,
+                                   calibrated=name != "calibration")
         window[0].shutdown()
         view = ResultsView(runner.results, subtitle="body-model person, calibrated from the model's truth")
         view.show()

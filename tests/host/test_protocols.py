@@ -173,3 +173,12 @@ def test_a_detached_electrode_is_flagged_on_the_results():
     feed(proc, body, emg_uV=emg)
     assert runner.results.figures["electrodes"]["glute_max_left"] == "poor"
     assert runner.results.headline.startswith("Check electrodes (glute max left)")
+
+
+def test_the_calibration_protocol_finds_each_glutes_reference_of_the_body_model():
+    runner, proc, body = run_protocol("calibration", seed=1, calibrated=False)
+    f = runner.results.figures
+    # Truth: holds at 90 %MVC (3 % trial to trial) of a 250 µV-at-MVC glute: 225 µV.
+    assert f["usable"] and f["redo"] == []
+    assert f["reference_uV"] == pytest.approx([225.0, 225.0], rel=0.06)
+    assert proc.state.stats.calibration is not None  # the session's own reps now use it

@@ -9,7 +9,7 @@ import importlib
 
 from glutescope.protocols.base import Protocol
 
-NAMES = ("bridges", "single_leg_bridges", "squeeze_test", "medius", "recruitment", "desk")
+NAMES = ("bridges", "single_leg_bridges", "squeeze_test", "medius", "recruitment", "desk", "calibration")
 """The protocols ``glutescope live --protocol`` knows."""
 
 

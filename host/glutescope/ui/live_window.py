@@ -94,7 +94,12 @@ class LiveWindow(QtWidgets.QWidget):
         self.graphs = pg.GraphicsLayoutWidget()
         layout.addWidget(self.graphs, stretch=1)
         self.status = QtWidgets.QLabel("")
-        layout.addWidget(self.status)
+        bottom = QtWidgets.QHBoxLayout()
+        bottom.addWidget(self.status, stretch=1)
+        # A button as well as Esc/Q, Ctrl-C and closing the window (ui/runner.py connects it).
+        self.stop_button = QtWidgets.QPushButton("Stop (Esc)")
+        bottom.addWidget(self.stop_button)
+        layout.addLayout(bottom)
 
         self.plots = []
         self.raw_curves = []

@@ -105,6 +105,7 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     for key in ("Esc", "Q"):
         shortcut = QtGui.QShortcut(QtGui.QKeySequence(key), window)
         shortcut.activated.connect(lambda key=key: request_stop(f"{key} pressed"))
+    window.stop_button.clicked.connect(lambda: request_stop("Stop button"))
 
     shown: list = []  # the results screen, once the protocol's results are in
     saved_results: list[Path] = []
