@@ -310,8 +310,12 @@ class LiveSession:
         """Write the runner's new events to the recording: a marker per step, the protocol whole."""
         events = self.runner.events
         for ev in events[stored:]:
-            label = (f"step {ev['index'] + 1}: {ev['cue']}" if ev["kind"] == "step"
-                     else f"results: {ev['headline']}")
+            if ev["kind"] == "step":
+                label = f"step {ev['index'] + 1}: {ev['cue']}"
+            elif ev["kind"] == "results":
+                label = f"results: {ev['headline']}"
+            else:
+                label = ev["kind"].replace("_", " ") + ": " + ", ".join(str(g) for g in ev.get("grades", ()))
             recorder.add_marker(label, emg_sample=ev["emg_sample"])
         recorder.set_protocol(self.runner.to_record())
         return len(events)
