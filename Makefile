@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench clean micropython-btstack
+.PHONY: demo live screenshots test bench clean micropython-btstack
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml $(UPY_RUNNER)/package
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/glutescope demo
+
+# A coached protocol on the virtual wearable: make live PROTOCOL=single_leg_bridges
+PROTOCOL ?= bridges
+live: $(VENV)/.installed
+	$(VENV)/bin/glutescope live --protocol $(PROTOCOL)
+
+# The live view and each protocol's results screen, offscreen, into docs/img/
+screenshots: $(VENV)/.installed
+	QT_QPA_PLATFORM=offscreen $(PY) docs/screenshots.py
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest

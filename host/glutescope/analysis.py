@@ -54,6 +54,9 @@ class ExercisePlan:
     """One-sided reps the protocol cued, with their working leg (empty: none cued)."""
     calibration: Optional[Calibration] = None
     """A calibration made in another recording that the session used (``meta.json``)."""
+    protocol: Optional[dict] = None
+    """The guided protocol the session ran, as stored (``meta.json`` "protocol": name,
+    steps, events, results); the analysis steps through it again. None: none was run."""
 
 
 def _recorded_by_virtual_wearable(rec: Recording) -> bool:
@@ -124,7 +127,9 @@ def exercise_plan(rec: Recording, exercise: Optional[str] = None, *, seed: Optio
         source = f"standard {name.replace('_', '-')} schedule"
     else:
         source = f"exercise '{name}'" if name else "exercise not recorded"
-    return ExercisePlan(name, cues, bool(name and name.startswith("single_leg")), source, rep_cues, calibration)
+    protocol = meta.get("protocol") or None
+    return ExercisePlan(name, cues, bool(name and name.startswith("single_leg")), source, rep_cues, calibration,
+                        protocol)
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,10 @@ class SegmentAnalysis:
     """``(t_s, tuple of ChannelQuality)``: every grading the live view made, at the
     segment time (s) of the newest sample it graded, in time order. What the live view
     showed at time t is the last entry at or before t."""
+    protocol_results: Optional[object] = None
+    """The protocol's results recomputed from this segment by the same runner
+    (`glutescope.protocols.runner.ProtocolResults`); None without a protocol, or when the
+    segment ends before them."""
 
     @property
     def duration_s(self) -> float:
@@ -361,9 +370,14 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         mains_source = "detected in the signal when recorded" if how == "detected" else "given when recorded"
     else:
         mains_source = "found in the signal"
+    runner = None
+    if plan.protocol and segment == 0:  # the protocol's clock is the first segment's stream
+        from glutescope.protocols.runner import runner_from_record
+
+        runner = runner_from_record(plan.protocol)
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
                          single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration,
-                         reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES, adc=adc_scale(info))
+                         reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES, adc=adc_scale(info), runner=runner)
     # Scaled block by block, the envelope kept in float32 (the live ring's own type), and
     # of the conditioned EMG only each contraction's stretch, taken from the live ring as
     # the contraction is reported (the fatigue trend reads nothing else): a day-long
@@ -417,7 +431,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     return SegmentAnalysis(segment, names, fs, ifs, env_max.result(), pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan, mains_source,
                            _fatigue(held, fs, reps, names, emg.n_samples), env_mean.result(), emg.n_samples,
-                           tuple(zip(history_t_s, history)))
+                           tuple(zip(history_t_s, history)),
+                           protocol_results=runner.results if runner is not None else None)
 
 
 class _Binned:

@@ -18,7 +18,8 @@ from glutescope.exitcodes import CliError, ExitStatus
 
 # subcommand name -> (module in glutescope.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("demo", "live biofeedback; on the built-in virtual wearable unless --device is given"),
+    "live": ("live", "live biofeedback and guided protocols; the virtual wearable unless --device/--serial"),
+    "demo": ("demo", "the same as live (its alias), on the built-in virtual wearable by default"),
     "scan": ("scan", "list glutescope wearables in range"),
     "firmware": ("firmware", "install the firmware on a board running MicroPython (mpremote)"),
     "selftest": ("selftest", "run a wearable through rates, channels, a dropout and a RESEND: pass/fail table"),

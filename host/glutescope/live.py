@@ -108,6 +108,18 @@ class LiveStats:
     weaker_squeeze_side: Optional[str] = None
     single_leg: bool = False
     """The SI pairs the working glute of left-leg and right-leg reps."""
+    protocol_title: str = ""
+    """The protocol being run ('' without one)."""
+    step: Optional[object] = None
+    """The protocol's step in force now (`glutescope.protocols.base.TimedStep`; None
+    before the first, after the last, or without a protocol)."""
+    step_left_s: float = 0.0
+    """Whole seconds left in the step (rounded up)."""
+    n_steps: int = 0
+    """Steps in the protocol's schedule."""
+    protocol_results: Optional[object] = None
+    """The protocol's results once its last step has ended
+    (`glutescope.protocols.runner.ProtocolResults`)."""
 
     def activation_pct(self, envelope_uV, rest_uV=None):
         """``envelope_uV`` (left, right) in % of each side's reference, or None uncalibrated."""
@@ -224,14 +236,24 @@ class LiveProcessor:
                  mains_hz: Optional[float] = None, link: str = "", display_s: float = DISPLAY_BUFFER_S,
                  squeeze_cues: Optional[tuple[Cue, ...]] = None, single_leg: bool = False,
                  rep_cues: tuple[Cue, ...] = (), calibration: Optional[Calibration] = None,
-                 reps_move_pelvis: bool = False, adc: Optional[AdcScale] = None) -> None:
-        """``adc``: the device's ADC scale (INFO: step, rails, stated gain) for the quality
+                 reps_move_pelvis: bool = False, adc: Optional[AdcScale] = None,
+                 runner=None) -> None:
+        """``runner``: a `glutescope.protocols.runner.ProtocolRunner` to step through on the
+        stream clock; its schedule then gives the squeeze cues, the rep cues, single-leg and
+        whether reps must move the pelvis (the arguments of the same names are ignored).
+
+        ``adc``: the device's ADC scale (INFO: step, rails, stated gain) for the quality
         checks of quantisation, saturation and gain plausibility (`adc_scale`).
 
         ``mains_hz``: the local mains frequency when known (50 or 60 Hz), else None to
         find it in the signal. Either way only the lines found in the raw EMG are notched
         (`glutesignal.quality.detect_mains`, checked every `MAINS_CHECK_EVERY_S` of
         signal; a line once found stays notched)."""
+        self.runner = runner
+        if runner is not None:
+            opts = runner.processor_options()
+            squeeze_cues, rep_cues = opts["squeeze_cues"], opts["rep_cues"]
+            single_leg, reps_move_pelvis = opts["single_leg"], opts["reps_move_pelvis"]
         n = len(channel_names)
         # At 500 Hz the usual 450 Hz band edge is above Nyquist: use 0.45 fs there.
         self._high_hz = default_high_hz(emg_fs_hz)
@@ -282,8 +304,10 @@ class LiveProcessor:
         if calibration is not None:
             note = (calibration.verdict() + f" (from {calibration.source})" if usable else
                     f"calibration from {calibration.source} not used: a side has no reference")
-        self.state.stats = dataclasses.replace(self.state.stats, calibration=usable, calibration_note=note,
-                                               single_leg=single_leg)
+        self.state.stats = dataclasses.replace(
+            self.state.stats, calibration=usable, calibration_note=note, single_leg=single_leg,
+            protocol_title=runner.protocol.title if runner is not None else "",
+            n_steps=len(runner.steps) if runner is not None else 0)
         self.next_sample = 0
         self.missing_samples = 0
 
@@ -381,6 +405,17 @@ class LiveProcessor:
             self._update_calibration()
         if self.guide is not None:
             self._update_guide()
+        if self.runner is not None:
+            self._update_runner()
+
+    def _update_runner(self) -> None:
+        changed = self.runner.update(self)
+        step, left_s = self.runner.step_at(self.next_sample / self.state.emg_fs_hz)
+        left_s = float(np.ceil(left_s)) if step is not None else 0.0
+        stats = self.state.stats
+        if changed or left_s != stats.step_left_s:
+            self.state.stats = dataclasses.replace(stats, step=step, step_left_s=left_s,
+                                                   protocol_results=self.runner.results)
 
     def _envelope_since(self, index):
         start, data = self.state.envelope.since(index)

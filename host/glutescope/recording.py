@@ -523,6 +523,17 @@ class RecordingWriter:
             self._meta["start_time_source"] = "the imported file" if start_time is not None else "time of import"
             self._meta_dirty = True
 
+    def set_protocol(self, record: Mapping[str, Any]) -> None:
+        """Store the guided protocol the session ran in ``meta.json`` (``"protocol"``):
+        its name, its steps on the EMG stream clock, its step events and its results
+        (`glutescope.protocols.runner.ProtocolRunner.to_record`); replaced whole on each call.
+        """
+        if not isinstance(record, Mapping) or "name" not in record or "steps" not in record:
+            raise ValueError(f"record must be a mapping with name and steps, got {record!r}")
+        with self._lock:
+            self._meta["protocol"] = dict(record)
+            self._meta_dirty = True
+
     def set_mains(self, mains_hz: float | None, *, source: str) -> None:
         """Store the local mains frequency in ``meta.json`` (``"mains_hz"``, ``"mains_source"``),
         so reports and exports notch the lines of the right frequency.

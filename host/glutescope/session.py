@@ -47,12 +47,24 @@ class SessionOptions:
     calibration: Optional[object] = None
     """A `glutescope.calibration.Calibration` from an earlier recording of the same person:
     the left/right comparison and squeeze strength use it from the first rep."""
+    protocol: Optional[str] = None
+    """A guided protocol to run (`glutescope.protocols.NAMES`); the virtual wearable's body
+    then performs it. None: no protocol (the exercise's cues, if any)."""
+    subject: Optional[str] = None
+    """Pseudonym stored with the recording."""
+    target_pct: Optional[tuple[float, float]] = None
+    """The person's own target band (low, high) in % of each glute's reference, for every
+    step of the protocol that has one; None: the protocol's."""
+    body: Optional[object] = None
+    """Virtual wearable only: the body-model session (`glutesignal.simulation.BodySession`)
+    it plays instead of rendering one for the exercise or protocol: a person of known truth."""
     """Play this ``.glutes`` recording instead of connecting to a wearable; ``speed``
     then scales its pace (0 = as fast as possible)."""
 
 
-def make_transport(options: SessionOptions):
-    """The transport the options ask for (imported lazily, like bleak's backends)."""
+def make_transport(options: SessionOptions, body=None, exercise: Optional[str] = None):
+    """The transport the options ask for (imported lazily, like bleak's backends); for the
+    virtual wearable, ``body`` (default ``options.body``) playing ``exercise``."""
     from glutescope.transports import TransportKind, transport_class
 
     if options.replay_path is not None:
@@ -63,11 +75,48 @@ def make_transport(options: SessionOptions):
         return transport_class(TransportKind.SERIAL)(options.serial_port)
     if options.device:
         return transport_class(TransportKind.BLE)(options.device)
+    body = body if body is not None else options.body
+    exercise = exercise or options.exercise
     return transport_class(TransportKind.VIRTUAL)(
-        exercise=options.exercise, seed=options.seed, speed=options.speed,
+        session=body, exercise=exercise, seed=options.seed, speed=options.speed,
         mains_hz=options.mains_hz if options.mains_hz is not None else 50.0,
         emg_fs_hz=options.emg_fs_hz, imu_fs_hz=options.imu_fs_hz, channels=options.channel_names,
         imu_mount=options.imu_mount)
+
+
+PROTOCOL_PAD_S = 2.0
+"""Rest the virtual body holds after a protocol's results are due, s (it loops after)."""
+
+
+def session_protocol(options: SessionOptions):
+    """``options.protocol`` with the person's target band, if they set one."""
+    from glutescope.protocols import get
+    from glutescope.protocols.base import with_target
+
+    protocol = get(options.protocol)
+    return with_target(protocol, options.target_pct) if options.target_pct is not None else protocol
+
+
+def protocol_body(options: SessionOptions):
+    """The virtual body that performs ``options.protocol``, the exercise it plays, and the
+    protocol's runner on its script.
+
+    Its script when the body model has one (`Protocol.body_exercise`), else standing at
+    rest for the protocol's virtual steps; padded with rest past the results, so the body
+    does not start again before they are in.
+    """
+    from glutescope.protocols.runner import runner_for
+    from glutesignal.simulation import simulate
+
+    protocol = session_protocol(options)
+    exercise = protocol.body_exercise or "rest"
+    mains = options.mains_hz if options.mains_hz is not None else 50.0
+    kw = dict(seed=options.seed, imu_fs_hz=options.imu_fs_hz or 104.0, channels=tuple(options.channel_names))
+    script = simulate(exercise, emg_fs_hz=200.0, mains_hz=None, **kw)  # cheap: the script only
+    runner = runner_for(protocol, script)
+    body = options.body or simulate(exercise, emg_fs_hz=options.emg_fs_hz, mains_hz=mains,
+                                    duration_s=runner.end_s + protocol.settle_s + PROTOCOL_PAD_S, **kw)
+    return body, exercise, runner
 
 
 class LiveSession:
@@ -84,12 +133,28 @@ class LiveSession:
         self._stop: Optional[asyncio.Event] = None
         self._ready = threading.Event()
         self._started_at = 0.0
-        self.transport = make_transport(options)
+        self.runner = None  # the protocol's runner (glutescope.protocols.runner), if one is run
+        virtual = not (options.device or options.serial_port or options.virtual_port is not None
+                       or options.replay_path is not None)
+        if options.protocol is not None and virtual:
+            body, exercise, self.runner = protocol_body(options)
+            self.transport = make_transport(options, body, exercise)
+        else:
+            if options.protocol is not None and options.replay_path is None:
+                from glutescope.protocols.runner import runner_for
+
+                self.runner = runner_for(session_protocol(options))
+            self.transport = make_transport(options)
         self.source_description = self.transport.description
 
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+    @property
+    def results(self):
+        """The protocol's results once in (`ProtocolResults`), else None."""
+        return self.runner.results if self.runner is not None else None
 
     @property
     def finished(self) -> bool:
@@ -150,7 +215,7 @@ class LiveSession:
             from glutescope.recording import RecordingWriter
 
             # Frames are stamped with the monotonic clock by the transports: same clock here.
-            recorder = RecordingWriter(opts.record_path, clock_ns=time.monotonic_ns)
+            recorder = RecordingWriter(opts.record_path, subject=opts.subject, clock_ns=time.monotonic_ns)
             recorder.open()
         processor: Optional[LiveProcessor] = None
         # Blocks can arrive before the streaming INFO that sizes the processor (always
@@ -196,7 +261,7 @@ class LiveSession:
                                       mains_hz=mains_hz, link=self.transport.description,
                                       squeeze_cues=cues, single_leg=single_leg, rep_cues=rep_cues,
                                       calibration=calibration, reps_move_pelvis=exercise in BRIDGE_EXERCISES,
-                                      adc=adc_scale(info))
+                                      adc=adc_scale(info), runner=self.runner)
             for kind, block, data in early:
                 if kind == "emg" and block.channel_mask == info.channel_mask:
                     processor.push_emg(block.first_sample, *data)
@@ -206,11 +271,15 @@ class LiveSession:
             if recorder is not None:
                 recorder.set_device_info(info, channel_names=names)
                 cues = processor.guide.cues if processor.guide is not None else ()
-                recorder.set_session_plan(exercise=opts.exercise, imu_mount=mount,
+                if self.runner is not None:
+                    recorder.set_protocol(self.runner.to_record())
+                    rep_cues = self.runner.rep_cues()
+                recorder.set_session_plan(exercise=exercise, imu_mount=mount,
                                           squeeze_cues=[dataclasses.asdict(c) for c in cues],
                                           rep_cues=[dataclasses.asdict(c) for c in rep_cues],
                                           calibration=calibration.to_meta() if calibration is not None else None)
             mains_stored = False
+            events_stored = 0
             self.state = processor.state
             self._started_at = time.monotonic()
             self._ready.set()
@@ -219,6 +288,8 @@ class LiveSession:
                     await asyncio.wait_for(self._stop.wait(), 0.5)
                 except asyncio.TimeoutError:
                     processor.update_link(acq.counters, acq.status, acq.emg)
+                if recorder is not None and self.runner is not None and len(self.runner.events) > events_stored:
+                    events_stored = self._store_protocol(recorder, events_stored)
                 if recorder is not None and not mains_stored and processor.mains_hz is not None:
                     recorder.set_mains(processor.mains_hz, source="given" if opts.mains_hz else "detected")
                     mains_stored = True
@@ -231,7 +302,23 @@ class LiveSession:
             if processor is not None:
                 processor.update_link(acq.counters, acq.status, acq.emg)
             if recorder is not None:
+                if self.runner is not None and processor is not None:
+                    self._store_protocol(recorder, events_stored)
                 recorder.close()
+
+    def _store_protocol(self, recorder, stored: int) -> int:
+        """Write the runner's new events to the recording: a marker per step, the protocol whole."""
+        events = self.runner.events
+        for ev in events[stored:]:
+            if ev["kind"] == "step":
+                label = f"step {ev['index'] + 1}: {ev['cue']}"
+            elif ev["kind"] == "results":
+                label = f"results: {ev['headline']}"
+            else:
+                label = ev["kind"].replace("_", " ") + ": " + ", ".join(str(g) for g in ev.get("grades", ()))
+            recorder.add_marker(label, emg_sample=ev["emg_sample"])
+        recorder.set_protocol(self.runner.to_record())
+        return len(events)
 
     def _plan(self) -> tuple[Optional[tuple], bool, tuple, Optional[object], Optional[str]]:
         """The cued phases (None: none), single-leg or not, the cued reps, the calibration
@@ -245,8 +332,18 @@ class LiveSession:
             from glutescope.analysis import exercise_plan
             from glutescope.recording import load
 
-            plan = exercise_plan(load(self.options.replay_path))
+            rec = load(self.options.replay_path)
+            stored = (rec.meta or {}).get("protocol")
+            if stored:
+                from glutescope.protocols.runner import runner_from_record
+
+                self.runner = runner_from_record(stored)  # the replay steps through it again
+            plan = exercise_plan(rec)
             return plan.squeeze_cues or None, plan.single_leg, plan.rep_cues, plan.calibration, plan.exercise
+        if self.runner is not None:
+            r = self.runner
+            return (r.cues() or None, r.protocol.single_leg, r.rep_cues(), self.options.calibration,
+                    r.protocol.name)
         from glutescope.guide import session_cues, session_rep_cues
 
         wearable = getattr(self.transport, "wearable", None)
@@ -259,7 +356,12 @@ class LiveSession:
         """What the session measured, in a few lines for the terminal."""
         if self.state is None:
             return "glutescope: no data was received"
-        return self.state.stats.report(self.state.channel_names)
+        text = self.state.stats.report(self.state.channel_names)
+        if self.runner is not None:
+            text += "\n" + (self.runner.results.text() if self.runner.results is not None else
+                            f"glutescope: {self.runner.protocol.title}: stopped before its results "
+                            f"(the last step ends at {self.runner.end_s:.0f} s of stream)")
+        return text
 
 
 def _recorded_meta(path: Path) -> dict:

@@ -62,3 +62,10 @@ def test_dma_irq_latency_prints_a_row_per_latency_and_design():
     for latency in ("0", "5", "9", "11", "15", "30"):
         for design in ("old ping-pong", "ring"):
             assert re.search(rf"^ +{latency} +{design}( +\d+){{5}}$", out, re.M), f"no {latency}/{design} row:\n{out}"
+
+
+def test_protocol_accuracy_prints_a_line_per_protocol():
+    out = _run("protocol_accuracy.py", "--seeds", "1")
+    for name in ("bridges (left at 70 %)", "single-leg bridges hip drop", "medius stance hip drop", "recruitment",
+                 "squeeze test"):
+        assert re.search(rf"^{re.escape(name)}.* {NUMBER}", out, re.M), f"no {name} line in:\n{out}"

@@ -6,9 +6,11 @@ here filters, decodes or waits on the radio, so a slow redraw never costs a samp
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
+from pyqtgraph.Qt import QtCore, QtWidgets
 
 from glutescope.guide import describe_score
 from glutescope.ui.decimate import column_count, max_columns, minmax_columns
@@ -21,14 +23,28 @@ SIDE_COLOURS = {"left": (66, 135, 245), "right": (245, 130, 48)}
 OTHER_COLOUR = (120, 180, 90)
 QUALITY_COLOURS = {"good": "#5cb85c", "fair": "#f0ad4e", "poor": "#d9534f"}
 REDRAW_INTERVAL_MS = 16  # ~60 Hz, a display's rate: decimated drawing keeps it cheap (benchmarks/ui_fps.py)
+BIG_NUMBERS_EVERY_S = 0.25  # the big figures change at most 4 times a second
 DEFAULT_COLUMNS = 900  # pixel columns to decimate to before the window has a size
 
 
+_SHORT = {"glute_max": "max", "glute_med": "med", "hamstring": "ham", "lumbar_erector": "lumb"}
+
+
 def channel_colour(name: str) -> tuple[int, int, int]:
+    """The side's colour for a glute, another for a synergist (so a left hamstring is not
+    mistaken for the left glute)."""
+    if name.startswith(("hamstring", "lumbar_erector")):
+        return OTHER_COLOUR
     for side, colour in SIDE_COLOURS.items():
         if side in name:
             return colour
     return OTHER_COLOUR
+
+
+def channel_tick(name: str) -> str:
+    """A bar's label: side and muscle, e.g. "L max", "L ham"."""
+    muscle, _, side = name.rpartition("_")
+    return f"{side[:1].upper()} {_SHORT.get(muscle, muscle)}" if side in ("left", "right") else name
 
 
 def describe_asymmetry(stats: LiveStats) -> str:
@@ -60,8 +76,17 @@ class LiveWindow(QtWidgets.QWidget):
         cue_font.setPointSize(26)
         cue_font.setBold(True)
         self.cue_label.setFont(cue_font)
-        self.cue_label.setVisible(False)
+        self.cue_label.setText(" ")
         layout.addWidget(self.cue_label)
+        # Each glute's activation now in big figures, readable from two metres.
+        self.big_numbers = QtWidgets.QLabel(" ")
+        big = self.big_numbers.font()
+        big.setPointSize(34)
+        big.setBold(True)
+        self.big_numbers.setFont(big)
+        layout.addWidget(self.big_numbers)
+        self._big_text = " "
+        self._big_at_s = 0.0
         self.scores_label = QtWidgets.QLabel("")
         self.scores_label.setVisible(False)
         layout.addWidget(self.scores_label)
@@ -69,7 +94,12 @@ class LiveWindow(QtWidgets.QWidget):
         self.graphs = pg.GraphicsLayoutWidget()
         layout.addWidget(self.graphs, stretch=1)
         self.status = QtWidgets.QLabel("")
-        layout.addWidget(self.status)
+        bottom = QtWidgets.QHBoxLayout()
+        bottom.addWidget(self.status, stretch=1)
+        # A button as well as Esc/Q, Ctrl-C and closing the window (ui/runner.py connects it).
+        self.stop_button = QtWidgets.QPushButton("Stop (Esc)")
+        bottom.addWidget(self.stop_button)
+        layout.addLayout(bottom)
 
         self.plots = []
         self.raw_curves = []
@@ -117,7 +147,7 @@ class LiveWindow(QtWidgets.QWidget):
         self.balance.setMaximumWidth(220)
         self.balance.setLabel("left", "envelope", units="µV")
         self.balance.getAxis("bottom").setTicks(
-            [[(i, name.split("_")[-1]) for i, name in enumerate(state.channel_names)]]
+            [[(i, channel_tick(name)) for i, name in enumerate(state.channel_names)]]
         )
         self.bars = pg.BarGraphItem(
             x=np.arange(n), height=np.zeros(n), width=0.6,
@@ -125,6 +155,12 @@ class LiveWindow(QtWidgets.QWidget):
         )
         self.balance.addItem(self.bars)
         self.balance.setYRange(0, 300)
+        # The step's target band in % of reference, shown once calibrated.
+        self.target = pg.LinearRegionItem(values=(0, 1), orientation="horizontal", movable=False,
+                                          brush=pg.mkBrush(92, 184, 92, 60), pen=pg.mkPen((92, 184, 92), width=1))
+        self.target.setVisible(False)
+        self.balance.addItem(self.target)
+        self._target = None
 
         self._drawn_stats = None
         self._titles: dict[int, tuple[str, str]] = {}
@@ -161,6 +197,7 @@ class LiveWindow(QtWidgets.QWidget):
                 self.bars.setOpts(height=now)
                 top = max(300.0, float(env.max()) * 1.2)
                 self.balance.setYRange(0, top)
+            self._show_big_numbers(now, pct)
         if self.pelvis_curves and state.pelvis is not None:
             angles = state.pelvis.latest(int(self.display_s * state.imu_fs_hz))
             if angles.shape[1] > 1:
@@ -178,11 +215,28 @@ class LiveWindow(QtWidgets.QWidget):
             if self._titles.get(q.channel) != title:  # a plot title is re-rendered on every set
                 self._titles[q.channel] = title
                 self.plots[q.channel].setTitle(title[0], color=title[1])
-        if stats.cue is not None:
+        step = stats.step
+        if step is not None:
+            # A protocol runs: the headline is its step, with the time left and where in
+            # the protocol it is, so the person always knows what to do now.
+            colour = "#5b9bd5" if step.name == "relax" else "#d9534f"
+            self.cue_label.setText(f"{step.step.cue} · {stats.step_left_s:.0f} s")
+            self.cue_label.setStyleSheet(f"color: {colour}")
+            self.readout.setText(f"{stats.protocol_title} · step {step.index + 1} of {stats.n_steps} · "
+                                 + describe_asymmetry(stats) + (f"\n⚠ {warning}" if warning else ""))
+            self._show_target(step.step.target_pct if stats.calibration is not None else None)
+        elif stats.cue is not None:
             colour = "#d9534f" if stats.cue.name in ("squeeze", "reference") else "#5b9bd5"
             self.cue_label.setText(f"{stats.cue.instruction()} · {stats.cue_left_s:.0f} s")
             self.cue_label.setStyleSheet(f"color: {colour}")
-        self.cue_label.setVisible(stats.cue is not None)
+        elif stats.protocol_title:
+            self.cue_label.setText(f"{stats.protocol_title}: done" if stats.protocol_results is not None
+                                   else f"{stats.protocol_title}")
+            self.cue_label.setStyleSheet("color: #5cb85c")
+            self._show_target(None)
+        # The cue line keeps its place (empty, not hidden) so the layout does not jump.
+        if step is None and stats.cue is None and not stats.protocol_title:
+            self.cue_label.setText(" ")
         if stats.squeeze_scores or stats.calibration_note:
             lines = ["Squeeze test: " + describe_score(score) for score in stats.squeeze_scores]
             if stats.weaker_squeeze_side:
@@ -211,6 +265,32 @@ class LiveWindow(QtWidgets.QWidget):
         if self.balance.getAxis("left").labelText != "% of reference":
             self.balance.setLabel("left", "% of reference")
         return pct
+
+    def _show_big_numbers(self, now_uV, pct) -> None:
+        """"L 41 % · R 12 %" of reference once calibrated, else µV: set only when a figure changes."""
+        names = self.state.channel_names
+        if "glute_max_left" not in names or "glute_max_right" not in names:
+            return
+        rows = names.index("glute_max_left"), names.index("glute_max_right")
+        values = [pct[r] if pct is not None else now_uV[r] for r in rows]
+        if not all(np.isfinite(v) for v in values):
+            return
+        unit = "%" if pct is not None else "µV"
+        text = f"L {values[0]:.0f} {unit}   ·   R {values[1]:.0f} {unit}"
+        now_s = time.monotonic()
+        # Figures read at a glance need not change 60 times a second (nor re-lay out the label).
+        if text != self._big_text and now_s - self._big_at_s >= BIG_NUMBERS_EVERY_S:
+            self._big_at_s = now_s
+            self._big_text = text
+            self.big_numbers.setText(text)
+
+    def _show_target(self, band) -> None:
+        if band == self._target:
+            return
+        self._target = band
+        if band is not None:
+            self.target.setRegion(band)
+        self.target.setVisible(band is not None)
 
     def shutdown(self) -> None:
         """Stop redrawing and close."""

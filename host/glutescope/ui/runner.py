@@ -26,13 +26,25 @@ class RunSummary:
     status: ExitStatus
     screenshot: Optional[Path]
     elapsed_s: float
+    results_png: Optional[Path] = None
+    """Where the protocol's results screen was saved (None: no results, or not saved)."""
 
 
-def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot: Path, env) -> RunSummary:
+def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot: Path, env,
+             results_png: Optional[Path] = None, sound: bool = False,
+             sound_wav: Optional[Path] = None) -> RunSummary:
     """Start ``session``, show its window until closed or ``duration_s`` passes, stop it.
 
     Headless runs use Qt's offscreen platform, save ``screenshot`` at the end and
     print the session's summary, so the command says what it did without a screen.
+
+    A session running a protocol ends on its results screen (`ResultsView`), saved to
+    ``results_png`` when given: in the window it stays until dismissed (its button,
+    Enter, Esc, Q or closing it); headless the run ends once it is saved.
+
+    ``sound``: play the biofeedback tone (`glutescope.sound`) when Qt Multimedia is
+    there, else say in one line why not; ``sound_wav``: also write the session's tone to
+    this WAV (works without any sound output).
     """
     if headless:
         if not os.environ.get("QT_QPA_PLATFORM"):  # unset or empty: Qt would try xcb
@@ -48,6 +60,7 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     from tqdm import tqdm
 
     from glutescope.ui.live_window import LiveWindow, grab_png
+    from glutescope.ui.results_view import ResultsView
 
     app = pg.mkQApp("glutescope")
     if headless:
@@ -66,6 +79,21 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     print(f"glutescope: streaming from {session.state.stats.link}", file=env.stdout, flush=True)
     window = LiveWindow(session.state, title=session.source_description)
     window.show()
+    tone = None
+    if sound or sound_wav is not None:
+        from glutescope.sound import QtTonePlayer, SessionTone, player_available
+
+        player = None
+        if sound:
+            why_not = player_available()
+            if why_not is None:
+                player = QtTonePlayer()
+            else:
+                print(f"glutescope: {why_not}", file=env.stdout)
+        tone = SessionTone(session.state, player=player)
+        tone_timer = QtCore.QTimer()
+        tone_timer.timeout.connect(tone.tick)
+        tone_timer.start(50)
     started = time.monotonic()
     progress = None
     if headless and duration_s is not None:
@@ -77,13 +105,31 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
     for key in ("Esc", "Q"):
         shortcut = QtGui.QShortcut(QtGui.QKeySequence(key), window)
         shortcut.activated.connect(lambda key=key: request_stop(f"{key} pressed"))
+    window.stop_button.clicked.connect(lambda: request_stop("Stop button"))
+
+    shown: list = []  # the results screen, once the protocol's results are in
+    saved_results: list[Path] = []
+
+    def show_results() -> None:
+        results = session.results
+        view = ResultsView(results, subtitle=f"{session.source_description} · Enter, Esc or Q to close")
+        view.dismissed.connect(lambda: request_stop("results dismissed"))
+        view.show()
+        shown.append(view)
+        if results_png is not None and grab_png(view, results_png):
+            saved_results.append(results_png)
+        if headless:
+            request_stop("results in")
 
     def tick() -> None:
+        if not shown and session.results is not None:
+            window.redraw()
+            show_results()
         elapsed = time.monotonic() - started
         if progress is not None:
             progress.update(min(round(elapsed), progress.total) - progress.n)
         if (stop_requests or session.failed or session.finished
-                or (duration_s is not None and elapsed >= duration_s)):
+                or (duration_s is not None and elapsed >= duration_s and not (shown and not headless))):
             app.quit()  # again for a stop asked before the loop ran: quit() then was lost
 
     poll = QtCore.QTimer()
@@ -100,14 +146,27 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
         saved = None
         if headless:
             saved = screenshot if grab_png(window, screenshot) else None
+        if tone is not None:
+            tone_timer.stop()
+            tone.tick()
+            if tone.player is not None:
+                tone.player.close()
         window.shutdown()
+        for view in shown:
+            view.blockSignals(True)  # closing it now is the end, not a request to stop
+            view.close()
         session.stop()
     elapsed_s = time.monotonic() - started
-    if stop_requests:
+    if stop_requests and stop_requests[0] != "results in":
         print(f"glutescope: stopped after {elapsed_s:.0f} s ({stop_requests[0]})", file=env.stdout)
     print(session.summary_text(), file=env.stdout)
     if saved is not None:
         print(f"glutescope: screenshot of the live window saved to {saved}", file=env.stdout)
+    if saved_results:
+        print(f"glutescope: results screen saved to {saved_results[0]}", file=env.stdout)
+    if tone is not None and sound_wav is not None:
+        tone.write(sound_wav)
+        print(f"glutescope: the session's tone saved to {sound_wav}", file=env.stdout)
     if session.failed:
         raise CliError(str(session.error), session.error_status)
-    return RunSummary(ExitStatus.OK, saved, elapsed_s)
+    return RunSummary(ExitStatus.OK, saved, elapsed_s, saved_results[0] if saved_results else None)
