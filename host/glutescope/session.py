@@ -49,6 +49,9 @@ class SessionOptions:
     the left/right comparison and squeeze strength use it from the first rep."""
     """Play this ``.glutes`` recording instead of connecting to a wearable; ``speed``
     then scales its pace (0 = as fast as possible)."""
+    lsl: bool = False
+    """Publish the EMG, IMU and events as Lab Streaming Layer streams (`glutescope.lsl`;
+    the command configures liblsl's scope before the session starts)."""
 
 
 def make_transport(options: SessionOptions):
@@ -153,6 +156,8 @@ class LiveSession:
             recorder = RecordingWriter(opts.record_path, clock_ns=time.monotonic_ns)
             recorder.open()
         processor: Optional[LiveProcessor] = None
+        publisher = None  # glutescope.lsl.LslPublisher with --lsl, once the rates are known
+        markers = None
         # Blocks can arrive before the streaming INFO that sizes the processor (always
         # so in a replay): hold them, in order, until it exists.
         early: list[tuple[str, object, tuple]] = []
@@ -162,18 +167,27 @@ class LiveSession:
                 early.append(("emg", block, (emg_uV,)))
             else:
                 processor.push_emg(block.first_sample, emg_uV)
+                if publisher is not None:
+                    publisher.push_emg(block, emg_uV)
+                    markers.update(processor.state.stats)
 
         def on_imu(block, acc_g, gyro_dps):
             if processor is None:
                 early.append(("imu", block, (acc_g, gyro_dps)))
             else:
                 processor.push_imu(block.first_sample, acc_g, gyro_dps)
+                if publisher is not None:
+                    publisher.push_imu(block, acc_g, gyro_dps)
+
+        def on_link(what: str) -> None:
+            if publisher is not None:
+                publisher.push_marker(f"link {what}")
 
         # A replay ends for good when the recording does: give up on it at once.
         mount = _recorded_imu_mount(opts.replay_path) if opts.replay_path is not None else opts.imu_mount
         acq = Acquisition(self.transport, on_emg=on_emg, on_imu=on_imu, recorder=recorder,
                           reconnect_timeout_s=0.0 if opts.replay_path is not None else 60.0,
-                          imu_mount=mount)
+                          imu_mount=mount, on_link_change=on_link)
         self.acquisition = acq
         try:
             if opts.replay_path is not None:
@@ -197,11 +211,21 @@ class LiveSession:
                                       squeeze_cues=cues, single_leg=single_leg, rep_cues=rep_cues,
                                       calibration=calibration, reps_move_pelvis=exercise in BRIDGE_EXERCISES,
                                       adc=adc_scale(info))
+            if opts.lsl:
+                from glutescope.lsl import LslPublisher, MarkerTracker
+
+                publisher = LslPublisher("glutescope", names, float(info.emg_fs_hz), float(info.imu_fs_hz),
+                                         acq.session.clock, imu_mount=mount, link=self.transport.description)
+                markers = MarkerTracker(publisher, float(info.emg_fs_hz))
             for kind, block, data in early:
                 if kind == "emg" and block.channel_mask == info.channel_mask:
                     processor.push_emg(block.first_sample, *data)
+                    if publisher is not None:
+                        publisher.push_emg(block, *data)
                 elif kind == "imu":
                     processor.push_imu(block.first_sample, *data)
+                    if publisher is not None:
+                        publisher.push_imu(block, *data)
             early.clear()
             if recorder is not None:
                 recorder.set_device_info(info, channel_names=names)
@@ -232,6 +256,10 @@ class LiveSession:
                 processor.update_link(acq.counters, acq.status, acq.emg)
             if recorder is not None:
                 recorder.close()
+            if publisher is not None:
+                if markers is not None:
+                    markers.update(processor.state.stats)
+                publisher.close()
 
     def _plan(self) -> tuple[Optional[tuple], bool, tuple, Optional[object], Optional[str]]:
         """The cued phases (None: none), single-leg or not, the cued reps, the calibration

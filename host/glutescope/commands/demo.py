@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 
 from glutescope.commands.options import (SERIAL_SAFETY, add_calibration_argument, add_imu_mount_argument,
-                                         add_source_arguments, load_calibration_argument)
+                                         add_lsl_arguments, add_source_arguments, load_calibration_argument,
+                                         prepare_lsl)
 from glutescope.exitcodes import CliError, ExitStatus
 
 EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "calibration",
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default: 1, or {HEADLESS_VIRTUAL_SPEED:g} without a display)")
     parser.add_argument("--seed", type=int, default=0, help="virtual wearable's body-model seed")
     add_calibration_argument(parser)
+    add_lsl_arguments(parser)
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
@@ -58,11 +60,12 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     from glutescope.session import LiveSession, SessionOptions  # heavy: numpy, bleak, bumble
 
     calibration = load_calibration_argument(args.calibration)
+    lsl = prepare_lsl(args)
 
     options = SessionOptions(
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
         speed=speed, seed=args.seed, record_path=args.record, imu_mount=args.imu_mount,
-        virtual_port=args.virtual_port, calibration=calibration,
+        virtual_port=args.virtual_port, calibration=calibration, lsl=lsl,
     )
     if args.serial:
         print(SERIAL_SAFETY, file=env.stderr)
