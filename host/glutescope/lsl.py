@@ -21,7 +21,8 @@ Each frame is stamped on arrival with the host's monotonic clock
 (``time.monotonic_ns``), and `glutescope.stream.DeviceClock` fits the wearable's
 clock to those stamps on the minimum-delay envelope. A sample's LSL timestamp is its
 device time (the block's ``t_device_us`` plus ``index / fs``) mapped through that fit
-onto the host monotonic clock, plus the offset between the monotonic clock and
+onto the host monotonic clock (slewed so stamps never run backwards when the fit
+refines, `LslPublisher._lsl_times`), plus the offset between the monotonic clock and
 ``pylsl.local_clock()`` measured once when the outlets open (on Linux both read
 CLOCK_MONOTONIC, so the offset is ~0). The radio's transport delay is excluded, so a
 sample's stamp is when it was measured, not when it arrived. A replay stamps frames as
@@ -40,8 +41,11 @@ Network scope
 -------------
 liblsl reads its configuration once per process from the file named by the
 ``LSLAPICFG`` environment variable. `configure` writes one with the chosen
-``[multicast] ResolveScope``; ``machine`` also disables IPv6 and binds to 127.0.0.1 so
-no packet leaves the computer. Keys as in liblsl 1.16-1.18 (``lsl_api.cfg``:
+``[multicast] ResolveScope`` (keeping the rest of the user's own file); ``machine``
+also disables IPv6 and answers discovery on 127.0.0.1 only, so no packet leaves the
+computer. liblsl 1.18 has no key to bind its data ports to loopback: they listen on
+every interface (``bind_port_in_range`` binds ``endpoint(protocol, port)``), though with
+machine scope nobody off the machine is told they exist. Keys as in liblsl 1.16-1.18 (``lsl_api.cfg``:
 ``ports.IPv6``, ``multicast.ResolveScope``, ``multicast.ListenAddress``,
 ``multicast.MachineAddresses``).
 """
@@ -60,6 +64,8 @@ from glutescope.exitcodes import CliError, ExitStatus
 
 SCOPES = ("machine", "link", "site")
 DEFAULT_SCOPE = "link"
+# Most a sample step may differ from 1/fs while stamps converge on a refined clock fit
+SLEW = 0.1
 INSTALL_HINT = "--lsl needs pylsl: install glutescope[lsl]"
 IMU_LABELS = (("acc_x", "g"), ("acc_y", "g"), ("acc_z", "g"),
               ("gyro_x", "deg/s"), ("gyro_y", "deg/s"), ("gyro_z", "deg/s"))
@@ -83,25 +89,60 @@ def config_text(scope: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def user_config() -> Optional[Path]:
+    """The configuration file liblsl would read by itself, if there is one.
+
+    liblsl takes ``LSLAPICFG`` first, then ``lsl_api.cfg`` in the working directory,
+    ``~/lsl_api/lsl_api.cfg`` and ``/etc/lsl_api/lsl_api.cfg``.
+    """
+    named = os.environ.get("LSLAPICFG")
+    candidates = [Path(named)] if named else []
+    candidates += [Path("lsl_api.cfg"), Path.home() / "lsl_api" / "lsl_api.cfg", Path("/etc/lsl_api/lsl_api.cfg")]
+    for path in candidates:
+        if path.is_file():
+            return path
+    return None
+
+
+def merged_config_text(scope: str, base: str) -> str:
+    """``base`` (a user's ``lsl_api.cfg``) with the keys `config_text` sets replaced by its.
+
+    The user's other settings (``[lab] SessionID``, ``KnownPeers``, ports, tuning)
+    stay. liblsl refuses a file with a repeated key, so the replaced keys are dropped
+    from ``base`` and given again in sections of their own at the end.
+    """
+    ours = config_text(scope)
+    keys = {line.split("=", 1)[0].strip() for line in ours.splitlines() if "=" in line}
+    kept = [line for line in base.splitlines()
+            if not ("=" in line and not line.lstrip().startswith(";") and line.split("=", 1)[0].strip() in keys)]
+    return "\n".join(kept).rstrip() + "\n" + ours
+
+
 def configure(scope: Optional[str]) -> Optional[Path]:
     """Point liblsl at a configuration for ``scope`` before it is first used.
 
     Parameters
     ----------
     scope : str or None
-        One of `SCOPES`; None keeps a configuration the user named in ``LSLAPICFG``
-        and otherwise uses `DEFAULT_SCOPE`.
+        One of `SCOPES`: the user's own configuration (`user_config`) with its scope
+        keys replaced. None: the user's configuration as it is if there is one, else
+        `DEFAULT_SCOPE`.
 
     Returns
     -------
     Path or None
-        The configuration file written (None when the user's is kept).
+        The configuration file written (None when the user's is used as it is).
     """
+    user = user_config()
     if scope is None:
-        if os.environ.get("LSLAPICFG"):
+        if user is not None:
             return None
         scope = DEFAULT_SCOPE
-    text = config_text(scope)
+    try:
+        base = user.read_text(encoding="utf-8") if user is not None else ""
+    except (OSError, UnicodeDecodeError):
+        base = ""
+    text = merged_config_text(scope, base) if base else config_text(scope)
     fd, name = tempfile.mkstemp(prefix="glutescope-lsl-", suffix=".cfg")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
@@ -193,12 +234,34 @@ class LslPublisher:
         self.n_imu = 0
         self.n_markers = 0
         self._emg_anchor: Optional[tuple[int, int]] = None  # (stream index, unwrapped device µs)
+        self._last: dict = {}  # per stream: (next stream index, last stamp pushed, s)
 
     # -- time -------------------------------------------------------------------
-    def _lsl_times(self, t_device_us: int, n: int, fs_hz: float) -> np.ndarray:
-        u = self.clock.unwrap(t_device_us)
+    def _lsl_times(self, kind: str, block, n: int, fs_hz: float) -> np.ndarray:
+        """LSL stamps of a block's ``n`` samples: the clock fit, slewed to stay monotonic.
+
+        The fit refines as lower-delay frames arrive, so two successive blocks mapped
+        with two fits can overlap by a millisecond or two (seen with the virtual
+        wearable). A block that continues the previous one is stamped from the
+        previous block's last stamp towards the fit's stamp for its own last sample,
+        with the sample step kept within ``1 +/- SLEW`` of ``1/fs``: the stamps never
+        run backwards and converge on the fit within a few blocks. A block after a gap
+        (or the first) takes the fit's stamps as they are.
+        """
+        u = self.clock.unwrap(block.t_device_us)
+        period_s = 1.0 / fs_hz
         t_us = u + np.arange(n) * (1e6 / fs_hz)
-        return np.asarray(self.clock.to_host_ns(t_us), dtype=np.float64) / 1e9 + self.offset_s
+        mapped = np.asarray(self.clock.to_host_ns(t_us), dtype=np.float64) / 1e9 + self.offset_s
+        last = self._last.get(kind)
+        self._last[kind] = None
+        if last is not None and last[0] == block.first_sample:
+            prev_s = last[1]
+            span_s = min(max(mapped[-1] - prev_s, n * period_s * (1 - SLEW)), n * period_s * (1 + SLEW))
+            mapped = prev_s + np.arange(1, n + 1) * (span_s / n)
+        elif last is not None and mapped[0] <= last[1]:
+            mapped = mapped - mapped[0] + last[1] + period_s  # a restart mapped into the past
+        self._last[kind] = (block.first_sample + n, float(mapped[-1]))
+        return mapped
 
     def lsl_time_of_sample(self, index: int) -> Optional[float]:
         """The LSL time of EMG stream index ``index`` (None before the first EMG block)."""
@@ -214,7 +277,7 @@ class LslPublisher:
         if emg_uV.shape[0] != len(self.channel_names) or emg_uV.shape[1] == 0:
             return  # a block of another channel set (before a restart settles): not this stream
         n = emg_uV.shape[1]
-        times = self._lsl_times(block.t_device_us, n, self.emg_fs_hz)
+        times = self._lsl_times("emg", block, n, self.emg_fs_hz)
         self._emg_anchor = (block.first_sample, self.clock.unwrap(block.t_device_us))
         self.emg_outlet.push_chunk(np.ascontiguousarray(emg_uV.T, dtype=np.float32), times)
         self.n_emg += n
@@ -224,7 +287,7 @@ class LslPublisher:
         if self.imu_outlet is None or acc_g.shape[1] == 0:
             return
         n = acc_g.shape[1]
-        times = self._lsl_times(block.t_device_us, n, self.imu_fs_hz)
+        times = self._lsl_times("imu", block, n, self.imu_fs_hz)
         data = np.concatenate([acc_g, gyro_dps]).T.astype(np.float32)
         self.imu_outlet.push_chunk(np.ascontiguousarray(data), times)
         self.n_imu += n

@@ -1,0 +1,162 @@
+"""``--lsl``: a real liblsl inlet reads the streams the app publishes.
+
+The inlet is pylsl's own (liblsl 1.18, bundled in the pylsl wheel), in this process;
+the app runs as a separate process, as a lab's LabRecorder would meet it. Both use a
+machine-scope configuration with a session id of their own, so discovery stays on
+127.0.0.1 and streams of other runs on the same computer are not seen.
+"""
+import os
+import subprocess
+import sys
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from test_cli import run_cli
+
+from glutescope.lsl import config_text
+
+ROOT = Path(__file__).resolve().parents[2]
+EMG_NAMES = ["glute_max_left", "glute_max_right"]
+IMU_LABELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+IMU_UNITS = ["g"] * 3 + ["deg/s"] * 3
+
+
+@pytest.fixture(scope="module")
+def lsl_env(tmp_path_factory):
+    """A machine-only liblsl configuration for this process and the app's."""
+    cfg = tmp_path_factory.mktemp("lsl") / "lsl_api.cfg"
+    session = f"glutescope-test-{uuid.uuid4().hex[:12]}"
+    cfg.write_text(config_text("machine") + f"[lab]\nSessionID = {session}\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        # liblsl reads it once, at first use in the process: before any pylsl call here.
+        mp.setenv("LSLAPICFG", str(cfg))
+        yield cfg
+
+
+def _channels(info):
+    root = ET.fromstring(info.as_xml())
+    return [(ch.findtext("label"), ch.findtext("unit")) for ch in root.iter("channel")]
+
+
+def _resolve_three(pylsl, proc, timeout_s=60.0):
+    """The app's three streams, by name, once all are visible."""
+    found = {}
+    waited = 0.0
+    while len(found) < 3 and waited < timeout_s and proc.poll() is None:
+        for info in pylsl.resolve_streams(1.0):
+            if info.name().startswith("glutescope "):
+                found[info.name()] = info
+        waited += 1.0
+    return found
+
+
+@pytest.mark.slow
+def test_demo_lsl_streams_have_the_stated_rates_labels_and_markers(lsl_env, tmp_path):
+    import pylsl
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LSLAPICFG=str(lsl_env),
+               PYTHONPATH=os.pathsep.join([str(ROOT / "host"), str(ROOT / "signal"), os.environ.get("PYTHONPATH", "")]))
+    t_before = pylsl.local_clock()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glutescope", "demo", "--headless", "--lsl", "--lsl-scope", "machine",
+         "--speed", "1", "--duration", "14", "--screenshot", str(tmp_path / "demo.png")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        streams = _resolve_three(pylsl, proc)
+        assert sorted(streams) == ["glutescope EMG", "glutescope IMU", "glutescope Markers"]
+        emg, imu, markers = (streams[f"glutescope {k}"] for k in ("EMG", "IMU", "Markers"))
+        assert (emg.type(), emg.channel_count(), emg.nominal_srate(), emg.channel_format()) == \
+            ("EMG", 2, 2000.0, pylsl.cf_float32)
+        assert (imu.type(), imu.channel_count(), imu.nominal_srate(), imu.channel_format()) == \
+            ("MoCap", 6, 104.0, pylsl.cf_float32)
+        assert (markers.type(), markers.channel_count(), markers.nominal_srate(), markers.channel_format()) == \
+            ("Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string)
+
+        inlets = {k: pylsl.StreamInlet(s, max_buflen=60) for k, s in
+                  (("emg", emg), ("imu", imu), ("markers", markers))}
+        # The full description (the resolve answer carries only the header).
+        assert _channels(inlets["emg"].info(5.0)) == [(n, "microvolts") for n in EMG_NAMES]
+        assert _channels(inlets["imu"].info(5.0)) == list(zip(IMU_LABELS, IMU_UNITS))
+        got = {k: ([], []) for k in inlets}
+        while proc.poll() is None:
+            for k, inlet in inlets.items():
+                data, stamps = inlet.pull_chunk(timeout=0.2)
+                got[k][0].extend(data)
+                got[k][1].extend(stamps)
+        for k, inlet in inlets.items():  # what was in flight when the app stopped
+            data, stamps = inlet.pull_chunk(timeout=1.0)
+            got[k][0].extend(data)
+            got[k][1].extend(stamps)
+        t_after = pylsl.local_clock()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+
+    for k, fs_hz in (("emg", 2000.0), ("imu", 104.0)):
+        data, stamps = got[k]
+        span_s = stamps[-1] - stamps[0]
+        assert span_s > 5.0, f"{k}: only {span_s:.1f} s of samples arrived"
+        # Sample count against the span of their own stamps: the stated rate, within 2 %.
+        assert (len(stamps) - 1) / span_s == pytest.approx(fs_hz, rel=0.02), k
+        steps = [b - a for a, b in zip(stamps, stamps[1:])]
+        assert min(steps) > 0, f"{k}: timestamps run backwards"
+        # Each step one sample period (a lost block would be one longer step): no jitter.
+        regular = sum(1 for d in steps if abs(d * fs_hz - 1.0) <= 0.15)
+        assert regular >= 0.995 * len(steps), f"{k}: {len(steps) - regular} irregular steps"
+        # On the inlet's local_clock(): inside the run, not device microseconds or epoch time.
+        assert t_before <= stamps[0] and stamps[-1] <= t_after, k
+    emg_data = got["emg"][0]
+    assert all(len(row) == 2 for row in emg_data)
+    # The body model's bridges: µV-sized EMG, not ADC codes or volts.
+    peak_uV = max(abs(v) for row in emg_data for v in row)
+    assert 20.0 < peak_uV < 5000.0
+    # Accelerometer in g: a body lying still or bridging feels ~1 g (not m/s^2, not raw counts).
+    acc_norm_g = [sum(v * v for v in row[:3]) ** 0.5 for row in got["imu"][0]]
+    assert sum(acc_norm_g) / len(acc_norm_g) == pytest.approx(1.0, abs=0.15)
+
+    texts = [row[0] for row in got["markers"][0]]
+    assert "rep 1 start" in texts and "rep 1 end" in texts, texts
+    t_marker = dict(zip(texts, got["markers"][1]))
+    assert t_marker["rep 1 start"] < t_marker["rep 1 end"]
+    emg_stamps = got["emg"][1]
+    assert emg_stamps[0] - 5.0 <= t_marker["rep 1 start"] <= emg_stamps[-1]
+
+
+def test_lsl_without_pylsl_is_one_line_and_exit_2(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pylsl", None)  # import pylsl raises ImportError
+    monkeypatch.delenv("LSLAPICFG", raising=False)
+    status, _, err = run_cli("demo", "--lsl", "--duration", "1")
+    assert status == 2
+    assert err.count("\n") == 1 and "install glutescope[lsl]" in err
+    assert "LSLAPICFG" not in os.environ  # nothing configured for a run that did not start
+
+
+def test_lsl_scope_without_lsl_is_a_usage_error():
+    status, _, err = run_cli("demo", "--lsl-scope", "machine", "--duration", "1")
+    assert status == 2 and "--lsl-scope needs --lsl" in err
+
+
+def test_machine_scope_config_keeps_liblsl_on_loopback():
+    text = config_text("machine")
+    assert "ResolveScope = machine" in text
+    assert "IPv6 = disable" in text
+    assert "ListenAddress = 127.0.0.1" in text
+    assert "ResolveScope = link" in config_text("link")
+    with pytest.raises(ValueError, match="scope must be one of machine, link, site"):
+        config_text("global")
+
+
+def test_a_chosen_scope_keeps_the_users_other_lsl_settings():
+    from glutescope.lsl import merged_config_text
+
+    user = "[lab]\nSessionID = lab7\nKnownPeers = {10.0.0.2}\n[multicast]\nResolveScope = site\n; ResolveScope = x\n"
+    text = merged_config_text("machine", user)
+    assert "SessionID = lab7" in text and "KnownPeers = {10.0.0.2}" in text
+    assert "ResolveScope = site" not in text
+    # liblsl throws the whole file away on a repeated key
+    keys = [line.split("=")[0].strip() for line in text.splitlines() if "=" in line and not line.startswith(";")]
+    assert keys.count("ResolveScope") == 1
