@@ -52,33 +52,25 @@ def _resolve_three(pylsl, proc, timeout_s=60.0):
     return found
 
 
-@pytest.mark.slow
-def test_demo_lsl_streams_have_the_stated_rates_labels_and_markers(lsl_env, tmp_path):
-    import pylsl
+def _run_and_read(pylsl, lsl_env, argv):
+    """Run ``glutescope *argv`` in its own process; read its three LSL streams until it ends.
 
+    Returns the resolved stream infos by kind, the full descriptions, what each inlet
+    pulled as (samples, stamps), and the local_clock() before the start and after the end.
+    """
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LSLAPICFG=str(lsl_env),
                PYTHONPATH=os.pathsep.join([str(ROOT / "host"), str(ROOT / "signal"), os.environ.get("PYTHONPATH", "")]))
     t_before = pylsl.local_clock()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "glutescope", "demo", "--headless", "--lsl", "--lsl-scope", "machine",
-         "--speed", "1", "--duration", "14", "--screenshot", str(tmp_path / "demo.png")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "glutescope", *argv], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         streams = _resolve_three(pylsl, proc)
-        assert sorted(streams) == ["glutescope EMG", "glutescope IMU", "glutescope Markers"]
-        emg, imu, markers = (streams[f"glutescope {k}"] for k in ("EMG", "IMU", "Markers"))
-        assert (emg.type(), emg.channel_count(), emg.nominal_srate(), emg.channel_format()) == \
-            ("EMG", 2, 2000.0, pylsl.cf_float32)
-        assert (imu.type(), imu.channel_count(), imu.nominal_srate(), imu.channel_format()) == \
-            ("MoCap", 6, 104.0, pylsl.cf_float32)
-        assert (markers.type(), markers.channel_count(), markers.nominal_srate(), markers.channel_format()) == \
-            ("Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string)
-
-        inlets = {k: pylsl.StreamInlet(s, max_buflen=60) for k, s in
-                  (("emg", emg), ("imu", imu), ("markers", markers))}
+        assert sorted(streams) == ["glutescope EMG", "glutescope IMU", "glutescope Markers"], \
+            proc.stderr.read() if proc.poll() is not None else "streams not found"
+        infos = {k: streams[f"glutescope {k}"] for k in ("EMG", "IMU", "Markers")}
+        inlets = {k: pylsl.StreamInlet(s, max_buflen=60) for k, s in infos.items()}
         # The full description (the resolve answer carries only the header).
-        assert _channels(inlets["emg"].info(5.0)) == [(n, "microvolts") for n in EMG_NAMES]
-        assert _channels(inlets["imu"].info(5.0)) == list(zip(IMU_LABELS, IMU_UNITS))
+        full = {k: inlet.info(5.0) for k, inlet in inlets.items()}
         got = {k: ([], []) for k in inlets}
         while proc.poll() is None:
             for k, inlet in inlets.items():
@@ -93,13 +85,27 @@ def test_demo_lsl_streams_have_the_stated_rates_labels_and_markers(lsl_env, tmp_
     finally:
         if proc.poll() is None:
             proc.kill()
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+    return infos, full, got, (t_before, t_after)
 
-    for k, fs_hz in (("emg", 2000.0), ("imu", 104.0)):
+
+def _check_streams(pylsl, infos, full, got, window, emg_fs_hz=2000.0, imu_fs_hz=104.0, min_span_s=5.0):
+    """Names, types, counts, rates, labels, units; sample counts at the stated rates."""
+    emg, imu, markers = infos["EMG"], infos["IMU"], infos["Markers"]
+    assert (emg.type(), emg.channel_count(), emg.nominal_srate(), emg.channel_format()) == \
+        ("EMG", 2, emg_fs_hz, pylsl.cf_float32)
+    assert (imu.type(), imu.channel_count(), imu.nominal_srate(), imu.channel_format()) == \
+        ("MoCap", 6, imu_fs_hz, pylsl.cf_float32)
+    assert (markers.type(), markers.channel_count(), markers.nominal_srate(), markers.channel_format()) == \
+        ("Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string)
+    assert _channels(full["EMG"]) == [(n, "microvolts") for n in EMG_NAMES]
+    assert _channels(full["IMU"]) == list(zip(IMU_LABELS, IMU_UNITS))
+    t_before, t_after = window
+    for k, fs_hz in (("EMG", emg_fs_hz), ("IMU", imu_fs_hz)):
         data, stamps = got[k]
         span_s = stamps[-1] - stamps[0]
-        assert span_s > 5.0, f"{k}: only {span_s:.1f} s of samples arrived"
+        assert span_s > min_span_s, f"{k}: only {span_s:.1f} s of samples arrived"
         # Sample count against the span of their own stamps: the stated rate, within 2 %.
         assert (len(stamps) - 1) / span_s == pytest.approx(fs_hz, rel=0.02), k
         steps = [b - a for a, b in zip(stamps, stamps[1:])]
@@ -109,21 +115,50 @@ def test_demo_lsl_streams_have_the_stated_rates_labels_and_markers(lsl_env, tmp_
         assert regular >= 0.995 * len(steps), f"{k}: {len(steps) - regular} irregular steps"
         # On the inlet's local_clock(): inside the run, not device microseconds or epoch time.
         assert t_before <= stamps[0] and stamps[-1] <= t_after, k
-    emg_data = got["emg"][0]
+    emg_data = got["EMG"][0]
     assert all(len(row) == 2 for row in emg_data)
     # The body model's bridges: µV-sized EMG, not ADC codes or volts.
     peak_uV = max(abs(v) for row in emg_data for v in row)
     assert 20.0 < peak_uV < 5000.0
     # Accelerometer in g: a body lying still or bridging feels ~1 g (not m/s^2, not raw counts).
-    acc_norm_g = [sum(v * v for v in row[:3]) ** 0.5 for row in got["imu"][0]]
+    acc_norm_g = [sum(v * v for v in row[:3]) ** 0.5 for row in got["IMU"][0]]
     assert sum(acc_norm_g) / len(acc_norm_g) == pytest.approx(1.0, abs=0.15)
 
-    texts = [row[0] for row in got["markers"][0]]
+
+@pytest.mark.slow
+def test_demo_lsl_streams_have_the_stated_rates_labels_and_markers(lsl_env, tmp_path):
+    import pylsl
+
+    infos, full, got, window = _run_and_read(pylsl, lsl_env, [
+        "demo", "--headless", "--lsl", "--lsl-scope", "machine", "--speed", "1", "--duration", "14",
+        "--screenshot", str(tmp_path / "demo.png")])
+    _check_streams(pylsl, infos, full, got, window)
+    texts = [row[0] for row in got["Markers"][0]]
     assert "rep 1 start" in texts and "rep 1 end" in texts, texts
-    t_marker = dict(zip(texts, got["markers"][1]))
+    t_marker = dict(zip(texts, got["Markers"][1]))
     assert t_marker["rep 1 start"] < t_marker["rep 1 end"]
-    emg_stamps = got["emg"][1]
+    emg_stamps = got["EMG"][1]
+    # The rep's own time (its onset, seconds before it was found), on the EMG's clock.
     assert emg_stamps[0] - 5.0 <= t_marker["rep 1 start"] <= emg_stamps[-1]
+
+
+@pytest.mark.slow
+def test_record_then_replay_publish_the_same_streams(lsl_env, tmp_path):
+    import pylsl
+
+    rec = tmp_path / "squeeze.glutes"
+    infos, full, got, window = _run_and_read(pylsl, lsl_env, [
+        "record", str(rec), "--exercise", "squeeze_test", "--duration", "10", "--lsl", "--lsl-scope", "machine"])
+    _check_streams(pylsl, infos, full, got, window)
+    texts = [row[0] for row in got["Markers"][0]]
+    # The squeeze test's cues as the wearable's script gives them
+    assert any(t.startswith("cue ") for t in texts), texts
+
+    infos, full, got, window = _run_and_read(pylsl, lsl_env, [
+        "replay", str(rec), "--headless", "--lsl", "--lsl-scope", "machine",
+        "--screenshot", str(tmp_path / "replay.png")])
+    _check_streams(pylsl, infos, full, got, window, min_span_s=4.0)
+    assert any(row[0].startswith("cue ") for row in got["Markers"][0])
 
 
 def test_lsl_without_pylsl_is_one_line_and_exit_2(monkeypatch):
