@@ -130,7 +130,8 @@ def test_demo_lsl_streams_have_the_stated_rates_labels_and_markers(lsl_env, tmp_
     import pylsl
 
     infos, full, got, window = _run_and_read(pylsl, lsl_env, [
-        "demo", "--headless", "--lsl", "--lsl-scope", "machine", "--speed", "1", "--duration", "14",
+        # no --speed: a published headless demo must run in real time (its default is 2x unpublished)
+        "demo", "--headless", "--lsl", "--lsl-scope", "machine", "--duration", "14",
         "--screenshot", str(tmp_path / "demo.png")])
     _check_streams(pylsl, infos, full, got, window)
     texts = [row[0] for row in got["Markers"][0]]
@@ -195,3 +196,45 @@ def test_a_chosen_scope_keeps_the_users_other_lsl_settings():
     # liblsl throws the whole file away on a repeated key
     keys = [line.split("=")[0].strip() for line in text.splitlines() if "=" in line and not line.startswith(";")]
     assert keys.count("ResolveScope") == 1
+
+
+class _Capture:
+    """Stands in for an outlet: keeps what was pushed."""
+
+    def __init__(self):
+        self.stamps = []
+
+    def push_chunk(self, data, stamps):
+        assert len(data) == len(stamps)
+        self.stamps.extend(stamps)
+
+
+def test_stamps_stay_monotonic_and_regular_when_the_clock_fit_moves_back(lsl_env):
+    """A frame with less radio delay than all before it moves the fit 2 ms into the past:
+    the next blocks must not be stamped before the ones already pushed."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from glutescope.lsl import SLEW, LslPublisher
+    from glutescope.stream import DeviceClock
+
+    fs_hz, n = 2000.0, 20
+    clock = DeviceClock()
+    pub = LslPublisher("glutescope-unit", ("glute_max_left", "glute_max_right"), fs_hz, 0.0, clock)
+    pub.emg_outlet = _Capture()
+    t0_host_ns = 5_000_000_000_000
+    for i in range(600):  # 6 s of 10 ms blocks
+        t_dev_us = 1_000_000 + i * 10_000
+        delay_ns = 22_000_000 if i < 300 else 20_000_000  # from block 300 on: 2 ms less delay
+        clock.add_pair(t_dev_us + 10_000, t0_host_ns + 1000 * (t_dev_us + 10_000) + delay_ns)
+        block = SimpleNamespace(t_device_us=t_dev_us, first_sample=i * n)
+        pub.push_emg(block, np.zeros((2, n)))
+    stamps = np.array(pub.emg_outlet.stamps)
+    steps_s = np.diff(stamps)
+    assert steps_s.min() > 0
+    assert np.all(np.abs(steps_s * fs_hz - 1.0) <= SLEW + 1e-9)
+    # ...and they follow the fit again: the last sample where the fit puts it now
+    fit_last_s = clock.to_host_ns(1_000_000 + 599 * 10_000 + (n - 1) * 500) / 1e9 + pub.offset_s
+    assert stamps[-1] == pytest.approx(fit_last_s, abs=1e-6)
+    assert len(stamps) == 600 * n

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "wearable then hums at 50 Hz)")
     parser.add_argument("--speed", type=float, default=None,
                         help="virtual wearable only: run its clock this many times faster than real time "
-                             f"(default: 1, or {HEADLESS_VIRTUAL_SPEED:g} without a display)")
+                             f"(default: 1, or {HEADLESS_VIRTUAL_SPEED:g} without a display unless --lsl)")
     parser.add_argument("--seed", type=int, default=0, help="virtual wearable's body-model seed")
     add_calibration_argument(parser)
     add_lsl_arguments(parser)
@@ -54,13 +54,15 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         raise CliError(f"--speed must be positive, got {args.speed:g}", ExitStatus.USAGE)
     headless = args.headless or not env.has_display
     virtual = not (args.device or args.serial)  # in this process, or served by another
-    speed = args.speed if args.speed is not None else (HEADLESS_VIRTUAL_SPEED if headless and virtual else 1.0)
+    # LSL consumers take the nominal rate at its word: a published demo runs in real time.
+    fast = headless and virtual and not args.lsl
+    speed = args.speed if args.speed is not None else (HEADLESS_VIRTUAL_SPEED if fast else 1.0)
     duration_s = args.duration if args.duration is not None else (HEADLESS_DURATION_S if headless else None)
 
     from glutescope.session import LiveSession, SessionOptions  # heavy: numpy, bleak, bumble
 
     calibration = load_calibration_argument(args.calibration)
-    lsl = prepare_lsl(args)
+    lsl = prepare_lsl(args, env, speed if virtual else 1.0)
 
     options = SessionOptions(
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,

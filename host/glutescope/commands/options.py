@@ -58,12 +58,15 @@ def add_lsl_arguments(parser: argparse.ArgumentParser) -> None:
                              "streams (needs glutescope[lsl])")
     parser.add_argument("--lsl-scope", choices=LSL_SCOPES, default=None,
                         help="how far LSL discovery reaches: machine (this computer only, 127.0.0.1), link "
-                             "(the local network) or site (default: the LSLAPICFG file if set, else link)")
+                             "(the local network) or site (default: your lsl_api.cfg's, else link)")
 
 
-def prepare_lsl(args) -> bool:
+def prepare_lsl(args, env, speed: float = 1.0) -> bool:
     """Configure liblsl's scope and check pylsl is there before connecting, when ``--lsl``
-    asks for it; a CliError with the install hint when pylsl is missing."""
+    asks for it; a CliError with the install hint when pylsl is missing.
+
+    ``speed`` is how much faster than real time the source runs (a replay's or the
+    virtual wearable's ``--speed``): the stamps follow the host clock, so say so."""
     if not getattr(args, "lsl", False):
         if getattr(args, "lsl_scope", None) is not None:
             from glutescope.exitcodes import CliError, ExitStatus
@@ -74,4 +77,7 @@ def prepare_lsl(args) -> bool:
 
     import_pylsl()
     configure(args.lsl_scope)
+    if speed != 1.0:
+        print(f"glutescope: --lsl at --speed {speed:g}: the streams run {speed:g} times faster than their "
+              "nominal rates on the LSL clock", file=env.stderr)
     return True

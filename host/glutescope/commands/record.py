@@ -170,7 +170,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         raise CliError("--subject must be a non-empty pseudonym", ExitStatus.USAGE)
     channels = parse_channels(args.channels)
     calibration = load_calibration_argument(args.calibration)
-    lsl = prepare_lsl(args)
+    lsl = prepare_lsl(args, env, 1.0 if args.device or args.serial else args.speed)
     prepare_output(args.output, args.force)
 
     import asyncio

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     if not args.speed > 0:
         raise CliError(f"--speed must be positive, got {args.speed:g}", ExitStatus.USAGE)
     check_recording_path(args.recording)
-    lsl = prepare_lsl(args)
+    lsl = prepare_lsl(args, env, args.speed)
     headless = args.headless or not env.has_display
     span_s = recorded_span_s(args.recording)
     if span_s == 0.0:
