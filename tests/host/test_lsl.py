@@ -238,3 +238,46 @@ def test_stamps_stay_monotonic_and_regular_when_the_clock_fit_moves_back(lsl_env
     fit_last_s = clock.to_host_ns(1_000_000 + 599 * 10_000 + (n - 1) * 500) / 1e9 + pub.offset_s
     assert stamps[-1] == pytest.approx(fit_last_s, abs=1e-6)
     assert len(stamps) == 600 * n
+
+
+def test_invalid_samples_arrive_as_nan_and_lost_blocks_as_a_gap_in_time(lsl_env):
+    """What a consumer sees of the wearable's losses, through a real outlet and inlet."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pylsl
+
+    from glutescope.lsl import LslPublisher
+    from glutescope.stream import DeviceClock
+
+    fs_hz, n = 2000.0, 20
+    clock = DeviceClock()
+    name = f"glutescope-nan-{uuid.uuid4().hex[:8]}"
+    pub = LslPublisher(name, ("glute_max_left", "glute_max_right"), fs_hz, 0.0, clock)
+    [info] = pylsl.resolve_byprop("name", f"{name} EMG", minimum=1, timeout=10.0)
+    inlet = pylsl.StreamInlet(info, max_buflen=10)
+    inlet.open_stream(timeout=5.0)
+    now_ns = round((pylsl.local_clock() - pub.offset_s) * 1e9)
+    for i in (0, 1, 3):  # block 2 never arrived
+        t_dev_us = i * 10_000
+        clock.add_pair(t_dev_us + 10_000, now_ns + 1000 * (t_dev_us + 10_000) + 5_000_000)
+        emg_uV = np.full((2, n), float(i))
+        if i == 1:
+            emg_uV[0, 7] = np.nan  # an ADC conversion error
+        pub.push_emg(SimpleNamespace(t_device_us=t_dev_us, first_sample=i * n), emg_uV)
+    data, stamps = [], []
+    for _ in range(50):
+        d, t = inlet.pull_chunk(timeout=0.2)
+        data += d
+        stamps += t
+        if len(data) >= 3 * n:
+            break
+    data = np.array(data)
+    assert data.shape == (3 * n, 2)  # the lost block is not invented
+    assert np.isnan(data[n + 7, 0]) and np.isfinite(data[n + 7, 1])
+    assert np.isnan(data).sum() == 1
+    steps_s = np.diff(stamps)
+    # one step of 21 sample periods where block 2 is missing; all others one period
+    assert steps_s[2 * n - 1] * fs_hz == pytest.approx(n + 1, abs=0.01)
+    others = np.delete(steps_s, 2 * n - 1)
+    assert np.allclose(others * fs_hz, 1.0, atol=0.01)
