@@ -71,7 +71,7 @@ IMU_LABELS = (("acc_x", "g"), ("acc_y", "g"), ("acc_z", "g"),
               ("gyro_x", "deg/s"), ("gyro_y", "deg/s"), ("gyro_z", "deg/s"))
 
 
-def config_text(scope: str) -> str:
+def config_text(scope: str, quiet: bool = True) -> str:
     """The ``lsl_api.cfg`` text for ``scope`` (one of `SCOPES`).
 
     Parameters
@@ -79,6 +79,8 @@ def config_text(scope: str) -> str:
     scope : str
         ``"machine"``: discovery and data stay on 127.0.0.1 (IPv4 only); ``"link"``:
         the local subnet, what LSL users expect; ``"site"``: liblsl's own default.
+    quiet : bool
+        Keep liblsl's log to warnings and errors.
     """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
@@ -86,6 +88,9 @@ def config_text(scope: str) -> str:
     if scope == "machine":
         lines += ["ListenAddress = 127.0.0.1", "MachineAddresses = {127.0.0.1}",
                   "[ports]", "IPv6 = disable"]
+    if quiet:
+        # liblsl's INFO lines (config file, build) on stderr: warnings and errors only
+        lines += ["[log]", "level = -1"]
     return "\n".join(lines) + "\n"
 
 
@@ -111,7 +116,8 @@ def merged_config_text(scope: str, base: str) -> str:
     stay. liblsl refuses a file with a repeated key, so the replaced keys are dropped
     from ``base`` and given again in sections of their own at the end.
     """
-    ours = config_text(scope)
+    user_keys = {line.split("=", 1)[0].strip() for line in base.splitlines() if "=" in line}
+    ours = config_text(scope, quiet="level" not in user_keys)  # a log level the user chose stays
     keys = {line.split("=", 1)[0].strip() for line in ours.splitlines() if "=" in line}
     kept = [line for line in base.splitlines()
             if not ("=" in line and not line.lstrip().startswith(";") and line.split("=", 1)[0].strip() in keys)]
