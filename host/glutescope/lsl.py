@@ -45,9 +45,9 @@ liblsl reads its configuration once per process from the file named by the
 also disables IPv6 and answers discovery on 127.0.0.1 only, so no packet leaves the
 computer. liblsl 1.18 has no key to bind its data ports to loopback: they listen on
 every interface (``bind_port_in_range`` binds ``endpoint(protocol, port)``), though with
-machine scope nobody off the machine is told they exist. Keys as in liblsl 1.16-1.18 (``lsl_api.cfg``:
-``ports.IPv6``, ``multicast.ResolveScope``, ``multicast.ListenAddress``,
-``multicast.MachineAddresses``).
+machine scope nobody off the machine is told they exist. The keys are those the liblsl
+1.18 library bundled with pylsl 1.18 reads (``ports.IPv6``, ``multicast.ResolveScope``,
+``multicast.ListenAddress``, ``multicast.MachineAddresses``, ``log.level``).
 """
 from __future__ import annotations
 
