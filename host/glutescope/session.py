@@ -60,6 +60,9 @@ class SessionOptions:
     it plays instead of rendering one for the exercise or protocol: a person of known truth."""
     """Play this ``.glutes`` recording instead of connecting to a wearable; ``speed``
     then scales its pace (0 = as fast as possible)."""
+    lsl: bool = False
+    """Publish the EMG, IMU and events as Lab Streaming Layer streams (`glutescope.lsl`;
+    the command configures liblsl's scope before the session starts)."""
 
 
 def make_transport(options: SessionOptions, body=None, exercise: Optional[str] = None):
@@ -218,6 +221,8 @@ class LiveSession:
             recorder = RecordingWriter(opts.record_path, subject=opts.subject, clock_ns=time.monotonic_ns)
             recorder.open()
         processor: Optional[LiveProcessor] = None
+        publisher = None  # glutescope.lsl.LslPublisher with --lsl, once the rates are known
+        markers = None
         # Blocks can arrive before the streaming INFO that sizes the processor (always
         # so in a replay): hold them, in order, until it exists.
         early: list[tuple[str, object, tuple]] = []
@@ -227,18 +232,27 @@ class LiveSession:
                 early.append(("emg", block, (emg_uV,)))
             else:
                 processor.push_emg(block.first_sample, emg_uV)
+                if publisher is not None:
+                    publisher.push_emg(block, emg_uV)
+                    markers.update(processor.state.stats)
 
         def on_imu(block, acc_g, gyro_dps):
             if processor is None:
                 early.append(("imu", block, (acc_g, gyro_dps)))
             else:
                 processor.push_imu(block.first_sample, acc_g, gyro_dps)
+                if publisher is not None:
+                    publisher.push_imu(block, acc_g, gyro_dps)
+
+        def on_link(what: str) -> None:
+            if publisher is not None:
+                publisher.push_marker(f"link {what}")
 
         # A replay ends for good when the recording does: give up on it at once.
         mount = _recorded_imu_mount(opts.replay_path) if opts.replay_path is not None else opts.imu_mount
         acq = Acquisition(self.transport, on_emg=on_emg, on_imu=on_imu, recorder=recorder,
                           reconnect_timeout_s=0.0 if opts.replay_path is not None else 60.0,
-                          imu_mount=mount)
+                          imu_mount=mount, on_link_change=on_link)
         self.acquisition = acq
         try:
             if opts.replay_path is not None:
@@ -262,11 +276,21 @@ class LiveSession:
                                       squeeze_cues=cues, single_leg=single_leg, rep_cues=rep_cues,
                                       calibration=calibration, reps_move_pelvis=exercise in BRIDGE_EXERCISES,
                                       adc=adc_scale(info), runner=self.runner)
+            if opts.lsl:
+                from glutescope.lsl import LslPublisher, MarkerTracker
+
+                publisher = LslPublisher("glutescope", names, float(info.emg_fs_hz), float(info.imu_fs_hz),
+                                         acq.session.clock, imu_mount=mount, link=self.transport.description)
+                markers = MarkerTracker(publisher, float(info.emg_fs_hz))
             for kind, block, data in early:
                 if kind == "emg" and block.channel_mask == info.channel_mask:
                     processor.push_emg(block.first_sample, *data)
+                    if publisher is not None:
+                        publisher.push_emg(block, *data)
                 elif kind == "imu":
                     processor.push_imu(block.first_sample, *data)
+                    if publisher is not None:
+                        publisher.push_imu(block, *data)
             early.clear()
             if recorder is not None:
                 recorder.set_device_info(info, channel_names=names)
@@ -305,6 +329,10 @@ class LiveSession:
                 if self.runner is not None and processor is not None:
                     self._store_protocol(recorder, events_stored)
                 recorder.close()
+            if publisher is not None:
+                if markers is not None:
+                    markers.update(processor.state.stats)
+                publisher.close()
 
     def _store_protocol(self, recorder, stored: int) -> int:
         """Write the runner's new events to the recording: a marker per step, the protocol whole."""

@@ -13,7 +13,8 @@ import argparse
 from pathlib import Path
 
 from glutescope.commands.options import (SERIAL_SAFETY, add_calibration_argument, add_imu_mount_argument,
-                                         add_source_arguments, load_calibration_argument)
+                                         add_lsl_arguments, add_source_arguments, load_calibration_argument,
+                                         prepare_lsl)
 from glutescope.exitcodes import CliError, ExitStatus
 
 EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "calibration",
@@ -64,9 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "wearable then hums at 50 Hz)")
     parser.add_argument("--speed", type=float, default=None,
                         help="virtual wearable only: run its clock this many times faster than real time "
-                             f"(default: 1, or {HEADLESS_VIRTUAL_SPEED:g} without a display)")
+                             f"(default: 1, or {HEADLESS_VIRTUAL_SPEED:g} without a display unless --lsl)")
     parser.add_argument("--seed", type=int, default=0, help="virtual wearable's body-model seed")
     add_calibration_argument(parser)
+    add_lsl_arguments(parser)
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
@@ -76,7 +78,9 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         raise CliError(f"--speed must be positive, got {args.speed:g}", ExitStatus.USAGE)
     headless = args.headless or not env.has_display
     virtual = not (args.device or args.serial)  # in this process, or served by another
-    speed = args.speed if args.speed is not None else (HEADLESS_VIRTUAL_SPEED if headless and virtual else 1.0)
+    # LSL consumers take the nominal rate at its word: a published session runs in real time.
+    fast = headless and virtual and not args.lsl
+    speed = args.speed if args.speed is not None else (HEADLESS_VIRTUAL_SPEED if fast else 1.0)
     # A protocol ends on its results: headless, it runs until they are in.
     duration_s = args.duration if args.duration is not None else (
         HEADLESS_DURATION_S if headless and args.protocol is None else None)
@@ -118,12 +122,14 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         elif headless:
             results_png = Path(f"glutescope-{protocol.name}-results.png")
     calibration = load_calibration_argument(args.calibration)
+    lsl = prepare_lsl(args, env, speed if virtual else 1.0)
 
     options = SessionOptions(
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
         speed=speed, seed=args.seed, record_path=args.record, imu_mount=args.imu_mount,
         virtual_port=args.virtual_port, calibration=calibration, protocol=args.protocol,
         subject=args.subject, target_pct=target, channel_names=channels, channel_mask=(1 << len(channels)) - 1,
+        lsl=lsl,
     )
     if args.serial:
         print(SERIAL_SAFETY, file=env.stderr)

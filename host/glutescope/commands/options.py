@@ -45,3 +45,39 @@ def load_calibration_argument(path):
         raise CliError(f"--calibration: {exc}", ExitStatus.IO_ERROR) from None
     except ValueError as exc:
         raise CliError(f"--calibration: {exc}", ExitStatus.USAGE) from None
+
+
+# `glutescope.lsl.SCOPES`, spelled out so building the parser does not import numpy
+LSL_SCOPES = ("machine", "link", "site")
+
+
+def add_lsl_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--lsl`` and ``--lsl-scope`` (`glutescope.lsl`)."""
+    parser.add_argument("--lsl", action="store_true",
+                        help="publish the EMG (µV), IMU (g, deg/s, body axes) and events as Lab Streaming Layer "
+                             "streams (needs glutescope[lsl])")
+    parser.add_argument("--lsl-scope", choices=LSL_SCOPES, default=None,
+                        help="how far LSL discovery reaches: machine (this computer only, 127.0.0.1), link "
+                             "(the local network) or site (default: your lsl_api.cfg's, else link)")
+
+
+def prepare_lsl(args, env, speed: float = 1.0) -> bool:
+    """Configure liblsl's scope and check pylsl is there before connecting, when ``--lsl``
+    asks for it; a CliError with the install hint when pylsl is missing.
+
+    ``speed`` is how much faster than real time the source runs (a replay's or the
+    virtual wearable's ``--speed``): the stamps follow the host clock, so say so."""
+    if not getattr(args, "lsl", False):
+        if getattr(args, "lsl_scope", None) is not None:
+            from glutescope.exitcodes import CliError, ExitStatus
+
+            raise CliError("--lsl-scope needs --lsl", ExitStatus.USAGE)
+        return False
+    from glutescope.lsl import configure, import_pylsl
+
+    import_pylsl()
+    configure(args.lsl_scope)
+    if speed != 1.0:
+        print(f"glutescope: --lsl at --speed {speed:g}: the streams run {speed:g} times faster than their "
+              "nominal rates on the LSL clock", file=env.stderr)
+    return True

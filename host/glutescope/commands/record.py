@@ -23,7 +23,8 @@ from typing import Optional
 
 from glutescope.commands.demo import EXERCISES
 from glutescope.commands.options import (SERIAL_SAFETY, add_calibration_argument, add_imu_mount_argument,
-                                         add_source_arguments, load_calibration_argument)
+                                         add_lsl_arguments, add_source_arguments, load_calibration_argument,
+                                         prepare_lsl)
 from glutescope.exitcodes import CliError, ExitStatus
 from glutescope.muscles import check_channel_name
 
@@ -65,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how long to wait for a lost wearable to come back (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="replace OUTPUT if it is a recording already")
     add_calibration_argument(parser)
+    add_lsl_arguments(parser)
 
 
 def parse_channels(text: str) -> tuple[str, ...]:
@@ -168,6 +170,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         raise CliError("--subject must be a non-empty pseudonym", ExitStatus.USAGE)
     channels = parse_channels(args.channels)
     calibration = load_calibration_argument(args.calibration)
+    lsl = prepare_lsl(args, env, 1.0 if args.device or args.serial else args.speed)
     prepare_output(args.output, args.force)
 
     import asyncio
@@ -181,7 +184,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         device=args.device, serial_port=args.serial, exercise=args.exercise, mains_hz=args.mains,
         speed=args.speed, seed=args.seed, emg_fs_hz=args.emg_rate, channel_mask=(1 << len(channels)) - 1,
         imu_fs_hz=args.imu_rate, channel_names=channels, imu_mount=args.imu_mount,
-        virtual_port=args.virtual_port, calibration=calibration)
+        virtual_port=args.virtual_port, calibration=calibration, lsl=lsl)
     # The transports stamp frames with the monotonic clock: the recording uses the same.
     writer = RecordingWriter(args.output, subject=args.subject, clock_ns=time.monotonic_ns,
                              channel_map=dict(enumerate(channels)))
@@ -231,12 +234,20 @@ class _RecordSession:
 
         def on_link(what: str) -> None:
             self.progress.link = {"lost": "lost, reconnecting", "back": "up", "gone": "gone"}.get(what, what)
+            if self.lsl is not None:
+                self.lsl.push_marker(f"link {what}")
             if what == "gone":
                 stop.set()
 
         want: list[int] = []  # EMG samples to record, once the rate is known
 
         def on_emg(block, emg_uV) -> None:
+            if self.lsl is not None:
+                self.lsl.push_emg(block, emg_uV)
+                end = block.first_sample + block.n_samples
+                while self.lsl_cues and self.lsl_cues[0].start_s * block_fs[0] <= end:
+                    cue = self.lsl_cues.pop(0)
+                    self.lsl.marker_at_sample(f"cue {cue.name} {cue.side}", cue.start_s * block_fs[0])
             if self.mains is not None and self.mains.push(block.first_sample, emg_uV):
                 self.writer.set_mains(self.mains.mains_hz, source="detected")
             # Stop on the block that completes the duration, not at the next status tick.
@@ -244,14 +255,22 @@ class _RecordSession:
             if want and self.progress.samples_done >= want[0]:
                 stop.set()
 
+        def on_imu(block, acc_g, gyro_dps) -> None:
+            if self.lsl is not None:
+                self.lsl.push_imu(block, acc_g, gyro_dps)
+
         def on_write_error(exc) -> None:
             if self.failure is None:
                 self.failure = CliError(f"recording stopped: {exc}", ExitStatus.IO_ERROR)
             stop.set()
 
         self.mains = None  # searches the signal for the mains frequency when not given
+        self.lsl = None  # glutescope.lsl.LslPublisher with --lsl, once the rates are known
+        self.lsl_cues: list = []  # the session's cues not yet published, in order
+        block_fs = [1.0]  # the EMG rate, once known
         self.recorder = _StopOnWriteError(self.writer, on_write_error)
         acq = Acquisition(self.transport, recorder=self.recorder, on_link_change=on_link, on_emg=on_emg,
+                          on_imu=on_imu,
                           reconnect_timeout_s=self.args.reconnect_timeout, imu_mount=self.options.imu_mount)
         self.acq = acq
         bar = None
@@ -275,6 +294,14 @@ class _RecordSession:
                                              squeeze_cues=[dataclasses.asdict(c) for c in cues],
                                              rep_cues=[dataclasses.asdict(c) for c in reps],
                                              calibration=cal.to_meta() if cal is not None else None)
+                if self.options.lsl:
+                    from glutescope.lsl import LslPublisher
+
+                    block_fs[0] = float(info.emg_fs_hz)
+                    self.lsl_cues = sorted(cues, key=lambda c: c.start_s)
+                    self.lsl = LslPublisher("glutescope", names, float(info.emg_fs_hz), float(info.imu_fs_hz),
+                                            acq.session.clock, imu_mount=self.options.imu_mount,
+                                            link=self.transport.description)
                 if self.args.mains is not None:
                     self.writer.set_mains(self.args.mains, source="given")
                 else:
@@ -292,6 +319,8 @@ class _RecordSession:
             except (NotImplementedError, RuntimeError):
                 pass
             await self._close(acq)
+            if self.lsl is not None:
+                self.lsl.close()
         return self._finish(acq, info, bar)
 
     async def _open(self, acq, stop):

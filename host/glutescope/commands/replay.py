@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glutescope.commands.options import add_lsl_arguments, prepare_lsl
 from glutescope.exitcodes import CliError, ExitStatus
 
 # Headless runs stop this long after the recording's last frame is due, whatever happens.
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=None,
                         help="the local mains frequency, Hz (default: the one stored with the recording, else "
                              "found in the signal; only the lines found in the signal are notched)")
+    add_lsl_arguments(parser)
 
 
 def recorded_span_s(path: Path) -> float:
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     if not args.speed > 0:
         raise CliError(f"--speed must be positive, got {args.speed:g}", ExitStatus.USAGE)
     check_recording_path(args.recording)
+    lsl = prepare_lsl(args, env, args.speed)
     headless = args.headless or not env.has_display
     span_s = recorded_span_s(args.recording)
     if span_s == 0.0:
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     from glutescope.session import LiveSession, SessionOptions
     from glutescope.ui.runner import run_live
 
-    options = SessionOptions(replay_path=args.recording, speed=args.speed, mains_hz=args.mains)
+    options = SessionOptions(replay_path=args.recording, speed=args.speed, mains_hz=args.mains, lsl=lsl)
     summary = run_live(LiveSession(options), headless=headless, duration_s=duration_s,
                        screenshot=args.screenshot, env=env)
     return summary.status
