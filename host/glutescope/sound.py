@@ -134,7 +134,7 @@ def player_available() -> Optional[str]:
         found = importlib.util.find_spec("PySide6.QtMultimedia") is not None
     except ImportError:
         found = False
-    return None if found else "sound off: Qt Multimedia is not installed (pip install PySide6-Addons)"
+    return None if found else "sound off: Qt Multimedia is not installed (pip install 'glutescope[sound]')"
 
 
 class LiveTone:
