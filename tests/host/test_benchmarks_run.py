@@ -62,3 +62,16 @@ def test_dma_irq_latency_prints_a_row_per_latency_and_design():
     for latency in ("0", "5", "9", "11", "15", "30"):
         for design in ("old ping-pong", "ring"):
             assert re.search(rf"^ +{latency} +{design}( +\d+){{5}}$", out, re.M), f"no {latency}/{design} row:\n{out}"
+
+
+def test_soak_prints_a_row_per_hour_and_compares_the_recording_with_the_body_model():
+    out = _run("soak.py", "--hours", "0.01", "--period-s", "18", "--dropouts", "1", "--speed", "4")
+    rows = re.findall(rf"^ +(\d+) +({NUMBER}) +({NUMBER})( +\d+){{7}} +\d+$", out, re.M)
+    assert [r[0] for r in rows] == ["1", "2"], out
+    assert re.search(rf"^RSS: first period {NUMBER} MB, last {NUMBER} MB: [+-]{NUMBER} % \(goal: within 10 %\)$",
+                     out, re.M), out
+    assert re.search(r"^lost inside the backfill window \(\d+ ms\): \d+ samples \(goal: 0: ", out, re.M), out
+    assert re.search(r"^wall time: \d+ s for 0.01 h of signal; 8 h at this pace: \d+ min$", out, re.M), out
+    for stream in ("EMG", "IMU"):
+        assert re.search(rf"^recording {stream}: \d+ samples, \d+ compared .* \d+ differ from the body model.*"
+                         rf"(the same as|NOT the same as) the live session's$", out, re.M), out
