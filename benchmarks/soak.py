@@ -24,7 +24,8 @@ within 10 %), the samples lost inside the backfill window (goal: 0) -- missing s
 that the wearable still held in its rings when the host asked for them (the firmware's
 RESEND handler is observed: what it was asked, the oldest sample its ring held, its
 answer); a dropout plus reconnection longer than the window loses its oldest samples
-for real, and those are counted apart -- and the recording read back, every EMG and IMU
+for real, and samples the wearable's ring dropped before sending leave a gap no lost
+frame points at; both are counted apart -- and the recording read back, every EMG and IMU
 sample of every block compared with the body model's truth (samples the wearable
 flagged lost with the ADC error bit are counted apart).
 
@@ -108,10 +109,14 @@ class ResendObserver:
 
         fw_wearable._resend = observed
 
-    def gone_when_asked(self, stream: int) -> list[tuple[int, int]]:
-        """Ranges the wearable refused because its ring no longer held them."""
-        return [(first, min(first + n, oldest)) for s, first, n, oldest, code in self.entries
-                if s == stream and code == _OUT_OF_WINDOW and oldest > first]
+    def held_when_asked(self, stream: int) -> list[tuple[int, int]]:
+        """Ranges the wearable still held when asked (it resends from its oldest sample on)."""
+        return [(max(first, oldest), first + n) for s, first, n, oldest, code in self.entries
+                if s == stream and code == 0 and first + n > max(first, oldest)]
+
+    def asked(self, stream: int) -> list[tuple[int, int]]:
+        """Every range the host asked for, whatever the answer."""
+        return [(first, first + n) for s, first, n, _, _ in self.entries if s == stream]
 
 
 def _covered(intervals: list[tuple[int, int]], a: int, b: int) -> int:
@@ -250,15 +255,17 @@ async def soak(args, out_dir: Path, emit) -> tuple[list[Hour], dict]:
         await acq.close()
         writer.close()
 
-    lost_inside = 0
+    lost_inside = never_asked = 0
     for stream, asm in ((0, acq.emg), (1, acq.imu)):
-        gone = observer.gone_when_asked(stream)
+        held, asked = observer.held_when_asked(stream), observer.asked(stream)
         for g in asm.gaps():
-            lost_inside += g.n_samples - _covered(gone, g.first_sample, g.first_sample + g.n_samples)
+            a, b = g.first_sample, g.first_sample + g.n_samples
+            lost_inside += _covered(held, a, b)
+            never_asked += g.n_samples - _covered(asked, a, b)
     live_gaps = {"EMG": acq.emg.gaps(), "IMU": acq.imu.gaps()}
-    summary = dict(lost_inside=lost_inside, live_gaps=live_gaps, restarts=acq.session.n_restarts,
-                   window_ms=info.backfill_window_ms, recording=writer.path, wearable=wearable,
-                   n_channels=args.channels, segments=len(acq.emg.segments()))
+    summary = dict(lost_inside=lost_inside, never_asked=never_asked, live_gaps=live_gaps,
+                   restarts=acq.session.n_restarts, window_ms=info.backfill_window_ms, recording=writer.path,
+                   wearable=wearable, n_channels=args.channels, segments=len(acq.emg.segments()))
     return hours, summary
 
 
@@ -347,10 +354,12 @@ def main(argv: list[str]) -> int:
         first, last = hours[0].rss_bytes, hours[-1].rss_bytes
         print(f"RSS: first period {first / 1e6:.1f} MB, last {last / 1e6:.1f} MB: "
               f"{100 * (last - first) / first:+.1f} % (goal: within 10 %)")
+        n_missing = sum(g.n_samples for gs in summary["live_gaps"].values() for g in gs)
         print(f"lost inside the backfill window ({summary['window_ms']} ms): {summary['lost_inside']} samples "
-              f"(goal: 0: missing samples the wearable still held when asked); missing in all: "
-              f"{sum(g.n_samples for gs in summary['live_gaps'].values() for g in gs)}, the rest gone from the "
-              f"wearable's rings before the host could ask")
+              f"(goal: 0: missing samples the wearable still held when the host asked for them); of the "
+              f"{n_missing} missing, {n_missing - summary['lost_inside'] - summary['never_asked']} were gone from "
+              f"its rings when asked, {summary['never_asked']} never asked for (no lost frame pointed at them: "
+              f"the wearable's own ring drops)")
         print(f"wall time: {wall_s:.0f} s for {args.hours:g} h of signal; 8 h at this pace: "
               f"{wall_s * 8 / args.hours / 60:.0f} min")
         check = compare_recording(summary["recording"], summary["wearable"], summary["n_channels"])
