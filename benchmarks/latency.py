@@ -87,7 +87,7 @@ def run(seconds_s: float, n_channels: int, fs_hz: int, imu_fs_hz: int):
 def analyse(probe, clock, adc_starts, stop_ns, n_channels, fs_hz, warmup_s):
     """Per-sample delays (ms) of every stage, and how late each frame's stamp is against the ADC model (µs)."""
     t0_s = clock.host_time_at(clock.start_us)
-    us_per_ns = clock.speed / 1e3
+    us_per_ns = clock.rate / 1e3  # the device's crystal drift included
     blocks = [b for b in probe.blocks
               if b.received_ns < stop_ns and b.first_sample >= warmup_s * fs_hz and b.sent_ns is not None]
     if not blocks:
@@ -103,7 +103,7 @@ def analyse(probe, clock, adc_starts, stop_ns, n_channels, fs_hz, warmup_s):
     k = np.concatenate([np.arange(m) for m in n])
     sample_us = np.repeat(first_us, n) + k * 1e6 / fs_hz
     last_us = np.repeat(first_us + (n - 1) * 1e6 / fs_hz, n)
-    to_host_ns = lambda device_us: (t0_s + (device_us - clock.start_us) / (clock.speed * 1e6)) * 1e9  # noqa: E731
+    to_host_ns = lambda device_us: clock.host_time_at(device_us) * 1e9  # noqa: E731
     sample_ns, last_ns = to_host_ns(sample_us), to_host_ns(last_us)
     stages = {
         "batching: sample -> frame's last sample": last_ns - sample_ns,

@@ -44,7 +44,7 @@ async def stream_session(session, seconds_s: float):
     assert wearable.board.memory_faults() == []
     imu_model = wearable.board.i2c_devices[0x6A]
     idx, t_us = acq.imu.current().anchors
-    true_us = np.array([imu_model.sample_times_us[k] for k in idx])
+    true_us = imu_model.sample_time_us(idx)
     err_us = (t_us - true_us + 2**29) % 2**30 - 2**29
     assert len(idx) > 10 and np.abs(err_us).max() < 0.25e6 / IMU_FS_HZ, np.abs(err_us).max()
     await acq.close()

@@ -69,3 +69,16 @@ def test_protocol_accuracy_prints_a_line_per_protocol():
     for name in ("bridges (left at 70 %)", "single-leg bridges hip drop", "medius stance hip drop", "recruitment",
                  "squeeze test"):
         assert re.search(rf"^{re.escape(name)}.* {NUMBER}", out, re.M), f"no {name} line in:\n{out}"
+
+
+def test_soak_prints_a_row_per_hour_and_compares_the_recording_with_the_body_model():
+    out = _run("soak.py", "--hours", "0.01", "--period-s", "18", "--dropouts", "1", "--speed", "4")
+    rows = re.findall(rf"^ +(\d+) +({NUMBER}) +({NUMBER})( +\d+){{7}} +\d+$", out, re.M)
+    assert [r[0] for r in rows] == ["1", "2"], out
+    assert re.search(rf"^RSS: first period {NUMBER} MB, last {NUMBER} MB: [+-]{NUMBER} % \(goal: within 10 %\)$",
+                     out, re.M), out
+    assert re.search(r"^lost inside the backfill window \(\d+ ms\): \d+ samples \(goal: 0: ", out, re.M), out
+    assert re.search(r"^wall time: \d+ s for 0.01 h of signal; 8 h at this pace: \d+ min$", out, re.M), out
+    for stream in ("EMG", "IMU"):
+        assert re.search(rf"^recording {stream}: \d+ samples, \d+ compared .* \d+ differ from the body model.*"
+                         rf"(the same as|NOT the same as) the live session's$", out, re.M), out

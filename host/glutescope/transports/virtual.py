@@ -28,6 +28,9 @@ class VirtualTransport(BleTransport):
         Firmware tree to run instead of the installed one (a build under test).
     imu_mount : str
         How the virtual breakout is strapped on (`glutescope.mounting`).
+    drift_ppm, clock_start_us
+        The virtual board's crystal error and its clock's reading at power-up
+        (`glutescope.virtual.wearable.VirtualWearable`).
     """
 
     record_source = 4  # RecordSource.VIRTUAL
@@ -36,7 +39,8 @@ class VirtualTransport(BleTransport):
                  mains_hz: float = 50.0, session=None, emg_fs_hz: float = 2000.0,
                  imu_fs_hz: float = 104.0,
                  channels: tuple[str, ...] = ("glute_max_left", "glute_max_right"),
-                 firmware=None, imu_mount: str = "upright") -> None:
+                 firmware=None, imu_mount: str = "upright", drift_ppm: Optional[float] = None,
+                 clock_start_us: int = 0) -> None:
         super().__init__(None, scan_timeout_s=5.0)
         self.description = f"virtual wearable ({exercise})"
         if session is None:
@@ -47,7 +51,9 @@ class VirtualTransport(BleTransport):
             session = simulate(exercise, seed=seed, mains_hz=mains_hz, emg_fs_hz=emg_fs_hz,
                                imu_fs_hz=imu_fs_hz or 104.0, channels=tuple(channels))
         self._wearable_args = dict(session=session, exercise=exercise, seed=seed, speed=speed, mains_hz=mains_hz,
-                                   firmware=firmware, imu_mount=imu_mount)
+                                   firmware=firmware, imu_mount=imu_mount, clock_start_us=clock_start_us)
+        if drift_ppm is not None:
+            self._wearable_args["drift_ppm"] = drift_ppm
         self.wearable: Optional[object] = None
 
     async def connect(self) -> None:

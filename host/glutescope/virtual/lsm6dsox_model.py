@@ -63,7 +63,6 @@ class Lsm6dsoxModel:
         self.motion_source = motion_source or still
         self.clock_scale = 1.0 + float(odr_error)
         self._ts_t0_us: Optional[float] = None  # when the timestamp counter was at 0
-        self.sample_times_us: list[float] = []  # virtual time of each batch since batching began
         self.regs = bytearray(128)
         self.regs[0x0F] = WHO_AM_I
         self.fifo: list[bytes] = []
@@ -147,7 +146,6 @@ class Lsm6dsoxModel:
             self.batching_hz = rate
             self._t0_us = float(upy.clock.now_us())
             self._produced = 0
-            self.sample_times_us = []
 
     def _timestamp(self, t_us: float) -> int:
         """TIMESTAMP[31:0] at virtual time ``t_us`` (0 while the counter is off)."""
@@ -172,13 +170,23 @@ class Lsm6dsoxModel:
         gyro_lsb = self._to_lsb(gyro_dps * 1000.0 / _G_MDPS_PER_LSB[(self.regs[0x11] >> 2) & 3])
         dec = _DEC_TS[self.regs[0x0A] >> 6]
         for i in range(n):
-            t_us = self._t0_us + (first + i + 1) * 1e6 / rate_hz
-            self.sample_times_us.append(t_us)
             if dec and (first + i) % dec == 0 and self._ts_t0_us is not None:
-                ts = self._timestamp(t_us).to_bytes(4, "little")
+                ts = self._timestamp(self.sample_time_us(first + i)).to_bytes(4, "little")
                 self._push(_TAG_TIMESTAMP, np.frombuffer(ts + bytes(2), dtype="<i2"))
             self._push(_TAG_GYRO, gyro_lsb[i])
             self._push(_TAG_ACCEL, acc_lsb[i])
+
+    def sample_time_us(self, k):
+        """Virtual time in µs (since the clock's epoch, unwrapped) at which batch ``k`` of the
+        current batching run entered the FIFO; ``k`` an int or an integer array.
+
+        Computed from the sensor's own rate rather than stored: a list of every batch's time
+        grew by 104 floats a second, without bound over a day-long session.
+        """
+        if not self.batching_hz:
+            raise ValueError("sample_time_us: the sensor is not batching (no FIFO rate configured)")
+        rate_hz = self.batching_hz * self.clock_scale
+        return self._t0_us + (np.asarray(k, dtype=np.float64) + 1) * 1e6 / rate_hz
 
     @staticmethod
     def _to_lsb(x: np.ndarray) -> np.ndarray:

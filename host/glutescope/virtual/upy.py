@@ -23,7 +23,7 @@ import sys
 import time
 import types
 
-__all__ = ["VirtualClock", "install", "uninstall", "clock", "TICKS_PERIOD", "HEAP_FREE_BYTES",
+__all__ = ["VirtualClock", "install", "uninstall", "clock", "TICKS_PERIOD", "HEAP_FREE_BYTES", "MAX_DRIFT_PPM",
            "add_heap_user", "remove_heap_user"]
 
 #: ``gc.mem_free()`` with nothing held by simulated parts.
@@ -35,35 +35,73 @@ _TICKS_MASK = TICKS_PERIOD - 1
 _TICKS_HALF = TICKS_PERIOD // 2
 
 
+#: A quartz crystal's frequency tolerance is tens of ppm (typically +-10 to +-50 ppm at
+#: 25 C, plus temperature and ageing): a virtual clock off by more than this is a
+#: mistake, not a crystal.
+MAX_DRIFT_PPM = 1000.0
+
+
 class VirtualClock:
     """Device time in microseconds, running ``speed`` times faster than the host clock.
+
+    The board's crystal is not the host's: the device counts ``drift_ppm`` parts per
+    million more microseconds than its nominal rate in the same time, and since the
+    ADC, the DMA and ``ticks_us`` all run from that crystal, everything the firmware
+    times (sample periods included) runs that much fast on the host's clock. Device
+    time at host time ``t`` is ``start_us + (t - t0) * speed * (1 + drift_ppm * 1e-6)``.
 
     Parameters
     ----------
     speed : float
-        Device seconds per host second (1.0 = real time). Must be > 0.
+        Device seconds per host second at the nominal crystal rate (1.0 = real time). Must be > 0.
     start_us : int
         Device time at creation, in µs (for example close to 2**30 to test the wrap).
+    drift_ppm : float
+        How fast the device's crystal runs, in ppm of its nominal frequency (positive: fast),
+        within +-`MAX_DRIFT_PPM`.
     """
 
-    def __init__(self, speed: float = 1.0, start_us: int = 0):
+    def __init__(self, speed: float = 1.0, start_us: int = 0, drift_ppm: float = 0.0):
         if not speed > 0:
             raise ValueError(f"clock speed must be > 0, got {speed!r}")
+        if not -MAX_DRIFT_PPM <= drift_ppm <= MAX_DRIFT_PPM:
+            raise ValueError(f"drift_ppm must be within +-{MAX_DRIFT_PPM:g} ppm (a crystal's tolerance), "
+                             f"got {drift_ppm!r}")
         self.speed = float(speed)
+        self.drift_ppm = float(drift_ppm)
         self.start_us = int(start_us)
         self._t0 = time.monotonic()
 
+    @property
+    def rate(self) -> float:
+        """Device µs per host µs: ``speed * (1 + drift_ppm * 1e-6)``."""
+        return self.speed * (1.0 + self.drift_ppm * 1e-6)
+
     def now_us(self) -> int:
         """Device time in µs since the clock's epoch, never wrapping."""
-        return self.start_us + int((time.monotonic() - self._t0) * self.speed * 1e6)
+        return self.start_us + int((time.monotonic() - self._t0) * self.rate * 1e6)
 
     def host_time_at(self, device_us: float) -> float:
-        """The ``time.monotonic()`` value at which the device clock reads ``device_us``."""
-        return self._t0 + (device_us - self.start_us) / (self.speed * 1e6)
+        """The ``time.monotonic()`` value at which the device clock reads ``device_us``
+        (since the last `set_speed`; earlier device times map along the current rate)."""
+        return self._t0 + (device_us - self.start_us) / (self.rate * 1e6)
 
     def host_seconds(self, device_s: float) -> float:
-        """Host seconds that ``device_s`` device seconds take."""
-        return device_s / self.speed
+        """Host seconds that ``device_s`` device seconds take at the current speed."""
+        return device_s / self.rate
+
+    def set_speed(self, speed: float) -> None:
+        """Run ``speed`` times faster than real time from now on (device time continues).
+
+        For long runs: a fast clock through steady streaming, a slower one where host-side
+        delays (a reconnection's back-off) must stay short in device time.
+        """
+        if not speed > 0:
+            raise ValueError(f"clock speed must be > 0, got {speed!r}")
+        now = time.monotonic()
+        self.start_us = self.start_us + int((now - self._t0) * self.rate * 1e6)
+        self._t0 = now
+        self.speed = float(speed)
 
 
 clock: VirtualClock = VirtualClock()

@@ -21,6 +21,9 @@ import numpy as np
 from glutesignal.simulation import BodySession, simulate
 
 FIRMWARE_MODULE_PREFIX = "glutefw"
+#: The virtual board's crystal runs this fast by default, in ppm: a real one is never
+#: exact, and a host that assumed it were would drift off the wearable's timeline.
+DEFAULT_DRIFT_PPM = 35.0
 
 
 def firmware_dir() -> Path:
@@ -68,14 +71,26 @@ class VirtualWearable:
     usb : bool
         Bench mode: the firmware's USB serial link on a pseudo-terminal whose path is
         `serial_port` (open it with pyserial like a board's /dev/ttyACM0); no BLE.
+    drift_ppm : float
+        How fast the board's crystal runs, in ppm (`glutescope.virtual.upy.VirtualClock`):
+        its clock, ADC and DMA all run that much fast against the host's clock.
+    clock_start_us : int
+        The device clock's reading at power-up, µs (e.g. just below 2**30, to reach the
+        30-bit wrap at once); a reboot starts it from 0 as the silicon does.
     """
 
     _running: Optional["VirtualWearable"] = None
 
     def __init__(self, session: Optional[BodySession] = None, *, exercise: str = "demo", seed: int = 0,
                  speed: float = 1.0, mains_hz: float = 50.0, radio=None,
-                 firmware: Optional[Path] = None, usb: bool = False, imu_mount: str = "upright") -> None:
+                 firmware: Optional[Path] = None, usb: bool = False, imu_mount: str = "upright",
+                 drift_ppm: float = DEFAULT_DRIFT_PPM, clock_start_us: int = 0) -> None:
         from glutescope.virtual.analog import AnalogFrontEnd
+        from glutescope.virtual.upy import VirtualClock
+
+        VirtualClock(speed, clock_start_us, drift_ppm)  # refuse a bad clock before anything starts
+        self.drift_ppm = float(drift_ppm)
+        self._clock_start_us = int(clock_start_us)
 
         self.session = session if session is not None else simulate(exercise, seed=seed, mains_hz=mains_hz)
         self.speed = speed
@@ -105,7 +120,8 @@ class VirtualWearable:
         if self.radio is None:
             self.radio = VirtualRadio()
             await self.radio.open()
-        self.clock = upy.install(upy.VirtualClock(speed=self.speed))
+        self.clock = upy.install(upy.VirtualClock(speed=self.speed, start_us=self._clock_start_us,
+                                                  drift_ppm=self.drift_ppm))
         self.board = mcu.Board(self.clock, adc_source=self.analog.read, motion_source=self.motion)
         mcu.install(self.board)
         ble_shim.install()
@@ -189,6 +205,8 @@ class VirtualWearable:
         _forget_firmware_modules()
         VirtualWearable._running = None
         self.motion.served = 0
+        self.speed = self.clock.speed  # as set last (`VirtualClock.set_speed`)
+        self._clock_start_us = 0  # the timer starts again from 0 at reset
         await self.start()  # the radio is kept: start() powers up on it
 
     @classmethod
