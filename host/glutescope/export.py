@@ -2,7 +2,14 @@
 
 Every export holds one segment (one START) of a recording: segment 0 in the file named,
 later segments (after a restart of the wearable) beside it with ``-seg<k>`` before the
-suffix. Times are seconds from the segment's first EMG sample unless stated.
+suffix.
+
+One time base in all three: t = 0 is the segment's first EMG sample, and an event
+(rep, cue, gap) is at the same number of seconds in the EDF+ annotations, the C3D
+events and the CSV files. EDF+ carries the sub-second part of that first sample's
+wall-clock time in the first data record's time-keeping annotation (EDF+ spec, 2.2.4:
+"+0.528"), so nothing is padded in front of the signals; only the end is filled to
+whole data records.
 
 How each format shows what the recording does not hold (gaps, samples the ADC
 flagged): EDF+ has no "missing" value, so those samples hold 0 (filler) and an
@@ -12,6 +19,17 @@ as floats, so they hold NaN and an event marks each run's start; CSV holds NaN, 
 ``gaps.csv`` lists the runs. The IMU starts a few ms apart from the EMG on the
 wearable's clock: CSV gives each stream its exact times; EDF+ and C3D place the IMU
 on the EMG's timeline to the nearest IMU sample.
+
+The IMU is exported in body axes (x forward, y left, z up standing), turned from the
+sensor's own axes by the mount the recording names (`glutescope.mounting`), and every
+label says so ("Acc X body"); the raw sensor axes stay in the recording.
+
+Event labels: EDF+ and CSV hold each annotation's whole text. C3D labels are by
+convention short (c3d.org, "The EVENT group": labels are typically up to 32 characters
+and the longer text belongs in ``EVENT:DESCRIPTIONS``; a character parameter's
+dimension is one byte, so at most 255): the label is a short name ("rep 3",
+"BAD_gap EMG"), the description is the whole text and the context says the side
+("Left", "Right", "General").
 """
 from __future__ import annotations
 
@@ -27,12 +45,12 @@ import numpy as np
 
 from glutescope.analysis import SegmentAnalysis, imu_times_s
 from glutescope.guide import describe_score
-from glutescope.mounting import recorded_mount, to_body_axes
+from glutescope.mounting import recorded_mount, rotation, to_body_axes
 from glutescope.protocol import imu_to_si
 from glutescope.recording import Recording
 
 __all__ = ["FORMATS", "Annotation", "session_annotations", "imu_offset_s", "imu_times_s", "segment_path",
-           "export_edf", "export_c3d", "export_csv", "edf_label"]
+           "export_edf", "export_c3d", "export_csv", "edf_label", "imu_labels", "C3D_LABEL_CHARS"]
 
 FORMATS = ("edf", "c3d", "csv")
 EDF_RECORD_S = 1.0
@@ -42,6 +60,10 @@ C3D_POINT_RATE_HZ = 100.0
 """C3D frame (point) rate, Hz; the EMG is the analog rate, a whole multiple of it."""
 PELVIS_RANGE_DEG = 180.0
 """Physical range of the pelvis angles in EDF+, +/- degrees (16-bit step 0.0055 deg)."""
+C3D_LABEL_CHARS = 32
+"""Longest C3D event label written (the convention; the whole text is the description)."""
+C3D_TEXT_CHARS = 255
+"""Longest C3D string: a character parameter's dimension is one byte."""
 _ADC_ERROR_BIT = 0x8000
 _MUSCLE_SHORT = {"glute_max": "GMax", "glute_med": "GMed", "hamstring": "Ham", "lumbar_erector": "LumbEr"}
 _SIDE_SHORT = {"left": "L", "right": "R"}
@@ -63,6 +85,15 @@ class Annotation:
     """Length, s (0 for an instant)."""
     text: str
     """What, in words (ASCII)."""
+    label: str = ""
+    """A short name of what (at most `C3D_LABEL_CHARS`), e.g. "rep 3"; the text's start when empty."""
+    side: str = ""
+    """"left" or "right" when it concerns one side, else empty."""
+
+    @property
+    def short(self) -> str:
+        """The label, or the text cut to `C3D_LABEL_CHARS` when no label was given."""
+        return (self.label or self.text)[:C3D_LABEL_CHARS]
 
 
 def segment_path(path: Path, segment: int) -> Path:
@@ -78,6 +109,36 @@ def edf_label(name: str) -> str:
             if name == f"{muscle}_{side}":
                 return f"EMG {short} {s}"
     return f"EMG {name}"[:16]
+
+
+IMU_AXES = ("X", "Y", "Z")
+CSV_IMU_COLUMNS = tuple([f"acc_{a.lower()}_body_g" for a in IMU_AXES] + [f"gyro_{a.lower()}_body_dps" for a in IMU_AXES])
+
+
+def imu_labels() -> tuple[str, ...]:
+    """Labels of the six IMU signals, in body axes: "Acc X body" ... "Gyro Z body"."""
+    return tuple(f"{q} {a} body" for q in ("Acc", "Gyro") for a in IMU_AXES)
+
+
+def imu_frame(meta: dict) -> str:
+    """In words (at most 64 characters, for EDF's 80-character transducer field), which
+    axes the exported IMU is in and how they came from the sensor's."""
+    mount = recorded_mount(meta)
+    how = "sensor axes as is" if not np.any(rotation(mount) != np.eye(3)) else "turned from sensor axes"
+    return f"body axes x fwd y left z up; {how} (mount {mount})"
+
+
+def _body_lsb(raw: np.ndarray, mount: str) -> Optional[np.ndarray]:
+    """Raw int16 readings (6, n) turned into body axes, still in LSB, when the mount's
+    rotation only permutes and negates axes (then nothing is lost but -32768, which
+    negated saturates at +32767); None for any other rotation."""
+    r = rotation(mount)
+    if not np.all(np.isin(r, (-1.0, 0.0, 1.0))) or not np.all(np.abs(r).sum(axis=1) == 1):
+        return None
+    ri = r.astype(np.int64)
+    raw = raw.astype(np.int64)
+    out = np.vstack([ri @ raw[:3], ri @ raw[3:6]])
+    return out.clip(-32768, 32767)
 
 
 def imu_offset_s(rec: Recording, segment: int) -> float:
@@ -139,34 +200,38 @@ def session_annotations(rec: Recording, analysis: SegmentAnalysis) -> list[Annot
     emg = rec.emg[seg]
     out: list[Annotation] = []
     for a, b in _missing_runs(emg.n_samples, emg.gaps):
-        out.append(Annotation(a / fs, (b - a) / fs, f"BAD_gap EMG: {b - a} samples missing"))
+        out.append(Annotation(a / fs, (b - a) / fs, f"BAD_gap EMG: {b - a} samples missing", "BAD_gap EMG"))
     valid = emg.valid_mask()
     flagged = np.any((emg.samples & _ADC_ERROR_BIT) != 0, axis=0) & valid
     for a, b in _runs(flagged):
-        out.append(Annotation(a / fs, (b - a) / fs, f"BAD_adc_error EMG: {b - a} samples flagged by the ADC"))
+        out.append(Annotation(a / fs, (b - a) / fs, f"BAD_adc_error EMG: {b - a} samples flagged by the ADC",
+                              "BAD_adc_error EMG"))
     if ifs and seg < len(rec.imu):
         imu, t_imu = rec.imu[seg], imu_times_s(rec, seg)
         for a, b in _missing_runs(imu.n_samples, imu.gaps):
-            out.append(Annotation(float(t_imu[a]), (b - a) / ifs, f"BAD_gap IMU: {b - a} samples missing"))
+            out.append(Annotation(float(t_imu[a]), (b - a) / ifs, f"BAD_gap IMU: {b - a} samples missing",
+                                  "BAD_gap IMU"))
     for e in rec.events:
         if 0 <= e.emg_sample <= emg.n_samples:
-            out.append(Annotation(e.emg_sample / fs, 0.0, f"event {e.code}"))
+            out.append(Annotation(e.emg_sample / fs, 0.0, f"event {e.code}", f"event {e.code}"))
     for m in rec.markers:
         if m.get("emg_sample") is not None:
-            out.append(Annotation(int(m["emg_sample"]) / fs, 0.0, f"marker {m.get('label', '')}"))
+            out.append(Annotation(int(m["emg_sample"]) / fs, 0.0, f"marker {m.get('label', '')}", "marker"))
     scores = {s.side: s for s in analysis.stats.squeeze_scores}
     for cue in analysis.plan.squeeze_cues:
         if cue.start_s * fs >= emg.n_samples:
             continue
         what = f"{cue.name} {cue.side}" if cue.name in ("squeeze", "reference") else "relax"
-        out.append(Annotation(cue.start_s, cue.end_s - cue.start_s, f"cue {what}"))
+        side = cue.side if cue.side in _SIDE_SHORT and cue.name in ("squeeze", "reference") else ""
+        out.append(Annotation(cue.start_s, cue.end_s - cue.start_s, f"cue {what}", f"cue {what}", side))
         if cue.name == "squeeze" and cue.side in scores:
             out.append(Annotation(cue.start_s, cue.end_s - cue.start_s,
-                                  f"squeeze score {describe_score(scores[cue.side])}"))
+                                  f"squeeze score {describe_score(scores[cue.side])}",
+                                  f"squeeze score {cue.side}", side))
     for r in analysis.reps:
         out.append(Annotation(r.start_s, r.duration_s,
                               f"rep {r.index}: left {r.mean_uV[0]:.1f} uV, right {r.mean_uV[1]:.1f} uV, "
-                              f"SI {r.si_pct:+.1f} %"))
+                              f"SI {r.si_pct:+.1f} %", f"rep {r.index}"))
     return sorted(out, key=lambda x: (x.onset_s, x.text))
 
 
@@ -215,8 +280,8 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
     """Write the segment as CSV files in ``directory`` (created; must not hold them yet).
 
     Files: ``emg.csv`` (``t_s`` and one column per muscle, µV), ``imu.csv`` (``t_s``,
-    ``acc_{x,y,z}_g``, ``gyro_{x,y,z}_dps``, ``tilt_deg``, ``obliquity_deg``; IMU times on
-    the EMG's clock), ``gaps.csv`` (every missing or ADC-flagged run of either stream),
+    ``acc_{x,y,z}_body_g``, ``gyro_{x,y,z}_body_dps`` in body axes (`imu_frame`),
+    ``tilt_deg``, ``obliquity_deg``; IMU times on the EMG's clock), ``gaps.csv`` (every missing or ADC-flagged run of either stream),
     ``reps.csv``, ``squeeze.csv`` and ``annotations.csv``. Missing samples are ``nan``
     (say so in each file's ``#`` header lines). Numbers are written in full (Python's
     shortest round-trip form), so the µV read back are the recording's exactly.
@@ -268,12 +333,11 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
         with open(path, "w", newline="", encoding="utf-8") as fh:
             fh.write(head + f"# IMU at {ifs:g} Hz nominal; t_s of each sample on the EMG's clock, from the "
                      "wearable's timestamps (the sensor's own rate, which differs from the nominal one)\n"
-                     "# acc in g and gyro in deg/s in the sensor frame (x forward, y left, z up standing); "
+                     f"# acc in g and gyro in deg/s in {imu_frame(rec.meta)}; "
                      "tilt (anterior +) and obliquity (left hip higher +) in degrees, as shown live\n"
                      "# nan: sample missing from the recording (see gaps.csv)\n")
             w = csv.writer(fh)
-            w.writerow(["t_s", "acc_x_g", "acc_y_g", "acc_z_g", "gyro_x_dps", "gyro_y_dps", "gyro_z_dps",
-                        "tilt_deg", "obliquity_deg"])
+            w.writerow(["t_s", *CSV_IMU_COLUMNS, "tilt_deg", "obliquity_deg"])
             w.writerows(zip(t.tolist(), *streams.acc_g.tolist(), *streams.gyro_dps.tolist(), *pelvis.tolist()))
         written.append(path)
 
@@ -368,30 +432,65 @@ def _lsb_ranges(scale: float) -> tuple[tuple[float, float], tuple[int, int]]:
     return (-32768 * scale, 32767 * scale), (-32768, 32767)
 
 
-def _place(x: np.ndarray, lead: int, n_total: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """``x`` (n,) at sample ``lead`` of an all-filler (0) row of ``n_total``; NaN -> 0.
+def _valid_in(gaps, a: int, b: int) -> np.ndarray:
+    """Which samples of [a, b) of a stream are not in one of its ``gaps``."""
+    ok = np.ones(b - a, bool)
+    for g in gaps:
+        lo, hi = max(a, g.first_sample), min(b, g.first_sample + g.n_samples)
+        if lo < hi:
+            ok[lo - a:hi - a] = False
+    return ok
 
-    Returns the row and the [start, end) runs of filler that are not data.
-    """
-    row = np.zeros(n_total)
-    end = min(n_total, lead + x.size)
-    row[lead:end] = np.nan_to_num(x[: end - lead], nan=0.0)
-    filler = [(0, lead)] if lead else []
-    if end < n_total:
-        filler.append((end, n_total))
-    return row, filler
+
+def _emg_digital(rec: Recording, segment: int, a: int, b: int) -> np.ndarray:
+    """EMG samples [a, b) of every channel as ADC code - 2048 (int16), 0 where missing
+    or flagged by the ADC; past the end of the stream 0 too."""
+    emg = rec.emg[segment]
+    n = emg.n_samples
+    out = np.zeros((emg.samples.shape[0], b - a), np.int16)
+    e = min(b, n)
+    if e > a:
+        words = emg.samples[:, a:e]
+        d = (words & 0x0FFF).astype(np.int16) - 2048
+        bad = ((words & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, e)[None, :]
+        d[bad] = 0
+        out[:, :e - a] = d
+    return out
+
+
+def _imu_on_grid(t_imu_s: np.ndarray, fs_hz: float, j0: int, j1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the IMU sample in force at each point ``j / fs_hz`` (j in [j0, j1)) of a
+    grid from the first EMG sample, and whether there is one (not before the first
+    sample, not more than one nominal period after the last)."""
+    t = np.arange(j0, j1) / fs_hz
+    k = _imu_held(t_imu_s, t)
+    ok = k >= 0
+    if t_imu_s.size:
+        ok &= t < t_imu_s[-1] + 1.0 / fs_hz
+    return k.clip(0, max(0, t_imu_s.size - 1)), ok
+
+
+EDF_CHUNK_RECORDS = 60
+"""Data records written at a time (memory per chunk: a minute of signal)."""
 
 
 def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
                progress: Optional[Progress] = None) -> Path:
-    """Write the segment as an EDF+C file (edfio).
+    """Write the segment as an EDF+C file (`glutescope.edfwrite`), a minute at a time.
+
+    The file starts at the segment's first EMG sample: the header's start time is its
+    whole second and each data record's time-keeping annotation adds the fraction
+    (EDF+ 2.2.4), so signal sample 0 and annotation onsets are on the time base of
+    the CSV and C3D exports.
 
     Signals: each EMG channel in µV at the EMG rate, with the ADC's range as physical
     range and the ADC code - 2048 as digital value (lossless, nothing clips); the IMU at
-    its rate: acceleration in g and angular rate in deg/s (raw readings as digital
-    values, lossless), pelvis tilt and obliquity in degrees (+/- 180, 16 bit).
-    Annotations: see `session_annotations`; gaps, ADC-flagged samples and the padding
-    to whole data records are ``BAD_`` annotations over samples that hold 0.
+    its nominal rate on the EMG's clock, in body axes (`imu_frame`): acceleration in g
+    and angular rate in deg/s (raw readings, permuted into body axes, as digital values:
+    lossless), pelvis tilt and obliquity in degrees (+/- 180, 16 bit).
+    Annotations: see `session_annotations`; gaps, ADC-flagged samples and the filler
+    (after the end, and IMU grid points before its first sample) are ``BAD_``
+    annotations over samples that hold 0.
 
     EDF+D (discontinuous records) was not used: its records must be whole, and the EMG
     and IMU gaps fall anywhere and independently of each other, so it could not hold
@@ -410,86 +509,73 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
     -------
     pathlib.Path
     """
-    import edfio
+    from glutescope.edfwrite import EdfNote, EdfPlusWriter, EdfSignalSpec, to_digital
 
     info = rec.device_info
     meta = rec.meta or {}
-    streams = _streams(rec, analysis)
+    seg = analysis.segment
     fs, ifs = analysis.emg_fs_hz, analysis.imu_fs_hz
-    n_emg = streams.emg_uV.shape[1]
-    off = imu_offset_s(rec, analysis.segment) if streams.acc_g is not None else 0.0
-    # Both streams on one timeline from the whole second before the earlier first
-    # sample: readers (EDFlib among them) reject or ignore sub-second start times
-    # written as edfio writes them, and a whole-second start needs no TAL offset.
-    first = start_datetime(rec, analysis.segment) + _dt.timedelta(seconds=min(off, 0.0))
-    start = first.replace(microsecond=0)
-    lead_s = (first - start).total_seconds()
-    emg_lead = int(round((lead_s - min(off, 0.0)) * fs))
-    imu_lead = int(round((lead_s + max(off, 0.0)) * ifs)) if ifs else 0
-    t_shift_s = emg_lead / fs
-    span_s = (emg_lead + n_emg) / fs
-    if streams.acc_g is not None:
-        span_s = max(span_s, (imu_lead + streams.acc_g.shape[1]) / ifs)
-    n_records = max(1, math.ceil(span_s / EDF_RECORD_S - 1e-9))
-    total_s = n_records * EDF_RECORD_S
-    n_emg_total = int(round(total_s * fs))
-    annotations = [edfio.EdfAnnotation(round(a.onset_s + t_shift_s, 6), round(a.duration_s, 6) or None, a.text)
-                   for a in session_annotations(rec, analysis)]
-    signals = []
+    n_emg = rec.emg[seg].n_samples
+    has_imu = bool(ifs) and seg < len(rec.imu) and rec.imu[seg].n_samples > 0
+    n_records = max(1, math.ceil(n_emg / fs / EDF_RECORD_S - 1e-9))
+    spr = int(round(fs * EDF_RECORD_S))
+    n_emg_total = n_records * spr
+    notes = [EdfNote(a.onset_s, a.duration_s, a.text) for a in session_annotations(rec, analysis)]
+    if n_emg < n_emg_total:
+        notes.append(EdfNote(n_emg / fs, (n_emg_total - n_emg) / fs, "BAD_no_data EMG: padding to whole data records"))
     prange, drange = _emg_ranges(rec)
-    filler_emg = []
-    for ch, name in enumerate(analysis.channel_names):
-        row, filler_emg = _place(streams.emg_uV[ch], emg_lead, n_emg_total)
-        signals.append(edfio.EdfSignal(row, fs, label=edf_label(name), transducer_type=f"sEMG electrodes, {name}",
-                                       physical_dimension="uV", physical_range=prange, digital_range=drange,
-                                       prefiltering="none (raw at the electrodes)"))
-        if progress is not None:
-            progress.update(n_emg // max(1, len(analysis.channel_names)))
-    for a, b in filler_emg:
-        annotations.append(edfio.EdfAnnotation(round(a / fs, 6), round((b - a) / fs, 6), "BAD_no_data EMG: padding"))
-    if streams.acc_g is not None:
-        n_imu_total = int(round(total_s * ifs))
-        n_imu = streams.acc_g.shape[1]
-        # EDF holds the IMU at its nominal rate: the sample in force at each point of that
-        # grid on the EMG's clock, so the sensor's own rate never drifts against the EMG.
-        k = _imu_held(imu_times_s(rec, analysis.segment), off + np.arange(n_imu) / ifs).clip(0, n_imu - 1)
-        pelvis = _pelvis(analysis, n_imu)[:, k]
-        raw = np.where(streams.imu_valid, streams.imu_raw, 0).astype(float)[:, k]
-        rows = [("Acc X", "g", raw[0], info.acc_g_per_lsb), ("Acc Y", "g", raw[1], info.acc_g_per_lsb),
-                ("Acc Z", "g", raw[2], info.acc_g_per_lsb), ("Gyro X", "deg/s", raw[3], info.gyro_dps_per_lsb),
-                ("Gyro Y", "deg/s", raw[4], info.gyro_dps_per_lsb), ("Gyro Z", "deg/s", raw[5], info.gyro_dps_per_lsb)]
-        filler_imu = []
-        for label, unit, lsb, scale in rows:
-            row, filler_imu = _place(lsb * scale, imu_lead, n_imu_total)
-            p, d = _lsb_ranges(scale)
-            signals.append(edfio.EdfSignal(row, ifs, label=label, transducer_type="pelvis IMU, sensor frame "
-                                           "x forward y left z up", physical_dimension=unit,
-                                           physical_range=p, digital_range=d))
-        for label, k in (("Pelvis tilt", 0), ("Pelvis obliq", 1)):
-            row, _ = _place(pelvis[k], imu_lead, n_imu_total)
-            signals.append(edfio.EdfSignal(np.clip(row, -PELVIS_RANGE_DEG, PELVIS_RANGE_DEG), ifs, label=label,
-                                           transducer_type="from the pelvis IMU, as shown live "
-                                           + ("(anterior +)" if k == 0 else "(left hip higher +)"),
-                                           physical_dimension="deg",
-                                           physical_range=(-PELVIS_RANGE_DEG, PELVIS_RANGE_DEG)))
-        for a, b in filler_imu:
-            annotations.append(edfio.EdfAnnotation(round(a / ifs, 6), round((b - a) / ifs, 6),
-                                                   "BAD_no_data IMU: padding"))
-    subject = str(meta.get("subject") or "X").replace(" ", "_")
-    edf = edfio.Edf(
-        signals,
-        patient=edfio.Patient(code=subject),
-        recording=edfio.Recording(startdate=start.date(),
-                                  equipment_code=(info.name if info else "glutescope").replace(" ", "_")),
-        starttime=start.time().replace(tzinfo=None),
-        data_record_duration=EDF_RECORD_S,
-        annotations=sorted(annotations, key=lambda a: a.onset),
-    )
-    path = Path(path)
-    edf.write(path)
-    if progress is not None:
-        progress.update(n_emg - len(analysis.channel_names) * (n_emg // max(1, len(analysis.channel_names))))
-    return path
+    specs = [EdfSignalSpec(edf_label(name), "uV", *prange, *drange, spr, transducer=f"sEMG electrodes, {name}",
+                           prefiltering="none (raw at the electrodes)") for name in analysis.channel_names]
+    n_ch = len(specs)
+    if has_imu:
+        ispr = int(round(ifs * EDF_RECORD_S))
+        t_imu = imu_times_s(rec, seg)
+        imu = rec.imu[seg]
+        imu_valid = imu.valid_mask()
+        mount = recorded_mount(meta)
+        frame = imu_frame(meta)
+        permuted = _body_lsb(imu.samples[:, :1], mount) is not None
+        scales = [info.acc_g_per_lsb] * 3 + [info.gyro_dps_per_lsb] * 3
+        units = ["g"] * 3 + ["deg/s"] * 3
+        for label, unit, scale in zip(imu_labels(), units, scales):
+            if permuted:
+                (p0, p1), (d0, d1) = _lsb_ranges(scale)
+            else:  # a rotation that mixes axes: 16-bit steps over the largest reach
+                reach = math.sqrt(3.0) * 32768 * scale
+                (p0, p1), (d0, d1) = (-reach, reach), (-32768, 32767)
+            specs.append(EdfSignalSpec(label, unit, p0, p1, d0, d1, ispr, transducer=f"IMU, {frame}"))
+        for label, sign in (("Pelvis tilt", "(anterior +)"), ("Pelvis obliq", "(left hip higher +)")):
+            specs.append(EdfSignalSpec(label, "deg", -PELVIS_RANGE_DEG, PELVIS_RANGE_DEG, -32768, 32767, ispr,
+                                       transducer=f"from the pelvis IMU, as shown live {sign}"))
+        _, ok_all = _imu_on_grid(t_imu, ifs, 0, n_records * ispr)
+        for a, b in _runs(~ok_all):
+            what = "before the IMU's first sample" if a == 0 else "after the IMU's last sample"
+            notes.append(EdfNote(a / ifs, (b - a) / ifs, f"BAD_no_data IMU: {what}"))
+        pelvis_deg = analysis.pelvis_deg
+    subject = str(meta.get("subject") or "X")
+    writer = EdfPlusWriter(path, specs, start=start_datetime(rec, seg).replace(tzinfo=None), n_records=n_records,
+                           record_s=EDF_RECORD_S, notes=sorted(notes, key=lambda x: x.onset_s),
+                           patient_code=subject, equipment=info.name if info else "glutescope")
+    with writer:
+        for r0 in range(0, n_records, EDF_CHUNK_RECORDS):
+            r1 = min(n_records, r0 + EDF_CHUNK_RECORDS)
+            data = list(_emg_digital(rec, seg, r0 * spr, r1 * spr))
+            if has_imu:
+                k, ok = _imu_on_grid(t_imu, ifs, r0 * ispr, r1 * ispr)
+                ok &= imu_valid[k]
+                raw = imu.samples[:, k]
+                lsb = _body_lsb(raw, mount)
+                if lsb is None:
+                    acc, gyro = to_body_axes(*imu_to_si(raw, info), mount)
+                    lsb = np.vstack([to_digital(v, specs[n_ch + i]) for i, v in enumerate((*acc, *gyro))])
+                data += list(np.where(ok, lsb, 0).astype(np.int16))
+                for i in range(2):
+                    deg = pelvis_deg[i, k] if pelvis_deg is not None else np.full(k.size, np.nan)
+                    data.append(to_digital(np.where(ok, deg, np.nan), specs[n_ch + 6 + i]))
+            writer.write_records(data)
+            if progress is not None:
+                progress.update(max(0, min(n_emg, r1 * spr) - r0 * spr))
+    return Path(path)
 
 
 # -------------------------------------------------------------------- C3D
@@ -503,9 +589,12 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     in µV, then (with an IMU) acceleration in g, angular rate in deg/s and pelvis tilt
     and obliquity in degrees, each IMU sample held until the next (the description says
     so; the IMU at its own rate is in the EDF+ and CSV exports). No 3D points; frames at
-    `C3D_POINT_RATE_HZ`. Missing or ADC-flagged samples are NaN. Events
-    (``EVENT:LABELS/TIMES/CONTEXTS``): the annotations of `session_annotations` that
-    are instants or starts (gaps, cues, reps, events, markers).
+    `C3D_POINT_RATE_HZ`, the first at t = 0 (the first EMG sample). Missing or
+    ADC-flagged samples are NaN. Events: the onset of each annotation of
+    `session_annotations` (gaps, cues, scores, reps, device events, markers), with a
+    short ``EVENT:LABELS`` entry, the whole text in ``EVENT:DESCRIPTIONS``, the side in
+    ``EVENT:CONTEXTS`` and ``EVENT:TIMES`` as (whole minutes, seconds); durations are in
+    the EDF+ and CSV exports.
 
     Parameters
     ----------
@@ -541,9 +630,11 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
         held = np.full((imu.shape[0], n_total), np.nan)
         held[:, ok] = imu[:, k[ok]]
         rows.append(held)
-        labels += ["Acc X", "Acc Y", "Acc Z", "Gyro X", "Gyro Y", "Gyro Z", "Pelvis tilt", "Pelvis obliq"]
+        labels += [*imu_labels(), "Pelvis tilt", "Pelvis obliq"]
         units += ["g"] * 3 + ["deg/s"] * 3 + ["deg"] * 2
-        descriptions += [f"pelvis IMU at {ifs:g} Hz, held"] * 6 + [f"from the IMU at {ifs:g} Hz, held"] * 2
+        descriptions += ([f"pelvis IMU at {ifs:g} Hz, held; {imu_frame(rec.meta)}"] * 6
+                         + [f"from the IMU at {ifs:g} Hz, held; " + ("anterior +", "left hip higher +")[j]
+                            for j in range(2)])
     analog = np.vstack(rows).astype(np.float32)
     writer = c3d.Writer(point_rate=C3D_POINT_RATE_HZ, analog_rate=fs, point_scale=-1.0)
     no_points = np.zeros((0, 5), np.float32)
@@ -557,15 +648,14 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     group = writer.analog_group
     group.add_str("UNITS", "Analog units", *_packed(units))
     group.add_str("DESCRIPTIONS", "Analog descriptions", *_packed(descriptions))
-    events = [a for a in session_annotations(rec, analysis)]
+    events = session_annotations(rec, analysis)
     if events:
         ev = writer.add_group(writer.numeric_key_next, "EVENT", "Events")
-        texts = [a.text for a in events]
         ev.add("USED", "Number of events", 2, "<H", len(events))
-        ev.add_str("LABELS", "Event labels", *_packed([t[:32] for t in texts]))
-        ev.add_str("DESCRIPTIONS", "Event descriptions", *_packed(texts))
-        ev.add_str("CONTEXTS", "Event contexts", *_packed(["General"] * len(events)))
-        times = np.array([[0.0, a.onset_s] for a in events], dtype=np.float32)
+        ev.add_str("LABELS", "Event labels", *_packed([a.short for a in events]))
+        ev.add_str("DESCRIPTIONS", "Event descriptions", *_packed([_c3d_text(a.text) for a in events]))
+        ev.add_str("CONTEXTS", "Event contexts", *_packed([a.side.capitalize() or "General" for a in events]))
+        times = np.array([_c3d_time(a.onset_s) for a in events], dtype=np.float32)
         ev.add_param("TIMES", desc="Event times (minutes, seconds)", bytes_per_element=4,
                      bytes=times.tobytes(), dimensions=[2, len(events)])
     meta = rec.meta or {}
@@ -578,6 +668,19 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     if progress is not None:
         progress.update(n)
     return Path(path)
+
+
+def _c3d_time(t_s: float) -> tuple[float, float]:
+    """An EVENT:TIMES pair: whole minutes, and the seconds after them. Both are float32;
+    keeping the minutes apart keeps the seconds to about 4 µs (float32 of an hour in
+    seconds would step 0.24 ms, half an EMG sample at 2 kHz)."""
+    minutes = math.floor(t_s / 60.0)
+    return float(minutes), t_s - 60.0 * minutes
+
+
+def _c3d_text(text: str) -> str:
+    """``text`` as a C3D string can hold it (`C3D_TEXT_CHARS`; an ellipsis when cut)."""
+    return text if len(text) <= C3D_TEXT_CHARS else text[:C3D_TEXT_CHARS - 3] + "..."
 
 
 def _packed(texts: list[str]) -> tuple[str, int, int]:
