@@ -36,7 +36,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol
@@ -46,7 +45,7 @@ import numpy as np
 from glutescope.analysis import SegmentAnalysis, imu_times_s
 from glutescope.guide import describe_score
 from glutescope.mounting import recorded_mount, rotation, to_body_axes
-from glutescope.protocol import imu_to_si
+from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording
 
 __all__ = ["FORMATS", "Annotation", "session_annotations", "imu_offset_s", "imu_times_s", "segment_path",
@@ -184,6 +183,21 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
+def _flagged_runs(emg, chunk: int = 1 << 20) -> list[tuple[int, int]]:
+    """[start, end) of each run of samples the ADC flagged (bit 15 on any channel),
+    outside gaps, found a chunk at a time."""
+    out: list[tuple[int, int]] = []
+    for a in range(0, emg.n_samples, chunk):
+        b = min(emg.n_samples, a + chunk)
+        flagged = np.any((emg.samples[:, a:b] & _ADC_ERROR_BIT) != 0, axis=0) & _valid_in(emg.gaps, a, b)
+        for x, y in _runs(flagged):
+            if out and out[-1][1] == a + x:  # a run across the chunk boundary
+                out[-1] = (out[-1][0], a + y)
+            else:
+                out.append((a + x, a + y))
+    return out
+
+
 def _missing_runs(n: int, gaps) -> list[tuple[int, int]]:
     return [(g.first_sample, min(g.first_sample + g.n_samples, n)) for g in gaps]
 
@@ -201,9 +215,7 @@ def session_annotations(rec: Recording, analysis: SegmentAnalysis) -> list[Annot
     out: list[Annotation] = []
     for a, b in _missing_runs(emg.n_samples, emg.gaps):
         out.append(Annotation(a / fs, (b - a) / fs, f"BAD_gap EMG: {b - a} samples missing", "BAD_gap EMG"))
-    valid = emg.valid_mask()
-    flagged = np.any((emg.samples & _ADC_ERROR_BIT) != 0, axis=0) & valid
-    for a, b in _runs(flagged):
+    for a, b in _flagged_runs(emg):
         out.append(Annotation(a / fs, (b - a) / fs, f"BAD_adc_error EMG: {b - a} samples flagged by the ADC",
                               "BAD_adc_error EMG"))
     if ifs and seg < len(rec.imu):
@@ -233,43 +245,6 @@ def session_annotations(rec: Recording, analysis: SegmentAnalysis) -> list[Annot
                               f"rep {r.index}: left {r.mean_uV[0]:.1f} uV, right {r.mean_uV[1]:.1f} uV, "
                               f"SI {r.si_pct:+.1f} %", f"rep {r.index}"))
     return sorted(out, key=lambda x: (x.onset_s, x.text))
-
-
-# -------------------------------------------------------------------- shared arrays
-
-
-@dataclass(frozen=True)
-class _Streams:
-    """One segment's samples in physical units, NaN where missing or flagged."""
-
-    emg_uV: np.ndarray
-    acc_g: Optional[np.ndarray]
-    gyro_dps: Optional[np.ndarray]
-    imu_raw: Optional[np.ndarray]
-    """int16 LSB, (6, n), with the gaps' rows meaningless (see imu_valid)."""
-    imu_valid: Optional[np.ndarray]
-
-
-def _streams(rec: Recording, analysis: SegmentAnalysis) -> _Streams:
-    seg = analysis.segment
-    emg_uV = rec.emg_uV(seg)
-    if not analysis.imu_fs_hz or seg >= len(rec.imu):
-        return _Streams(emg_uV, None, None, None, None)
-    imu = rec.imu[seg]
-    acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples, rec.device_info), recorded_mount(rec.meta))
-    acc_g, gyro_dps = np.array(acc_g), np.array(gyro_dps)  # writable: gaps become NaN below
-    valid = imu.valid_mask()
-    acc_g[:, ~valid] = np.nan
-    gyro_dps[:, ~valid] = np.nan
-    return _Streams(emg_uV, acc_g, gyro_dps, imu.samples, valid)
-
-
-def _pelvis(analysis: SegmentAnalysis, n_imu: int) -> np.ndarray:
-    p = analysis.pelvis_deg
-    out = np.full((2, n_imu), np.nan)
-    if p is not None:
-        out[:, : p.shape[1]] = p[:2, :n_imu]
-    return out
 
 
 # -------------------------------------------------------------------- CSV
@@ -303,33 +278,40 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    streams = _streams(rec, analysis)
+    seg = analysis.segment
     fs, ifs = analysis.emg_fs_hz, analysis.imu_fs_hz
+    has_imu = bool(ifs) and seg < len(rec.imu) and rec.imu[seg].n_samples > 0
     head = _csv_header(rec, analysis)
     written = []
 
     path = directory / "emg.csv"
     names = [f"{n}_uV" for n in analysis.channel_names]
+    emg = rec.emg[seg]
+    # Every sample is one of 4096 ADC codes: their µV, as Python writes them (shortest
+    # round trip), are looked up, not formatted again for each of millions of samples.
+    text = np.array([repr(float(v)) for v in codes_to_uV(np.arange(4096), rec.device_info)] + ["nan"], object)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(head + f"# EMG at {fs:g} Hz, raw (unfiltered) at the electrodes, uV; t_s = sample / {fs:g}\n"
                  "# nan: sample missing from the recording or flagged by the ADC (see gaps.csv)\n")
-        w = csv.writer(fh)
-        w.writerow(["t_s", *names])
-        n = streams.emg_uV.shape[1]
-        step = 20000
-        for a in range(0, n, step):
-            b = min(n, a + step)
-            t = np.arange(a, b) / fs
-            w.writerows(zip(t.tolist(), *streams.emg_uV[:, a:b].tolist()))
+        fh.write(",".join(["t_s", *names]) + "\r\n")
+        n = emg.n_samples
+        for a in range(0, n, CSV_CHUNK_SAMPLES):
+            b = min(n, a + CSV_CHUNK_SAMPLES)
+            words = emg.samples[:, a:b]
+            idx = (words & 0x0FFF).astype(np.intp)
+            idx[((words & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, b)[None, :]] = 4096
+            cols = [map(repr, (np.arange(a, b) / fs).tolist()), *(text[i].tolist() for i in idx)]
+            fh.write("\r\n".join(map(",".join, zip(*cols))) + "\r\n")
             if progress is not None:
                 progress.update(b - a)
     written.append(path)
 
-    if streams.acc_g is not None:
+    if has_imu:
         path = directory / "imu.csv"
-        t = imu_times_s(rec, analysis.segment)
-        n_imu = streams.acc_g.shape[1]
-        pelvis = _pelvis(analysis, n_imu)
+        t = imu_times_s(rec, seg)
+        imu = rec.imu[seg]
+        valid = imu.valid_mask()
+        mount = recorded_mount(rec.meta)
         with open(path, "w", newline="", encoding="utf-8") as fh:
             fh.write(head + f"# IMU at {ifs:g} Hz nominal; t_s of each sample on the EMG's clock, from the "
                      "wearable's timestamps (the sensor's own rate, which differs from the nominal one)\n"
@@ -338,7 +320,14 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
                      "# nan: sample missing from the recording (see gaps.csv)\n")
             w = csv.writer(fh)
             w.writerow(["t_s", *CSV_IMU_COLUMNS, "tilt_deg", "obliquity_deg"])
-            w.writerows(zip(t.tolist(), *streams.acc_g.tolist(), *streams.gyro_dps.tolist(), *pelvis.tolist()))
+            step = CSV_CHUNK_SAMPLES // 10
+            for a in range(0, imu.n_samples, step):
+                b = min(imu.n_samples, a + step)
+                acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples[:, a:b], rec.device_info), mount)
+                rows = np.vstack([acc_g, gyro_dps])
+                rows[:, ~valid[a:b]] = np.nan
+                pelvis = _pelvis_at(analysis, np.arange(a, b))
+                w.writerows(zip(t[a:b].tolist(), *rows.tolist(), *pelvis.tolist()))
         written.append(path)
 
     path = directory / "gaps.csv"
@@ -347,11 +336,9 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
                  "first_sample and n_samples in the stream's own samples, start_s on the EMG's clock\n")
         w = csv.writer(fh)
         w.writerow(["stream", "kind", "first_sample", "n_samples", "start_s", "duration_s"])
-        emg = rec.emg[analysis.segment]
         rows = [("emg", "gap", a, b - a, a / fs, (b - a) / fs) for a, b in _missing_runs(emg.n_samples, emg.gaps)]
-        flagged = np.any((emg.samples & _ADC_ERROR_BIT) != 0, axis=0) & emg.valid_mask()
-        rows += [("emg", "adc_error", a, b - a, a / fs, (b - a) / fs) for a, b in _runs(flagged)]
-        if streams.acc_g is not None:
+        rows += [("emg", "adc_error", a, b - a, a / fs, (b - a) / fs) for a, b in _flagged_runs(emg)]
+        if has_imu:
             imu, t_imu = rec.imu[analysis.segment], imu_times_s(rec, analysis.segment)
             rows += [("imu", "gap", a, b - a, float(t_imu[a]), (b - a) / ifs)
                      for a, b in _missing_runs(imu.n_samples, imu.gaps)]
@@ -470,6 +457,8 @@ def _imu_on_grid(t_imu_s: np.ndarray, fs_hz: float, j0: int, j1: int) -> tuple[n
     return k.clip(0, max(0, t_imu_s.size - 1)), ok
 
 
+CSV_CHUNK_SAMPLES = 100_000
+"""EMG rows formatted at a time."""
 EDF_CHUNK_RECORDS = 60
 """Data records written at a time (memory per chunk: a minute of signal)."""
 
@@ -581,20 +570,26 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
 # -------------------------------------------------------------------- C3D
 
 
+C3D_CHUNK_SAMPLES = 120_000
+"""EMG samples per chunk of frames written (a minute at 2 kHz)."""
+
+
 def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
                progress: Optional[Progress] = None) -> Path:
-    """Write the segment as a C3D file (the ``c3d`` package): analog channels, events.
+    """Write the segment as a C3D file (`glutescope.c3dwrite`): analog channels, events.
 
     Analog channels, float32 at the EMG rate (C3D has one analog rate): each EMG channel
-    in µV, then (with an IMU) acceleration in g, angular rate in deg/s and pelvis tilt
-    and obliquity in degrees, each IMU sample held until the next (the description says
-    so; the IMU at its own rate is in the EDF+ and CSV exports). No 3D points; frames at
-    `C3D_POINT_RATE_HZ`, the first at t = 0 (the first EMG sample). Missing or
-    ADC-flagged samples are NaN. Events: the onset of each annotation of
-    `session_annotations` (gaps, cues, scores, reps, device events, markers), with a
-    short ``EVENT:LABELS`` entry, the whole text in ``EVENT:DESCRIPTIONS``, the side in
-    ``EVENT:CONTEXTS`` and ``EVENT:TIMES`` as (whole minutes, seconds); durations are in
-    the EDF+ and CSV exports.
+    in µV, then (with an IMU) acceleration in g and angular rate in deg/s in body axes
+    (`imu_frame`), and pelvis tilt and obliquity in degrees, each IMU sample held until
+    the next (the description says so; the IMU at its own rate is in the EDF+ and CSV
+    exports). No 3D points; frames at `C3D_POINT_RATE_HZ`, or slower for a session too
+    long for C3D's 65535 frames (`glutescope.c3dwrite.frame_rate_for`), the first at
+    t = 0 (the first EMG sample). Missing or ADC-flagged samples are NaN. Events: the
+    onset of each annotation of `session_annotations` (gaps, cues, scores, reps, device
+    events, markers), with a short ``EVENT:LABELS`` entry, the whole text in
+    ``EVENT:DESCRIPTIONS``, the side in ``EVENT:CONTEXTS`` and ``EVENT:TIMES`` as (whole
+    minutes, seconds); durations are in the EDF+ and CSV exports. Written a minute at
+    a time.
 
     Parameters
     ----------
@@ -609,65 +604,85 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     -------
     pathlib.Path
     """
-    import c3d
+    from glutescope.c3dwrite import C3dAnalogFile, C3dParam, frame_rate_for
 
-    streams = _streams(rec, analysis)
+    seg = analysis.segment
     fs, ifs = analysis.emg_fs_hz, analysis.imu_fs_hz
-    per_frame = int(round(fs / C3D_POINT_RATE_HZ))
-    n = streams.emg_uV.shape[1]
-    n_frames = math.ceil(n / per_frame)
-    n_total = n_frames * per_frame
+    n = rec.emg[seg].n_samples
+    has_imu = bool(ifs) and seg < len(rec.imu) and rec.imu[seg].n_samples > 0
     labels = [edf_label(name) for name in analysis.channel_names]
     units = ["uV"] * len(labels)
     descriptions = [f"raw sEMG at the electrodes, {name}" for name in analysis.channel_names]
-    rows = [np.pad(streams.emg_uV, ((0, 0), (0, n_total - n)), constant_values=np.nan)]
-    if streams.acc_g is not None:
-        # The IMU sample in force at each EMG sample (held), NaN before the first.
-        k = _imu_held(imu_times_s(rec, analysis.segment), np.arange(n_total) / fs)
-        ok = (k >= 0) & (k < streams.acc_g.shape[1])
-        pelvis = _pelvis(analysis, streams.acc_g.shape[1])
-        imu = np.vstack([streams.acc_g, streams.gyro_dps, pelvis])
-        held = np.full((imu.shape[0], n_total), np.nan)
-        held[:, ok] = imu[:, k[ok]]
-        rows.append(held)
+    if has_imu:
         labels += [*imu_labels(), "Pelvis tilt", "Pelvis obliq"]
         units += ["g"] * 3 + ["deg/s"] * 3 + ["deg"] * 2
         descriptions += ([f"pelvis IMU at {ifs:g} Hz, held; {imu_frame(rec.meta)}"] * 6
                          + [f"from the IMU at {ifs:g} Hz, held; " + ("anterior +", "left hip higher +")[j]
                             for j in range(2)])
-    analog = np.vstack(rows).astype(np.float32)
-    writer = c3d.Writer(point_rate=C3D_POINT_RATE_HZ, analog_rate=fs, point_scale=-1.0)
-    no_points = np.zeros((0, 5), np.float32)
-    frames = []
-    for f in range(n_frames):
-        frames.append((no_points, analog[:, f * per_frame:(f + 1) * per_frame]))
-    writer.add_frames(frames)
-    writer.set_analog_labels(labels)
-    writer.set_analog_scales([1.0] * len(labels))
-    writer.set_analog_offsets([0] * len(labels))
-    group = writer.analog_group
-    group.add_str("UNITS", "Analog units", *_packed(units))
-    group.add_str("DESCRIPTIONS", "Analog descriptions", *_packed(descriptions))
+    rate = frame_rate_for(fs, n, len(labels))
+    rate = min(rate, C3D_POINT_RATE_HZ)
+    per_frame = int(round(fs / rate))
+    n_frames = max(1, math.ceil(n / per_frame))
+    groups = []
     events = session_annotations(rec, analysis)
     if events:
-        ev = writer.add_group(writer.numeric_key_next, "EVENT", "Events")
-        ev.add("USED", "Number of events", 2, "<H", len(events))
-        ev.add_str("LABELS", "Event labels", *_packed([a.short for a in events]))
-        ev.add_str("DESCRIPTIONS", "Event descriptions", *_packed([_c3d_text(a.text) for a in events]))
-        ev.add_str("CONTEXTS", "Event contexts", *_packed([a.side.capitalize() or "General" for a in events]))
         times = np.array([_c3d_time(a.onset_s) for a in events], dtype=np.float32)
-        ev.add_param("TIMES", desc="Event times (minutes, seconds)", bytes_per_element=4,
-                     bytes=times.tobytes(), dimensions=[2, len(events)])
+        groups.append(("EVENT", "Events", [
+            C3dParam("USED", len(events), "Number of events"),
+            C3dParam("LABELS", [a.short for a in events], "Event labels"),
+            C3dParam("DESCRIPTIONS", [_c3d_text(a.text) for a in events], "Event descriptions"),
+            C3dParam("CONTEXTS", [a.side.capitalize() or "General" for a in events], "Event contexts"),
+            C3dParam("TIMES", times.ravel(), "Event times (minutes, seconds)", dims=(2, len(events))),
+        ]))
     meta = rec.meta or {}
-    subject = writer.add_group(writer.numeric_key_next, "SUBJECTS", "Subject")
-    subject.add_str("NAMES", "Subject pseudonym", *_packed([str(meta.get("subject") or "")]))
-    with open(path, "wb") as fh, warnings.catch_warnings():
-        # The writer warns that an analog-only file has no points: that is by design here.
-        warnings.filterwarnings("ignore", message="No point data found", category=UserWarning)
-        writer.write(fh)
-    if progress is not None:
-        progress.update(n)
+    groups.append(("SUBJECTS", "Subject", [C3dParam("NAMES", [str(meta.get("subject") or " ")],
+                                                    "Subject pseudonym")]))
+    if has_imu:
+        t_imu = imu_times_s(rec, seg)
+        imu = rec.imu[seg]
+        imu_valid = imu.valid_mask()
+        mount = recorded_mount(meta)
+        info = rec.device_info
+    writer = C3dAnalogFile(path, analog_rate_hz=fs, frame_rate_hz=rate, n_frames=n_frames, labels=labels,
+                           units=units, descriptions=descriptions, groups=groups)
+    chunk = max(per_frame, C3D_CHUNK_SAMPLES // per_frame * per_frame)
+    with writer:
+        for a in range(0, n_frames * per_frame, chunk):
+            b = min(n_frames * per_frame, a + chunk)
+            rows = [_emg_uV(rec, seg, a, b)]
+            if has_imu:
+                k = _imu_held(t_imu, np.arange(a, b) / fs)
+                ok = (k >= 0) & (k < imu.n_samples)
+                kk = k.clip(0, imu.n_samples - 1)
+                acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples[:, kk], info), mount)
+                held = np.vstack([acc_g, gyro_dps, _pelvis_at(analysis, kk)])
+                held[:, ~(ok & imu_valid[kk])] = np.nan
+                rows.append(held)
+            writer.write_frames(np.vstack(rows))
+            if progress is not None:
+                progress.update(max(0, min(b, n) - a))
     return Path(path)
+
+
+def _emg_uV(rec: Recording, segment: int, a: int, b: int) -> np.ndarray:
+    """EMG samples [a, b) in µV, NaN where missing, flagged by the ADC or past the end."""
+    emg = rec.emg[segment]
+    out = np.full((emg.samples.shape[0], b - a), np.nan)
+    e = min(b, emg.n_samples)
+    if e > a:
+        words = emg.samples[:, a:e]
+        uV = codes_to_uV(words, rec.device_info)
+        uV[((words & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, e)[None, :]] = np.nan
+        out[:, :e - a] = uV
+    return out
+
+
+def _pelvis_at(analysis: SegmentAnalysis, k: np.ndarray) -> np.ndarray:
+    """Pelvis tilt and obliquity (2, len(k)) at IMU samples ``k``, deg (NaN without)."""
+    p = analysis.pelvis_deg
+    if p is None:
+        return np.full((2, k.size), np.nan)
+    return p[:2, k.clip(0, p.shape[1] - 1)]
 
 
 def _c3d_time(t_s: float) -> tuple[float, float]:
@@ -681,9 +696,3 @@ def _c3d_time(t_s: float) -> tuple[float, float]:
 def _c3d_text(text: str) -> str:
     """``text`` as a C3D string can hold it (`C3D_TEXT_CHARS`; an ellipsis when cut)."""
     return text if len(text) <= C3D_TEXT_CHARS else text[:C3D_TEXT_CHARS - 3] + "..."
-
-
-def _packed(texts: list[str]) -> tuple[str, int, int]:
-    """C3D string array: the texts padded to one width, the width, the count."""
-    width = max(1, max((len(t) for t in texts), default=1))
-    return "".join(t.ljust(width) for t in texts), width, len(texts)

@@ -72,14 +72,17 @@ def test_edf_holds_every_emg_sample_losslessly_with_labels_rates_and_units(sessi
         ref = rec.emg_uV(0)
         for ch in range(2):
             # Digital values are the ADC codes - 2048: lossless.
+            # (A busy machine may cost the virtual link a frame: its gap holds filler 0.)
             digital = f.readSignal(ch, digital=True)[lead:lead + ref.shape[1]]
-            np.testing.assert_array_equal(digital, (rec.emg[0].samples[ch] & 0x0FFF).astype(int) - 2048)
+            ok = ~np.isnan(ref[ch])
+            np.testing.assert_array_equal(digital[ok], (rec.emg[0].samples[ch][ok] & 0x0FFF).astype(int) - 2048)
+            assert np.all(digital[~ok] == 0)
             # In µV, within the header's rounding of the physical range: far below half a step.
             step_uV = (f.getPhysicalMaximum(ch) - f.getPhysicalMinimum(ch)) / (
                 f.getDigitalMaximum(ch) - f.getDigitalMinimum(ch))
-            np.testing.assert_allclose(f.readSignal(ch)[lead:lead + ref.shape[1]], ref[ch], rtol=0,
+            np.testing.assert_allclose(f.readSignal(ch)[lead:lead + ref.shape[1]][ok], ref[ch][ok], rtol=0,
                                        atol=0.5 * step_uV)
-            assert ref[ch].min() > f.getPhysicalMinimum(ch) and ref[ch].max() < f.getPhysicalMaximum(ch)
+            assert np.nanmin(ref[ch]) > f.getPhysicalMinimum(ch) and np.nanmax(ref[ch]) < f.getPhysicalMaximum(ch)
     finally:
         f.close()
 
@@ -364,13 +367,15 @@ def test_imu_is_in_body_axes_under_body_labels_for_either_mount(session, tmp_pat
     assert "body axes" in flat["header"] and "mount flat" in flat["header"]
     # The sensor's own readings differ by about 1 g (gravity on another of its axes) ...
     assert np.abs(up["raw_mean"] - flat["raw_mean"]).max() > 0.5
-    # ... every body axis agrees: sample by sample in the CSV (within a step of either
-    # sensor), on average over the session in the EDF+ and the C3D.
+    # ... every body axis agrees sample by sample in the CSV (within a step of either
+    # sensor), and the EDF+ and C3D of each recording hold the axes its CSV holds (the
+    # same session's means: a raw axis would be off by about 1 g).
     info = session["flat"][0].device_info
     n = min(up["csv"].shape[1], flat["csv"].shape[1])
     np.testing.assert_allclose(flat["csv"][:3, :n], up["csv"][:3, :n], atol=1.01 * info.acc_g_per_lsb)
     np.testing.assert_allclose(flat["csv"][3:, :n], up["csv"][3:, :n], atol=1.01 * info.gyro_dps_per_lsb)
-    for key in ("edf_mean", "c3d_mean"):
-        np.testing.assert_allclose(flat[key][:3], up[key][:3], atol=0.01)  # g
-        np.testing.assert_allclose(flat[key][3:], up[key][3:], atol=0.5)  # deg/s
-        assert flat[key][0] == pytest.approx(np.mean(flat["csv"][0]), abs=0.01)
+    for mount in (up, flat):
+        csv_mean = np.nanmean(mount["csv"], axis=1)
+        for key in ("edf_mean", "c3d_mean"):
+            np.testing.assert_allclose(mount[key][:3], csv_mean[:3], atol=0.01)  # g
+            np.testing.assert_allclose(mount[key][3:], csv_mean[3:], atol=0.5)  # deg/s
