@@ -457,15 +457,15 @@ def _imu_on_grid(t_imu_s: np.ndarray, fs_hz: float, j0: int, j1: int) -> tuple[n
     return k.clip(0, max(0, t_imu_s.size - 1)), ok
 
 
-CSV_CHUNK_SAMPLES = 100_000
-"""EMG rows formatted at a time."""
-EDF_CHUNK_RECORDS = 60
-"""Data records written at a time (memory per chunk: a minute of signal)."""
+CSV_CHUNK_SAMPLES = 20_000
+"""EMG rows formatted at a time (10 s at 2 kHz)."""
+EDF_CHUNK_RECORDS = 10
+"""Data records written at a time (memory per chunk: 10 s of signal)."""
 
 
 def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
                progress: Optional[Progress] = None) -> Path:
-    """Write the segment as an EDF+C file (`glutescope.edfwrite`), a minute at a time.
+    """Write the segment as an EDF+C file (`glutescope.edfwrite`), 10 s at a time.
 
     The file starts at the segment's first EMG sample: the header's start time is its
     whole second and each data record's time-keeping annotation adds the fraction
@@ -570,8 +570,8 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
 # -------------------------------------------------------------------- C3D
 
 
-C3D_CHUNK_SAMPLES = 120_000
-"""EMG samples per chunk of frames written (a minute at 2 kHz)."""
+C3D_CHUNK_SAMPLES = 20_000
+"""EMG samples per chunk of frames written (10 s at 2 kHz)."""
 
 
 def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
@@ -588,8 +588,8 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     onset of each annotation of `session_annotations` (gaps, cues, scores, reps, device
     events, markers), with a short ``EVENT:LABELS`` entry, the whole text in
     ``EVENT:DESCRIPTIONS``, the side in ``EVENT:CONTEXTS`` and ``EVENT:TIMES`` as (whole
-    minutes, seconds); durations are in the EDF+ and CSV exports. Written a minute at
-    a time.
+    minutes, seconds); durations are in the EDF+ and CSV exports. Written 10 s at a
+    time.
 
     Parameters
     ----------
