@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from glutescope.c3dwrite import C3dAnalogFile, C3dParam, frame_rate_for
-from glutescope.edfwrite import EdfNote, EdfPlusWriter, EdfSignalSpec
+from glutescope.export.c3dfile import C3dAnalogFile, C3dParam, frame_rate_for
+from glutescope.export.edfplus import EdfNote, EdfPlusWriter, EdfSignalSpec
 
 pyedflib = pytest.importorskip("pyedflib")
 ezc3d = pytest.importorskip("ezc3d")
