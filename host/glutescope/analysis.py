@@ -290,7 +290,7 @@ def _merge_quality(history: list[tuple[ChannelQuality, ...]], n_channels: int) -
 
 
 def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[ExercisePlan] = None,
-                    mains_hz: Optional[float] = None) -> SegmentAnalysis:
+                    mains_hz: Optional[float] = None, progress=None) -> SegmentAnalysis:
     """Feed one segment of a recording through a `LiveProcessor`, as it arrived live.
 
     EMG blocks go in at the live blocks' boundaries (each valid run split at the
@@ -309,6 +309,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     mains_hz : float, optional
         Mains frequency, Hz (50 or 60); default: the one stored in ``meta.json``, else
         found in the signal. Only the lines found in the signal are notched, as live.
+    progress : tqdm-like, optional
+        ``update(n)`` with the EMG samples (per channel) processed.
 
     Returns
     -------
@@ -357,6 +359,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
     for a, b in _blocks(emg, 40):
+        if progress is not None:
+            progress.update(b - a)
         while next_imu < len(imu_blocks) and t_imu[imu_blocks[next_imu][0]] < b / fs:
             i0, i1 = imu_blocks[next_imu]
             proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
@@ -422,7 +426,7 @@ def _rep_results(stats: LiveStats, fs, envelope, pelvis, ifs) -> tuple[RepResult
 
 
 def analyse(rec: Recording, *, exercise: Optional[str] = None,
-            mains_hz: Optional[float] = None) -> tuple[SegmentAnalysis, ...]:
+            mains_hz: Optional[float] = None, progress=None) -> tuple[SegmentAnalysis, ...]:
     """Every segment of a recording through the live pipeline (see `analyse_segment`).
 
     Parameters
@@ -432,6 +436,8 @@ def analyse(rec: Recording, *, exercise: Optional[str] = None,
         Passed to `exercise_plan`.
     mains_hz : float, optional
         Mains frequency, Hz; default: stored in the recording, else found in the signal.
+    progress : tqdm-like, optional
+        ``update(n)`` with the EMG samples (per channel) processed, over all segments.
 
     Returns
     -------
@@ -439,4 +445,5 @@ def analyse(rec: Recording, *, exercise: Optional[str] = None,
         One per EMG segment (empty when the recording holds no EMG).
     """
     plan = exercise_plan(rec, exercise)
-    return tuple(analyse_segment(rec, k, plan=plan, mains_hz=mains_hz) for k in range(len(rec.emg)))
+    return tuple(analyse_segment(rec, k, plan=plan, mains_hz=mains_hz, progress=progress)
+                 for k in range(len(rec.emg)))

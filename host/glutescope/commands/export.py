@@ -79,12 +79,19 @@ def analyse_recording(args: argparse.Namespace, env=None, *, action: str = "expo
     check_not_damaged(rec, allow=bool(getattr(args, "allow_damaged", False)), action=action,
                       stderr=env.stderr if env is not None else None,
                       can_allow=hasattr(args, "allow_damaged"))
+    from tqdm import tqdm
+
     from glutescope.analysis import analyse
 
-    try:
-        return rec, analyse(rec, exercise=args.exercise, mains_hz=args.mains)
-    except ValueError as exc:
-        raise CliError(f"cannot analyse {args.recording}: {exc}", ExitStatus.USAGE) from None
+    total = sum(s.n_samples for s in rec.emg)
+    # The live pipeline over the session is the long part (minutes for an hour): a bar
+    # on a terminal (disable=None: none when stderr is not one).
+    with tqdm(total=total, file=env.stderr if env is not None else None, disable=None, unit="samples",
+              unit_scale=True, leave=False, desc="analyse") as bar:
+        try:
+            return rec, analyse(rec, exercise=args.exercise, mains_hz=args.mains, progress=bar)
+        except ValueError as exc:
+            raise CliError(f"cannot analyse {args.recording}: {exc}", ExitStatus.USAGE) from None
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
