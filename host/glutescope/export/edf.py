@@ -122,10 +122,16 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
         for label, sign in (("Pelvis tilt", "(anterior +)"), ("Pelvis obliq", "(left hip higher +)")):
             specs.append(EdfSignalSpec(label, "deg", -PELVIS_RANGE_DEG, PELVIS_RANGE_DEG, -32768, 32767, ispr,
                                        transducer=f"from the pelvis IMU, as shown live {sign}"))
-        _, ok_all = _imu_on_grid(t_imu, ifs, 0, n_records * ispr)
-        for a, b in _runs(~ok_all):
-            what = "before the IMU's first sample" if a == 0 else "after the IMU's last sample"
-            notes.append(EdfNote(a / ifs, (b - a) / ifs, f"BAD_no_data IMU: {what}"))
+        # Grid points without an IMU sample lie only before its first and after its last
+        # sample: look there, not over the whole session.
+        n_grid = n_records * ispr
+        head_end = min(n_grid, max(0, math.ceil(t_imu[0] * ifs) + 2))
+        tail_start = max(head_end, min(n_grid, math.floor((t_imu[-1] + 1.0 / ifs) * ifs) - 2))
+        for j0, j1 in ((0, head_end), (tail_start, n_grid)):
+            _, ok = _imu_on_grid(t_imu, ifs, j0, j1)
+            for a, b in _runs(~ok):
+                what = "before the IMU's first sample" if j0 + a == 0 else "after the IMU's last sample"
+                notes.append(EdfNote((j0 + a) / ifs, (b - a) / ifs, f"BAD_no_data IMU: {what}"))
         pelvis_deg = analysis.pelvis_deg
     subject = str(meta.get("subject") or "X")
     writer = EdfPlusWriter(path, specs, start=start_datetime(rec, seg).replace(tzinfo=None), n_records=n_records,
