@@ -94,3 +94,15 @@ def test_c3d_frame_rate_drops_only_when_the_session_would_pass_65535_frames():
     assert frame_rate_for(1000, 600 * 1000, 4) == 100.0
     with pytest.raises(ValueError, match="do not fit"):
         frame_rate_for(2000, 40 * 3600 * 2000, 12)
+
+
+def test_c3d_with_more_than_32767_frames_reads_back_whole(tmp_path):
+    # POINT:FRAMES is a 16-bit word: above 32767 readers must take it unsigned.
+    path = tmp_path / "long.c3d"
+    data = (np.arange(80_000, dtype=np.float32) % 1000)[None, :]
+    with C3dAnalogFile(path, analog_rate_hz=20, frame_rate_hz=10, n_frames=40_000, labels=["A"], units=["uV"],
+                       descriptions=["a"]) as w:
+        w.write_frames(data)
+    c = ezc3d.c3d(str(path))
+    assert c["parameters"]["POINT"]["FRAMES"]["value"][0] == 40_000
+    np.testing.assert_array_equal(c["data"]["analogs"][0], data)
