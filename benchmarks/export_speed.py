@@ -236,7 +236,8 @@ def main(argv=None) -> int:
             out_dir = Path(tmp) / f"out-{m:g}"
             out_dir.mkdir()
             print(f"recording: {built['minutes']:g} min, {len(CHANNELS)} ch x {EMG_FS_HZ} Hz EMG + IMU "
-                  f"{IMU_FS_HZ} Hz, frames.log {built['bytes'] / 1e6:.1f} MB, built in {built['build_s']:.1f} s",
+                  f"{IMU_FS_HZ} Hz, frames.log {built['bytes'] / 1e6:.1f} MB, "
+                  + (f"built in {built['build_s']:.1f} s" if built["build_s"] == built["build_s"] else "reused"),
                   flush=True)
             r = measure(rec, out_dir)
             results[m] = r

@@ -35,12 +35,11 @@ def _real():
     return t, uV, touchdowns
 
 
-@pytest.fixture(scope="module")
-def walk(tmp_path_factory):
-    t, uV, touchdowns = _real()
+def _write_walk(path, marks):
+    """The walk as a recording at 1 kHz, with a host marker at each (sample, label)."""
+    t, uV, _ = _real()
     codes = np.clip(np.rint(uV * GAIN / 1000 * 4096 / VREF_MV) + 2048, 0, 4095).astype(np.uint16)
     n = codes.shape[1] // BLOCK * BLOCK
-    path = tmp_path_factory.mktemp("real") / "walk.glutes"
     t0 = 1_780_000_000 * 10**9
     with RecordingWriter(path, subject="SANTUZ-ID0012", channel_map={0: "glute_med_right", 1: "glute_max_right"},
                          clock_ns=lambda: t0) as w:
@@ -52,12 +51,20 @@ def walk(tmp_path_factory):
         put(pack.info(channel_mask=3, emg_fs_hz=FS, vref_mV=VREF_MV, emg_gain=GAIN, seq=1), 0)
         for i, a in enumerate(range(0, n, BLOCK)):
             put(pack.emg(codes[:, a:a + BLOCK], first_sample=a, seq=2 + i, t_device_us=a * 1000), a + 5)
-        # The touchdowns (V1), on the recording's samples: sample k is at t[k] in the data set.
-        marks = [int(np.argmin(np.abs(t - v))) for v in touchdowns]
-        for k in marks:
-            w.add_marker("touchdown", t_host_ns=t0 + k * 1_000_000, emg_sample=k)
+        for k, label in marks:
+            w.add_marker(label, t_host_ns=t0 + k * 1_000_000, emg_sample=k)
+    return codes[:, :n]
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory):
+    t, _, touchdowns = _real()
+    # The touchdowns (V1), on the recording's samples: sample k is at t[k] in the data set.
+    marks = [int(np.argmin(np.abs(t - v))) for v in touchdowns]
+    path = tmp_path_factory.mktemp("real") / "walk.glutes"
+    codes = _write_walk(path, [(k, "touchdown") for k in marks])
     rec = load(path)
-    return rec, analyse(rec)[0], codes[:, :n], [(k, v - t[0]) for k, v in zip(marks, touchdowns)]
+    return rec, analyse(rec)[0], codes, [(k, v - t[0]) for k, v in zip(marks, touchdowns)]
 
 
 def test_every_reader_finds_every_real_sample_and_each_touchdown_at_its_time(walk, tmp_path):
@@ -94,3 +101,18 @@ def test_every_reader_finds_every_real_sample_and_each_touchdown_at_its_time(wal
         # At the data set's own touchdown times (1 ms samples), from its first sample.
         np.testing.assert_allclose(got, [s for _, s in touchdowns], atol=0.5 / FS)
         np.testing.assert_allclose(got, [k / FS for k, _ in touchdowns], atol=1e-5)
+
+
+def test_c3d_keeps_more_than_255_events_in_continued_parameters(tmp_path):
+    # A long session has hundreds of reps; a C3D array parameter holds 255 entries.
+    marks = [(10 + 20 * i, f"m{i}") for i in range(300)]
+    _write_walk(tmp_path / "many.glutes", marks)
+    rec = load(tmp_path / "many.glutes")
+    path = export_c3d(rec, analyse(rec)[0], tmp_path / "many.c3d")
+    ev = ezc3d.c3d(str(path))["parameters"]["EVENT"]
+    assert ev["USED"]["value"][0] >= 300
+    descriptions = ev["DESCRIPTIONS"]["value"] + ev["DESCRIPTIONS2"]["value"]
+    times = np.hstack([np.asarray(ev["TIMES"]["value"]), np.asarray(ev["TIMES2"]["value"])])
+    assert len(ev["LABELS"]["value"]) == 255 and len(descriptions) == ev["USED"]["value"][0]
+    got = {d: 60 * times[0, i] + times[1, i] for i, d in enumerate(descriptions) if d.startswith("marker m")}
+    assert got == {f"marker {label}": pytest.approx(k / FS, abs=1e-5) for k, label in marks}

@@ -15,6 +15,8 @@ from glutescope.protocol import imu_to_si
 from glutescope.recording import Recording
 
 
+C3D_MAX_ENTRIES = 255
+"""Entries of one C3D array parameter (its dimensions are bytes)."""
 C3D_CHUNK_SAMPLES = 20_000
 """EMG samples per chunk of frames written (10 s at 2 kHz)."""
 
@@ -71,14 +73,21 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     groups = []
     events = session_annotations(rec, analysis)
     if events:
-        times = np.array([_c3d_time(a.onset_s) for a in events], dtype=np.float32)
-        groups.append(("EVENT", "Events", [
-            C3dParam("USED", len(events), "Number of events"),
-            C3dParam("LABELS", [a.short for a in events], "Event labels"),
-            C3dParam("DESCRIPTIONS", [_c3d_text(a.text) for a in events], "Event descriptions"),
-            C3dParam("CONTEXTS", [a.side.capitalize() or "General" for a in events], "Event contexts"),
-            C3dParam("TIMES", times.ravel(), "Event times (minutes, seconds)", dims=(2, len(events))),
-        ]))
+        # A string array's count is one byte: past 255 events, LABELS2, DESCRIPTIONS2, ...
+        # continue the list, as POINT:LABELS2 does for points (c3d.org, "Additional POINT
+        # parameters"); EVENT:USED counts them all.
+        params = [C3dParam("USED", len(events), "Number of events")]
+        for i in range(0, len(events), C3D_MAX_ENTRIES):
+            part = events[i:i + C3D_MAX_ENTRIES]
+            k = "" if i == 0 else str(i // C3D_MAX_ENTRIES + 1)
+            times = np.array([_c3d_time(a.onset_s) for a in part], dtype=np.float32)
+            params += [
+                C3dParam(f"LABELS{k}", [a.short for a in part], "Event labels"),
+                C3dParam(f"DESCRIPTIONS{k}", [_c3d_text(a.text) for a in part], "Event descriptions"),
+                C3dParam(f"CONTEXTS{k}", [a.side.capitalize() or "General" for a in part], "Event contexts"),
+                C3dParam(f"TIMES{k}", times.ravel(), "Event times (minutes, seconds)", dims=(2, len(part))),
+            ]
+        groups.append(("EVENT", "Events", params))
     meta = rec.meta or {}
     groups.append(("SUBJECTS", "Subject", [C3dParam("NAMES", [str(meta.get("subject") or " ")],
                                                     "Subject pseudonym")]))
