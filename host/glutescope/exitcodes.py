@@ -12,6 +12,7 @@ class ExitStatus(IntEnum):
     NO_ADAPTER = 4  # no Bluetooth adapter or serial port to use
     IO_ERROR = 5  # a file could not be read or written (permission, disk full, corrupt)
     DISCONNECTED = 6  # the wearable went away and did not come back
+    DAMAGED = 7  # the recording's file is damaged (CRC, truncation); --allow-damaged goes on
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 

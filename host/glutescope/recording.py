@@ -382,9 +382,12 @@ class RecordingWriter:
         try:
             if self._fd is not None:
                 self._flush_now()
+                log_bytes = os.fstat(self._fd).st_size
                 with self._lock:
                     self._meta["closed"] = True
                     self._meta["end_time"] = _now_iso()
+                    # What a reader checks the log against: a shorter log was truncated.
+                    self._meta["frames_log_bytes"] = log_bytes
                     self._meta_dirty = True
                 self._write_meta()
         finally:
@@ -681,6 +684,10 @@ class RecordingReader:
         """Bytes after the last good record."""
         self.valid_end = 0
         """Offset just past the last good record."""
+        self.damaged: list[tuple[int, int]] = []
+        """(byte offset, size) of each damaged stretch skipped, in order."""
+        self.log_bytes = 0
+        """Size of ``frames.log`` as read."""
 
     def __iter__(self) -> Iterator[Record]:
         log = self.path / FRAMES_FILE
@@ -690,7 +697,9 @@ class RecordingReader:
             raise _error(exc, "read", log) from None
         self.n_records = self.n_corrupt = self.n_skipped_bytes = self.torn_tail_bytes = 0
         self.valid_end = 0
+        self.damaged = []
         pos, n = 0, len(buf)
+        self.log_bytes = n
         while pos < n:
             rec = _try_record(buf, pos)
             if rec is None:
@@ -700,6 +709,7 @@ class RecordingReader:
                     return
                 self.n_corrupt += 1
                 self.n_skipped_bytes += nxt - pos
+                self.damaged.append((pos, nxt - pos))
                 pos = nxt
                 continue
             pos += _record_size(rec)
@@ -876,6 +886,14 @@ class Recording:
     """Records whose frame failed :func:`glutescope.protocol.decode_frame`."""
     n_seq_skips: int
     """Frames the wearable sent that are not in the log."""
+    damaged_stretches: tuple[tuple[int, int], ...] = ()
+    """(byte offset, size) in ``frames.log`` of each damaged stretch skipped."""
+    log_bytes: int = 0
+    """Size of ``frames.log`` as read (``meta.json``'s ``frames_log_bytes`` is what its
+    writer wrote)."""
+    n_seq_skips_at_damage: int = 0
+    """Of `n_seq_skips`, those missing right after a damaged stretch: lost on disk,
+    not on the link."""
 
     def emg_uV(self, segment: int = 0) -> np.ndarray:
         """EMG of one segment in µV at the electrodes, NaN inside gaps and where the ADC
@@ -937,6 +955,7 @@ def load(path: str | os.PathLike) -> Recording:
     session = SessionAssembler(clock=DeviceClock(window_s=1e9, bin_s=2.0))
     reader = RecordingReader(p)
     n_corrupt_frames = 0
+    seen_damage = skips_at_damage = 0
     for rec in reader:
         if rec.host_to_device:
             continue
@@ -946,7 +965,11 @@ def load(path: str | os.PathLike) -> Recording:
             n_corrupt_frames += 1
             session.add_corrupt()
             continue
+        before = session.n_seq_skips
         session.add_frame(frame, rec.t_host_ns)
+        if reader.n_corrupt != seen_damage:  # the first frame after a damaged stretch
+            seen_damage = reader.n_corrupt
+            skips_at_damage += session.n_seq_skips - before
     info = session.info
     if info is None and meta.get("device_info"):
         info = DeviceInfo.from_dict(meta["device_info"])
@@ -964,4 +987,7 @@ def load(path: str | os.PathLike) -> Recording:
         torn_tail_bytes=reader.torn_tail_bytes,
         n_corrupt_frames=n_corrupt_frames,
         n_seq_skips=session.n_seq_skips,
+        damaged_stretches=tuple(reader.damaged),
+        log_bytes=reader.log_bytes,
+        n_seq_skips_at_damage=skips_at_damage,
     )

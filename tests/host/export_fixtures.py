@@ -21,10 +21,10 @@ def run_cli(*argv):
     return status, out.getvalue(), err.getvalue()
 
 
-def record_demo(path: Path, duration_s: float = 56.0) -> Path:
+def record_demo(path: Path, duration_s: float = 56.0, imu_mount: str = "upright") -> Path:
     """The virtual wearable's demo (bridges, then the squeeze test), seed 0."""
     status, out, err = run_cli("record", path, "--duration", duration_s, "--speed", 8, "--exercise", "demo",
-                               "--subject", SUBJECT, "--seed", 0)
+                               "--subject", SUBJECT, "--seed", 0, "--imu-mount", imu_mount)
     assert status == 0, err
     return path
 

@@ -82,3 +82,14 @@ def test_soak_prints_a_row_per_hour_and_compares_the_recording_with_the_body_mod
     for stream in ("EMG", "IMU"):
         assert re.search(rf"^recording {stream}: \d+ samples, \d+ compared .* \d+ differ from the body model.*"
                          rf"(the same as|NOT the same as) the live session's$", out, re.M), out
+
+
+def test_export_speed_prints_every_stage_for_both_lengths_and_the_growth():
+    out = _run("export_speed.py", "--tiny")
+    assert len(re.findall(r"^recording: [\d.]+ min, 4 ch x 2000 Hz EMG \+ IMU 104 Hz", out, re.M)) == 2, out
+    for stage in ("load", "analyse", "export edf", "export c3d", "export csv"):
+        rows = re.findall(rf"^{stage} +{NUMBER} +{NUMBER}  \((RSS growth|tracemalloc), this stage alone", out, re.M)
+        assert len(rows) == 2, f"no {stage} line for each length in:\n{out}"
+        assert re.search(rf"^  {stage} +{NUMBER}$", out, re.M), f"no growth line for {stage}:\n{out}"
+    assert len(re.findall(rf"^glutescope report +{NUMBER} +{NUMBER}  \(peak RSS of the process\)$", out, re.M)) == 2, out
+    assert re.search(r"^verdict: 1 min, all exports \+ report .* not judged", out, re.M), out

@@ -12,9 +12,7 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -117,7 +115,7 @@ def test_info_reports_samples_and_every_gap_exactly(tmp_path):
     assert "gap: samples 140-179 (0.070 s), 40 missing" in out
     assert "gap: samples 1000-1019 (0.500 s), 20 missing" in out
     assert "IMU        80 samples per axis at 104 Hz" in out
-    assert "3 frames lost on the link" in out
+    assert "on link    3 frames lost, 0 arrived corrupt" in out and "on disk    damage: none" in out
     assert "code 42 at sample 600" in out
     assert "state      closed cleanly" in out
 

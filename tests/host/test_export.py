@@ -1,17 +1,19 @@
 """Exports read back by readers independent of the writers: EDF+ written with edfio is
-read with pyedflib (the C EDFlib), C3D written with the ``c3d`` package is read with
-ezc3d, CSV with numpy."""
+read with pyedflib (the C EDFlib) and MNE, C3D written with the ``c3d`` package is read
+with ezc3d and the ``c3d`` package's own reader, CSV with numpy and pandas."""
 from __future__ import annotations
 
 import datetime as dt
 import io
+import warnings
 
 import numpy as np
 import pytest
 
 from export_fixtures import EMG_SKIP, IMU_SKIP, SUBJECT, copy_with_gaps, record_demo, run_cli
 from glutescope.analysis import analyse
-from glutescope.export import export_c3d, export_csv, export_edf, imu_offset_s, start_datetime
+from glutescope.export import (C3D_LABEL_CHARS, export_c3d, export_csv, export_edf, imu_offset_s,
+                               session_annotations, start_datetime)
 from glutescope.exitcodes import ExitStatus
 from glutescope.recording import load
 
@@ -26,8 +28,11 @@ def session(tmp_path_factory):
     base = tmp_path_factory.mktemp("export")
     path = record_demo(base / "demo.glutes")
     gappy = copy_with_gaps(path, base / "gappy.glutes")
+    # The same body model and seed, the breakout strapped on upright and flat.
+    upright = record_demo(base / "upright.glutes", duration_s=12.0)
+    flat = record_demo(base / "flat.glutes", duration_s=12.0, imu_mount="flat")
     out = {}
-    for name, p in (("demo", path), ("gappy", gappy)):
+    for name, p in (("demo", path), ("gappy", gappy), ("upright", upright), ("flat", flat)):
         rec = load(p)
         out[name] = (rec, analyse(rec)[0])
     out["dir"] = base
@@ -46,34 +51,38 @@ def edf_of(session, name, tmp_path):
     return rec, analysis, pyedflib.EdfReader(str(path))
 
 
-def emg_lead_samples(reader) -> int:
-    """EMG samples of padding before the first recorded sample (from the BAD_no_data annotation)."""
-    onsets, durations, texts = reader.readAnnotations()
-    pads = [d for o, d, t in zip(onsets, durations, texts) if t == "BAD_no_data EMG: padding" and o == 0]
-    return int(round(pads[0] * reader.getSampleFrequency(0))) if pads else 0
+def edf_start(reader) -> dt.datetime:
+    """Start of an EDF+ file to the microsecond: the header's second plus the first data
+    record's time-keeping offset (EDFlib reports it in units of 100 ns; pyedflib 0.1.42's
+    getStartdatetime divides it by 100, not 10, so it is read here)."""
+    whole = reader.getStartdatetime().replace(microsecond=0)
+    return whole + dt.timedelta(microseconds=reader.starttime_subsecond / 10)
 
 
 def test_edf_holds_every_emg_sample_losslessly_with_labels_rates_and_units(session, tmp_path):
     rec, analysis, f = edf_of(session, "demo", tmp_path)
     try:
-        assert f.getSignalLabels() == ["EMG GMax L", "EMG GMax R", "Acc X", "Acc Y", "Acc Z", "Gyro X", "Gyro Y",
-                                       "Gyro Z", "Pelvis tilt", "Pelvis obliq"]
+        assert f.getSignalLabels() == ["EMG GMax L", "EMG GMax R", "Acc X body", "Acc Y body", "Acc Z body",
+                                       "Gyro X body", "Gyro Y body", "Gyro Z body", "Pelvis tilt", "Pelvis obliq"]
         assert list(f.getSampleFrequencies()) == [2000.0] * 2 + [104.0] * 8
         assert [f.getPhysicalDimension(i) for i in (0, 2, 5, 8)] == ["uV", "g", "deg/s", "deg"]
         assert f.getPatientCode() == SUBJECT
         assert "glute_max_left" in f.getTransducer(0)
-        lead = emg_lead_samples(f)
+        lead = 0  # sample 0 of the file is the first EMG sample: nothing padded in front
         ref = rec.emg_uV(0)
         for ch in range(2):
             # Digital values are the ADC codes - 2048: lossless.
+            # (A busy machine may cost the virtual link a frame: its gap holds filler 0.)
             digital = f.readSignal(ch, digital=True)[lead:lead + ref.shape[1]]
-            np.testing.assert_array_equal(digital, (rec.emg[0].samples[ch] & 0x0FFF).astype(int) - 2048)
+            ok = ~np.isnan(ref[ch])
+            np.testing.assert_array_equal(digital[ok], (rec.emg[0].samples[ch][ok] & 0x0FFF).astype(int) - 2048)
+            assert np.all(digital[~ok] == 0)
             # In µV, within the header's rounding of the physical range: far below half a step.
             step_uV = (f.getPhysicalMaximum(ch) - f.getPhysicalMinimum(ch)) / (
                 f.getDigitalMaximum(ch) - f.getDigitalMinimum(ch))
-            np.testing.assert_allclose(f.readSignal(ch)[lead:lead + ref.shape[1]], ref[ch], rtol=0,
+            np.testing.assert_allclose(f.readSignal(ch)[lead:lead + ref.shape[1]][ok], ref[ch][ok], rtol=0,
                                        atol=0.5 * step_uV)
-            assert ref[ch].min() > f.getPhysicalMinimum(ch) and ref[ch].max() < f.getPhysicalMaximum(ch)
+            assert np.nanmin(ref[ch]) > f.getPhysicalMinimum(ch) and np.nanmax(ref[ch]) < f.getPhysicalMaximum(ch)
     finally:
         f.close()
 
@@ -90,32 +99,31 @@ def test_edf_imu_is_held_on_the_emg_timeline_at_the_sensors_own_rate(session, tm
     # recording. The EDF holds, at each point of its 104 Hz grid, the sample in force then.
     rec, analysis, f = edf_of(session, "demo", tmp_path)
     try:
-        onsets, durations, texts = f.readAnnotations()
-        imu_pad = [d for o, d, t in zip(onsets, durations, texts) if t == "BAD_no_data IMU: padding" and o == 0]
-        lead = int(round(imu_pad[0] * 104)) if imu_pad else 0
         raw = rec.imu[0].samples
         n = raw.shape[1]
         rate = _sensor_rate_hz(rec)
         assert rate / 104 - 1 == pytest.approx(0.008, abs=0.001)
-        k = np.floor(np.arange(n) * rate / 104 + 1e-6).astype(int).clip(0, n - 1)
+        # The IMU's grid starts at the first EMG sample; its first sample is where the
+        # wearable's clock puts it relative to the EMG, to one IMU sample.
+        off = imu_offset_s(rec, 0)
+        lead = max(0, int(np.ceil(off * 104 - 1e-9)))
+        onsets, durations, texts = f.readAnnotations()
+        if lead:
+            assert (0.0, "BAD_no_data IMU: before the IMU's first sample") in [
+                (o, t) for o, t in zip(onsets, texts)]
+        m = int((n - 2) * 104 / rate) - lead - 2  # grid points with a sample in force
+        k = np.floor((np.arange(m) + lead - off * 104) * rate / 104 + 1e-6).astype(int).clip(0, n - 1)
         for row in range(6):
-            got = f.readSignal(2 + row, digital=True)[lead:lead + n]
+            got = f.readSignal(2 + row, digital=True)[lead:lead + m]
             near = np.stack([raw[row][(k + d).clip(0, n - 1)] for d in (-1, 0, 1)])
             assert np.all((near == got).any(axis=0)), f"IMU row {row} is not held on the sensor's clock"
-            assert not np.array_equal(got, raw[row])  # back to back would have been wrong
-        # The IMU sits where the wearable's clock puts it relative to the EMG, to one IMU sample.
-        emg_t0 = emg_lead_samples(f) / 2000.0
-        assert abs(lead / 104.0 - (emg_t0 + imu_offset_s(rec, 0))) <= 0.5 / 104 + 1e-9
-        tilt = f.readSignal(8)[lead:lead + n]
+            assert not np.array_equal(got, raw[row][:m])  # back to back would have been wrong
+        tilt = f.readSignal(8)[lead:lead + m]
         held = analysis.pelvis_deg[0][np.stack([(k + d).clip(0, n - 1) for d in (-1, 0, 1)])]
         assert np.all((np.abs(held - tilt) <= 360 / 65535).any(axis=0))
-        # The start is the whole second before the first sample of any signal: the IMU's
-        # when it began before the EMG (then the EMG may start in the next second).
-        start = f.getStartdatetime()
+        # The file starts at the first EMG sample, to the microsecond.
         first = start_datetime(rec, 0).replace(tzinfo=None)
-        imu_lead = dt.timedelta(seconds=max(0.0, -imu_offset_s(rec, 0)))
-        assert start <= first - imu_lead < start + dt.timedelta(seconds=1)
-        assert first - start == pytest.approx(dt.timedelta(seconds=emg_t0), abs=dt.timedelta(milliseconds=1))
+        assert edf_start(f) == pytest.approx(first, abs=dt.timedelta(microseconds=1))
     finally:
         f.close()
 
@@ -123,7 +131,7 @@ def test_edf_imu_is_held_on_the_emg_timeline_at_the_sensors_own_rate(session, tm
 def test_edf_annotations_name_the_reps_cues_and_scores(session, tmp_path):
     rec, analysis, f = edf_of(session, "demo", tmp_path)
     try:
-        lead_s = emg_lead_samples(f) / 2000.0
+        lead_s = 0.0
         onsets, durations, texts = f.readAnnotations()
         notes = {t: (o, d) for o, d, t in zip(onsets, durations, texts)}
         first_rep = analysis.reps[0]
@@ -142,7 +150,7 @@ def test_edf_annotations_name_the_reps_cues_and_scores(session, tmp_path):
 def test_edf_marks_each_gap_exactly_and_fills_it_with_zero(session, tmp_path):
     rec, analysis, f = edf_of(session, "gappy", tmp_path)
     try:
-        lead = emg_lead_samples(f)
+        lead = 0
         onsets, durations, texts = f.readAnnotations()
         gaps = [(o, d) for o, d, t in zip(onsets, durations, texts) if t.startswith("BAD_gap EMG")]
         a, b = EMG_SKIP
@@ -162,7 +170,7 @@ def test_c3d_read_by_ezc3d_holds_the_emg_imu_units_and_events(session, tmp_path)
     path = export_c3d(rec, analysis, tmp_path / "gappy.c3d")
     c = ezc3d.c3d(str(path))
     analog = c["parameters"]["ANALOG"]
-    assert analog["LABELS"]["value"][:4] == ["EMG GMax L", "EMG GMax R", "Acc X", "Acc Y"]
+    assert analog["LABELS"]["value"][:4] == ["EMG GMax L", "EMG GMax R", "Acc X body", "Acc Y body"]
     assert analog["UNITS"]["value"][:3] == ["uV", "uV", "g"]
     assert analog["UNITS"]["value"][5:] == ["deg/s", "deg/s", "deg/s", "deg", "deg"]
     assert analog["RATE"]["value"][0] == 2000.0
@@ -181,9 +189,10 @@ def test_c3d_read_by_ezc3d_holds_the_emg_imu_units_and_events(session, tmp_path)
     labels = events["LABELS"]["value"]
     times = np.asarray(events["TIMES"]["value"])
     assert events["USED"]["value"][0] == len(labels)
-    k = labels.index("BAD_gap EMG: 400 samples missing")
-    assert times[1, k] == pytest.approx(EMG_SKIP[0] / 2000.0, abs=1e-4)
-    assert any(label.startswith("rep 1:") for label in labels)
+    k = labels.index("BAD_gap EMG")
+    assert events["DESCRIPTIONS"]["value"][k] == "BAD_gap EMG: 400 samples missing"
+    assert 60 * times[0, k] + times[1, k] == pytest.approx(EMG_SKIP[0] / 2000.0, abs=1e-5)
+    assert "rep 1" in labels
 
 
 def test_csv_round_trips_the_samples_gaps_reps_and_scores(session, tmp_path):
@@ -200,8 +209,9 @@ def test_csv_round_trips_the_samples_gaps_reps_and_scores(session, tmp_path):
     assert any("nan: sample missing" in line for line in header)
     assert any(SUBJECT in line for line in header)
     imu = read_csv(tmp_path / "csv" / "imu.csv")
-    assert imu.dtype.names[-2:] == ("tilt_deg", "obliquity_deg")
-    assert np.all(np.isnan(imu["acc_x_g"][IMU_SKIP[0]:IMU_SKIP[1]]))
+    assert imu.dtype.names == ("t_s", "acc_x_body_g", "acc_y_body_g", "acc_z_body_g", "gyro_x_body_dps",
+                               "gyro_y_body_dps", "gyro_z_body_dps", "tilt_deg", "obliquity_deg")
+    assert np.all(np.isnan(imu["acc_x_body_g"][IMU_SKIP[0]:IMU_SKIP[1]]))
     assert imu["t_s"][0] == pytest.approx(imu_offset_s(rec, 0))
     # Every IMU sample, at its time on the EMG's clock: the sensor's own rate, not 104 Hz.
     n_imu = len(imu["t_s"])
@@ -234,3 +244,138 @@ def test_export_cli_refuses_an_existing_output_and_an_unreadable_recording(sessi
     assert status == ExitStatus.IO_ERROR and "frames.log" in err and err.count("\n") == 1
     status, _, err = run_cli("export", tmp_path / "missing.glutes", "--format", "c3d")
     assert status == ExitStatus.IO_ERROR and "does not exist" in err
+
+
+def _c3d_reader(fh):
+    """The ``c3d`` package's reader, which warns that a file without 3D points has none:
+    these exports are analog only by design."""
+    import c3d
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No point data found", category=UserWarning)
+        return c3d.Reader(fh)
+
+
+def _exports(session, name, tmp_path):
+    rec, analysis = session[name]
+    edf = export_edf(rec, analysis, tmp_path / f"{name}.edf")
+    c3d_path = export_c3d(rec, analysis, tmp_path / f"{name}.c3d")
+    export_csv(rec, analysis, tmp_path / f"{name}-csv")
+    return rec, analysis, edf, c3d_path, tmp_path / f"{name}-csv"
+
+
+def test_every_reader_puts_every_event_at_the_same_time_with_its_whole_text(session, tmp_path):
+    # One time base: t = 0 is the first EMG sample in all three formats. (The EDF+ once
+    # started at the whole second before it and put every event 0.5 s late, say.)
+    mne = pytest.importorskip("mne")
+    pd = pytest.importorskip("pandas")
+
+    rec, analysis, edf, c3d_path, csv_dir = _exports(session, "gappy", tmp_path)
+    truth = session_annotations(rec, analysis)
+    assert len(truth) > 10 and any(len(a.text) > C3D_LABEL_CHARS for a in truth)
+
+    f = pyedflib.EdfReader(str(edf))
+    try:
+        on, dur, txt = f.readAnnotations()
+        start = edf_start(f)
+    finally:
+        f.close()
+    edf_notes = [(o, t) for o, t in zip(on, txt) if not t.startswith("BAD_no_data")]
+    raw = mne.io.read_raw_edf(edf, preload=False, verbose="error")
+    mne_notes = [(a["onset"], a["description"]) for a in raw.annotations
+                 if not a["description"].startswith("BAD_no_data")]
+    csv_notes = pd.read_csv(csv_dir / "annotations.csv", comment="#", float_precision="round_trip")
+    ez = ezc3d.c3d(str(c3d_path))["parameters"]["EVENT"]
+    ez_t = np.asarray(ez["TIMES"]["value"], float)
+    with open(c3d_path, "rb") as fh:
+        group = _c3d_reader(fh).get("EVENT")
+        c3_t = np.asarray(group.get("TIMES").float_array, float).reshape(-1, 2).T
+        c3_labels = [x.strip() for x in group.get("LABELS").string_array]
+        c3_desc = [x.strip() for x in group.get("DESCRIPTIONS").string_array]
+
+    assert len(edf_notes) == len(mne_notes) == len(csv_notes) == ez["USED"]["value"][0] == len(c3_desc) == len(truth)
+    for i, a in enumerate(sorted(truth, key=lambda x: (round(x.onset_s, 6), x.text))):
+        assert edf_notes[i] == (pytest.approx(a.onset_s, abs=1e-6), a.text)
+        assert mne_notes[i] == (pytest.approx(a.onset_s, abs=1e-6), a.text)
+    for i, a in enumerate(truth):
+        assert (csv_notes["onset_s"][i], csv_notes["text"][i]) == (a.onset_s, a.text)
+        for t, labels, desc in ((ez_t, ez["LABELS"]["value"], ez["DESCRIPTIONS"]["value"]),
+                                (c3_t, c3_labels, c3_desc)):
+            assert 60 * t[0, i] + t[1, i] == pytest.approx(a.onset_s, abs=1e-5)
+            assert desc[i] == a.text and len(labels[i]) <= C3D_LABEL_CHARS and a.text.startswith(labels[i][:3])
+    # The wall-clock start: the first EMG sample in the EDF+ header and in the CSV header.
+    first = start_datetime(rec, 0)
+    assert start == pytest.approx(first.replace(tzinfo=None), abs=dt.timedelta(microseconds=1))
+    assert f"first EMG sample at {first.isoformat(timespec='milliseconds')}" in (csv_dir / "emg.csv").read_text()
+
+
+def test_every_reader_reads_the_same_emg_sample_at_the_same_time(session, tmp_path):
+    mne = pytest.importorskip("mne")
+    pd = pytest.importorskip("pandas")
+
+    rec, analysis, edf, c3d_path, csv_dir = _exports(session, "gappy", tmp_path)
+    ref = rec.emg_uV(0)
+    n = ref.shape[1]
+    valid = ~np.isnan(ref)
+    raw = mne.io.read_raw_edf(edf, preload=True, verbose="error")
+    assert raw.ch_names[:2] == ["EMG GMax L", "EMG GMax R"]
+    mne_uV = raw.get_data(picks=[0, 1])[:, :n] * 1e6
+    np.testing.assert_array_equal(raw.times[:n], np.arange(n) / 2000.0)
+    step_uV = (rec.device_info.vref_mV / 4096 * 1000 / rec.device_info.emg_gain)
+    assert np.abs(mne_uV - ref)[valid].max() < 0.01 * step_uV
+    assert np.abs(mne_uV[~valid]).max() < 0.01 * step_uV  # filler 0, under a BAD_ annotation
+    table = pd.read_csv(csv_dir / "emg.csv", comment="#", float_precision="round_trip")
+    np.testing.assert_array_equal(table["t_s"], np.arange(n) / 2000.0)
+    np.testing.assert_array_equal(table[["glute_max_left_uV", "glute_max_right_uV"]].to_numpy().T, ref)
+    ez = ezc3d.c3d(str(c3d_path))["data"]["analogs"][0][:2, :n]
+    with open(c3d_path, "rb") as fh:
+        reader = _c3d_reader(fh)
+        c3 = np.hstack([a for _, _, a in reader.read_frames()])[:2, :n]
+        assert reader.first_frame == 1 and reader.analog_rate == 2000.0
+    for got in (ez, c3):
+        np.testing.assert_allclose(got, ref, rtol=2.0 ** -23, atol=0, equal_nan=True)
+
+
+def test_imu_is_in_body_axes_under_body_labels_for_either_mount(session, tmp_path):
+    # The same body moved the same way with the breakout upright and flat: the sensor
+    # saw different axes (flat: its x up the spine), the exports must show the same
+    # body axes. (The EDF+ once held the flat sensor's raw axes under body labels.)
+    out = {}
+    for name in ("upright", "flat"):
+        rec, analysis, edf, c3d_path, csv_dir = _exports(session, name, tmp_path)
+        f = pyedflib.EdfReader(str(edf))
+        try:
+            on, dur, txt = f.readAnnotations()
+            filler = np.zeros(f.getNSamples()[2], bool)
+            for o, d, t in zip(on, dur, txt):
+                if t.startswith("BAD_no_data IMU"):
+                    filler[int(round(o * 104)):int(round((o + d) * 104))] = True
+            edf_rows = np.stack([f.readSignal(2 + i) for i in range(6)])[:, ~filler]
+            csv = read_csv(csv_dir / "imu.csv")
+            out[name] = dict(raw_mean=rec.imu[0].samples[:3].mean(axis=1) * rec.device_info.acc_g_per_lsb,
+                             labels=f.getSignalLabels()[2:8], transducer=f.getTransducer(2),
+                             edf_mean=edf_rows.mean(axis=1),
+                             c3d_mean=np.nanmean(ezc3d.c3d(str(c3d_path))["data"]["analogs"][0][2:8], axis=1),
+                             csv=np.stack([csv[c] for c in csv.dtype.names[1:7]]),
+                             header=(csv_dir / "imu.csv").read_text().splitlines()[4])
+        finally:
+            f.close()
+    up, flat = out["upright"], out["flat"]
+    assert up["labels"] == flat["labels"] == ["Acc X body", "Acc Y body", "Acc Z body", "Gyro X body",
+                                              "Gyro Y body", "Gyro Z body"]
+    assert "mount flat" in flat["transducer"] and "mount upright" in up["transducer"]
+    assert "body axes" in flat["header"] and "mount flat" in flat["header"]
+    # The sensor's own readings differ by about 1 g (gravity on another of its axes) ...
+    assert np.abs(up["raw_mean"] - flat["raw_mean"]).max() > 0.5
+    # ... every body axis agrees sample by sample in the CSV (within a step of either
+    # sensor), and the EDF+ and C3D of each recording hold the axes its CSV holds (the
+    # same session's means: a raw axis would be off by about 1 g).
+    info = session["flat"][0].device_info
+    n = min(up["csv"].shape[1], flat["csv"].shape[1])
+    np.testing.assert_allclose(flat["csv"][:3, :n], up["csv"][:3, :n], atol=1.01 * info.acc_g_per_lsb)
+    np.testing.assert_allclose(flat["csv"][3:, :n], up["csv"][3:, :n], atol=1.01 * info.gyro_dps_per_lsb)
+    for mount in (up, flat):
+        csv_mean = np.nanmean(mount["csv"], axis=1)
+        for key in ("edf_mean", "c3d_mean"):
+            np.testing.assert_allclose(mount[key][:3], csv_mean[:3], atol=0.01)  # g
+            np.testing.assert_allclose(mount[key][3:], csv_mean[3:], atol=0.5)  # deg/s

@@ -5,8 +5,14 @@ scores are recomputed by the live pipeline (`glutescope.analysis`). A segment af
 restart of the wearable goes to a file beside the first, named ``-seg<k>``. See
 `glutescope.export` for how each format shows the gaps.
 
+A recording damaged on disk (bytes failing their CRC, a torn or truncated log: see
+`glutescope.damage`) is refused with one line naming the damage and nothing written,
+unless ``--allow-damaged``: then it is exported with a warning, what is readable, the
+lost stretches marked as gaps.
+
 Exit statuses: 0 written; 2 bad arguments; 5 the recording cannot be read or the
-output exists (without ``--force``) or cannot be written.
+output exists (without ``--force``) or cannot be written; 7 the recording is damaged
+on disk (without ``--allow-damaged``).
 """
 from __future__ import annotations
 
@@ -27,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="file to write (a directory for csv); default: beside the recording, "
                              "REC.edf, REC.c3d or REC-csv/")
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("--allow-damaged", action="store_true",
+                        help="export a recording damaged on disk (CRC errors, truncated) with a warning, "
+                             "instead of refusing it (exit 7)")
     parser.add_argument("--exercise", metavar="NAME",
                         help="what was performed, when the recording does not say (picks the squeeze cues)")
     parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=None,
@@ -53,8 +62,10 @@ def check_output(path: Path, force: bool, *, directory: bool = False) -> None:
         raise CliError(f"{path} is {what}; not replacing it, even with --force", ExitStatus.IO_ERROR)
 
 
-def analyse_recording(args: argparse.Namespace):
-    """Load and analyse the recording; one-line errors with exit status 5."""
+def analyse_recording(args: argparse.Namespace, env=None, *, action: str = "export"):
+    """Load and analyse the recording; one-line errors with exit status 5, and 7 for a
+    recording damaged on disk unless ``args.allow_damaged`` (a command without that
+    option refuses it outright; with it, the warning goes to ``env.stderr``)."""
     from glutescope.commands.info import open_recording
 
     rec = open_recording(args.recording)
@@ -63,12 +74,24 @@ def analyse_recording(args: argparse.Namespace):
                        ExitStatus.IO_ERROR)
     if not rec.emg:
         raise CliError(f"{args.recording} holds no EMG to export", ExitStatus.IO_ERROR)
+    from glutescope.damage import check_not_damaged
+
+    check_not_damaged(rec, allow=bool(getattr(args, "allow_damaged", False)), action=action,
+                      stderr=env.stderr if env is not None else None,
+                      can_allow=hasattr(args, "allow_damaged"))
+    from tqdm import tqdm
+
     from glutescope.analysis import analyse
 
-    try:
-        return rec, analyse(rec, exercise=args.exercise, mains_hz=args.mains)
-    except ValueError as exc:
-        raise CliError(f"cannot analyse {args.recording}: {exc}", ExitStatus.USAGE) from None
+    total = sum(s.n_samples for s in rec.emg)
+    # The live pipeline over the session is the long part (minutes for an hour): a bar
+    # on a terminal (disable=None: none when stderr is not one).
+    with tqdm(total=total, file=env.stderr if env is not None else None, disable=None, unit="samples",
+              unit_scale=True, leave=False, desc="analyse") as bar:
+        try:
+            return rec, analyse(rec, exercise=args.exercise, mains_hz=args.mains, progress=bar.update)
+        except ValueError as exc:
+            raise CliError(f"cannot analyse {args.recording}: {exc}", ExitStatus.USAGE) from None
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
@@ -76,7 +99,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
 
     check_recording_path(args.recording)
     out = args.output or default_output(args.recording, args.format)
-    rec, analyses = analyse_recording(args)
+    rec, analyses = analyse_recording(args, env)
 
     from glutescope import export
 

@@ -2,7 +2,10 @@
 
 Everything is derived from the frames log by the same decoder and stream assembly
 the live host uses, so the counts (samples, exact gaps, corrupt and lost frames) are
-the ones a replay or an export will see.
+the ones a replay or an export will see. Losses are told apart by where they happened
+(`glutescope.damage`): damage of the file on disk (bytes failing their CRC, a torn or
+truncated log, at their byte offsets) and losses on the link (frames that never
+arrived or arrived corrupt, samples backfilled).
 """
 from __future__ import annotations
 
@@ -132,13 +135,17 @@ def describe(rec) -> dict:
     meta = rec.meta
     emg = stream_summary(rec.emg, info.emg_fs_hz if info else None)
     imu = stream_summary(rec.imu, info.imu_fs_hz if info else None)
+    from glutescope.damage import inspect_damage
+
+    damage = inspect_damage(rec)
     reasons = []
     if not meta:
         reasons.append("meta.json is missing")
     elif not meta.get("closed"):
         reasons.append("it was not closed (its writer stopped without closing it)")
     if rec.torn_tail_bytes:
-        reasons.append(f"{rec.torn_tail_bytes} bytes of torn tail after the last good record")
+        reasons.append(f"{rec.torn_tail_bytes} bytes of torn tail after the last good record "
+                       f"(byte {rec.log_bytes - rec.torn_tail_bytes})")
     cmap = meta.get("channel_map") or {}
     inputs = [i for i in range(8) if info.channel_mask >> i & 1] if info else sorted(int(k) for k in cmap)
     return {
@@ -165,6 +172,7 @@ def describe(rec) -> dict:
         "corrupt_frames": rec.n_corrupt_frames,
         "lost_frames": rec.n_seq_skips,
         "torn_tail_bytes": rec.torn_tail_bytes,
+        "damage": damage.to_dict(),
         "events": [{"code": e.code, "emg_sample": e.emg_sample} for e in rec.events],
         "markers": list(rec.markers),
         "closed": bool(meta.get("closed")),
@@ -211,14 +219,25 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     out.append(f"{'duration':<10} {dur}")
     out += stream_lines("EMG", emg)
     out += stream_lines("IMU", imu, unit_channels="axis")
-    out.append(f"{'frames':<10} {rec.n_records} records; {rec.n_corrupt_frames} corrupt frames, "
-               f"{rec.n_corrupt_records} damaged stretches of the log, {rec.n_seq_skips} frames lost on the link")
+    from glutescope.damage import inspect_damage
+
+    damage = inspect_damage(rec)
+    out.append(f"{'frames':<10} {rec.n_records} records in {rec.log_bytes} bytes of frames.log")
+    out.append(f"{'on disk':<10} damage: {damage.disk_summary()}")
+    out.append(f"{'on link':<10} {damage.link_summary()}")
     events = ", ".join(f"code {e.code} at sample {e.emg_sample}" for e in rec.events) or "none"
     out.append(f"{'events':<10} {events}")
     markers = ", ".join(f"{m.get('label')} at {m.get('time')}" for m in rec.markers) or "none"
     out.append(f"{'markers':<10} {markers}")
     if d["needs_recover"]:
         out.append(f"{'state':<10} needs `glutescope recover {rec.path}`: " + "; ".join(d["recover_reasons"]))
+        if damage.damaged and any(x.kind in ("crc", "truncated") for x in damage.disk):
+            out.append(f"{'':<10} and is damaged on disk beyond what recover mends (export and report refuse it "
+                       "without --allow-damaged)")
+    elif damage.damaged:
+        closed = "closed by its writer" if d["closed"] else "not closed"
+        out.append(f"{'state':<10} DAMAGED on disk ({closed}): the damaged bytes are skipped and their frames "
+                   "lost; export and report refuse it without --allow-damaged")
     else:
         recovered = " (repaired by recover)" if d["recovered"] else ""
         out.append(f"{'state':<10} closed cleanly{recovered}")

@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", type=Path, metavar="REPORT.html",
                         help="also (or, without -o, only) write the report as a self-contained HTML page")
     parser.add_argument("--force", action="store_true", help="replace the output if it exists")
+    parser.add_argument("--allow-damaged", action="store_true",
+                        help="report on a recording damaged on disk anyway (what is readable, with a warning)")
     parser.add_argument("--exercise", metavar="NAME",
                         help="what was performed, when the recording does not say (picks the squeeze cues)")
     parser.add_argument("--mains", type=float, choices=(50.0, 60.0), default=None,
@@ -66,6 +68,9 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         raise CliError(f"{args.recording} holds no device info: its samples cannot be scaled", ExitStatus.IO_ERROR)
     if not rec.emg:
         raise CliError(f"{args.recording} holds no EMG to report on", ExitStatus.IO_ERROR)
+    from glutescope.damage import check_not_damaged
+
+    check_not_damaged(rec, allow=args.allow_damaged, action="report on", stderr=env.stderr)
 
     from tqdm import tqdm
 

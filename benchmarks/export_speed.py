@@ -1,0 +1,273 @@
+"""Time and peak memory of the exports (EDF+, C3D, CSV) and the report of a long recording.
+
+A recording of ``--minutes`` (default 60) of 4-channel 2 kHz EMG (glute max and med,
+left and right) with the IMU at 104 Hz is written straight into the recording format
+with `glutescope.recording.RecordingWriter`, frame by frame as the wearable sends them
+(10 ms EMG blocks, 4-sample IMU blocks, a STATUS a second, the device clock wrapping at
+2^30 us): a seeded body-model bridge session (`glutesignal.simulation`), repeated to
+the length. The virtual link is not involved, so building it takes seconds.
+
+Then, for that recording and for one half as long (so "memory not growing with the
+length" can be seen, not claimed), the stages run in fresh processes:
+
+- ``load``: `glutescope.recording.load` (decode and assemble the log);
+- ``analyse``: `glutescope.analysis.analyse` (the live pipeline over the session);
+- ``export edf|c3d|csv``: the export function alone, after that load and analysis
+  (one process for these);
+- ``glutescope report``: the command as a user runs it (its own load and analysis).
+
+Each line gives the wall time and the peak memory: for the exports the peak of the
+allocations traced by ``tracemalloc`` during that export alone (numpy arrays included),
+measured in a second run so tracing does not slow the timed one; for load and analyse
+the growth of the process's peak resident set over the stage (tracing the analysis'
+many small allocations would slow it several-fold); for the report the process's peak
+resident set (``ru_maxrss``). The last lines compare the
+two lengths and sum the stages against the goal (all exports + report under 10 s).
+
+Run: PYTHONPATH=host:signal python benchmarks/export_speed.py [--minutes 60] [--keep DIR]
+     [--tiny] (--tiny: 1 and 0.5 minutes, for the test that keeps this script working)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CHANNELS = ("glute_max_left", "glute_max_right", "glute_med_left", "glute_med_right")
+EMG_FS_HZ = 2000
+IMU_FS_HZ = 104
+EMG_BLOCK = 20  # 10 ms at 2 kHz, as the firmware sends (firmware/glutefw/config.py EMG_BLOCK_MS)
+IMU_BLOCK = 4
+VREF_MV, EMG_GAIN = 3300, 1000.0
+ACC_G_PER_LSB, GYRO_DPS_PER_LSB = 0.000122, 0.0175
+GOAL_S = 10.0
+STAGES = ("load", "analyse", "edf", "c3d", "csv")
+
+
+# ---------------------------------------------------------------- protocol v1 frames
+# Layouts from firmware/PROTOCOL.md: header <BBHII (version, type, payload length, seq,
+# t_device_us mod 2^30), payload, CRC-32 of both.
+
+def _frame(ftype: int, payload: bytes, seq: int, t_us: int) -> bytes:
+    body = struct.pack("<BBHII", 1, ftype, len(payload), seq & 0xFFFFFFFF, t_us % (1 << 30)) + payload
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _info(seq: int, channel_mask: int) -> bytes:
+    name = b"glutescope-BENCH"
+    payload = struct.pack("<BBBBBBHHHfffHB", 1, 0, 1, 0, 7, channel_mask, EMG_FS_HZ, IMU_FS_HZ, VREF_MV,
+                          EMG_GAIN, ACC_G_PER_LSB, GYRO_DPS_PER_LSB, 4000, len(name)) + name
+    return _frame(6, payload, seq, 0)
+
+
+def build(path: Path, minutes: float) -> dict:
+    """Write the benchmark recording at ``path``; return what it holds."""
+    from glutescope import protocol
+    from glutescope.recording import RecordingWriter, RecordSource
+    from glutesignal.simulation import simulate
+
+    body = simulate("bridges", channels=CHANNELS, seed=0, emg_fs_hz=EMG_FS_HZ, imu_fs_hz=IMU_FS_HZ)
+    codes = np.clip(np.rint(np.asarray(body.emg_uV) * EMG_GAIN / 1000.0 * 4096 / VREF_MV) + 2048, 0, 4095)
+    codes = codes.astype(np.uint16)
+    imu = np.vstack([np.asarray(body.acc_g) / ACC_G_PER_LSB, np.asarray(body.gyro_dps) / GYRO_DPS_PER_LSB])
+    imu = np.clip(np.rint(imu), -32768, 32767).astype(np.int16)
+    n_emg = int(minutes * 60 * EMG_FS_HZ) // EMG_BLOCK * EMG_BLOCK
+    n_imu = int(n_emg / EMG_FS_HZ * IMU_FS_HZ) // IMU_BLOCK * IMU_BLOCK
+    mask = (1 << len(CHANNELS)) - 1
+    t0_ns = 1_780_000_000 * 10**9
+    t0 = time.perf_counter()
+    seq = 0
+    with RecordingWriter(path, subject="BENCH-01", channel_map=dict(enumerate(CHANNELS)),
+                         flush_interval_s=5.0, clock_ns=lambda: t0_ns) as w:
+        w.set_session_plan(exercise="bridges")
+
+        def put(frame: bytes, t_ns: int, to_device: bool = False) -> None:
+            w.append(frame, t_ns, source=RecordSource.USB_SERIAL, host_to_device=to_device)
+
+        put(protocol.encode_get_info(1), t0_ns, True)
+        put(_info(seq, 0), t0_ns + 1_000_000)
+        put(protocol.encode_start(2, EMG_FS_HZ, mask, IMU_FS_HZ), t0_ns + 2_000_000, True)
+        seq += 1
+        put(_frame(4, struct.pack("<BBBB", int(protocol.Opcode.START), 2, 0, 0), seq, 0), t0_ns + 3_000_000)
+        put(protocol.encode_get_info(3), t0_ns + 4_000_000, True)
+        seq += 1
+        put(_info(seq, mask), t0_ns + 5_000_000)
+        n_cycle, m_cycle = codes.shape[1], imu.shape[1]
+        j = 0  # next IMU sample
+        for a in range(0, n_emg, EMG_BLOCK):
+            t_us = a * 500  # 2 kHz on the device clock
+            while j < n_imu and j * 1e6 / IMU_FS_HZ <= t_us:
+                k = np.arange(j, j + IMU_BLOCK) % m_cycle
+                seq += 1
+                payload = struct.pack("<IBBH", j, IMU_BLOCK, 0, 0) + imu[:, k].T.astype("<i2").tobytes()
+                put(_frame(2, payload, seq, int(j * 1e6 / IMU_FS_HZ)), t0_ns + 10_000_000 + int(j * 1e9 / IMU_FS_HZ))
+                j += IMU_BLOCK
+            k = np.arange(a, a + EMG_BLOCK) % n_cycle
+            seq += 1
+            payload = struct.pack("<IBBBB", a, len(CHANNELS), EMG_BLOCK, mask, 0) + codes[:, k].T.astype("<u2").tobytes()
+            put(_frame(1, payload, seq, t_us), t0_ns + 10_000_000 + t_us * 1000 + 5_000_000)
+            if a % EMG_FS_HZ == 0:
+                seq += 1
+                status = struct.pack("<HBBIIIII", 3900, 80, 1, 0, 0, 0, 0, 100_000)
+                put(_frame(3, status, seq, t_us), t0_ns + 10_000_000 + t_us * 1000 + 6_000_000)
+    return {"minutes": n_emg / EMG_FS_HZ / 60, "build_s": time.perf_counter() - t0,
+            "bytes": (path / "frames.log").stat().st_size}
+
+
+# ---------------------------------------------------------------- the stages, in one process
+
+def _rss_bytes() -> int:
+    """This process's peak resident set so far (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _stages(recording: Path, out_dir: Path) -> dict:
+    """Load and analyse once, then each export: timed untraced, then again under
+    tracemalloc for its own peak. Load and analysis are measured by the growth of the
+    peak RSS (tracing the analysis' many small allocations would slow it several-fold)."""
+    from glutescope import export
+    from glutescope.analysis import analyse
+    from glutescope.private import private_files
+    from glutescope.recording import load
+
+    res = {}
+    rss0 = _rss_bytes()
+    t = time.perf_counter()
+    rec = load(recording)
+    res["load"] = {"s": time.perf_counter() - t, "peak_bytes": _rss_bytes() - rss0, "how": "RSS growth"}
+    rss1 = _rss_bytes()
+    t = time.perf_counter()
+    analysis = analyse(rec)[0]
+    res["analyse"] = {"s": time.perf_counter() - t, "peak_bytes": _rss_bytes() - rss1, "how": "RSS growth"}
+    fns = {"edf": export.export_edf, "c3d": export.export_c3d, "csv": export.export_csv}
+    with private_files():
+        for stage, fn in fns.items():
+            target = out_dir / {"edf": "x.edf", "c3d": "x.c3d", "csv": "x-csv"}[stage]
+            t = time.perf_counter()
+            fn(rec, analysis, target)
+            dt = time.perf_counter() - t
+            size = sum(p.stat().st_size for p in target.iterdir()) if target.is_dir() else target.stat().st_size
+            if target.is_dir():
+                for p in target.iterdir():
+                    p.unlink()
+            else:
+                target.unlink()
+            tracemalloc.start()
+            fn(rec, analysis, target)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            res[stage] = {"s": dt, "peak_bytes": peak, "out_bytes": size, "how": "tracemalloc"}
+    return res
+
+
+def _child_stages(recording: Path, out_dir: Path) -> dict:
+    cmd = [sys.executable, __file__, "--stages", "--recording", str(recording), "--out", str(out_dir)]
+    done = subprocess.run(cmd, env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(REPO / "host"), str(REPO / "signal")])), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the stages failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _report(recording: Path, out_dir: Path) -> dict:
+    """``glutescope report`` as a user runs it: wall time and the process's peak RSS."""
+    out = out_dir / "report.pdf"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "host"), str(REPO / "signal")]),
+               QT_QPA_PLATFORM="offscreen", MPLBACKEND="Agg")
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "glutescope", "report", str(recording), "-o", str(out), "--force"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    dt = time.perf_counter() - t
+    return {"s": dt, "rss_bytes": usage.ru_maxrss * 1024, "status": proc.returncode,
+            "error": err.strip().splitlines()[-1] if proc.returncode else ""}
+
+
+def measure(recording: Path, out_dir: Path) -> dict:
+    res = _child_stages(recording, out_dir)
+    res["report"] = _report(recording, out_dir)
+    return res
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:8.1f}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=60.0, help="length of the long recording (default 60)")
+    ap.add_argument("--keep", type=Path, help="build (or reuse) the recordings in this folder")
+    ap.add_argument("--tiny", action="store_true", help="1 and 0.5 minutes: only checks that everything runs")
+    ap.add_argument("--stages", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--recording", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.stages:  # the child: every stage, one JSON line
+        print(json.dumps(_stages(args.recording, args.out)))
+        return 0
+    minutes = 1.0 if args.tiny else args.minutes
+    if not minutes > 0:
+        ap.error(f"--minutes must be > 0, got {minutes}")
+    with tempfile.TemporaryDirectory(prefix="export-speed-") as tmp:
+        base = args.keep or Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        results = {}
+        for m in (minutes, minutes / 2):
+            rec = base / f"bench-{m:g}min.glutes"
+            if rec.exists():
+                built = {"minutes": m, "build_s": float("nan"), "bytes": (rec / "frames.log").stat().st_size}
+            else:
+                built = build(rec, m)
+            out_dir = Path(tmp) / f"out-{m:g}"
+            out_dir.mkdir()
+            print(f"recording: {built['minutes']:g} min, {len(CHANNELS)} ch x {EMG_FS_HZ} Hz EMG + IMU "
+                  f"{IMU_FS_HZ} Hz, frames.log {built['bytes'] / 1e6:.1f} MB, "
+                  + (f"built in {built['build_s']:.1f} s" if built["build_s"] == built["build_s"] else "reused"),
+                  flush=True)
+            r = measure(rec, out_dir)
+            results[m] = r
+            print(f"{'stage':<20} {'time s':>8} {'peak MB':>8}  (of what)")
+            for stage in STAGES:
+                x = r[stage]
+                name = stage if stage in ("load", "analyse") else f"export {stage}"
+                extra = f", output {x['out_bytes'] / 1e6:.1f} MB" if x.get("out_bytes") else ""
+                print(f"{name:<20} {x['s']:8.2f} {_mb(x['peak_bytes'])}  ({x['how']}, this stage alone{extra})")
+            rp = r["report"]
+            state = "" if rp["status"] == 0 else f"  FAILED (exit {rp['status']}: {rp['error']})"
+            print(f"{'glutescope report':<20} {rp['s']:8.2f} {_mb(rp['rss_bytes'])}  (peak RSS of the process){state}")
+            total = sum(r[s]["s"] for s in STAGES) + rp["s"]
+            print(f"total: one load + analysis, the 3 exports, and the report (its own load + analysis) "
+                  f"{total:.2f} s", flush=True)
+        long, half = results[minutes], results[minutes / 2]
+        print(f"growth from {minutes / 2:g} to {minutes:g} min (peak memory, long / half; 1.0 = not growing):")
+        for stage in STAGES:
+            name = stage if stage in ("load", "analyse") else f"export {stage}"
+            ratio = long[stage]["peak_bytes"] / max(1, half[stage]["peak_bytes"])
+            print(f"  {name:<18} {ratio:5.2f}")
+        print(f"  {'glutescope report':<18} {long['report']['rss_bytes'] / max(1, half['report']['rss_bytes']):5.2f}")
+        total = sum(long[s]["s"] for s in STAGES) + long["report"]["s"]
+        exports = sum(long[s]["s"] for s in ("edf", "c3d", "csv"))
+        verdict = ("PASS" if total < GOAL_S else "FAIL") if minutes >= 60 else "not judged (the goal is for 60 min)"
+        print(f"verdict: {minutes:g} min, all exports + report {total:.1f} s (exports alone {exports:.1f} s, "
+              f"one load + analysis {long['load']['s'] + long['analyse']['s']:.1f} s) against < {GOAL_S:g} s: "
+              f"{verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The C3D export: analog channels and events (`glutescope.export.c3dfile`)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from glutescope.analysis import SegmentAnalysis, imu_times_s
+from glutescope.export.common import (C3D_POINT_RATE_HZ, C3D_TEXT_CHARS, Progress, _emg_uV, _imu_held, _pelvis_at,
+                                     edf_label, imu_frame, imu_labels, session_annotations)
+from glutescope.mounting import recorded_mount, to_body_axes
+from glutescope.protocol import imu_to_si
+from glutescope.recording import Recording
+
+
+C3D_MAX_ENTRIES = 255
+"""Entries of one C3D array parameter (its dimensions are bytes)."""
+C3D_CHUNK_SAMPLES = 20_000
+"""EMG samples per chunk of frames written (10 s at 2 kHz)."""
+
+
+def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
+               progress: Optional[Progress] = None) -> Path:
+    """Write the segment as a C3D file (`glutescope.export.c3dfile`): analog channels, events.
+
+    Analog channels, float32 at the EMG rate (C3D has one analog rate): each EMG channel
+    in µV, then (with an IMU) acceleration in g and angular rate in deg/s in body axes
+    (`imu_frame`), and pelvis tilt and obliquity in degrees, each IMU sample held until
+    the next (the description says so; the IMU at its own rate is in the EDF+ and CSV
+    exports). No 3D points; frames at `C3D_POINT_RATE_HZ`, or slower for a session too
+    long for C3D's 65535 frames (`glutescope.export.c3dfile.frame_rate_for`), the first at
+    t = 0 (the first EMG sample). Missing or ADC-flagged samples are NaN. Events: the
+    onset of each annotation of `session_annotations` (gaps, cues, scores, reps, device
+    events, markers), with a short ``EVENT:LABELS`` entry, the whole text in
+    ``EVENT:DESCRIPTIONS``, the side in ``EVENT:CONTEXTS`` and ``EVENT:TIMES`` as (whole
+    minutes, seconds); durations are in the EDF+ and CSV exports. Written 10 s at a
+    time.
+
+    Parameters
+    ----------
+    rec : Recording
+    analysis : SegmentAnalysis
+    path : pathlib.Path
+        The ``.c3d`` file to write (replaced if it exists).
+    progress : tqdm-like, optional
+        ``update(n)`` with EMG samples written.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from glutescope.export.c3dfile import C3dAnalogFile, C3dParam, frame_rate_for
+
+    seg = analysis.segment
+    fs, ifs = analysis.emg_fs_hz, analysis.imu_fs_hz
+    n = rec.emg[seg].n_samples
+    has_imu = bool(ifs) and seg < len(rec.imu) and rec.imu[seg].n_samples > 0
+    labels = [edf_label(name) for name in analysis.channel_names]
+    units = ["uV"] * len(labels)
+    descriptions = [f"raw sEMG at the electrodes, {name}" for name in analysis.channel_names]
+    if has_imu:
+        labels += [*imu_labels(), "Pelvis tilt", "Pelvis obliq"]
+        units += ["g"] * 3 + ["deg/s"] * 3 + ["deg"] * 2
+        descriptions += ([f"pelvis IMU at {ifs:g} Hz, held; {imu_frame(rec.meta)}"] * 6
+                         + [f"from the IMU at {ifs:g} Hz, held; " + ("anterior +", "left hip higher +")[j]
+                            for j in range(2)])
+    rate = frame_rate_for(fs, n, len(labels))
+    rate = min(rate, C3D_POINT_RATE_HZ)
+    per_frame = int(round(fs / rate))
+    n_frames = max(1, math.ceil(n / per_frame))
+    groups = []
+    events = session_annotations(rec, analysis)
+    if events:
+        # A string array's count is one byte: past 255 events, LABELS2, DESCRIPTIONS2, ...
+        # continue the list, as POINT:LABELS2 does for points (c3d.org, "Additional POINT
+        # parameters"); EVENT:USED counts them all.
+        params = [C3dParam("USED", len(events), "Number of events")]
+        for i in range(0, len(events), C3D_MAX_ENTRIES):
+            part = events[i:i + C3D_MAX_ENTRIES]
+            k = "" if i == 0 else str(i // C3D_MAX_ENTRIES + 1)
+            times = np.array([_c3d_time(a.onset_s) for a in part], dtype=np.float32)
+            params += [
+                C3dParam(f"LABELS{k}", [a.short for a in part], "Event labels"),
+                C3dParam(f"DESCRIPTIONS{k}", [_c3d_text(a.text) for a in part], "Event descriptions"),
+                C3dParam(f"CONTEXTS{k}", [a.side.capitalize() or "General" for a in part], "Event contexts"),
+                C3dParam(f"TIMES{k}", times.ravel(), "Event times (minutes, seconds)", dims=(2, len(part))),
+            ]
+        groups.append(("EVENT", "Events", params))
+    meta = rec.meta or {}
+    groups.append(("SUBJECTS", "Subject", [C3dParam("NAMES", [str(meta.get("subject") or " ")],
+                                                    "Subject pseudonym")]))
+    if has_imu:
+        t_imu = imu_times_s(rec, seg)
+        imu = rec.imu[seg]
+        imu_valid = imu.valid_mask()
+        mount = recorded_mount(meta)
+        info = rec.device_info
+    writer = C3dAnalogFile(path, analog_rate_hz=fs, frame_rate_hz=rate, n_frames=n_frames, labels=labels,
+                           units=units, descriptions=descriptions, groups=groups)
+    chunk = max(per_frame, C3D_CHUNK_SAMPLES // per_frame * per_frame)
+    with writer:
+        for a in range(0, n_frames * per_frame, chunk):
+            b = min(n_frames * per_frame, a + chunk)
+            rows = [_emg_uV(rec, seg, a, b)]
+            if has_imu:
+                k = _imu_held(t_imu, np.arange(a, b) / fs)
+                ok = (k >= 0) & (k < imu.n_samples)
+                kk = k.clip(0, imu.n_samples - 1)
+                acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples[:, kk], info), mount)
+                held = np.vstack([acc_g, gyro_dps, _pelvis_at(analysis, kk)])
+                held[:, ~(ok & imu_valid[kk])] = np.nan
+                rows.append(held)
+            writer.write_frames(np.vstack(rows))
+            if progress is not None:
+                progress.update(max(0, min(b, n) - a))
+    return Path(path)
+
+
+def _c3d_time(t_s: float) -> tuple[float, float]:
+    """An EVENT:TIMES pair: whole minutes, and the seconds after them. Both are float32;
+    keeping the minutes apart keeps the seconds to about 4 µs (float32 of an hour in
+    seconds would step 0.24 ms, half an EMG sample at 2 kHz)."""
+    minutes = math.floor(t_s / 60.0)
+    return float(minutes), t_s - 60.0 * minutes
+
+
+def _c3d_text(text: str) -> str:
+    """``text`` as a C3D string can hold it (`C3D_TEXT_CHARS`; an ellipsis when cut)."""
+    return text if len(text) <= C3D_TEXT_CHARS else text[:C3D_TEXT_CHARS - 3] + "..."
