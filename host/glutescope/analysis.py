@@ -297,6 +297,20 @@ def _blocks(segment, fallback: int) -> list[tuple[int, int]]:
     return out
 
 
+def _emg_words(rec: Recording, segment: int) -> Callable[[int, int], np.ndarray]:
+    """``words(a, b)``: the segment's EMG words of [a, b), read forward: from the segment
+    when it holds them, else (a `glutescope.chunked.load_summary` recording) from the
+    log again, chunk by chunk, so a day-long segment is never in memory at once."""
+    emg = rec.emg[segment]
+    if emg.samples_start == 0 and emg.samples.shape[1] == emg.n_samples:
+        return lambda a, b: emg.samples[:, a:b]
+    if emg.samples_start != emg.n_samples:
+        raise ValueError(f"segment {segment} of {rec.path} holds only part of its EMG samples")
+    from glutescope.chunked import EmgFeed, emg_chunks
+
+    return EmgFeed(emg_chunks(rec.path, segment), emg.samples.shape[0]).read
+
+
 def _merge_quality(history: list[tuple[ChannelQuality, ...]], n_channels: int) -> tuple[ChannelQualitySummary, ...]:
     out = []
     for ch in range(n_channels):
@@ -396,13 +410,14 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
     history_t_s: list[float] = []
+    words = _emg_words(rec, segment)
     for a, b in _blocks(emg, 40):
         while next_imu < len(imu_blocks) and t_imu[imu_blocks[next_imu][0]] < b / fs:
             i0, i1 = imu_blocks[next_imu]
             proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
             pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
             next_imu += 1
-        proc.push_emg(a, codes_to_uV(emg.samples[:, a:b], info))
+        proc.push_emg(a, codes_to_uV(words(a, b), info))
         latest = proc.state.envelope.latest(b - a)
         env_max.add(a, latest)
         env_mean.add(a, latest)

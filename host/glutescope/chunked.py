@@ -33,6 +33,7 @@ from glutescope.protocol import DeviceInfo, FrameError, decode_frame
 from glutescope.recording import (
     FRAMES_FILE,
     META_FILE,
+    Recording,
     RecordingError,
     RecordingReader,
     _check_recording_path,
@@ -40,7 +41,8 @@ from glutescope.recording import (
 )
 from glutescope.stream import DeviceClock, Gap, Segment, SessionAssembler, StreamAssembler
 
-__all__ = ["Chunk", "SegmentEnd", "ChunkedRecording", "DEFAULT_CHUNK_S", "DEFAULT_MARGIN_S"]
+__all__ = ["Chunk", "SegmentEnd", "ChunkedRecording", "load_summary", "emg_chunks", "EmgFeed",
+           "DEFAULT_CHUNK_S", "DEFAULT_MARGIN_S"]
 
 DEFAULT_CHUNK_S = 4.0
 """Seconds of signal per chunk."""
@@ -200,3 +202,121 @@ class ChunkedRecording:
                 else np.zeros((2, 0), dtype=np.int64)
             yield Chunk(kind, seg.index, seg.channel_mask, a, samples, gaps, anchors)
         yield SegmentEnd(kind, seg.index, end, seg.n_duplicates, seg.n_conflicts, seg.n_backfilled, seg.n_late)
+
+
+def load_summary(path, *, chunk_s: float = DEFAULT_CHUNK_S, margin_s: float = DEFAULT_MARGIN_S) -> Recording:
+    """A recording as :func:`glutescope.recording.load` gives it, without its EMG samples.
+
+    One pass over the log in bounded memory. The EMG segments carry their exact gaps,
+    anchors and counters but hold no samples (``samples`` has 0 columns and
+    ``samples_start == n_samples``): read them again in chunks with
+    :func:`emg_chunks` (`glutescope.analysis.analyse_segment` does). The IMU segments
+    are whole (6 rows of int16 at ~100 Hz, about 4.5 MB an hour). Samples that came
+    later than the hold (see the module) are inside ``gaps`` here, and ``n_late`` of
+    the segment counts them.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``<name>.glutes`` directory.
+    chunk_s, margin_s : float
+        As :class:`ChunkedRecording`.
+
+    Returns
+    -------
+    glutescope.recording.Recording
+
+    Raises
+    ------
+    RecordingError
+        If there is no readable recording at ``path``.
+    """
+    cr = ChunkedRecording(path, chunk_s=chunk_s, margin_s=margin_s)
+    acc: dict[tuple[str, int], dict] = {}
+    for it in cr:
+        d = acc.setdefault((it.stream, it.segment), {"gaps": [], "anchors": [], "parts": [], "mask": 0,
+                                                     "n_channels": 0, "dtype": None})
+        if isinstance(it, SegmentEnd):
+            d["end"] = it
+            continue
+        d["mask"], d["n_channels"], d["dtype"] = it.channel_mask, it.samples.shape[0], it.samples.dtype
+        for g in it.gaps:  # join gaps cut at chunk edges
+            if d["gaps"] and d["gaps"][-1].first_sample + d["gaps"][-1].n_samples == g.first_sample:
+                g = Gap(d["gaps"][-1].first_sample, d["gaps"].pop().n_samples + g.n_samples)
+            d["gaps"].append(g)
+        if it.anchors.size:
+            d["anchors"].append(it.anchors)
+        if it.stream == "imu":
+            d["parts"].append(it.samples)
+    streams: dict[str, list[Segment]] = {"emg": [], "imu": []}
+    for (kind, index), d in sorted(acc.items()):
+        end: SegmentEnd = d["end"]
+        anchors = np.hstack(d["anchors"]) if d["anchors"] else np.zeros((2, 0), dtype=np.int64)
+        if kind == "imu":
+            samples, start = np.hstack(d["parts"]), 0
+        else:
+            samples, start = np.zeros((d["n_channels"], 0), dtype=d["dtype"]), end.n_samples
+        samples.flags.writeable = False
+        streams[kind].append(Segment(index, d["mask"], samples, tuple(d["gaps"]), anchors, end.n_duplicates,
+                                     end.n_conflicts, end.n_backfilled, samples_start=start, n_late=end.n_late))
+    return Recording(
+        path=cr.path,
+        meta=cr.meta,
+        device_info=cr.device_info,
+        emg=tuple(streams["emg"]),
+        imu=tuple(streams["imu"]),
+        events=tuple(cr.session.events),
+        markers=tuple(cr.meta.get("markers", ())),
+        clock=cr.session.clock,
+        n_records=cr.reader.n_records,
+        n_corrupt_records=cr.reader.n_corrupt,
+        torn_tail_bytes=cr.reader.torn_tail_bytes,
+        n_corrupt_frames=cr.n_corrupt_frames,
+        n_seq_skips=cr.session.n_seq_skips,
+    )
+
+
+def emg_chunks(path, segment: int, *, chunk_s: float = DEFAULT_CHUNK_S,
+               margin_s: float = DEFAULT_MARGIN_S) -> Iterator[Chunk]:
+    """The EMG chunks of one segment, in order (one pass over the log, bounded memory)."""
+    for it in ChunkedRecording(path, chunk_s=chunk_s, margin_s=margin_s):
+        if it.stream == "emg" and isinstance(it, Chunk) and it.segment == segment:
+            yield it
+        elif it.stream == "emg" and it.segment > segment:
+            return
+
+
+class EmgFeed:
+    """The EMG words of one segment read forward in any ranges, from its chunks: only
+    the chunks overlapping the ranges still to come are held.
+
+    Parameters
+    ----------
+    chunks : iterable of Chunk
+        One segment's EMG chunks in order (from :func:`emg_chunks`).
+    n_channels : int
+        Rows.
+    """
+
+    def __init__(self, chunks, n_channels: int) -> None:
+        self._it = iter(chunks)
+        self._held: list[Chunk] = []
+        self._n_channels = n_channels
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        """Words of [a, b), uint16 (n_channels, b - a), 0 in gaps; ``a`` never goes back."""
+        while self._held and self._held[0].end_sample <= a:
+            self._held.pop(0)
+        if self._held and self._held[0].first_sample > a:
+            raise ValueError(f"EmgFeed reads forward only: sample {a} is no longer held")
+        while not self._held or self._held[-1].end_sample < b:
+            nxt = next(self._it, None)
+            if nxt is None:
+                raise ValueError(f"EmgFeed: the segment ends before sample {b}")
+            self._held.append(nxt)
+        out = np.zeros((self._n_channels, b - a), dtype=np.uint16)
+        for c in self._held:
+            lo, hi = max(a, c.first_sample), min(b, c.end_sample)
+            if lo < hi:
+                out[:, lo - a:hi - a] = c.samples[:, lo - c.first_sample:hi - c.first_sample]
+        return out
