@@ -10,7 +10,9 @@ What the frames do not say (the exercise and the squeeze test's cues) comes from
 """
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -285,16 +287,24 @@ def imu_times_s(rec: Recording, segment: int) -> np.ndarray:
     return (t - t_emg0_us) / 1e6
 
 
-def _blocks(segment, fallback: int) -> list[tuple[int, int]]:
-    """[start, end) of the blocks as they arrived live: anchors split the valid runs."""
-    cuts = set(int(a) for a in segment.anchors[0]) if segment.anchors.size else set()
-    out = []
+def _blocks(segment, fallback: int) -> Iterator[tuple[int, int]]:
+    """[start, end) of the blocks as they arrived live: anchors split the valid runs.
+
+    Yielded one by one, the cuts held as one int64 array: a day has millions of blocks,
+    and a list of their tuples took ~120 bytes each."""
+    cuts = np.unique(segment.anchors[0]) if segment.anchors.size else None
     for a, b in _valid_runs(segment.n_samples, segment.gaps):
-        edges = sorted({a, b} | {c for c in cuts if a < c < b})
-        if len(edges) == 2 and not cuts:
-            edges = list(range(a, b, fallback)) + [b]
-        out.extend(zip(edges[:-1], edges[1:]))
-    return out
+        if cuts is None:
+            edges: Iterable[int] = range(a, b, fallback)
+        else:
+            lo, hi = np.searchsorted(cuts, a, side="right"), np.searchsorted(cuts, b, side="left")
+            edges = itertools.chain((a,), (int(c) for c in cuts[lo:hi]))
+        prev = None
+        for e in edges:
+            if prev is not None:
+                yield prev, e
+            prev = e
+        yield prev, b
 
 
 def _emg_words(rec: Recording, segment: int) -> Callable[[int, int], np.ndarray]:
@@ -405,7 +415,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     if imu is not None:
         acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples, info), recorded_mount(rec.meta))
         pelvis = np.full((3, imu.n_samples), np.nan)
-        imu_blocks = _blocks(imu, 4)
+        imu_blocks = list(_blocks(imu, 4))
     next_imu = 0
     t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
