@@ -6,12 +6,12 @@ glute bridges over and over, and runs ``glutescope report`` on each in a child p
 Prints, per length: wall time, the child's peak RSS, and the growth of peak RSS per
 minute of signal between the shortest and longest (0 would be memory bounded).
 
-Usage: python benchmarks/report_memory.py [--minutes 2.5 5 10] [--html]
+Usage: python benchmarks/report_memory.py [--minutes 2.5 5 10] [--html] [--command info]
 """
 from __future__ import annotations
 
 import argparse
-import resource
+import re
 import subprocess
 import sys
 import tempfile
@@ -53,10 +53,27 @@ def write_recording(path: Path, minutes: float) -> None:
                      t_host_ns=t0_ns + t_us * 1000 + 20_000_000, source=RecordSource.BLE_NOTIFY)
 
 
+_CHILD = """
+import atexit, sys
+
+def _hwm():
+    with open('/proc/self/status') as f:
+        kb = next(line.split()[1] for line in f if line.startswith('VmHWM:'))
+    sys.stderr.write('VMHWM ' + kb + '\\n')
+
+atexit.register(_hwm)
+sys.argv[0] = 'glutescope'
+from glutescope.cli import run
+run()
+"""
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[2.5, 5.0, 10.0])
     parser.add_argument("--html", action="store_true", help="write the HTML page instead of the PDF")
+    parser.add_argument("--command", choices=("report", "info"), default="report",
+                        help="the subcommand measured (info: the one-pass summary alone)")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,19 +84,22 @@ def main(argv=None) -> int:
             env = {"PYTHONPATH": f"{ROOT / 'host'}:{ROOT / 'signal'}", "QT_QPA_PLATFORM": "offscreen",
                    "PATH": "/usr/bin:/bin"}
             t = time.perf_counter()
-            # A fresh child per length: ru_maxrss of the children is the largest so far,
-            # and lengths run shortest first, so each reading is that length's peak.
-            subprocess.run([sys.executable, "-m", "glutescope", "report", str(rec), "-o", str(out)],
-                           check=True, env=env, stdout=subprocess.DEVNULL)
+            # The child reports its own VmHWM at exit. Not ru_maxrss: Linux folds the
+            # parent's high-water mark into it across a vfork + exec, so it read this
+            # script's own peak (which grows with the recording it wrote), not the child's.
+            cmd = ["report", str(rec), "-o", str(out)] if args.command == "report" else ["info", str(rec)]
+            done = subprocess.run([sys.executable, "-c", _CHILD, *cmd], check=True, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             wall_s = time.perf_counter() - t
-            rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            rss_mb = int(re.search(r"^VMHWM (\d+)$", done.stderr, re.M).group(1)) / 1024
             rows.append((minutes, wall_s, rss_mb))
-            print(f"report of {minutes:6.1f} min (2 ch x {FS_HZ} Hz): {wall_s:6.1f} s, peak RSS {rss_mb:7.1f} MB",
+            print(f"{args.command} of {minutes:6.1f} min (2 ch x {FS_HZ} Hz): {wall_s:6.1f} s, peak RSS {rss_mb:7.1f} MB",
                   flush=True)
-    if len(rows) >= 2:
-        (m0, _, r0), (m1, _, r1) = rows[0], rows[-1]
-        print(f"peak RSS grows {(r1 - r0) / (m1 - m0):.1f} MB per minute of signal "
-              f"({(r1 - r0) / (m1 - m0) / 60 * 1024:.0f} kB per second; 0 would be bounded)")
+    # Between each pair of lengths, not just the ends: the report's layout changes at
+    # 10 min (a timeline instead of the trace), which moves the first step alone.
+    for (m0, _, r0), (m1, _, r1) in zip(rows, rows[1:]):
+        print(f"{m0:g} -> {m1:g} min: peak RSS grows {(r1 - r0) / (m1 - m0):.2f} MB per minute of signal "
+              f"({(r1 - r0) / (m1 - m0) / 60 * 1024:.1f} kB per second; 0 would be bounded)")
     return 0
 
 

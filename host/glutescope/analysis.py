@@ -10,7 +10,9 @@ What the frames do not say (the exercise and the squeeze test's cues) comes from
 """
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -285,16 +287,38 @@ def imu_times_s(rec: Recording, segment: int) -> np.ndarray:
     return (t - t_emg0_us) / 1e6
 
 
-def _blocks(segment, fallback: int) -> list[tuple[int, int]]:
-    """[start, end) of the blocks as they arrived live: anchors split the valid runs."""
-    cuts = set(int(a) for a in segment.anchors[0]) if segment.anchors.size else set()
-    out = []
+def _blocks(segment, fallback: int) -> Iterator[tuple[int, int]]:
+    """[start, end) of the blocks as they arrived live: anchors split the valid runs.
+
+    Yielded one by one, the cuts held as one int64 array: a day has millions of blocks,
+    and a list of their tuples took ~120 bytes each."""
+    cuts = np.unique(segment.anchors[0]) if segment.anchors.size else None
     for a, b in _valid_runs(segment.n_samples, segment.gaps):
-        edges = sorted({a, b} | {c for c in cuts if a < c < b})
-        if len(edges) == 2 and not cuts:
-            edges = list(range(a, b, fallback)) + [b]
-        out.extend(zip(edges[:-1], edges[1:]))
-    return out
+        if cuts is None:
+            edges: Iterable[int] = range(a, b, fallback)
+        else:
+            lo, hi = np.searchsorted(cuts, a, side="right"), np.searchsorted(cuts, b, side="left")
+            edges = itertools.chain((a,), (int(c) for c in cuts[lo:hi]))
+        prev = None
+        for e in edges:
+            if prev is not None:
+                yield prev, e
+            prev = e
+        yield prev, b
+
+
+def _emg_words(rec: Recording, segment: int) -> Callable[[int, int], np.ndarray]:
+    """``words(a, b)``: the segment's EMG words of [a, b), read forward: from the segment
+    when it holds them, else (a `glutescope.chunked.load_summary` recording) from the
+    log again, chunk by chunk, so a day-long segment is never in memory at once."""
+    emg = rec.emg[segment]
+    if emg.samples_start == 0 and emg.samples.shape[1] == emg.n_samples:
+        return lambda a, b: emg.samples[:, a:b]
+    if emg.samples_start != emg.n_samples:
+        raise ValueError(f"segment {segment} of {rec.path} holds only part of its EMG samples")
+    from glutescope.chunked import EmgFeed, emg_chunks
+
+    return EmgFeed(emg_chunks(rec.path, segment), emg.samples.shape[0]).read
 
 
 def _merge_quality(history: list[tuple[ChannelQuality, ...]], n_channels: int) -> tuple[ChannelQualitySummary, ...]:
@@ -391,18 +415,19 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     if imu is not None:
         acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples, info), recorded_mount(rec.meta))
         pelvis = np.full((3, imu.n_samples), np.nan)
-        imu_blocks = _blocks(imu, 4)
+        imu_blocks = list(_blocks(imu, 4))
     next_imu = 0
     t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
     history_t_s: list[float] = []
+    words = _emg_words(rec, segment)
     for a, b in _blocks(emg, 40):
         while next_imu < len(imu_blocks) and t_imu[imu_blocks[next_imu][0]] < b / fs:
             i0, i1 = imu_blocks[next_imu]
             proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
             pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
             next_imu += 1
-        proc.push_emg(a, codes_to_uV(emg.samples[:, a:b], info))
+        proc.push_emg(a, codes_to_uV(words(a, b), info))
         latest = proc.state.envelope.latest(b - a)
         env_max.add(a, latest)
         env_mean.add(a, latest)

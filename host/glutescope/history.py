@@ -477,7 +477,7 @@ class History:
             remembered, so it is not analysed again until it changes); the others index.
         """
         from glutescope.analysis import analyse
-        from glutescope.recording import load
+        from glutescope.chunked import load_summary  # bounded: the analysis reads the EMG in chunks
 
         if rebuild:
             self._create()
@@ -504,7 +504,7 @@ class History:
             analysed += 1
             error, rows = None, []
             try:
-                rec = load(p)
+                rec = load_summary(p)
                 if rec.device_info is None:
                     raise ValueError("it holds no device info: its samples cannot be scaled")
                 if not rec.emg:

@@ -142,8 +142,9 @@ def _encode_record(frame: bytes, t_host_ns: int, flags: int) -> bytes:
     return body + _CRC.pack(zlib.crc32(body))
 
 
-def _try_record(buf: bytes | memoryview, pos: int) -> Record | None:
-    """The record at ``pos`` if it checks out completely, else None."""
+def _try_record(buf: bytes | memoryview, pos: int, base: int = 0) -> Record | None:
+    """The record at ``pos`` of ``buf`` (file offset ``base + pos``) if it checks out
+    completely, else None."""
     n = len(buf)
     if n - pos < _OVERHEAD or buf[pos : pos + 2] != _MAGIC:
         return None
@@ -162,7 +163,7 @@ def _try_record(buf: bytes | memoryview, pos: int) -> Record | None:
     except ValueError:
         source = low
     return Record(
-        offset=pos,
+        offset=base + pos,
         t_host_ns=t_host_ns,
         source=source,
         host_to_device=bool(flags & _FLAG_HOST_TO_DEVICE),
@@ -692,40 +693,88 @@ class RecordingReader:
     def __iter__(self) -> Iterator[Record]:
         log = self.path / FRAMES_FILE
         try:
-            buf = log.read_bytes()
+            f = open(log, "rb")
         except OSError as exc:
             raise _error(exc, "read", log) from None
         self.n_records = self.n_corrupt = self.n_skipped_bytes = self.torn_tail_bytes = 0
         self.valid_end = 0
         self.damaged = []
-        pos, n = 0, len(buf)
-        self.log_bytes = n
-        while pos < n:
-            rec = _try_record(buf, pos)
-            if rec is None:
-                nxt = _resync(buf, pos + 1)
-                if nxt < 0:
-                    self.torn_tail_bytes = n - pos
+        self.log_bytes = 0
+        with f:
+            win = _LogWindow(f, log)
+            pos = 0
+            while True:
+                win.ensure(pos)
+                self.log_bytes = win.end
+                if pos >= win.end:
                     return
-                self.n_corrupt += 1
-                self.n_skipped_bytes += nxt - pos
-                self.damaged.append((pos, nxt - pos))
-                pos = nxt
+                rec = win.record(pos)
+                if rec is None:
+                    nxt = win.resync(pos + 1)
+                    if nxt < 0:
+                        self.log_bytes = win.end
+                        self.torn_tail_bytes = win.end - pos
+                        return
+                    self.n_corrupt += 1
+                    self.n_skipped_bytes += nxt - pos
+                    self.damaged.append((pos, nxt - pos))
+                    pos = nxt
+                    continue
+                pos += _record_size(rec)
+                self.valid_end = pos
+                self.n_records += 1
+                yield rec
+
+
+_READ_BYTES = 1 << 20
+
+
+class _LogWindow:
+    """A forward-moving window on ``frames.log``: the log is read in pieces, never whole
+    (a day is hundreds of MB). Whenever a position is examined the window holds a
+    whole record's worth past it, or up to the end of the file, so every check a
+    whole-file reader makes gives the same answer here."""
+
+    def __init__(self, f, log: Path) -> None:
+        self._f, self._log = f, log
+        self.buf = b""
+        self.base = 0  # file offset of buf[0]
+        self.eof = False
+
+    @property
+    def end(self) -> int:
+        """File offset just past the bytes read so far (the file's size once at EOF)."""
+        return self.base + len(self.buf)
+
+    def ensure(self, pos: int) -> None:
+        """Hold [pos, pos + the longest record) or up to EOF; forget what is before pos."""
+        while not self.eof and self.end - pos < _OVERHEAD + _MAX_FRAME_BYTES:
+            try:
+                more = self._f.read(max(_READ_BYTES, _OVERHEAD + _MAX_FRAME_BYTES - (self.end - pos)))
+            except OSError as exc:
+                raise _error(exc, "read", self._log) from None
+            self.buf, self.base = self.buf[pos - self.base :] + more, pos
+            self.eof = not more
+
+    def record(self, pos: int) -> Record | None:
+        self.ensure(pos)
+        return _try_record(self.buf, pos - self.base, self.base)
+
+    def resync(self, start: int) -> int:
+        """Offset of the next record that checks out at or after ``start``, or -1."""
+        pos = start
+        while True:
+            self.ensure(pos)
+            k = self.buf.find(_MAGIC, pos - self.base)
+            if k < 0:
+                if self.eof:
+                    return -1
+                pos = max(pos, self.end - 1)  # a magic may straddle the window's end
                 continue
-            pos += _record_size(rec)
-            self.valid_end = pos
-            self.n_records += 1
-            yield rec
-
-
-def _resync(buf: bytes, start: int) -> int:
-    """Offset of the next record that checks out at or after ``start``, or -1."""
-    pos = buf.find(_MAGIC, start)
-    while pos >= 0:
-        if _try_record(buf, pos) is not None:
-            return pos
-        pos = buf.find(_MAGIC, pos + 1)
-    return -1
+            candidate = self.base + k  # before record() moves the window
+            if self.record(candidate) is not None:
+                return candidate
+            pos = candidate + 1
 
 
 @dataclass(frozen=True)

@@ -358,9 +358,9 @@ class LiveSession:
         """
         if self.options.replay_path is not None:
             from glutescope.analysis import exercise_plan
-            from glutescope.recording import load
+            from glutescope.chunked import load_summary
 
-            rec = load(self.options.replay_path)
+            rec = load_summary(self.options.replay_path)  # meta and plan only: no EMG held
             stored = (rec.meta or {}).get("protocol")
             if stored:
                 from glutescope.protocols.runner import runner_from_record

@@ -75,6 +75,9 @@ class Segment:
     samples_start: int = 0
     """Stream index of ``samples[:, 0]``: 0 unless the assembler keeps only a recent
     window (live, see `StreamAssembler`), where older samples are on disk only."""
+    n_late: int = 0
+    """Samples that arrived for indices no longer held (see `StreamAssembler.take`):
+    outside ``gaps`` but never in ``samples``; 0 when everything is held."""
 
     @property
     def n_samples(self) -> int:
@@ -115,6 +118,7 @@ class _SegmentStore:
         self.n_conflicts = 0
         self.n_backfilled = 0
         self.horizon = 0  # samples below this index are no longer held (retain only)
+        self.n_late = 0  # samples received below the horizon: marked received, not held
 
     @property
     def end(self) -> int:
@@ -132,6 +136,15 @@ class _SegmentStore:
         self.anchors.drop_before(horizon)
         self.horizon = horizon
 
+    def release(self, index: int) -> None:
+        """Stop holding samples below ``index`` exactly (a reader has passed them on)."""
+        if index <= self.horizon:
+            return
+        for ci in [ci for ci in self.chunks if (ci + 1) * self.chunk <= index]:
+            del self.chunks[ci]
+        self.anchors.drop_below(index)
+        self.horizon = index
+
     def missing_in(self, a: int, b: int) -> list[tuple[int, int]]:
         pieces = []
         cursor = a
@@ -148,6 +161,7 @@ class _SegmentStore:
     def write(self, a: int, data: np.ndarray) -> None:
         b = a + data.shape[1]
         if a < self.horizon:  # too old to hold: the recording on disk has it
+            self.n_late += min(self.horizon, b) - a
             data = data[:, min(self.horizon - a, data.shape[1]):]
             a = self.horizon
         pos = a
@@ -205,6 +219,7 @@ class _SegmentStore:
             n_conflicts=self.n_conflicts,
             n_backfilled=self.n_backfilled,
             samples_start=start,
+            n_late=self.n_late,
         )
 
 
@@ -237,6 +252,18 @@ class _Anchors:
 
     def array(self) -> np.ndarray:
         return self._data[:, self._start : self._start + self._n].copy()
+
+    def between(self, a: int, b: int) -> np.ndarray:
+        """The anchors whose stream index is in [a, b), in arrival order (a copy)."""
+        held = self._data[:, self._start : self._start + self._n]
+        return held[:, (held[0] >= a) & (held[0] < b)].copy()
+
+    def drop_below(self, index: int) -> None:
+        """Drop every anchor below ``index``, sorted or not (late live blocks are not)."""
+        held = self._data[:, self._start : self._start + self._n]
+        keep = held[:, held[0] >= index]
+        self._data[:, : keep.shape[1]] = keep
+        self._start, self._n = 0, keep.shape[1]
 
 
 class StreamAssembler:
@@ -275,6 +302,7 @@ class StreamAssembler:
         self._chunk = int(chunk_samples)
         self.retain_samples = retain_samples
         self._done: list[Segment] = []
+        self._n_closed = 0
         self._cur: _SegmentStore | None = None
         self._segment_pending = False
         self.n_corrupt = 0
@@ -362,10 +390,63 @@ class StreamAssembler:
             self._cur.retain = retain_samples
             self._cur.trim()
 
+    def take(self, a: int, b: int) -> tuple[np.ndarray, tuple[Gap, ...], np.ndarray]:
+        """Samples, gaps and anchors of the current segment in [a, b), then stop holding
+        everything below ``b`` (a reader that passes the stream on in chunks).
+
+        Samples that arrive below ``b`` afterwards are counted in :attr:`n_late` and
+        otherwise ignored; duplicates of them are counted but not compared.
+
+        Returns
+        -------
+        samples : numpy.ndarray
+            (n_channels, b - a), 0 inside gaps.
+        gaps : tuple of Gap
+            Missing ranges within [a, b), stream indices.
+        anchors : numpy.ndarray
+            int64 (2, k): the live blocks' anchors with a stream index in [a, b).
+        """
+        cur = self._cur
+        if cur is None or not a <= b or a < cur.horizon:
+            raise ValueError(f"take needs a held range of the current segment, got [{a}, {b})")
+        samples = cur.read(a, b)
+        gaps = tuple(Gap(s, e - s) for s, e in cur.missing_in(a, b))
+        anchors = cur.anchors.between(a, b)
+        cur.release(b)
+        return samples, gaps, anchors
+
+    @property
+    def n_late(self) -> int:
+        """Samples of the current segment that arrived after :meth:`take` had passed their
+        index (not held, not in any snapshot's samples; their range is not a gap)."""
+        return self._cur.n_late if self._cur is not None else 0
+
+    @property
+    def segment_index(self) -> int:
+        """Number of the current segment (0 before any block)."""
+        return self._cur.index if self._cur is not None else 0
+
+    @property
+    def channel_mask(self) -> int:
+        """Channel mask of the current segment (0 before any block, and for the IMU)."""
+        return self._cur.channel_mask if self._cur is not None else 0
+
+    @property
+    def horizon(self) -> int:
+        """Lowest stream index of the current segment still held."""
+        return self._cur.horizon if self._cur is not None else 0
+
+    def pop_finished(self) -> list[Segment]:
+        """The segments closed since the last call (their snapshots hold only what was
+        not taken yet), forgotten here; :meth:`segments` lists only those not popped."""
+        out, self._done = self._done, []
+        return out
+
     def _open(self, n_channels: int, dtype: np.dtype, mask: int) -> None:
         if self._cur is not None and self._cur.starts:
             self._done.append(self._cur.snapshot())  # with retention: its newest samples only
-        index = len(self._done)
+            self._n_closed += 1
+        index = self._n_closed
         self._cur = _SegmentStore(index, n_channels, np.dtype(dtype), mask, self._chunk, self.retain_samples)
         self._segment_pending = False
 

@@ -105,13 +105,19 @@ def stream_lines(label: str, s: StreamSummary, *, unit_channels: str = "channel"
     return lines
 
 
-def open_recording(path: Path):
-    """`glutescope.recording.load`, with every failure as one line and exit status 5."""
+def open_recording(path: Path, *, samples: bool = True):
+    """`glutescope.recording.load`, with every failure as one line and exit status 5.
+
+    ``samples=False``: `glutescope.chunked.load_summary` instead, one pass in bounded
+    memory whose EMG segments hold no samples (what ``info`` and ``report`` need; the
+    analysis reads the EMG again in chunks).
+    """
+    from glutescope.chunked import load_summary
     from glutescope.recording import RecordingError, load
 
     check_recording_path(path)
     try:
-        return load(path)
+        return load(path) if samples else load_summary(path)
     except RecordingError as exc:
         raise CliError(str(exc), ExitStatus.IO_ERROR) from None
 
@@ -195,7 +201,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
-    rec = open_recording(args.recording)
+    rec = open_recording(args.recording, samples=False)
     d = describe(rec)
     if args.json:
         print(json.dumps(d, indent=2, ensure_ascii=False), file=env.stdout)

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
     outs = _outputs(args)
     for out in outs:
         check_output(out, args.force)
-    rec = open_recording(args.recording)
+    rec = open_recording(args.recording, samples=False)  # the EMG is read again in chunks
     if rec.device_info is None:
         raise CliError(f"{args.recording} holds no device info: its samples cannot be scaled", ExitStatus.IO_ERROR)
     if not rec.emg:

@@ -11,10 +11,11 @@ link is reported lost, and it cannot be opened again.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from glutescope.transports.base import Transport, TransportError
 
@@ -52,6 +53,8 @@ class ReplayTransport(Transport):
         """True once every frame of the recording was delivered."""
         self._player: Optional[asyncio.Task] = None
         self._opened = False
+        self.read_error: Optional[OSError] = None
+        """Set when reading the recording failed during the replay (it ended there)."""
 
     @property
     def as_fast_as_possible(self) -> bool:
@@ -71,17 +74,32 @@ class ReplayTransport(Transport):
 
         if self._opened:
             raise TransportError(f"the replay of {self.path.name} has ended")
-        reader = RecordingReader(self.path)
-        # Read it all first: a missing or unreadable recording fails here, in connect().
-        records = [(r.t_host_ns, r.frame) for r in reader if not r.host_to_device]
+        # Read as it plays, never whole (a day's log is hundreds of MB); the first record
+        # is read here, so a missing or unreadable recording fails in connect().
+        records = ((r.t_host_ns, r.frame) for r in RecordingReader(self.path) if not r.host_to_device)
+        first = next(records, None)
         self._opened = True
-        self._player = asyncio.create_task(self._play(records), name=f"replay {self.path.name}")
+        self._player = asyncio.create_task(self._play(first, records), name=f"replay {self.path.name}")
 
-    async def _play(self, records: list[tuple[int, bytes]]) -> None:
+    async def _play(self, first: Optional[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]) -> None:
+        from glutescope.recording import RecordingError
+
         loop = asyncio.get_running_loop()
         started = loop.time()
-        t0_ns = records[0][0] if records else 0
-        for t_ns, frame in records:
+        t0_ns = first[0] if first is not None else 0
+        try:
+            await self._deliver_all(first, rest, loop, started, t0_ns)
+        except RecordingError as exc:  # the disk failed mid-way: the link ends there
+            self.read_error = exc
+        self._player = None
+        self._lost()
+
+    async def _deliver_all(self, first: Optional[tuple[int, bytes]], records: Iterator[tuple[int, bytes]],
+                           loop: asyncio.AbstractEventLoop, started: float, t0_ns: int) -> None:
+        if first is None:
+            self.finished = True
+            return
+        for t_ns, frame in itertools.chain((first,), records):
             if self.as_fast_as_possible:
                 await asyncio.sleep(0)  # let the consumer keep pace
             else:
@@ -93,8 +111,6 @@ class ReplayTransport(Transport):
             self._deliver(frame)
             self.n_delivered += 1
         self.finished = True
-        self._player = None
-        self._lost()
 
     @property
     def connected(self) -> bool:
