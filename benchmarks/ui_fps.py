@@ -6,7 +6,8 @@ an acquisition thread that runs the app's own live pipeline (`glutescope.live.
 LiveProcessor`: conditioning, envelope, contractions, quality) on body-model signals in
 20 ms blocks, as the radio delivers them. Two drawing paths run in the same invocation:
 
-- ``decimated``: the window as it is (one min/max pair per pixel column, bare curve items
+- ``decimated``: the window as it is (one min/max pair per pixel column, reduced once
+  per column as samples arrive, bare curve items
   with 1 px pens, the envelope's two signs one curve, scales that move in steps, texts set only
   when they change, a 16 ms timer);
 - ``legacy``: the drawing before that (every sample handed to pyqtgraph with its own

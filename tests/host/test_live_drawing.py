@@ -39,37 +39,49 @@ def window():
     w.shutdown()
 
 
-def brute_columns(y, n_columns):
-    """Min and max of each whole column of the newest samples, by plain Python slicing."""
-    per = y.shape[-1] // n_columns
-    start = y.shape[-1] - per * n_columns
-    lows = [y[start + c * per:start + (c + 1) * per].min() for c in range(n_columns)]
-    highs = [y[start + c * per:start + (c + 1) * per].max() for c in range(n_columns)]
+def brute_columns(stream, n_columns, per):
+    """Min and max of each column of ``per`` samples fixed in stream time, the newest
+    (still filling) last, by plain Python slicing of the whole stream."""
+    end = stream.shape[-1]
+    c_end = end // per
+    lows, highs = [], []
+    for c in range(c_end - n_columns, c_end + 1):
+        col = stream[max(0, c * per):min(end, (c + 1) * per)]
+        lows.append(col.min() if col.size else np.nan)
+        highs.append(col.max() if col.size else np.nan)
     return np.array(lows), np.array(highs)
 
 
 def test_raw_and_envelope_curves_hold_each_columns_extremes(window):
     state = window.state
-    n = int(window.display_s * state.emg_fs_hz)
-    raw = state.emg.latest(n)
-    env = state.envelope.latest(n)
+    end = state.emg.write_index
+    assert end < state.emg.capacity  # the whole stream is still held: the brute force sees it all
+    raw = state.emg.latest(end)
+    env = state.envelope.latest(end)
     for ch in range(state.n_channels):
         x, y = window.raw_curves[ch].getData()
-        n_columns = y.size // 2
-        assert 300 < n_columns <= window.first_plot.getViewBox().width()
-        low, high = brute_columns(raw[ch], n_columns)
+        n_columns = y.size // 2 - 1
+        per = round((x[2] - x[0]) * state.emg_fs_hz)
+        # About one column per pixel, and the columns span the whole window.
+        assert 0.8 * window.first_plot.getViewBox().width() < n_columns <= window.first_plot.getViewBox().width()
+        assert n_columns * per >= window.display_s * state.emg_fs_hz - per
+        low, high = brute_columns(raw[ch], n_columns, per)
         np.testing.assert_array_equal(y[0::2], low)
         np.testing.assert_array_equal(y[1::2], high)
-        # The newest column ends at t = 0 and the oldest reaches the window's left edge.
-        assert -window.display_s <= x[0] < -window.display_s + 2 * window.display_s / n_columns
-        assert -window.display_s / n_columns < x[-1] <= 0
+        # Each column's stroke starts at its first sample; the newest sample is t = 0.
+        first = ((end // per - n_columns + np.arange(n_columns + 1)) * per - (end - 1)) / state.emg_fs_hz
+        np.testing.assert_allclose(x[0::2], first)
+        np.testing.assert_array_equal(x[0::2], x[1::2])
+        assert x[-1] <= 1 / state.emg_fs_hz and x[0] <= -window.display_s + per / state.emg_fs_hz
         # The envelope: every column's peak on the positive side, then a break, then mirrored.
         ex, ey = window.env_curves[ch].getData()
-        _, env_high = brute_columns(env[ch], n_columns)
-        assert ey.size == 2 * n_columns + 1 and np.isnan(ey[n_columns])
-        np.testing.assert_array_equal(ey[:n_columns], env_high)
-        np.testing.assert_array_equal(ey[n_columns + 1:], -env_high)
-        np.testing.assert_array_equal(ex[:n_columns], ex[n_columns + 1:])
+        _, env_high = brute_columns(env[ch], n_columns, per)
+        m = n_columns + 1
+        assert ey.size == 2 * m + 1 and np.isnan(ey[m])
+        np.testing.assert_array_equal(ey[:m], env_high)
+        np.testing.assert_array_equal(ey[m + 1:], -env_high)
+        np.testing.assert_array_equal(ex[:m], ex[m + 1:])
+        np.testing.assert_allclose(ex[:m], first)
 
 
 def test_the_pelvis_scale_shows_every_angle_and_holds_still_within_a_step(window):

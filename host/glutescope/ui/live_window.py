@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from glutescope.guide import describe_score
-from glutescope.ui.decimate import column_count, max_columns, minmax_columns
+from glutescope.ui.decimate import ColumnTracker, column_count
 from glutescope.live import LiveState, LiveStats
 from glutescope.verdicts import symmetry_headline
 from glutesignal.normalise import above_rest
@@ -194,7 +194,9 @@ class LiveWindow(QtWidgets.QWidget):
         self._target = None
 
         self._ranges: dict[int, tuple[float, float]] = {}
-        self._env_x = self._env_y = None  # the envelope's points, reused frame to frame
+        # Decimation state and the curves' point arrays, reused frame to frame (_trackers).
+        self._raw_tracker = self._env_tracker = None
+        self._t_raw = self._env_x = self._env_y = None
         self._drawn_stats = None
         self._titles: dict[int, tuple[str, str]] = {}
         self.timer = QtCore.QTimer(self)
@@ -204,32 +206,27 @@ class LiveWindow(QtWidgets.QWidget):
     def redraw(self) -> None:
         state = self.state
         stats = state.stats
-        n_samples = int(self.display_s * state.emg_fs_hz)
-        raw = state.emg.latest(n_samples)
-        env = state.envelope.latest(n_samples)
-        if raw.shape[1] > 1:
-            # One (min, max) pair per pixel column: the same picture as every sample,
-            # for a tenth of the points (glutescope.ui.decimate).
-            n = raw.shape[1]
-            cols = column_count(n, self.first_plot.getViewBox().width() or DEFAULT_COLUMNS)
-            index, raw_cols = minmax_columns(raw, cols)
-            env_index, env_cols = max_columns(env, cols)
-            t_raw = (index - (n - 1)) / state.emg_fs_hz
-            t_env = (env_index - (n - 1)) / state.emg_fs_hz
-            m = t_env.size
-            if self._env_x is None or self._env_x.size != 2 * m + 1:
-                self._env_x = np.empty(2 * m + 1)
-                self._env_y = np.empty((state.n_channels, 2 * m + 1))
-                self._env_y[:, m] = np.nan  # the break between the two signs
-            self._env_x[:m] = t_env
-            self._env_x[m] = t_env[-1]
-            self._env_x[m + 1:] = t_env
+        if state.emg.write_index > 1 and state.envelope.write_index > 1:
+            # One (min, max) pair per pixel column: the same picture as every sample, for
+            # a tenth of the points; columns are fixed in stream time, so each frame
+            # reduces only the samples new since the last (glutescope.ui.decimate).
+            raw_tracker, env_tracker = self._trackers()
+            x_raw, raw_cols = raw_tracker.update(state.emg)
+            x_env, env_cols = env_tracker.update(state.envelope)
+            m = x_env.size
+            self._t_raw = np.divide(x_raw, state.emg_fs_hz, out=self._t_raw)
+            self._env_x[:m] = x_env
+            self._env_x[m] = x_env[-1]
+            self._env_x[m + 1:] = x_env
+            self._env_x /= state.emg_fs_hz
             self._env_y[:, :m] = env_cols
             np.negative(env_cols, out=self._env_y[:, m + 1:])
             for ch in range(state.n_channels):
-                self.raw_curves[ch].setData(t_raw, raw_cols[ch])
+                self.raw_curves[ch].setData(self._t_raw, raw_cols[ch])
                 self.env_curves[ch].setData(self._env_x, self._env_y[ch])
-            now = env[:, -int(0.2 * state.emg_fs_hz):].mean(axis=1)
+            env_top = float(np.fmax.reduce(env_cols, axis=None))  # NaN (a gap) ignored, no warning
+            env = state.envelope.latest(int(0.2 * state.emg_fs_hz))
+            now = env.mean(axis=1)
             pct = self._percent_of_reference(now)
             if pct is not None:
                 # Calibrated: each glute against its own reference, so the bars compare muscles.
@@ -237,7 +234,7 @@ class LiveWindow(QtWidgets.QWidget):
                 self._set_range(self.balance, 0.0, stepped_top(float(np.nanmax(pct)) * 1.2, 100.0, 25.0))
             else:
                 self.bars.setOpts(height=now)
-                self._set_range(self.balance, 0.0, stepped_top(float(env.max()) * 1.2, 300.0, 50.0))
+                self._set_range(self.balance, 0.0, stepped_top(env_top * 1.2, 300.0, 50.0))
             self._show_big_numbers(now, pct)
         if self.pelvis_curves and state.pelvis is not None:
             angles = state.pelvis.latest(int(self.display_s * state.imu_fs_hz))
@@ -292,6 +289,24 @@ class LiveWindow(QtWidgets.QWidget):
         self.scores_label.setVisible(bool(stats.squeeze_scores or stats.calibration_note))
         self.status.setText(stats.summary())
 
+
+    def _trackers(self) -> tuple[ColumnTracker, ColumnTracker]:
+        """The raw and envelope column trackers for the plots' present width (new ones,
+        and their point arrays, only when the width changes the column count)."""
+        n_samples = int(self.display_s * self.state.emg_fs_hz)
+        width_px = self.first_plot.getViewBox().width() or DEFAULT_COLUMNS
+        per = -(-n_samples // max(1, int(width_px)))  # samples per column, ceil
+        n_columns = column_count(n_samples, width_px)
+        if self._raw_tracker is None or (self._raw_tracker.n_columns, self._raw_tracker.per) != (n_columns, per):
+            n = self.state.n_channels
+            self._raw_tracker = ColumnTracker(n, n_columns, per, with_min=True)
+            self._env_tracker = ColumnTracker(n, n_columns, per, with_min=False)
+            m = n_columns + 1
+            self._t_raw = np.empty(2 * m)
+            self._env_x = np.empty(2 * m + 1)
+            self._env_y = np.empty((n, 2 * m + 1), dtype=np.float32)
+            self._env_y[:, m] = np.nan  # the break between the two signs
+        return self._raw_tracker, self._env_tracker
 
     def _set_range(self, plot, lo: float, hi: float) -> None:
         """Set a plot's y range only when it changes (each set re-lays out its axis)."""
