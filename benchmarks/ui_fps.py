@@ -7,9 +7,9 @@ LiveProcessor`: conditioning, envelope, contractions, quality) on body-model sig
 20 ms blocks, as the radio delivers them. Two drawing paths run in the same invocation:
 
 - ``decimated``: the window as it is (one min/max pair per pixel column, reduced once
-  per column as samples arrive, bare curve items
-  with 1 px pens, the envelope's two signs one curve, scales that move in steps, texts set only
-  when they change, a 16 ms timer);
+  per column as samples arrive, bare curve items with 1 px pens, the envelope's two
+  signs one curve, scales that move in steps, axes and texts cached as pixmaps, texts
+  set only when they change, a 16 ms timer);
 - ``legacy``: the drawing before that (every sample handed to pyqtgraph with its own
   peak downsampling and clipping, a grid drawn by the axes, every title and label set on
   each frame, 40 ms timer).
@@ -162,6 +162,9 @@ def _legacy_class():
                                        plot.plot(pen=pg.mkPen(colour, width=3)))
             for curve in self.pelvis_curves:
                 curve.setPen(pg.mkPen(curve.opts["pen"].color(), width=2))
+            for item in self.graphs.scene().items():  # axes and texts drawn afresh each frame
+                item.setCacheMode(item.CacheMode.NoCache)
+            self.pelvis_plot.enableAutoRange(y=True)
             for plot in self.plots:
                 plot.setDownsampling(mode="peak")
                 plot.setClipToView(True)

@@ -101,3 +101,21 @@ def test_scales_move_in_whole_steps():
     assert stepped_top(float("nan"), 100.0, 25.0) == 100.0
     assert stepped_span(-3.2, 7.9, 5.0) == (-5.0, 10.0)
     assert stepped_span(12.0, 12.5, 5.0) == (5.0, 15.0)  # a flat trace: a step either side
+
+
+def test_the_cached_axes_and_texts_look_as_drawn_directly(window):
+    from pyqtgraph.Qt import QtWidgets
+
+    def pixels():
+        image = window.graphs.grab().toImage()
+        return np.array([[image.pixel(x, y) for x in range(0, image.width(), 3)]
+                         for y in range(0, image.height(), 3)])
+
+    cached = [item for item in window.graphs.scene().items()
+              if item.cacheMode() != QtWidgets.QGraphicsItem.CacheMode.NoCache]
+    assert len(cached) > 20  # every axis, title, label and zero line
+    with_cache = pixels()
+    for item in cached:
+        item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.NoCache)
+    direct = pixels()
+    np.testing.assert_array_equal(with_cache, direct)  # pixel for pixel

@@ -199,6 +199,7 @@ class LiveWindow(QtWidgets.QWidget):
         self._t_raw = self._env_x = self._env_y = None
         self._drawn_stats = None
         self._titles: dict[int, tuple[str, str]] = {}
+        self._cache_still_items()
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.redraw)
         self.timer.start(REDRAW_INTERVAL_MS)
@@ -307,6 +308,20 @@ class LiveWindow(QtWidgets.QWidget):
             self._env_y = np.empty((n, 2 * m + 1), dtype=np.float32)
             self._env_y[:, m] = np.nan  # the break between the two signs
         return self._raw_tracker, self._env_tracker
+
+    def _cache_still_items(self) -> None:
+        """Keep axes, texts (titles, labels, legend) and the zero lines as pixmaps.
+
+        The curves change every frame, so the whole view is repainted every frame; without
+        a cache each axis replays its tick labels glyph by glyph and each title re-lays out
+        its text, about a fifth of a frame (benchmarks/ui_fps.py). A cached item is redrawn
+        only when it changes itself (a new title, a pelvis scale step), and at device
+        resolution, so it looks the same.
+        """
+        cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+        for item in self.graphs.scene().items():
+            if isinstance(item, (pg.AxisItem, pg.InfiniteLine, QtWidgets.QGraphicsTextItem)):
+                item.setCacheMode(cache)
 
     def _set_range(self, plot, lo: float, hi: float) -> None:
         """Set a plot's y range only when it changes (each set re-lays out its axis)."""
