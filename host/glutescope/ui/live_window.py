@@ -25,6 +25,7 @@ QUALITY_COLOURS = {"good": "#5cb85c", "fair": "#f0ad4e", "poor": "#d9534f"}
 REDRAW_INTERVAL_MS = 16  # ~60 Hz, a display's rate: decimated drawing keeps it cheap (benchmarks/ui_fps.py)
 BIG_NUMBERS_EVERY_S = 0.25  # the big figures change at most 4 times a second
 DEFAULT_COLUMNS = 900  # pixel columns to decimate to before the window has a size
+RAW_ALPHA = 55  # the raw trace's opacity (of 255): faint, so the 1 px envelope reads over it
 PELVIS_STEP_DEG = 5.0  # the pelvis plot's angle scale grows and shrinks in these steps
 
 
@@ -148,8 +149,9 @@ class LiveWindow(QtWidgets.QWidget):
             # downsampling, clipping and bounds bookkeeping would be paid on every frame
             # for nothing. Pens one pixel wide: Qt strokes wider lines as polygons, which
             # cost more than everything else in a frame (benchmarks/ui_fps.py); the
-            # envelope stays distinct from the translucent raw trace by being opaque.
-            raw = pg.PlotCurveItem(pen=pg.mkPen((*colour, 90), width=1), connect="finite",
+            # envelope stays distinct from the raw trace by contrast instead: it is opaque
+            # in the side's colour, the raw trace a faint version of it.
+            raw = pg.PlotCurveItem(pen=pg.mkPen((*colour, RAW_ALPHA), width=1), connect="finite",
                                    skipFiniteCheck=True)
             # The envelope on both signs, so it hugs the raw trace: one curve, the two
             # halves parted by a NaN, so one item is updated and painted instead of two.
