@@ -6,8 +6,10 @@ an acquisition thread that runs the app's own live pipeline (`glutescope.live.
 LiveProcessor`: conditioning, envelope, contractions, quality) on body-model signals in
 20 ms blocks, as the radio delivers them. Two drawing paths run in the same invocation:
 
-- ``decimated``: the window as it is (one min/max pair per pixel column, texts set only
-  when they change, a 16 ms timer);
+- ``decimated``: the window as it is (one min/max pair per pixel column, reduced once
+  per column as samples arrive, bare curve items with 1 px pens, the envelope's two
+  signs one curve, scales that move in steps, axes and texts cached as pixmaps, texts
+  set only when they change, a 16 ms timer);
 - ``legacy``: the drawing before that (every sample handed to pyqtgraph with its own
   peak downsampling and clipping, a grid drawn by the axes, every title and label set on
   each frame, 40 ms timer).
@@ -52,7 +54,6 @@ WINDOW_S = 10.0
 
 
 def _child(path: str, seconds: float) -> dict:
-    import numpy as np
     import pyqtgraph as pg
     from pyqtgraph.Qt import QtCore
 
@@ -81,7 +82,8 @@ def _child(path: str, seconds: float) -> dict:
 
     feed_until(warm)
     app = pg.mkQApp("glutescope-fps")
-    window = (LiveWindow if path == "decimated" else _LegacyWindow)(processor.state, "fps", display_s=WINDOW_S)
+    window_class = LiveWindow if path == "decimated" else _legacy_class()
+    window = window_class(processor.state, "fps", display_s=WINDOW_S)
     window.resize(1280, 800)
     window.show()
     paints = [0]
@@ -143,11 +145,26 @@ def _legacy_class():
     """The window with the drawing it had before decimation, for the comparison."""
     import numpy as np
     from glutescope.guide import describe_score
-    from glutescope.ui.live_window import QUALITY_COLOURS, LiveWindow, describe_asymmetry
+    import pyqtgraph as pg
+    from glutescope.ui.live_window import QUALITY_COLOURS, LiveWindow, channel_colour, describe_asymmetry
 
     class LegacyWindow(LiveWindow):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
+            # The curves as they were: PlotDataItems, the envelope 3 px wide on each sign
+            # as its own curve, the pelvis 2 px wide.
+            for ch, plot in enumerate(self.plots):
+                plot.removeItem(self.raw_curves[ch])
+                plot.removeItem(self.env_curves[ch])
+                colour = channel_colour(self.state.channel_names[ch])
+                self.raw_curves[ch] = plot.plot(pen=pg.mkPen((*colour, 90), width=1))
+                self.env_curves[ch] = (plot.plot(pen=pg.mkPen(colour, width=3)),
+                                       plot.plot(pen=pg.mkPen(colour, width=3)))
+            for curve in self.pelvis_curves:
+                curve.setPen(pg.mkPen(curve.opts["pen"].color(), width=2))
+            for item in self.graphs.scene().items():  # axes and texts drawn afresh each frame
+                item.setCacheMode(item.CacheMode.NoCache)
+            self.pelvis_plot.enableAutoRange(y=True)
             for plot in self.plots:
                 plot.setDownsampling(mode="peak")
                 plot.setClipToView(True)
@@ -204,8 +221,6 @@ def main(argv=None) -> int:
     parser.add_argument("--child", choices=("decimated", "legacy"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        if args.child == "legacy":  # built only here, once Qt may be imported
-            globals()["_LegacyWindow"] = _legacy_class()
         print(json.dumps(_child(args.child, args.seconds)))
         return 0
 

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from glutescope.guide import describe_score
-from glutescope.ui.decimate import column_count, max_columns, minmax_columns
+from glutescope.ui.decimate import ColumnTracker, column_count
 from glutescope.live import LiveState, LiveStats
 from glutescope.verdicts import symmetry_headline
 from glutesignal.normalise import above_rest
@@ -25,6 +25,26 @@ QUALITY_COLOURS = {"good": "#5cb85c", "fair": "#f0ad4e", "poor": "#d9534f"}
 REDRAW_INTERVAL_MS = 16  # ~60 Hz, a display's rate: decimated drawing keeps it cheap (benchmarks/ui_fps.py)
 BIG_NUMBERS_EVERY_S = 0.25  # the big figures change at most 4 times a second
 DEFAULT_COLUMNS = 900  # pixel columns to decimate to before the window has a size
+RAW_ALPHA = 55  # the raw trace's opacity (of 255): faint, so the 1 px envelope reads over it
+PELVIS_STEP_DEG = 5.0  # the pelvis plot's angle scale grows and shrinks in these steps
+
+
+def stepped_top(value: float, floor: float, step: float) -> float:
+    """The top of a scale that shows ``value``: at least ``floor``, else ``value`` rounded up
+    to a whole ``step``, so the scale holds still while the value moves within a step."""
+    if not np.isfinite(value) or value <= floor:
+        return floor
+    return float(np.ceil(value / step) * step)
+
+
+def stepped_span(lo: float, hi: float, step: float) -> tuple[float, float]:
+    """``lo``..``hi`` widened outwards to whole ``step``s, at least one step either side of
+    their middle (a flat trace still gets a scale)."""
+    lo_s, hi_s = float(np.floor(lo / step) * step), float(np.ceil(hi / step) * step)
+    if hi_s - lo_s < 2 * step:
+        mid = float(np.round((lo + hi) / 2 / step) * step)
+        lo_s, hi_s = min(lo_s, mid - step), max(hi_s, mid + step)
+    return lo_s, hi_s
 
 
 _SHORT = {"glute_max": "max", "glute_med": "med", "hamstring": "ham", "lumbar_erector": "lumb"}
@@ -125,12 +145,21 @@ class LiveWindow(QtWidgets.QWidget):
             if ch == n - 1:
                 plot.setLabel("bottom", "time", units="s")
             self.plots.append(plot)
-            raw = plot.plot(pen=pg.mkPen((*colour, 90), width=1))
-            env = plot.plot(pen=pg.mkPen(colour, width=3))
-            # The envelope is drawn on both signs so it hugs the raw trace.
-            env_neg = plot.plot(pen=pg.mkPen(colour, width=3))
+            # Bare curve items (not PlotDataItem): the data arrive decimated, so its
+            # downsampling, clipping and bounds bookkeeping would be paid on every frame
+            # for nothing. Pens one pixel wide: Qt strokes wider lines as polygons, which
+            # cost more than everything else in a frame (benchmarks/ui_fps.py); the
+            # envelope stays distinct from the raw trace by contrast instead: it is opaque
+            # in the side's colour, the raw trace a faint version of it.
+            raw = pg.PlotCurveItem(pen=pg.mkPen((*colour, RAW_ALPHA), width=1), connect="finite",
+                                   skipFiniteCheck=True)
+            # The envelope on both signs, so it hugs the raw trace: one curve, the two
+            # halves parted by a NaN, so one item is updated and painted instead of two.
+            env = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), connect="finite", skipFiniteCheck=True)
+            plot.addItem(raw)
+            plot.addItem(env)
             self.raw_curves.append(raw)
-            self.env_curves.append((env, env_neg))
+            self.env_curves.append(env)
 
         self.pelvis_curves = ()
         if state.pelvis is not None:
@@ -139,10 +168,14 @@ class LiveWindow(QtWidgets.QWidget):
             pelvis.setLabel("bottom", "time", units="s")
             pelvis.addItem(pg.InfiniteLine(0, angle=0, pen=pg.mkPen((90, 90, 90), width=1)))
             pelvis.setXRange(-display_s, 0, padding=0)
+            # The angle scale moves in whole steps (redraw), not with every sample as
+            # auto-range would: each change re-lays out the axis and paints the view twice.
+            pelvis.setYRange(-PELVIS_STEP_DEG, PELVIS_STEP_DEG, padding=0)
+            self.pelvis_plot = pelvis
             pelvis.setMaximumHeight(170)
             pelvis.addLegend(offset=(10, 5))
-            self.pelvis_curves = (pelvis.plot(pen=pg.mkPen((200, 200, 200), width=2), name="tilt (anterior +)"),
-                                  pelvis.plot(pen=pg.mkPen((230, 90, 200), width=2), name="obliquity (hip drop)"))
+            self.pelvis_curves = (pelvis.plot(pen=pg.mkPen((200, 200, 200), width=1), name="tilt (anterior +)"),
+                                  pelvis.plot(pen=pg.mkPen((230, 90, 200), width=1), name="obliquity (hip drop)"))
         self.balance = self.graphs.addPlot(row=0, col=1, rowspan=max(n, 1), title="activation now")
         self.balance.setMaximumWidth(220)
         self.balance.setLabel("left", "envelope", units="µV")
@@ -162,8 +195,13 @@ class LiveWindow(QtWidgets.QWidget):
         self.balance.addItem(self.target)
         self._target = None
 
+        self._ranges: dict[int, tuple[float, float]] = {}
+        # Decimation state and the curves' point arrays, reused frame to frame (_trackers).
+        self._raw_tracker = self._env_tracker = None
+        self._t_raw = self._env_x = self._env_y = None
         self._drawn_stats = None
         self._titles: dict[int, tuple[str, str]] = {}
+        self._cache_still_items()
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.redraw)
         self.timer.start(REDRAW_INTERVAL_MS)
@@ -171,32 +209,35 @@ class LiveWindow(QtWidgets.QWidget):
     def redraw(self) -> None:
         state = self.state
         stats = state.stats
-        n_samples = int(self.display_s * state.emg_fs_hz)
-        raw = state.emg.latest(n_samples)
-        env = state.envelope.latest(n_samples)
-        if raw.shape[1] > 1:
-            # One (min, max) pair per pixel column: the same picture as every sample,
-            # for a tenth of the points (glutescope.ui.decimate).
-            n = raw.shape[1]
-            cols = column_count(n, self.first_plot.getViewBox().width() or DEFAULT_COLUMNS)
-            index, raw_cols = minmax_columns(raw, cols)
-            env_index, env_cols = max_columns(env, cols)
-            t_raw = (index - (n - 1)) / state.emg_fs_hz
-            t_env = (env_index - (n - 1)) / state.emg_fs_hz
+        if state.emg.write_index > 1 and state.envelope.write_index > 1:
+            # One (min, max) pair per pixel column: the same picture as every sample, for
+            # a tenth of the points; columns are fixed in stream time, so each frame
+            # reduces only the samples new since the last (glutescope.ui.decimate).
+            raw_tracker, env_tracker = self._trackers()
+            x_raw, raw_cols = raw_tracker.update(state.emg)
+            x_env, env_cols = env_tracker.update(state.envelope)
+            m = x_env.size
+            self._t_raw = np.divide(x_raw, state.emg_fs_hz, out=self._t_raw)
+            self._env_x[:m] = x_env
+            self._env_x[m] = x_env[-1]
+            self._env_x[m + 1:] = x_env
+            self._env_x /= state.emg_fs_hz
+            self._env_y[:, :m] = env_cols
+            np.negative(env_cols, out=self._env_y[:, m + 1:])
             for ch in range(state.n_channels):
-                self.raw_curves[ch].setData(t_raw, raw_cols[ch], connect="finite", skipFiniteCheck=True)
-                self.env_curves[ch][0].setData(t_env, env_cols[ch], connect="finite", skipFiniteCheck=True)
-                self.env_curves[ch][1].setData(t_env, -env_cols[ch], connect="finite", skipFiniteCheck=True)
-            now = env[:, -int(0.2 * state.emg_fs_hz):].mean(axis=1)
+                self.raw_curves[ch].setData(self._t_raw, raw_cols[ch])
+                self.env_curves[ch].setData(self._env_x, self._env_y[ch])
+            env_top = float(np.fmax.reduce(env_cols, axis=None))  # NaN (a gap) ignored, no warning
+            env = state.envelope.latest(int(0.2 * state.emg_fs_hz))
+            now = env.mean(axis=1)
             pct = self._percent_of_reference(now)
             if pct is not None:
                 # Calibrated: each glute against its own reference, so the bars compare muscles.
                 self.bars.setOpts(height=pct)
-                self.balance.setYRange(0, max(100.0, float(np.nanmax(pct)) * 1.2))
+                self._set_range(self.balance, 0.0, stepped_top(float(np.nanmax(pct)) * 1.2, 100.0, 25.0))
             else:
                 self.bars.setOpts(height=now)
-                top = max(300.0, float(env.max()) * 1.2)
-                self.balance.setYRange(0, top)
+                self._set_range(self.balance, 0.0, stepped_top(env_top * 1.2, 300.0, 50.0))
             self._show_big_numbers(now, pct)
         if self.pelvis_curves and state.pelvis is not None:
             angles = state.pelvis.latest(int(self.display_s * state.imu_fs_hz))
@@ -204,6 +245,10 @@ class LiveWindow(QtWidgets.QWidget):
                 t_imu = (np.arange(angles.shape[1]) - angles.shape[1] + 1) / state.imu_fs_hz
                 for curve, row in zip(self.pelvis_curves, angles[:2]):
                     curve.setData(t_imu, row)
+                shown = angles[:2]
+                if np.isfinite(shown).any():
+                    lo, hi = float(np.nanmin(shown)), float(np.nanmax(shown))
+                    self._set_range(self.pelvis_plot, *stepped_span(lo, hi, PELVIS_STEP_DEG))
         if stats is self._drawn_stats:
             return  # the texts below only change with a new stats snapshot
         self._drawn_stats = stats
@@ -247,6 +292,44 @@ class LiveWindow(QtWidgets.QWidget):
         self.scores_label.setVisible(bool(stats.squeeze_scores or stats.calibration_note))
         self.status.setText(stats.summary())
 
+
+    def _trackers(self) -> tuple[ColumnTracker, ColumnTracker]:
+        """The raw and envelope column trackers for the plots' present width (new ones,
+        and their point arrays, only when the width changes the column count)."""
+        n_samples = int(self.display_s * self.state.emg_fs_hz)
+        width_px = self.first_plot.getViewBox().width() or DEFAULT_COLUMNS
+        per = -(-n_samples // max(1, int(width_px)))  # samples per column, ceil
+        n_columns = column_count(n_samples, width_px)
+        if self._raw_tracker is None or (self._raw_tracker.n_columns, self._raw_tracker.per) != (n_columns, per):
+            n = self.state.n_channels
+            self._raw_tracker = ColumnTracker(n, n_columns, per, with_min=True)
+            self._env_tracker = ColumnTracker(n, n_columns, per, with_min=False)
+            m = n_columns + 1
+            self._t_raw = np.empty(2 * m)
+            self._env_x = np.empty(2 * m + 1)
+            self._env_y = np.empty((n, 2 * m + 1), dtype=np.float32)
+            self._env_y[:, m] = np.nan  # the break between the two signs
+        return self._raw_tracker, self._env_tracker
+
+    def _cache_still_items(self) -> None:
+        """Keep axes, texts (titles, labels, legend) and the zero lines as pixmaps.
+
+        The curves change every frame, so the whole view is repainted every frame; without
+        a cache each axis replays its tick labels glyph by glyph and each title re-lays out
+        its text, about a fifth of a frame (benchmarks/ui_fps.py). A cached item is redrawn
+        only when it changes itself (a new title, a pelvis scale step), and at device
+        resolution, so it looks the same.
+        """
+        cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+        for item in self.graphs.scene().items():
+            if isinstance(item, (pg.AxisItem, pg.InfiniteLine, QtWidgets.QGraphicsTextItem)):
+                item.setCacheMode(cache)
+
+    def _set_range(self, plot, lo: float, hi: float) -> None:
+        """Set a plot's y range only when it changes (each set re-lays out its axis)."""
+        if self._ranges.get(id(plot)) != (lo, hi):
+            self._ranges[id(plot)] = (lo, hi)
+            plot.setYRange(lo, hi, padding=0)
 
     def _percent_of_reference(self, now_uV):
         """The bars in % of each glute's reference once calibrated (other channels: 0), else None."""

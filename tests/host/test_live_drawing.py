@@ -1,0 +1,121 @@
+"""What the live window draws is what the buffers hold: per-column extremes of the raw
+trace, the envelope on both signs, and scales that move in steps, not every frame."""
+import os
+
+import numpy as np
+import pytest
+
+from glutescope.ui.live_window import stepped_span, stepped_top
+
+CHANNELS = ("glute_max_left", "glute_max_right", "glute_med_left", "hamstring_left")
+
+
+@pytest.fixture
+def window():
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+
+    from glutescope.live import LiveProcessor
+    from glutescope.ui.live_window import LiveWindow
+    from glutesignal.simulation import simulate
+
+    app = pg.mkQApp()
+    body = simulate("bridges", seed=1, channels=CHANNELS, duration_s=12.0)
+    live = LiveProcessor(CHANNELS, body.emg_fs_hz, body.imu_fs_hz)
+    ratio = body.emg_fs_hz / body.imu_fs_hz
+    j = 0
+    for a in range(0, body.emg_uV.shape[1] - 40, 40):
+        k = int((a + 40) / ratio)
+        if k > j:
+            live.push_imu(j, body.acc_g[:, j:k], body.gyro_dps[:, j:k])
+            j = k
+        live.push_emg(a, body.emg_uV[:, a:a + 40])
+    w = LiveWindow(live.state, "test", display_s=10.0)
+    w.resize(1280, 800)
+    w.show()
+    app.processEvents()
+    w.redraw()
+    yield w
+    w.shutdown()
+
+
+def brute_columns(stream, n_columns, per):
+    """Min and max of each column of ``per`` samples fixed in stream time, the newest
+    (still filling) last, by plain Python slicing of the whole stream."""
+    end = stream.shape[-1]
+    c_end = end // per
+    lows, highs = [], []
+    for c in range(c_end - n_columns, c_end + 1):
+        col = stream[max(0, c * per):min(end, (c + 1) * per)]
+        lows.append(col.min() if col.size else np.nan)
+        highs.append(col.max() if col.size else np.nan)
+    return np.array(lows), np.array(highs)
+
+
+def test_raw_and_envelope_curves_hold_each_columns_extremes(window):
+    state = window.state
+    end = state.emg.write_index
+    assert end < state.emg.capacity  # the whole stream is still held: the brute force sees it all
+    raw = state.emg.latest(end)
+    env = state.envelope.latest(end)
+    for ch in range(state.n_channels):
+        x, y = window.raw_curves[ch].getData()
+        n_columns = y.size // 2 - 1
+        per = round((x[2] - x[0]) * state.emg_fs_hz)
+        # About one column per pixel, and the columns span the whole window.
+        assert 0.8 * window.first_plot.getViewBox().width() < n_columns <= window.first_plot.getViewBox().width()
+        assert n_columns * per >= window.display_s * state.emg_fs_hz - per
+        low, high = brute_columns(raw[ch], n_columns, per)
+        np.testing.assert_array_equal(y[0::2], low)
+        np.testing.assert_array_equal(y[1::2], high)
+        # Each column's stroke starts at its first sample; the newest sample is t = 0.
+        first = ((end // per - n_columns + np.arange(n_columns + 1)) * per - (end - 1)) / state.emg_fs_hz
+        np.testing.assert_allclose(x[0::2], first)
+        np.testing.assert_array_equal(x[0::2], x[1::2])
+        assert x[-1] <= 1 / state.emg_fs_hz and x[0] <= -window.display_s + per / state.emg_fs_hz
+        # The envelope: every column's peak on the positive side, then a break, then mirrored.
+        ex, ey = window.env_curves[ch].getData()
+        _, env_high = brute_columns(env[ch], n_columns, per)
+        m = n_columns + 1
+        assert ey.size == 2 * m + 1 and np.isnan(ey[m])
+        np.testing.assert_array_equal(ey[:m], env_high)
+        np.testing.assert_array_equal(ey[m + 1:], -env_high)
+        np.testing.assert_array_equal(ex[:m], ex[m + 1:])
+        np.testing.assert_allclose(ex[:m], first)
+
+
+def test_the_pelvis_scale_shows_every_angle_and_holds_still_within_a_step(window):
+    state = window.state
+    angles = state.pelvis.latest(int(window.display_s * state.imu_fs_hz))[:2]
+    lo, hi = window.pelvis_plot.getViewBox().viewRange()[1]
+    assert lo <= np.nanmin(angles) and np.nanmax(angles) <= hi
+    assert lo % 5 == 0 and hi % 5 == 0
+    window.redraw()
+    assert window.pelvis_plot.getViewBox().viewRange()[1] == [lo, hi]
+
+
+def test_scales_move_in_whole_steps():
+    assert stepped_top(120.0, 300.0, 50.0) == 300.0
+    assert stepped_top(301.0, 300.0, 50.0) == 350.0
+    assert stepped_top(349.0, 300.0, 50.0) == 350.0
+    assert stepped_top(float("nan"), 100.0, 25.0) == 100.0
+    assert stepped_span(-3.2, 7.9, 5.0) == (-5.0, 10.0)
+    assert stepped_span(12.0, 12.5, 5.0) == (5.0, 15.0)  # a flat trace: a step either side
+
+
+def test_the_cached_axes_and_texts_look_as_drawn_directly(window):
+    from pyqtgraph.Qt import QtWidgets
+
+    def pixels():
+        image = window.graphs.grab().toImage()
+        return np.array([[image.pixel(x, y) for x in range(0, image.width(), 3)]
+                         for y in range(0, image.height(), 3)])
+
+    cached = [item for item in window.graphs.scene().items()
+              if item.cacheMode() != QtWidgets.QGraphicsItem.CacheMode.NoCache]
+    assert len(cached) > 20  # every axis, title, label and zero line
+    with_cache = pixels()
+    for item in cached:
+        item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.NoCache)
+    direct = pixels()
+    np.testing.assert_array_equal(with_cache, direct)  # pixel for pixel
