@@ -644,14 +644,20 @@ class ContractionDetector:
         values = total[first:].tolist()
         off_factor, on_factor, min_rest = self.off_factor, self.on_factor, self.min_rest_uV
         sums, peaks = self._sum, self._peak
+        chunk, inf = self.chunk, np.inf
         n0 = self.n_fed + first
         for j, x in enumerate(values):
             n = n0 + j
             given = self._given_rest
             rest = max(self._found_rest if given is None else given, min_rest)
             if not self._active:
-                self._track_rest(x, n)
-                if given is None and self._found_rest == np.inf:
+                # _track_rest, with its common case inline: a sample that does not end its chunk
+                if n // chunk == self._chunk_id and self._chunk_n + 1 < chunk:
+                    self._chunk_sum += x
+                    self._chunk_n += 1
+                else:
+                    self._track_rest(x, n)
+                if given is None and self._found_rest == inf:
                     continue  # no rest level known yet
                 # (the thresholds below use the rest level from before this sample, as ever)
                 if x < off_factor * rest:
