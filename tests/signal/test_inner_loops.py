@@ -220,3 +220,26 @@ def test_conditioner_equals_public_sosfilt(seed, n_channels, mains_hz):
     np.testing.assert_array_equal(cond.zi, zi_end)
     cond.reset()
     assert cond.zi is None
+
+
+@pytest.mark.parametrize("seed,window_s", [(0, 0.05), (1, 0.0105), (2, 0.1)])
+def test_moving_rms_ring_equals_window_mean(seed, window_s):
+    """The moving RMS, its ring read and written in slices, fed random blocks (empty, shorter
+    and longer than the window), equals sqrt(mean of the last N squares) computed directly
+    (the samples before the start count as zeros), and the whole-signal result to the bit."""
+    from glutesignal.envelope import MovingRMS, moving_rms
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 80.0, (3, 4000)) * np.linspace(0.1, 2.0, 4000)
+    rms = MovingRMS(2000.0, 3, window_s)
+    n = rms.n_window
+    out, a = [], 0
+    while a < x.shape[1]:
+        b = min(x.shape[1], a + int(rng.integers(0, 3 * n)))
+        out.append(rms.process(x[:, a:b]))
+        a = b
+    got = np.concatenate(out, axis=1)
+    padded = np.concatenate([np.zeros((3, n - 1)), x], axis=1) ** 2
+    direct = np.sqrt(np.lib.stride_tricks.sliding_window_view(padded, n, axis=1).mean(axis=2))
+    np.testing.assert_allclose(got, direct, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(got, moving_rms(x, 2000.0, window_s))
