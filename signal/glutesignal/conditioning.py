@@ -31,6 +31,11 @@ from scipy import signal as _sig
 
 from . import _validate
 
+try:  # the in-place core of scipy.signal.sosfilt; see Conditioner.process for why
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_in_place
+except ImportError:  # another scipy layout: the public function, same numbers
+    _sosfilt_in_place = None
+
 __all__ = [
     "Conditioner",
     "ConditionerDesign",
@@ -248,7 +253,17 @@ class Conditioner:
                                          mains_hz=mains_hz, harmonics=harmonics, q=q)
         self._sos = np.array(self.design.sos)  # writable copy: scipy's sosfilt refuses read-only sos
         self._zi_unit = _sig.sosfilt_zi(self._sos)  # (n_sections, 2), per unit step
-        self.zi: np.ndarray | None = None
+        self._zi_rows: np.ndarray | None = None  # (n_channels, n_sections, 2), C order
+
+    @property
+    def zi(self) -> np.ndarray | None:
+        """Filter state, ``(n_sections, n_channels, 2)`` as :func:`scipy.signal.sosfilt` takes it."""
+        return None if self._zi_rows is None else np.moveaxis(self._zi_rows, 1, 0)
+
+    @zi.setter
+    def zi(self, value) -> None:
+        self._zi_rows = None if value is None else np.ascontiguousarray(np.moveaxis(
+            np.asarray(value, dtype=float), 0, 1))
 
     def reset(self) -> None:
         """Forget the state: the next block is treated as the start of a recording."""
@@ -270,9 +285,18 @@ class Conditioner:
         x = _validate.signal_2d("block_uV", block_uV, self.n_channels, allow_empty=True)
         if x.shape[1] == 0:
             return x.copy()
-        if self.zi is None:
+        if self._zi_rows is None:
             self.zi = self._zi_unit[:, None, :] * x[None, :, 0, None]
-        y, self.zi = _sig.sosfilt(self._sos, x, axis=-1, zi=self.zi)
+        if _sosfilt_in_place is None:
+            y, self.zi = _sig.sosfilt(self._sos, x, axis=-1, zi=self.zi)
+            return y
+        # The live pipeline filters 10-20 ms blocks, where the public sosfilt spent ~90 %
+        # of its time checking and transposing its arguments (moveaxis, copies of sos and
+        # zi). Its core is called here as sosfilt itself calls it, on a C-ordered copy of
+        # the block and the state kept in the core's layout: the same recursion on the
+        # same numbers (tests/signal/test_inner_loops.py checks it against sosfilt).
+        y = np.array(x, dtype=float, order="C")
+        _sosfilt_in_place(self._sos, y, self._zi_rows)
         return y
 
 

@@ -578,8 +578,8 @@ class ContractionDetector:
         self._active = False
         self._start = 0
         self._onset_rest = np.inf
-        self._sum = np.zeros(self.n_rows)
-        self._peak = np.zeros(self.n_rows)
+        self._sum = [0.0] * self.n_rows  # per row over the excursion, Python floats (see process)
+        self._peak = [0.0] * self.n_rows
         self._count = 0
         self._quiet_until = quiet_until
         self._chunk_means: list[float] = []  # consecutive whole inactive chunks, newest last
@@ -637,45 +637,62 @@ class ContractionDetector:
         total = env.sum(axis=0)
         ended: list[Activation] = []
         first = max(0, self._quiet_until - self.n_fed)
-        for i in range(first, total.size):
-            x = float(total[i])
-            n = self.n_fed + i
-            rest = max(self.rest_uV, self.min_rest_uV)
+        # A per-sample state machine; it runs on Python floats and lists because numpy's
+        # per-call overhead on a column of 1-4 rows cost ~10x the arithmetic. The sums and
+        # maxima are taken in the same order, so the results are the same to the bit.
+        rows = env[:, first:].T.tolist()
+        values = total[first:].tolist()
+        off_factor, on_factor, min_rest = self.off_factor, self.on_factor, self.min_rest_uV
+        sums, peaks = self._sum, self._peak
+        chunk, inf = self.chunk, np.inf
+        n0 = self.n_fed + first
+        for j, x in enumerate(values):
+            n = n0 + j
+            given = self._given_rest
+            rest = max(self._found_rest if given is None else given, min_rest)
             if not self._active:
-                self._track_rest(x, n)
-                if not self.rest_found:
-                    continue
-                if x < self.off_factor * rest:
+                # _track_rest, with its common case inline: a sample that does not end its chunk
+                if n // chunk == self._chunk_id and self._chunk_n + 1 < chunk:
+                    self._chunk_sum += x
+                    self._chunk_n += 1
+                else:
+                    self._track_rest(x, n)
+                if given is None and self._found_rest == inf:
+                    continue  # no rest level known yet
+                # (the thresholds below use the rest level from before this sample, as ever)
+                if x < off_factor * rest:
                     self._count = 0  # the excursion (if any) ended below the onset threshold
                     continue
                 if self._count == 0:
                     self._start = n
-                    self._sum[:] = 0.0
-                    self._peak[:] = 0.0
-                self._sum += env[:, i]
-                np.maximum(self._peak, env[:, i], out=self._peak)
+                    sums[:] = peaks[:] = [0.0] * len(sums)
+                for r, v in enumerate(rows[j]):
+                    sums[r] += v
+                    if v > peaks[r]:
+                        peaks[r] = v
                 self._count += 1
-                if x > self.on_factor * rest:
+                if x > on_factor * rest:
                     self._active = True
                     self._onset_rest = rest
                     self._drop_chunk()
-            elif x < self.off_factor * rest:
+            elif x < off_factor * rest:
                 self._active = False
                 if self._count >= self.min_samples:
                     ended.append(self._activation(n))
                 self._count = 0
             else:
-                self._sum += env[:, i]
-                np.maximum(self._peak, env[:, i], out=self._peak)
+                for r, v in enumerate(rows[j]):
+                    sums[r] += v
+                    if v > peaks[r]:
+                        peaks[r] = v
                 self._count += 1
         self.n_fed += total.size
         self.contractions.extend(ended)
         return ended
 
     def _activation(self, end: int) -> Activation:
-        mean = self._sum / self._count
         return Activation(self._start, end, self._start / self.fs_hz, end / self.fs_hz,
-                          tuple(float(v) for v in mean), tuple(float(v) for v in self._peak),
+                          tuple(v / self._count for v in self._sum), tuple(self._peak),
                           float(self._onset_rest))
 
     def _drop_chunk(self) -> None:

@@ -25,6 +25,7 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,30 +142,76 @@ class PelvisTracker:
                              "(free fall or a dead sensor)")
         dt = 1.0 / self.fs_hz
         alpha = dt / (self.tau_s + dt)
-        ups = np.empty((3, n))
+        beta = 1.0 - alpha
+        # The recursion is per sample (each step normalises the previous one's result), so
+        # it runs on Python floats: numpy's per-call overhead on 3-vectors (cross, norm,
+        # slicing) cost ~20x the arithmetic. The operations and their order are those of
+        # the vector form in the class notes.
+        unit = (acc / norms).T.tolist()  # acc / |acc| per sample, as numpy divides it
+        acc_l = acc.T.tolist()
+        gyro_l = gyro.T.tolist()
+        ups = np.empty((n, 3))
         rot = np.empty(n)
         refs = np.empty(n)  # reference pitch as known at each sample (block-size independent)
+        ups_l: list = [None] * n
+        rot_l = [0.0] * n
+        refs_l = [0.0] * n
+        n_reference = self.n_reference
+        sx, sy, sz = (float(v) for v in self.acc_sum)
+        gx_sum, gy_sum, gz_sum = (float(v) for v in self.gyro_sum)
+        bx, by, bz = (float(v) for v in self.gyro_bias_dps)
+        ref_pitch = self.reference_pitch_deg
+        n_seen = self.n_seen
+        rotation = self.rotation_deg
+        up = None if self.up is None else [float(v) for v in self.up]
+        learning = n_seen < n_reference
+        deg_per_rad = 180.0 / math.pi
         for i in range(n):
-            a = acc[:, i] / norms[i]
-            if self.n_seen < self.n_reference:
-                self.acc_sum += acc[:, i]
-                self.gyro_sum += gyro[:, i]
-                self.n_seen += 1
-                mean_up = self.acc_sum / np.linalg.norm(self.acc_sum)
-                self.reference_pitch_deg = float(np.rad2deg(np.arctan2(-mean_up[0], mean_up[2])))
-                self.gyro_bias_dps = self.gyro_sum / self.n_seen
-            if self.up is None:
-                self.up = a.copy()  # the first sample, or the first after a gap: level from gravity
-            w = np.deg2rad(gyro[:, i] - self.gyro_bias_dps)
+            a = unit[i]
+            if learning:
+                ax, ay, az = acc_l[i]
+                sx += ax
+                sy += ay
+                sz += az
+                gx, gy, gz = gyro_l[i]
+                gx_sum += gx
+                gy_sum += gy
+                gz_sum += gz
+                n_seen += 1
+                norm = math.sqrt(sx * sx + sy * sy + sz * sz)
+                ref_pitch = math.atan2(-(sx / norm), sz / norm) * deg_per_rad
+                bx, by, bz = gx_sum / n_seen, gy_sum / n_seen, gz_sum / n_seen
+                learning = n_seen < n_reference
+            if up is None:
+                up = a  # the first sample, or the first after a gap: level from gravity
+            ux, uy, uz = up
+            gx, gy, gz = gyro_l[i]
+            wx = (gx - bx) * (math.pi / 180.0)
+            wy = (gy - by) * (math.pi / 180.0)
+            wz = (gz - bz) * (math.pi / 180.0)
+            ax, ay, az = a
             # "up" is fixed in the world, so in the rotating sensor frame du/dt = -w x u.
-            u = self.up - np.cross(w, self.up) * dt
-            u = (1.0 - alpha) * u + alpha * a
-            u /= np.linalg.norm(u)
-            self.up = u
-            self.rotation_deg += float(np.rad2deg(np.dot(w, u))) * dt
-            ups[:, i] = u
-            rot[i] = self.rotation_deg
-            refs[i] = self.reference_pitch_deg
+            vx = beta * (ux - (wy * uz - wz * uy) * dt) + alpha * ax
+            vy = beta * (uy - (wz * ux - wx * uz) * dt) + alpha * ay
+            vz = beta * (uz - (wx * uy - wy * ux) * dt) + alpha * az
+            norm = math.sqrt(vx * vx + vy * vy + vz * vz)
+            up = (vx / norm, vy / norm, vz / norm)
+            rotation += (wx * up[0] + wy * up[1] + wz * up[2]) * deg_per_rad * dt
+            ups_l[i] = up
+            rot_l[i] = rotation
+            refs_l[i] = ref_pitch
+        if n:
+            ups[:] = ups_l
+            rot[:] = rot_l
+            refs[:] = refs_l
+            self.up = np.array(up)
+        self.acc_sum = np.array([sx, sy, sz])
+        self.gyro_sum = np.array([gx_sum, gy_sum, gz_sum])
+        self.gyro_bias_dps = np.array([bx, by, bz])
+        self.reference_pitch_deg = ref_pitch
+        self.n_seen = n_seen
+        self.rotation_deg = rotation
+        ups = ups.T
         tilt, obliquity = pelvis_angles_from_up(ups, refs)
         gyro_speed = np.linalg.norm(gyro - self.gyro_bias_dps[:, None], axis=0)
         moving = (gyro_speed > MOVING_GYRO_DPS) | (np.abs(norms - 1.0) > MOVING_ACC_G)
