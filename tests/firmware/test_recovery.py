@@ -6,19 +6,9 @@ import types
 
 import pytest
 
-from glutescope.virtual import mcu, upy
+from glutescope.virtual import upy
 
-from test_acquisition import Ramp
-from test_app import Pipe, _responses
-
-
-@pytest.fixture
-def board():
-    upy.install(upy.VirtualClock(speed=4.0))
-    b = mcu.install(mcu.Board(adc_source=Ramp(), motion_source=None))
-    yield b
-    mcu.uninstall()
-    upy.install(upy.VirtualClock())
+from test_app import Pipe, _responses, board  # noqa: F401 (board: the same fixture)
 
 
 def _run_main(pipe, script):
