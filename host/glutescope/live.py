@@ -217,6 +217,13 @@ def adc_scale(info) -> Optional[AdcScale]:
         return None
 
 
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of equal values in a 1-D boolean array, in order."""
+    edges = (np.flatnonzero(np.diff(flags.astype(np.int8))) + 1).tolist()
+    bounds = [0, *edges, flags.size]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def _finite(x: float) -> Optional[float]:
     return float(x) if np.isfinite(x) else None
 
@@ -321,8 +328,7 @@ class LiveProcessor:
         if not bad.any():
             self._push_contiguous(first_sample, emg_uV)
             return
-        bounds = [0, *(np.flatnonzero(np.diff(bad.astype(np.int8))) + 1).tolist(), bad.size]
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in _runs(bad):
             if bad[a]:  # shown at once, so the views stay on the stream's samples
                 self._emg_gap(first_sample + b - self.next_sample)
             else:
@@ -457,8 +463,7 @@ class LiveProcessor:
         # Samples the wearable's FIFO dropped (NaN from imu_to_si) are a hole like a lost frame.
         bad = ~(np.all(np.isfinite(acc_g), axis=0) & np.all(np.isfinite(gyro_dps), axis=0))
         if bad.any():
-            bounds = [0, *(np.flatnonzero(np.diff(bad.astype(np.int8))) + 1).tolist(), bad.size]
-            for a, b in zip(bounds[:-1], bounds[1:]):
+            for a, b in _runs(bad):
                 if bad[a]:  # shown at once, so the pelvis view stays on the stream's samples
                     self._imu_gap(first_sample + b - self.next_imu_sample)
                 else:
