@@ -36,9 +36,8 @@ from glutescope.recording import (
     Recording,
     RecordingError,
     RecordingReader,
-    _check_recording_path,
-    _error,
 )
+from glutescope.recording.format import _check_recording_path, _error
 from glutescope.stream import DeviceClock, Gap, Segment, SessionAssembler, StreamAssembler
 
 __all__ = ["Chunk", "SegmentEnd", "ChunkedRecording", "load_summary", "emg_chunks", "EmgFeed",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import wirepack_v1 as pack
-from glutescope import recording
+from glutescope.recording import format as recording_format, reader as recording_reader
 from glutescope.protocol import decode_frame
 from glutescope.chunked import Chunk, ChunkedRecording, SegmentEnd
 from glutescope.recording import RecordingReader, RecordingWriter, RecordSource, load
@@ -182,7 +182,7 @@ def test_reading_the_log_in_tiny_pieces_finds_the_same_records_and_damage(tmp_pa
     want, n_corrupt, skipped, torn, valid_end = _whole_file_reference(log.read_bytes())
     assert n_corrupt == 2 and torn == 4
     for piece in (1, 7919, 1 << 20):  # the window's edges fall inside records and damage
-        monkeypatch.setattr(recording, "_READ_BYTES", piece)
+        monkeypatch.setattr(recording_reader, "_READ_BYTES", piece)
         r = RecordingReader(path)
         assert [(x.offset, x.frame) for x in r] == want
         assert (r.n_corrupt, r.n_skipped_bytes, r.torn_tail_bytes, r.valid_end) == (
@@ -194,15 +194,15 @@ def _whole_file_reference(buf):
     position the record there if it checks out, else the next offset where one does."""
     out, pos, n_corrupt, skipped = [], 0, 0, 0
     while pos < len(buf):
-        rec = recording._try_record(buf, pos)
+        rec = recording_format._try_record(buf, pos)
         if rec is None:
-            nxt = next((q for q in range(pos + 1, len(buf)) if recording._try_record(buf, q) is not None), -1)
+            nxt = next((q for q in range(pos + 1, len(buf)) if recording_format._try_record(buf, q) is not None), -1)
             if nxt < 0:
                 return out, n_corrupt, skipped, len(buf) - pos, pos
             n_corrupt, skipped, pos = n_corrupt + 1, skipped + nxt - pos, nxt
             continue
         out.append((pos, rec.frame))
-        pos += recording._OVERHEAD + len(rec.frame)
+        pos += recording_format._OVERHEAD + len(rec.frame)
     return out, n_corrupt, skipped, 0, pos
 
 

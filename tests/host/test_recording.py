@@ -204,7 +204,7 @@ def test_a_torn_partial_record_is_truncated_exactly(tmp_path):
     path = tmp_path / "t.glutes"
     _, frames = _write(path, 5)
     size = (path / "frames.log").stat().st_size
-    from glutescope.recording import _encode_record  # the writer's own encoder, half written
+    from glutescope.recording.format import _encode_record  # the writer's own encoder, half written
 
     torn = _encode_record(_emg_frame(5), 123, 1)[:40]
     with open(path / "frames.log", "ab") as f:
