@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from glutescope import mounting, protocol
+from glutescope import mounting, protocol, units
 from glutescope.stream import SessionAssembler
 from glutescope.transports.base import ReceivedFrame, Transport, TransportError
 
@@ -472,10 +472,10 @@ class Acquisition:
         if isinstance(frame, protocol.EmgBlock):
             # The live view takes new blocks in order; it ignores late ones itself.
             if not frame.backfill and self.on_emg is not None and self.info is not None:
-                self.on_emg(frame, protocol.codes_to_uV(frame.samples, self.info))
+                self.on_emg(frame, units.codes_to_uV(frame.samples, self.info))
         elif isinstance(frame, protocol.ImuBlock):
             if not frame.backfill and self.on_imu is not None and self.info is not None:
-                acc_g, gyro_dps = mounting.to_body_axes(*protocol.imu_to_si(frame.samples, self.info),
+                acc_g, gyro_dps = mounting.to_body_axes(*units.imu_to_si(frame.samples, self.info),
                                                         self.imu_mount)
                 self.on_imu(frame, acc_g, gyro_dps)
         elif isinstance(frame, protocol.Response):

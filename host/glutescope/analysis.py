@@ -20,11 +20,11 @@ import numpy as np
 
 from glutescope.calibration import Calibration
 from glutescope.guide import Cue, session_cues, session_rep_cues
-from glutescope.live import BRIDGE_EXERCISES, LiveProcessor, LiveStats, adc_scale
+from glutescope.live import BRIDGE_EXERCISES, LiveProcessor, LiveStats
 from glutescope.mains import recorded_mains_hz
 from glutescope.mounting import recorded_mount, to_body_axes
-from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording, RecordingReader, RecordSource
+from glutescope.units import adc_scale, codes_to_uV, imu_to_si
 from glutesignal.fatigue import FatigueTrend, fatigue_trend, trend_of_windows
 from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
@@ -369,7 +369,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
 
     Notes
     -----
-    The EMG is scaled as live (`glutescope.protocol.codes_to_uV` of the words as
+    The EMG is scaled as live (`glutescope.units.codes_to_uV` of the words as
     received), so samples the ADC flagged as errors go in as live, with their code.
     Backfilled samples (resent after a dropout) are in the recording but were not
     seen live: the analysis includes them, so it can only hold more signal than the

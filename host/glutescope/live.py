@@ -209,14 +209,6 @@ class LiveState:
         return len(self.channel_names)
 
 
-def adc_scale(info) -> Optional[AdcScale]:
-    """The ADC scale a device's INFO states (None when it states no usable one)."""
-    try:
-        return AdcScale.from_device(info.vref_mV, info.emg_gain)
-    except (TypeError, ValueError, AttributeError):
-        return None
-
-
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of each run of equal values in a 1-D boolean array, in order."""
     edges = (np.flatnonzero(np.diff(flags.astype(np.int8))) + 1).tolist()
@@ -250,7 +242,7 @@ class LiveProcessor:
         whether reps must move the pelvis (the arguments of the same names are ignored).
 
         ``adc``: the device's ADC scale (INFO: step, rails, stated gain) for the quality
-        checks of quantisation, saturation and gain plausibility (`adc_scale`).
+        checks of quantisation, saturation and gain plausibility (`glutescope.units.adc_scale`).
 
         ``mains_hz``: the local mains frequency when known (50 or 60 Hz), else None to
         find it in the signal. Either way only the lines found in the raw EMG are notched

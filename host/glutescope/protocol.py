@@ -1,4 +1,4 @@
-"""Wire protocol v1: frame decoding, command encoding and unit conversion.
+"""Wire protocol v1: frame decoding and command encoding.
 
 This module is the host's reading of ``firmware/PROTOCOL.md``; it is written
 independently of the firmware's packer and both are held to the golden vectors in
@@ -6,7 +6,8 @@ independently of the firmware's packer and both are held to the golden vectors i
 
 All integers on the wire are little-endian. Every frame is a 12-byte header
 (``version``, ``type``, ``payload_len``, ``seq``, ``t_device_us``), the payload, and a
-CRC-32 (IEEE 802.3, as :func:`zlib.crc32`) of everything before it.
+CRC-32 (IEEE 802.3, as :func:`zlib.crc32`) of everything before it. Scaling the
+words to physical units is `glutescope.units`.
 """
 
 from __future__ import annotations
@@ -62,8 +63,6 @@ __all__ = [
     "encode_resend",
     "encode_get_info",
     "encode_get_status",
-    "codes_to_uV",
-    "imu_to_si",
 ]
 
 PROTOCOL_VERSION = 1
@@ -209,7 +208,7 @@ class EmgBlock:
     """True when some sample carries the ADC's conversion-error bit (bit 15)."""
     samples: np.ndarray
     """Raw ADC words, uint16, shape (n_channels, n_samples), read-only. Bits 0-11 are the
-    ADC code (0-4095), bit 15 the conversion-error flag; :func:`codes_to_uV` gives NaN there."""
+    ADC code (0-4095), bit 15 the conversion-error flag; :func:`glutescope.units.codes_to_uV` gives NaN there."""
 
     @property
     def n_channels(self) -> int:
@@ -241,7 +240,7 @@ class ImuBlock:
     """True when the block was resent from the wearable's RAM window on request."""
     samples: np.ndarray
     """Raw sensor readings, int16 LSB, shape (6, n_samples), read-only; rows are
-    ax, ay, az, gx, gy, gz in sensor axes. :func:`imu_to_si` scales them."""
+    ax, ay, az, gx, gy, gz in sensor axes. :func:`glutescope.units.imu_to_si` scales them."""
 
     @property
     def n_samples(self) -> int:
@@ -761,69 +760,3 @@ def encode_get_info(token: int) -> bytes:
 def encode_get_status(token: int) -> bytes:
     """GET_STATUS: ask for a STATUS frame. ``token`` 0-255 is echoed in the RESPONSE."""
     return _command(Opcode.GET_STATUS, token)
-
-
-# ------------------------------------------------------------- conversions
-
-
-def codes_to_uV(codes: np.ndarray, info: DeviceInfo) -> np.ndarray:
-    """Convert raw EMG ADC words to µV at the electrodes.
-
-    ``emg_uV = (code - 2048) * vref_mV / 4096 * 1000 / emg_gain``: the analog front end
-    centres its output at mid-rail (PROTOCOL.md, EMG block).
-
-    Parameters
-    ----------
-    codes : array_like of int
-        Raw words as in :attr:`EmgBlock.samples`, any shape. A word with bit 15 set has
-        no value (the ADC flagged a conversion error, or the wearable lost the sample and
-        sent code 0 with the flag): it converts to NaN. The reserved bits are masked off,
-        leaving the 12-bit code.
-    info : DeviceInfo
-        Gives ``vref_mV`` and ``emg_gain``.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, same shape as ``codes``, in µV; NaN where bit 15 is set.
-    """
-    if not (info.vref_mV > 0):
-        raise ValueError(f"info.vref_mV must be > 0, got {info.vref_mV}")
-    if not (math.isfinite(info.emg_gain) and info.emg_gain > 0):
-        raise ValueError(f"info.emg_gain must be a finite number > 0, got {info.emg_gain}")
-    words = np.asarray(codes).astype(np.int64)
-    code = words & _SAMPLE_CODE_MASK
-    uV_per_code = info.vref_mV / 4096.0 * 1000.0 / info.emg_gain
-    out = (code - 2048).astype(np.float64) * uV_per_code
-    out[(words & _SAMPLE_ERROR_BIT) != 0] = np.nan
-    return out
-
-
-def imu_to_si(raw: np.ndarray, info: DeviceInfo) -> tuple[np.ndarray, np.ndarray]:
-    """Scale raw IMU readings to acceleration in g and angular rate in °/s.
-
-    Parameters
-    ----------
-    raw : array_like of int16, shape (6, n_samples)
-        Rows ax, ay, az, gx, gy, gz in LSB, as in :attr:`ImuBlock.samples`.
-    info : DeviceInfo
-        Gives ``acc_g_per_lsb`` and ``gyro_dps_per_lsb``.
-
-    Returns
-    -------
-    acc_g : numpy.ndarray, shape (3, n_samples)
-        Acceleration in g (float64); NaN for a sample the wearable lost (all six words
-        -32768: its FIFO dropped it, PROTOCOL.md, IMU block).
-    gyro_dps : numpy.ndarray, shape (3, n_samples)
-        Angular rate in degrees per second (float64); NaN where ``acc_g`` is.
-    """
-    a = np.asarray(raw)
-    if a.ndim != 2 or a.shape[0] != _IMU_AXES:
-        raise ValueError(f"raw must have shape (6, n_samples), got {a.shape}")
-    for field in ("acc_g_per_lsb", "gyro_dps_per_lsb"):
-        value = getattr(info, field)
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"info.{field} must be a finite number > 0, got {value}")
-    f = a.astype(np.float64)
-    f[:, np.all(a == IMU_LOST_SAMPLE, axis=0)] = np.nan
-    return f[:3] * info.acc_g_per_lsb, f[3:] * info.gyro_dps_per_lsb

@@ -208,7 +208,8 @@ class LiveSession:
 
     async def _main(self) -> None:
         from glutescope.acquisition import Acquisition
-        from glutescope.live import LiveProcessor, adc_scale
+        from glutescope.live import LiveProcessor
+        from glutescope.units import adc_scale
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()

@@ -9,7 +9,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from glutescope import protocol
+from glutescope import units
 from glutescope.acquisition import Acquisition
 from glutescope.transports.virtual import VirtualTransport
 from glutesignal.balance import BalanceTracker
@@ -72,7 +72,7 @@ def test_bridges_weaker_left_side_is_found_and_nothing_is_lost():
     assert imu.n_samples >= int(0.9 * seconds_s * IMU_FS_HZ)
 
     # The signal core recovers the body model's left/right difference.
-    emg_uV = protocol.codes_to_uV(emg.samples[:, :n], info)
+    emg_uV = units.codes_to_uV(emg.samples[:, :n], info)
     envelope = moving_rms(condition(emg_uV, EMG_FS_HZ, mains_hz=50.0), EMG_FS_HZ, window_s=0.1)
     tracker = BalanceTracker(EMG_FS_HZ)
     tracker.process(envelope)

@@ -161,7 +161,7 @@ def test_samples_the_wearable_lost_are_a_gap_not_a_full_scale_spike(bridges):
     # The firmware sends samples its DMA overwrote as code 0 with the error bit (0x8000);
     # codes_to_uV gives NaN there. Inside a block they must act as a gap the link lost,
     # not as -2048 codes (a spike the envelope would count as a rep).
-    from glutescope import protocol
+    from glutescope import units
 
     fs = int(bridges.emg_fs_hz)
     lost = (int(6.5 * fs), int(6.7 * fs))
@@ -169,10 +169,10 @@ def test_samples_the_wearable_lost_are_a_gap_not_a_full_scale_spike(bridges):
     codes = np.round(bridges.emg_uV / (3300 / 4096 * 1000 / 1000.0)).astype(np.int64) + 2048
     codes[:, lost[0]:lost[1]] = 0x8000
     flagged = LiveProcessor(NAMES, bridges.emg_fs_hz, bridges.imu_fs_hz)
-    feed(flagged, protocol.codes_to_uV(codes, info), 40)
+    feed(flagged, units.codes_to_uV(codes, info), 40)
     skipped = LiveProcessor(NAMES, bridges.emg_fs_hz, bridges.imu_fs_hz)
     for start in range(0, codes.shape[1], 40):
-        block = protocol.codes_to_uV(codes[:, start:start + 40], info)
+        block = units.codes_to_uV(codes[:, start:start + 40], info)
         keep = np.isfinite(block).all(axis=0)
         if keep.all():
             skipped.push_emg(start, block)
@@ -281,7 +281,7 @@ def test_imu_samples_the_wearable_lost_are_a_hole_in_place():
     # Samples the sensor's full FIFO dropped arrive as -32768 on every axis (NaN after
     # imu_to_si) inside a block: the pelvis view must break there and resume on the
     # stream's own samples, as after a lost frame, never read -4 g as a posture.
-    from glutescope import protocol
+    from glutescope import protocol, units
 
     s = simulate("bridges", seed=0, duration_s=40.0)
     info = type("Info", (), {"acc_g_per_lsb": 0.000122, "gyro_dps_per_lsb": 0.0175})()
@@ -292,7 +292,7 @@ def test_imu_samples_the_wearable_lost_are_a_hole_in_place():
     live = LiveProcessor(NAMES, s.emg_fs_hz, s.imu_fs_hz)
     n = g0 + 90
     for a in range(0, n, 8):
-        live.push_imu(a, *protocol.imu_to_si(raw[:, a:min(a + 8, n)].astype(np.int16), info))
+        live.push_imu(a, *units.imu_to_si(raw[:, a:min(a + 8, n)].astype(np.int16), info))
     shown = live.state.pelvis.latest(90)
     assert np.isnan(shown[:, :30]).all() and np.isfinite(shown[:, 30:]).all()
     np.testing.assert_allclose(shown[0, 30:], s.tilt_deg[g0 + 30:n], atol=1.0)

@@ -9,7 +9,7 @@ from export_fixtures import SUBJECT, record_demo, run_cli
 from glutescope.analysis import analyse, exercise_plan
 from glutescope.exitcodes import ExitStatus
 from glutescope.live import LiveProcessor
-from glutescope.protocol import codes_to_uV, imu_to_si
+from glutescope.units import codes_to_uV, imu_to_si
 from glutescope.recording import load
 from glutescope.report import DISCLAIMER, symmetry_sentence
 

@@ -385,9 +385,9 @@ def _live_quality_grades(rec, block: int) -> list[tuple[str, ...]]:
     """The grades a live processor shows, fed the recording in fixed blocks (not the
     recorded ones) and asked to grade after each, as the live window's timer does."""
     from glutescope.analysis import channel_names, exercise_plan
-    from glutescope.live import LiveProcessor, adc_scale
+    from glutescope.live import LiveProcessor
     from glutescope.mains import recorded_mains_hz
-    from glutescope.protocol import codes_to_uV
+    from glutescope.units import adc_scale, codes_to_uV
 
     info = rec.device_info
     plan = exercise_plan(rec)

@@ -11,8 +11,8 @@ from glutescope.analysis import SegmentAnalysis, imu_times_s
 from glutescope.export.common import (C3D_POINT_RATE_HZ, C3D_TEXT_CHARS, Progress, _emg_uV, _imu_held, _pelvis_at,
                                      edf_label, imu_frame, imu_labels, session_annotations)
 from glutescope.mounting import recorded_mount, to_body_axes
-from glutescope.protocol import imu_to_si
 from glutescope.recording import Recording
+from glutescope.units import imu_to_si
 
 
 C3D_MAX_ENTRIES = 255

@@ -13,8 +13,8 @@ import numpy as np
 from glutescope.analysis import SegmentAnalysis, imu_times_s
 from glutescope.guide import describe_score
 from glutescope.mounting import recorded_mount, rotation
-from glutescope.protocol import codes_to_uV
 from glutescope.recording import Recording
+from glutescope.units import codes_to_uV
 
 
 FORMATS = ("edf", "c3d", "csv")

@@ -11,8 +11,8 @@ from glutescope.analysis import SegmentAnalysis, imu_times_s
 from glutescope.export.common import (_ADC_ERROR_BIT, CSV_IMU_COLUMNS, Progress, _flagged_runs, _missing_runs,
                                      _pelvis_at, _valid_in, imu_frame, session_annotations, start_datetime)
 from glutescope.mounting import recorded_mount, to_body_axes
-from glutescope.protocol import codes_to_uV, imu_to_si
 from glutescope.recording import Recording
+from glutescope.units import codes_to_uV, imu_to_si
 
 CSV_CHUNK_SAMPLES = 20_000
 """EMG rows formatted at a time (10 s at 2 kHz)."""

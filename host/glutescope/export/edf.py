@@ -12,8 +12,8 @@ from glutescope.export.common import (_ADC_ERROR_BIT, EDF_RECORD_S, PELVIS_RANGE
                                      _imu_on_grid, _runs, _valid_in, edf_label, imu_frame, imu_labels,
                                      session_annotations, start_datetime)
 from glutescope.mounting import recorded_mount, to_body_axes
-from glutescope.protocol import imu_to_si
 from glutescope.recording import Recording
+from glutescope.units import imu_to_si
 
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from glutescope.protocol import DeviceInfo, Event, FrameError, codes_to_uV, decode_frame
+from glutescope.protocol import DeviceInfo, Event, FrameError, decode_frame
 from glutescope.recording.format import FRAMES_FILE, META_FILE, RecordingError, _check_recording_path, _error
 from glutescope.recording.reader import RecordingReader
 from glutescope.stream import DeviceClock, Segment, SessionAssembler
+from glutescope.units import codes_to_uV
 
 
 @dataclass(frozen=True, eq=False)
