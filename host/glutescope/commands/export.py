@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glutescope.commands.files import check_output, check_recording_path, open_recording
 from glutescope.exitcodes import CliError, ExitStatus
 
 SUFFIXES = {"edf": ".edf", "c3d": ".c3d", "csv": "-csv"}
@@ -48,26 +49,10 @@ def default_output(recording: Path, fmt: str) -> Path:
     return recording.with_name(recording.stem + SUFFIXES[fmt])
 
 
-def check_output(path: Path, force: bool, *, directory: bool = False) -> None:
-    """Refuse an existing output unless ``force``; refuse to replace a file by a directory and back."""
-    if not (path.exists() or path.is_symlink()):
-        if not path.parent.is_dir():
-            raise CliError(f"cannot write {path}: {path.parent} is not a directory", ExitStatus.IO_ERROR)
-        return
-    if not force:
-        raise CliError(f"{path} exists already; pick another name with -o or pass --force to replace it",
-                       ExitStatus.IO_ERROR)
-    if directory != path.is_dir():
-        what = "a directory" if path.is_dir() else "a file"
-        raise CliError(f"{path} is {what}; not replacing it, even with --force", ExitStatus.IO_ERROR)
-
-
 def analyse_recording(args: argparse.Namespace, env=None, *, action: str = "export"):
     """Load and analyse the recording; one-line errors with exit status 5, and 7 for a
     recording damaged on disk unless ``args.allow_damaged`` (a command without that
     option refuses it outright; with it, the warning goes to ``env.stderr``)."""
-    from glutescope.commands.info import open_recording
-
     rec = open_recording(args.recording)
     if rec.device_info is None:
         raise CliError(f"{args.recording} holds no device info: its samples cannot be scaled",
@@ -95,8 +80,6 @@ def analyse_recording(args: argparse.Namespace, env=None, *, action: str = "expo
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
-    from glutescope.commands.info import check_recording_path
-
     check_recording_path(args.recording)
     out = args.output or default_output(args.recording, args.format)
     rec, analyses = analyse_recording(args, env)

@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glutescope.commands.options import (SERIAL_SAFETY, add_calibration_argument, add_imu_mount_argument,
+from glutescope.commands.options import (EXERCISES, SERIAL_SAFETY, add_calibration_argument, add_imu_mount_argument,
                                          add_lsl_arguments, add_source_arguments, load_calibration_argument,
-                                         prepare_lsl)
+                                         parse_channels, prepare_lsl)
 from glutescope.exitcodes import CliError, ExitStatus
 
-EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "calibration",
-             "calibrated_demo", "no_squeeze", "tensed_relax")
 HEADLESS_DURATION_S = 32.0
 # Nobody watches a headless run: the virtual wearable's clock runs twice as fast so the
 # whole demo script (bridges, then the squeeze test: 61.5 s) fits in the run.
@@ -94,8 +92,6 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
         from glutescope.protocols import get
 
         protocol = get(args.protocol)
-    from glutescope.commands.record import parse_channels
-
     channels = (parse_channels(args.channels) if args.channels is not None
                 else protocol.channels if protocol is not None else ("glute_max_left", "glute_max_right"))
     if protocol is not None:

@@ -1,8 +1,15 @@
-"""Options shared by the commands that reach a wearable (demo, record)."""
+"""Options shared by the commands that reach a wearable (live and its alias demo, record)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from glutescope.exitcodes import CliError, ExitStatus
+from glutescope.muscles import check_channel_name
+
+EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "calibration",
+             "calibrated_demo", "no_squeeze", "tensed_relax")
+MAX_CHANNELS = 8  # channel_mask is one byte
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,3 +88,20 @@ def prepare_lsl(args, env, speed: float = 1.0) -> bool:
         print(f"glutescope: --lsl at --speed {speed:g}: the streams run {speed:g} times faster than their "
               "nominal rates on the LSL clock", file=env.stderr)
     return True
+
+
+def parse_channels(text: str) -> tuple[str, ...]:
+    """``"a,b"`` -> ``("a", "b")``: known muscle names (`glutescope.muscles`), distinct, at most `MAX_CHANNELS`."""
+    names = tuple(n.strip() for n in text.split(","))
+    if not names or any(not n for n in names):
+        raise CliError(f"--channels must be comma-separated muscle names, got {text!r}", ExitStatus.USAGE)
+    if len(set(names)) != len(names):
+        raise CliError(f"--channels names must be distinct, got {text!r}", ExitStatus.USAGE)
+    if len(names) > MAX_CHANNELS:
+        raise CliError(f"--channels takes at most {MAX_CHANNELS} names, got {len(names)}", ExitStatus.USAGE)
+    for name in names:
+        try:
+            check_channel_name(name)
+        except ValueError as exc:
+            raise CliError(f"--channels: {exc}", ExitStatus.USAGE) from None
+    return names

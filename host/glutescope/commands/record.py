@@ -21,16 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from glutescope.commands.demo import EXERCISES
-from glutescope.commands.options import (SERIAL_SAFETY, add_calibration_argument, add_imu_mount_argument,
+from glutescope.commands.options import (EXERCISES, SERIAL_SAFETY, add_calibration_argument, add_imu_mount_argument,
                                          add_lsl_arguments, add_source_arguments, load_calibration_argument,
-                                         prepare_lsl)
+                                         parse_channels, prepare_lsl)
 from glutescope.exitcodes import CliError, ExitStatus
-from glutescope.muscles import check_channel_name
 
 EMG_RATES_HZ = (500, 1000, 1500, 2000)  # PROTOCOL.md, START
 IMU_RATES_HZ = (0, 104, 208)
-MAX_CHANNELS = 8  # channel_mask is one byte
 STATUS_PERIOD_S = 0.25  # how often the status line is refreshed on a terminal
 LOG_STATUS_PERIOD_S = 2.0  # how often a status line is printed when stderr is not a terminal
 SUMMARY_GAPS = 20
@@ -67,23 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace OUTPUT if it is a recording already")
     add_calibration_argument(parser)
     add_lsl_arguments(parser)
-
-
-def parse_channels(text: str) -> tuple[str, ...]:
-    """``"a,b"`` -> ``("a", "b")``: known muscle names (`glutescope.muscles`), distinct, at most `MAX_CHANNELS`."""
-    names = tuple(n.strip() for n in text.split(","))
-    if not names or any(not n for n in names):
-        raise CliError(f"--channels must be comma-separated muscle names, got {text!r}", ExitStatus.USAGE)
-    if len(set(names)) != len(names):
-        raise CliError(f"--channels names must be distinct, got {text!r}", ExitStatus.USAGE)
-    if len(names) > MAX_CHANNELS:
-        raise CliError(f"--channels takes at most {MAX_CHANNELS} names, got {len(names)}", ExitStatus.USAGE)
-    for name in names:
-        try:
-            check_channel_name(name)
-        except ValueError as exc:
-            raise CliError(f"--channels: {exc}", ExitStatus.USAGE) from None
-    return names
 
 
 def prepare_output(path: Path, force: bool) -> None:
@@ -451,7 +431,7 @@ class _RecordSession:
         return ExitStatus.OK
 
     def _summary(self, acq, info) -> str:
-        from glutescope.commands.info import stream_lines, stream_summary
+        from glutescope.commands.streams import stream_lines, stream_summary
 
         emg = stream_summary(acq.emg.segments(), info.emg_fs_hz if info else None)
         imu = stream_summary(acq.imu.segments(), info.imu_fs_hz if info else None)

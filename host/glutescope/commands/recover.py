@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
-    from glutescope.commands.info import check_recording_path
+    from glutescope.commands.files import check_recording_path
     from glutescope.recording import RecordingError, recover
 
     check_recording_path(args.recording)

@@ -47,7 +47,7 @@ def recorded_span_s(path: Path) -> float:
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
-    from glutescope.commands.info import check_recording_path
+    from glutescope.commands.files import check_recording_path
 
     if not args.speed > 0:
         raise CliError(f"--speed must be positive, got {args.speed:g}", ExitStatus.USAGE)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glutescope.commands.files import check_output, check_recording_path, open_recording
 from glutescope.exitcodes import CliError, ExitStatus
 
 _SUFFIXES = (".pdf", ".html", ".htm")
@@ -56,9 +57,6 @@ def _outputs(args: argparse.Namespace) -> list[Path]:
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:
-    from glutescope.commands.export import check_output
-    from glutescope.commands.info import check_recording_path, open_recording
-
     check_recording_path(args.recording)
     outs = _outputs(args)
     for out in outs:
