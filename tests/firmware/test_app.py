@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from glutescope.virtual import mcu, upy
-from glutescope.virtual.lsm6dsox_model import Lsm6dsoxModel
 
 from test_acquisition import Ramp
 

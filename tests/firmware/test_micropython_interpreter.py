@@ -9,7 +9,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 HERE = Path(__file__).parent
 RUNNER_DIR = HERE / "upy"

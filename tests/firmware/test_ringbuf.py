@@ -1,7 +1,6 @@
 """Ring index arithmetic: absolute indices, wrap-around, oldest/holds, time anchors."""
 import struct
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from glutefw.ringbuf import Ring

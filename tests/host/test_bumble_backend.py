@@ -9,7 +9,6 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakGATTProtocolError
 from bumble import att, gatt, hci
-from bumble.core import UUID
 
 from glutescope.transports.bumble_backend import backends_for
 from glutescope.virtual.radio import VirtualRadio

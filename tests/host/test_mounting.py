@@ -1,6 +1,5 @@
 """The IMU breakout may lie flat on the sacrum: the host turns its axes into the body's."""
 import asyncio
-import json
 
 import numpy as np
 import pytest
@@ -8,7 +7,6 @@ import pytest
 from glutescope.acquisition import Acquisition
 from glutescope.mounting import MOUNTS, rotation, to_body_axes, to_sensor_axes
 from glutescope.transports.virtual import VirtualTransport
-from glutesignal.pelvis import PelvisTracker
 
 
 @pytest.mark.parametrize("mount", sorted(MOUNTS))

@@ -29,7 +29,7 @@ def test_firmware_budget_prints_each_phase_and_figure(micropython_binary):
     for phase in ("streaming", "full-window RESEND"):
         block = out.split(f"{phase}: ", 1)[1]
         assert re.search(rf"notifications/s: {NUMBER}\n", block), out
-        assert re.search(rf"heap high-water: \d+ B live .*; \d+ B allocated with garbage, \d+ B free", block), out
+        assert re.search(r"heap high-water: \d+ B live .*; \d+ B allocated with garbage, \d+ B free", block), out
         assert re.search(rf"sampling task worst delay: {NUMBER} ms between polls", block), out
         assert re.search(r"capture overruns \(STATUS\): \d+; STATUS free heap min: \d+ B", block), out
     assert re.search(r"^resent: \d+ EMG \+ \d+ IMU samples$", out, re.M), out

@@ -44,9 +44,9 @@ from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
-from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
+from bleak.exc import BleakError, BleakGATTProtocolError
 from bumble import att, hci
-from bumble.core import AdvertisingData, PhysicalTransport
+from bumble.core import AdvertisingData
 from bumble.core import UUID as BumbleUUID
 from bumble.device import Advertisement, Connection, Device, Peer
 
