@@ -55,6 +55,12 @@ References
 .. [7] Burden A. How should we normalize electromyograms obtained from healthy
    participants? J Electromyogr Kinesiol 20(6):1023-1035, 2010 (between-site amplitude
    differences from electrode placement, skin and fat).
+.. [8] Distefano LJ, Blackburn JT, Marshall SW, Padua DA. Gluteal muscle activation
+   during common therapeutic exercises. J Orthop Sports Phys Ther 39(7):532-540, 2009
+   (clamshell, side-stepping: glute medius and maximus %MVC).
+.. [9] Selkowitz DM, Beneck GJ, Powers CM. Which exercises target the gluteal muscles
+   while minimizing activation of the tensor fascia lata? J Orthop Sports Phys Ther
+   43(2):54-64, 2013 (clamshell, sidestep).
 """
 
 from __future__ import annotations
@@ -70,13 +76,14 @@ __all__ = [
     "BurstTrial",
     "Phase",
     "Rep",
+    "Sitting",
     "SqueezeTruth",
     "burst_trial",
     "simulate",
 ]
 
 EXERCISES = ("bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "demo",
-             "no_squeeze", "tensed_relax", "calibration", "calibrated_demo")
+             "no_squeeze", "tensed_relax", "calibration", "calibrated_demo", "medius", "desk")
 """Exercise scripts :func:`simulate` knows."""
 
 _MUSCLES = ("glute_max", "glute_med", "hamstring", "lumbar_erector")
@@ -122,9 +129,29 @@ class Rep:
     end_s: float
     """End of the movement (back at rest), seconds."""
     kind: str
-    """"bridge", "single_leg_bridge", "squeeze" or "stance"."""
+    """"bridge", "single_leg_bridge", "squeeze", "stance", "clamshell" or "band_walk_step"."""
     side: str
-    """Working side: "left", "right" or "both"."""
+    """Working side: "left", "right" or "both" (for a single-leg stance or a band-walk
+    step the supporting leg, for a clamshell the opening, upper leg)."""
+    hip_drop_deg: float | None = None
+    """Scripted drop of the unsupported side while the rep holds, degrees (positive: the
+    unsupported side lower), for the reps on one leg (single-leg bridges, stances, band-walk
+    steps); None where there is no unsupported side."""
+
+
+@dataclass(frozen=True)
+class Sitting:
+    """One period seated, as scripted (the desk scenario)."""
+
+    start_s: float
+    """When the seated posture is reached (the sit-down movement over), seconds."""
+    end_s: float
+    """When standing up begins, seconds."""
+
+    @property
+    def duration_s(self) -> float:
+        """Time seated, s."""
+        return self.end_s - self.start_s
 
 
 @dataclass(frozen=True)
@@ -136,9 +163,11 @@ class Phase:
     end_s: float
     """End of the phase (the next cue), seconds."""
     name: str
-    """"relax" or "squeeze"."""
+    """"relax", "squeeze" or "reference" (the squeeze test, the calibration), or the
+    protocol step the body follows: "stance", "clamshell", "band_walk" (the gluteus
+    medius set), "sit", "wake_up" (the desk)."""
     side: str
-    """Side asked to squeeze: "left", "right", "both"; "none" for relax."""
+    """Side asked (for one leg: the working leg); "none" for relax."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +251,8 @@ class BodySession:
     """
     posture: str = field(default="standing")
     """Starting posture, "standing" or "supine" (the reference of ``tilt_deg``)."""
+    sitting: tuple[Sitting, ...] = ()
+    """Scripted periods seated (the desk scenario), in time order; empty otherwise."""
 
     def t_emg_s(self) -> np.ndarray:
         """Sample times of the EMG, seconds, ``(n_emg,)``."""
@@ -266,11 +297,13 @@ class _Script:
     drop: list = field(default_factory=list)  # lateral hip drop, degrees (left higher +)
     yaw: list = field(default_factory=list)
     lift_m: list = field(default_factory=list)  # vertical sacrum displacement, metres
+    shift_m: list = field(default_factory=list)  # sideways (world y) sacrum displacement, metres
     transitions_s: list = field(default_factory=list)
     artefact_scale: list = field(default_factory=list)
     reps: list = field(default_factory=list)
     phases: list = field(default_factory=list)
     squeezes: list = field(default_factory=list)
+    sitting: list = field(default_factory=list)
 
     def add_drive(self, muscle: str, side: str, fn) -> None:
         self.drive.setdefault((muscle, side), []).append(fn)
@@ -287,11 +320,25 @@ _SYNERGY = {
     "squeeze": {"glute_med": 0.4, "hamstring": 0.1, "lumbar_erector": 0.05},
     "stance": {"glute_med": 2.5, "hamstring": 0.6, "lumbar_erector": 0.8},
 }
+# The gluteus medius set, as fractions of the glute medius drive: side-lying clamshells
+# and lateral band walking load glute medius more than glute max (Distefano et al. 2009
+# [8]: clamshell glute med ~40 %MVC, glute max ~35 %MVC at best; side-stepping glute med
+# ~60 %MVC, glute max ~25 %MVC; Selkowitz et al. 2013 [9]).
+_MED_SYNERGY = {
+    "clamshell": {"glute_max": 0.7, "hamstring": 0.15, "lumbar_erector": 0.3},
+    "band_walk": {"glute_max": 0.45, "hamstring": 0.3, "lumbar_erector": 0.4},
+}
 
 
 def _glute_drive(script: _Script, side: str, kind: str, fn) -> None:
     script.add_drive("glute_max", side, fn)
     for muscle, ratio in _SYNERGY[kind].items():
+        script.add_drive(muscle, side, lambda t, fn=fn, r=ratio: r * fn(t))
+
+
+def _med_drive(script: _Script, side: str, kind: str, fn) -> None:
+    script.add_drive("glute_med", side, fn)
+    for muscle, ratio in _MED_SYNERGY[kind].items():
         script.add_drive(muscle, side, lambda t, fn=fn, r=ratio: r * fn(t))
 
 
@@ -340,7 +387,7 @@ def _script_single_leg_bridges(s: _Script, t0: float, n_per_side: int, left_scal
             s.drop.append(lambda tt, a=start, b=down, d=sign * drop_deg: d * _pulse(tt, a, lift_s, b, lower_s))
             s.transition(start)
             s.transition(down)
-            s.reps.append(Rep(start, end, "single_leg_bridge", side))
+            s.reps.append(Rep(start, end, "single_leg_bridge", side, drop_deg))
             t = end + rest_s
     return t
 
@@ -497,9 +544,171 @@ def _script_single_leg_stance(s: _Script, t0: float, left_scale: float, rng) -> 
         s.yaw.append(lambda tt, a=start, b=end - 0.5, w=_slow_noise(rng, 0.5): 2.0 * w(tt) * _pulse(tt, a, 0.5, b, 0.5))
         s.transition(start)
         s.transition(end - 0.5)
-        s.reps.append(Rep(start, end, "stance", side))
+        s.reps.append(Rep(start, end, "stance", side, drop_deg))
         t = end + both_s
     return t
+
+
+MEDIUS_REST_S = 3.0
+"""Rest standing on both legs between the parts of the gluteus medius set, s."""
+MEDIUS_STANCE_S = 10.0
+"""Each single-leg stance of the gluteus medius set, s."""
+CLAMSHELL_S = 20.0
+"""Each side's clamshells (lying down, the reps, getting up), s."""
+BAND_WALK_S = 15.0
+"""Each side's lateral band walk (a start, the steps, standing still), s."""
+CLAMSHELL_REPS = 5
+"""Clamshells per side."""
+BAND_WALK_CYCLES = 8
+"""Step cycles (lead leg out, trailing leg in) per side of the band walk."""
+
+
+def _clamshells(s: _Script, t0: float, side: str, left_scale: float, rng) -> float:
+    """Side-lying clamshells opening the ``side`` knee (lying on the other side); returns the end.
+
+    The person lies down on the other side over the first 2 s (obliquity to +-90°: the
+    upper hip straight above the lower), opens and closes the upper knee
+    `CLAMSHELL_REPS` times (1 s up, 0.5 s hold, 1 s down, 0.5 s pause) and gets up over
+    the last 1.5 s. Each opening rolls the pelvis back a little about its long axis (the
+    usual compensation, larger when the working glute medius is weaker), which is the
+    scripted tilt while lying on the side.
+    """
+    end = t0 + CLAMSHELL_S
+    scale = left_scale if side == "left" else 1.0
+    lying = 90.0 if side == "left" else -90.0  # lying on the right side: the left hip is up
+    s.drop.append(lambda tt, a=t0, b=end - 1.5, d=lying: d * _pulse(tt, a, 2.0, b, 1.5))
+    s.transition(t0)
+    s.transition(end - 1.5)
+    s.phases.append(Phase(t0, end, "clamshell", side))
+    roll_deg = -(2.0 + 4.0 * (1.0 - scale))
+    for k in range(CLAMSHELL_REPS):
+        r0 = t0 + 2.5 + 3.0 * k
+        peak = 0.40 * scale * (1.0 + 0.05 * rng.standard_normal())
+        _med_drive(s, side, "clamshell", lambda tt, a=r0, p=peak: p * _pulse(tt, a, 1.0, a + 1.5, 1.0))
+        s.tilt.append(lambda tt, a=r0, d=roll_deg: d * _pulse(tt, a, 1.0, a + 1.5, 1.0))
+        s.transition(r0, 0.3)
+        s.reps.append(Rep(r0, r0 + 2.5, "clamshell", side))
+    return end
+
+
+def _band_walk(s: _Script, t0: float, lead: str, left_scale: float, rng) -> float:
+    """A lateral band walk leading with ``lead``; returns the end.
+
+    From 1 s in, `BAND_WALK_CYCLES` cycles of 1.5 s: the lead leg steps out (the trailing
+    leg supports, 0.75 s), then the trailing leg follows (the lead leg supports). The band
+    keeps both glutes medius working a little throughout; the supporting side's works
+    hard. Each single support lets the unsupported side drop (more on a weaker leg), the
+    pelvis moves 0.25 m sideways per cycle and wobbles (obliquity, tilt, heading).
+    """
+    end = t0 + BAND_WALK_S
+    trail = "right" if lead == "left" else "left"
+    strength = {"left": left_scale, "right": 1.0}
+    s.phases.append(Phase(t0, end, "band_walk", lead))
+    walk0, walk1 = t0 + 1.0, t0 + 1.0 + 1.5 * BAND_WALK_CYCLES
+    for side in _SIDES:
+        _med_drive(s, side, "band_walk", lambda tt, a=walk0 - 0.5, b=walk1, p=0.2 * strength[side]:
+                   p * _pulse(tt, a, 0.5, b, 0.5))
+    direction = 1.0 if lead == "left" else -1.0  # world y is the person's left at the start
+    for c in range(BAND_WALK_CYCLES):
+        for half, support in enumerate((trail, lead)):
+            h0 = walk0 + 1.5 * c + 0.75 * half
+            scale = strength[support]
+            peak = 0.55 * scale * (1.0 + 0.05 * rng.standard_normal())
+            _med_drive(s, support, "band_walk", lambda tt, a=h0, p=peak: p * _pulse(tt, a, 0.2, a + 0.4, 0.2))
+            drop_deg = 2.0 + 6.0 * (1.0 - scale)
+            sign = 1.0 if support == "left" else -1.0
+            s.drop.append(lambda tt, a=h0, d=sign * drop_deg: d * _pulse(tt, a, 0.2, a + 0.4, 0.2))
+            s.shift_m.append(lambda tt, a=h0, d=0.125 * direction: d * _smoothstep(tt, a, a + 0.75))
+            s.transition(h0, 0.4)
+            s.reps.append(Rep(h0, h0 + 0.75, "band_walk_step", support, drop_deg))
+    for lst, amp, band in ((s.drop, 0.8, 1.5), (s.tilt, 0.8, 1.2), (s.yaw, 1.5, 0.6)):
+        lst.append(lambda tt, a=walk0, b=walk1, w=_slow_noise(rng, band), k=amp: k * w(tt) * _pulse(tt, a, 0.5, b, 0.5))
+    return end
+
+
+def _script_medius(s: _Script, t0: float, left_scale: float, rng) -> float:
+    """The gluteus medius set, step for step as the "medius" protocol asks it.
+
+    Rest, stance on the left leg, rest, stance on the right (exactly "single_leg_stance"),
+    rest, clamshells opening the left then the right knee, rest, band walk leading with
+    the left then the right leg, rest; each part is a `Phase` named like the protocol's
+    step.
+    """
+    a = t0
+    r, st = MEDIUS_REST_S, MEDIUS_STANCE_S
+    t = _script_single_leg_stance(s, a, left_scale, rng)
+    s.phases.extend([Phase(a, a + r, "relax", "none"), Phase(a + r, a + r + st, "stance", "left"),
+                     Phase(a + r + st, a + 2 * r + st, "relax", "none"),
+                     Phase(a + 2 * r + st, a + 2 * r + 2 * st, "stance", "right"),
+                     Phase(a + 2 * r + 2 * st, t, "relax", "none")])
+    for side in _SIDES:
+        t = _clamshells(s, t, side, left_scale, rng)
+    s.phases.append(Phase(t, t + r, "relax", "none"))
+    t += r
+    for side in _SIDES:
+        t = _band_walk(s, t, side, left_scale, rng)
+    s.phases.append(Phase(t, t + r, "relax", "none"))
+    return t + r
+
+
+DESK_STAND_S = 5.0
+"""Standing tall at the start of the desk scenario (the pelvis' reference posture), s."""
+SIT_DOWN_S = 2.0
+"""Sitting down, s."""
+STAND_UP_S = 2.0
+"""Standing up, s."""
+SEATED_TILT_DEG = -25.0
+"""Pelvic tilt seated, from standing, degrees (posterior -): a slumped office posture.
+A model figure inside the 20-30° range the desk protocol's threshold assumes."""
+WAKE_SQUEEZE_S = 30.0
+"""The wake-up: squeeze both glutes for 30 s (the article's "squeeze the muscles for 30
+seconds" after every hour of sitting)."""
+WAKE_UP_S = STAND_UP_S + 1.0 + WAKE_SQUEEZE_S + 2.0
+"""Standing up, 1 s, the 30-s squeeze, 2 s: the wake-up after each sitting period, s."""
+
+
+def _script_desk(s: _Script, t0: float, sitting_s: tuple[float, ...], left_scale: float, rng) -> float:
+    """Desk work: stand, then for each of ``sitting_s`` sit that long and do the wake-up.
+
+    Each period: sit down (the pelvis tilts back to ~`SEATED_TILT_DEG`), stay seated with
+    a slow postural drift and a small shift every few minutes, stand up (the glutes work
+    briefly), then squeeze both glutes for `WAKE_SQUEEZE_S`. Truth: `Sitting` periods
+    (seated posture held), "sit" and "wake_up" phases, the squeezes as reps.
+    """
+    s.phases.append(Phase(t0, t0 + DESK_STAND_S, "relax", "none"))
+    t = t0 + DESK_STAND_S
+    for length in sitting_s:
+        seated, up = t + SIT_DOWN_S, t + SIT_DOWN_S + length
+        depth = SEATED_TILT_DEG * (1.0 + 0.08 * rng.standard_normal())
+        drift = _slow_noise(rng, 1.0 / 120.0)
+        s.tilt.append(lambda tt, a=t, b=up, d=depth, w=drift:
+                      (d + 2.0 * w(tt) * _smoothstep(tt, a, a + 60.0)) * _pulse(tt, a, SIT_DOWN_S, b, STAND_UP_S))
+        s.transition(t)
+        # A shift on the chair every few minutes (exponential gaps, mean 5 min).
+        shift = seated + rng.exponential(300.0)
+        while shift + 5.0 < up:
+            d = rng.uniform(-4.0, 4.0)
+            s.tilt.append(lambda tt, a=shift, d=d: d * _pulse(tt, a, 1.5, a + 1.5, 1.5))
+            s.transition(shift, 0.5)
+            shift += rng.exponential(300.0)
+        # Rising from a chair is hip extension: glute max works briefly.
+        for side in _SIDES:
+            _glute_drive(s, side, "squeeze", lambda tt, a=up: 0.2 * _pulse(tt, a, 0.5, a + 1.0, 0.5))
+        s.transition(up)
+        s.phases.append(Phase(t, up, "sit", "none"))
+        s.sitting.append(Sitting(seated, up))
+        squeeze = up + STAND_UP_S + 1.0
+        wobble = _slow_noise(rng, 1.0)
+        for side in _SIDES:
+            peak = 0.5 * (left_scale if side == "left" else 1.0)
+            _glute_drive(s, side, "squeeze", lambda tt, a=squeeze, p=peak, w=wobble:
+                         p * _pulse(tt, a, 0.5, a + WAKE_SQUEEZE_S - 0.4, 0.4) * (1.0 + 0.05 * w(tt)))
+        s.transition(squeeze, 0.25)
+        s.reps.append(Rep(squeeze, squeeze + WAKE_SQUEEZE_S, "squeeze", "both"))
+        s.phases.append(Phase(up, up + WAKE_UP_S, "wake_up", "both"))
+        t = up + WAKE_UP_S
+    s.phases.append(Phase(t, t + DESK_STAND_S, "relax", "none"))
+    return t + DESK_STAND_S
 
 
 def _slow_noise(rng: np.random.Generator, band_hz: float):
@@ -517,7 +726,8 @@ def _slow_noise(rng: np.random.Generator, band_hz: float):
     return fn
 
 
-def _build_script(exercise: str, left_scale: float, weaker_side: str, rng) -> _Script:
+def _build_script(exercise: str, left_scale: float, weaker_side: str, rng,
+                  sitting_s: tuple[float, ...] = (30.0,)) -> _Script:
     if exercise == "bridges":
         s = _Script(0.0, "supine")
         s.duration_s = _script_bridges(s, 2.0, 10, left_scale, rng) + 0.5
@@ -530,6 +740,12 @@ def _build_script(exercise: str, left_scale: float, weaker_side: str, rng) -> _S
     elif exercise == "single_leg_stance":
         s = _Script(0.0, "standing")
         s.duration_s = _script_single_leg_stance(s, 0.0, left_scale, rng)
+    elif exercise == "medius":
+        s = _Script(0.0, "standing")
+        s.duration_s = _script_medius(s, 0.0, left_scale, rng)
+    elif exercise == "desk":
+        s = _Script(0.0, "standing")
+        s.duration_s = _script_desk(s, 0.0, sitting_s, left_scale, rng)
     elif exercise == "rest":
         s = _Script(30.0, "standing")
     elif exercise == "no_squeeze":
@@ -691,11 +907,13 @@ def _imu(script: _Script, t: np.ndarray, fs_hz: float, rng) -> dict:
     omega_world = np.einsum("nij,nj->ni", rot, omega)
     rotation = np.rad2deg(np.concatenate([[0.0], np.cumsum(0.5 * (omega_world[1:, 2] + omega_world[:-1, 2]))
                                           / fs_hz]))
-    # Linear acceleration of the sacrum (vertical lift in bridges), g.
+    # Linear acceleration of the sacrum (vertical lift in bridges, sideways steps), g.
     lift = _sum_fns(script.lift_m, t)
     acc_world_g = np.zeros((n, 3))
+    shift = _sum_fns(script.shift_m, t)
     if n >= 3:
         acc_world_g[1:-1, 2] = (lift[2:] - 2 * lift[1:-1] + lift[:-2]) * fs_hz**2 / 9.80665
+        acc_world_g[1:-1, 1] = (shift[2:] - 2 * shift[1:-1] + shift[:-2]) * fs_hz**2 / 9.80665
     specific_force = acc_world_g + np.array([0.0, 0.0, 1.0])
     acc = np.einsum("nji,nj->in", rot, specific_force)
     acc = acc + _ACC_NOISE_G * rng.standard_normal(acc.shape)
@@ -734,6 +952,16 @@ def _true_si(script: _Script, t: np.ndarray, amp: np.ndarray, channels: tuple[st
     return (rv - lv) / (0.5 * (rv + lv)) * 100.0
 
 
+def _check_sitting(sitting_s) -> tuple[float, ...]:
+    try:
+        out = tuple(float(v) for v in sitting_s)
+    except (TypeError, ValueError):
+        out = ()
+    if not out or not all(np.isfinite(v) and v > 0 for v in out):
+        raise ValueError(f"sitting_s must be one or more positive finite durations (s); got {sitting_s!r}")
+    return out
+
+
 def _check_positive(name: str, value: float, unit: str = "") -> float:
     v = float(value)
     if not np.isfinite(v) or v <= 0:
@@ -754,6 +982,7 @@ def simulate(
     weaker_side: str = "left",
     duration_s: float | None = None,
     electrode_gain: tuple[float, float] = (1.0, 1.0),
+    sitting_s: tuple[float, ...] = (30.0,),
 ) -> BodySession:
     """Simulate a session of one exercise: sEMG, IMU and the truth behind them.
 
@@ -768,7 +997,10 @@ def simulate(
         person who does nothing), "tensed_relax" (tense ~25 %MVC during the relax cues,
         ~5 %MVC during the squeezes), "calibration" (3 reference contractions per side,
         right then left, cued by "reference" phases) or "calibrated_demo" (the
-        calibration, then "demo").
+        calibration, then "demo"), "medius" (the gluteus medius set as the "medius"
+        protocol asks it: 10-s stance on each leg, side-lying clamshells opening each knee,
+        a lateral band walk leading with each leg, 105 s) or "desk" (stand 5 s; for each
+        of ``sitting_s``: sit that long, stand up and squeeze both glutes for 30 s).
     emg_fs_hz : float
         EMG sampling rate, Hz (> 0). The sEMG spectrum above Nyquist is simply absent.
     imu_fs_hz : float
@@ -803,6 +1035,9 @@ def simulate(
         ``true_symmetry_index_pct``) stays the muscle's, and ``mvc_uV`` is what the
         electrode sees at 100 %MVC. (1.0, 1.4) makes the right side read 40 % louder for
         the same effort.
+    sitting_s : tuple of float
+        The desk scenario's periods seated, s (each > 0); ignored by the other exercises.
+        Long ones are cheap with `simulate_blocks`, which never holds the whole session.
 
     Returns
     -------
@@ -849,11 +1084,12 @@ def simulate(
         gains = ()
     if len(gains) != 2 or not all(np.isfinite(g) and g > 0 for g in gains):
         raise ValueError(f"electrode_gain must be two positive finite gains (left, right); got {electrode_gain!r}")
+    sitting_s = _check_sitting(sitting_s)
 
     root = np.random.SeedSequence(seed)
     rng_script, rng_emg, rng_mu, rng_noise, rng_art, rng_imu, rng_misc = (
         np.random.default_rng(s) for s in root.spawn(7))
-    script = _build_script(exercise, float(left_scale), weaker_side, rng_script)
+    script = _build_script(exercise, float(left_scale), weaker_side, rng_script, sitting_s)
     total_s = duration_s if duration_s is not None else script.duration_s
     n = int(round(total_s * emg_fs_hz))
     m = int(round(total_s * imu_fs_hz))
@@ -934,6 +1170,7 @@ def simulate(
         squeezes=squeezes,
         true_symmetry_index_pct=true_si,
         posture=script.posture,
+        sitting=tuple(p for p in script.sitting if p.end_s <= total_s),
     )
 
 
