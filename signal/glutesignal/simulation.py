@@ -76,10 +76,13 @@ __all__ = [
     "BurstTrial",
     "Phase",
     "Rep",
+    "BodyBlock",
+    "BodyStream",
     "Sitting",
     "SqueezeTruth",
     "burst_trial",
     "simulate",
+    "simulate_blocks",
 ]
 
 EXERCISES = ("bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "demo",
@@ -701,14 +704,26 @@ def _script_desk(s: _Script, t0: float, sitting_s: tuple[float, ...], left_scale
         wobble = _slow_noise(rng, 1.0)
         for side in _SIDES:
             peak = 0.5 * (left_scale if side == "left" else 1.0)
-            _glute_drive(s, side, "squeeze", lambda tt, a=squeeze, p=peak, w=wobble:
-                         p * _pulse(tt, a, 0.5, a + WAKE_SQUEEZE_S - 0.4, 0.4) * (1.0 + 0.05 * w(tt)))
+            _glute_drive(s, side, "squeeze", lambda tt, a=squeeze, p=peak, w=wobble: _within(
+                tt, a, a + WAKE_SQUEEZE_S, lambda u: p * _pulse(u, a, 0.5, a + WAKE_SQUEEZE_S - 0.4, 0.4)
+                * (1.0 + 0.05 * w(u))))
         s.transition(squeeze, 0.25)
         s.reps.append(Rep(squeeze, squeeze + WAKE_SQUEEZE_S, "squeeze", "both"))
         s.phases.append(Phase(up, up + WAKE_UP_S, "wake_up", "both"))
         t = up + WAKE_UP_S
     s.phases.append(Phase(t, t + DESK_STAND_S, "relax", "none"))
     return t + DESK_STAND_S
+
+
+def _within(t: np.ndarray, t0: float, t1: float, fn) -> np.ndarray:
+    """``fn(t)`` where ``t0 <= t < t1``, 0 elsewhere, evaluated only there: a scripted
+    movement of seconds costs nothing over the hours of a long session."""
+    t = np.asarray(t, dtype=float)
+    out = np.zeros_like(t)
+    m = (t >= t0) & (t < t1)
+    if m.any():
+        out[m] = fn(t[m])
+    return out
 
 
 def _slow_noise(rng: np.random.Generator, band_hz: float):
@@ -969,6 +984,41 @@ def _check_positive(name: str, value: float, unit: str = "") -> float:
     return v
 
 
+def _validated(exercise, emg_fs_hz, imu_fs_hz, channels, mains_hz, snr_db, left_scale, weaker_side, duration_s,
+               electrode_gain, sitting_s):
+    """The arguments of `simulate` checked, with one-line errors naming the argument."""
+    if exercise not in EXERCISES:
+        raise ValueError(f"exercise must be one of {EXERCISES}, got {exercise!r}")
+    emg_fs_hz = _check_positive("emg_fs_hz", emg_fs_hz, " (Hz)")
+    imu_fs_hz = _check_positive("imu_fs_hz", imu_fs_hz, " (Hz)")
+    if mains_hz is not None:
+        mains_hz = _check_positive("mains_hz", mains_hz, " (Hz) or None")
+    if not np.isfinite(snr_db):
+        raise ValueError(f"snr_db must be finite; got {snr_db!r}")
+    if not (0.0 < float(left_scale) <= 2.0):
+        raise ValueError(f"left_scale must be in (0, 2]; got {left_scale!r}")
+    if weaker_side not in _SIDES:
+        raise ValueError(f"weaker_side must be 'left' or 'right'; got {weaker_side!r}")
+    channels = tuple(channels)
+    if not channels:
+        raise ValueError("channels must name at least one channel; got an empty tuple")
+    if len(set(channels)) != len(channels):
+        raise ValueError(f"channels must be distinct; got {channels}")
+    parsed = [_parse_channel(c) for c in channels]
+    if duration_s is not None:
+        duration_s = _check_positive("duration_s", duration_s, " (s) or None")
+    try:
+        gains = tuple(float(g) for g in electrode_gain)
+    except TypeError:
+        gains = ()
+    if len(gains) != 2 or not all(np.isfinite(g) and g > 0 for g in gains):
+        raise ValueError(f"electrode_gain must be two positive finite gains (left, right); got {electrode_gain!r}")
+    sitting_s = _check_sitting(sitting_s)
+
+    return (exercise, emg_fs_hz, imu_fs_hz, channels, parsed, mains_hz, float(snr_db), float(left_scale),
+            weaker_side, duration_s, gains, sitting_s)
+
+
 def simulate(
     exercise: str,
     *,
@@ -1058,33 +1108,9 @@ def simulate(
     ----------
     See the module docstring.
     """
-    if exercise not in EXERCISES:
-        raise ValueError(f"exercise must be one of {EXERCISES}, got {exercise!r}")
-    emg_fs_hz = _check_positive("emg_fs_hz", emg_fs_hz, " (Hz)")
-    imu_fs_hz = _check_positive("imu_fs_hz", imu_fs_hz, " (Hz)")
-    if mains_hz is not None:
-        mains_hz = _check_positive("mains_hz", mains_hz, " (Hz) or None")
-    if not np.isfinite(snr_db):
-        raise ValueError(f"snr_db must be finite; got {snr_db!r}")
-    if not (0.0 < float(left_scale) <= 2.0):
-        raise ValueError(f"left_scale must be in (0, 2]; got {left_scale!r}")
-    if weaker_side not in _SIDES:
-        raise ValueError(f"weaker_side must be 'left' or 'right'; got {weaker_side!r}")
-    channels = tuple(channels)
-    if not channels:
-        raise ValueError("channels must name at least one channel; got an empty tuple")
-    if len(set(channels)) != len(channels):
-        raise ValueError(f"channels must be distinct; got {channels}")
-    parsed = [_parse_channel(c) for c in channels]
-    if duration_s is not None:
-        duration_s = _check_positive("duration_s", duration_s, " (s) or None")
-    try:
-        gains = tuple(float(g) for g in electrode_gain)
-    except TypeError:
-        gains = ()
-    if len(gains) != 2 or not all(np.isfinite(g) and g > 0 for g in gains):
-        raise ValueError(f"electrode_gain must be two positive finite gains (left, right); got {electrode_gain!r}")
-    sitting_s = _check_sitting(sitting_s)
+    (exercise, emg_fs_hz, imu_fs_hz, channels, parsed, mains_hz, snr_db, left_scale, weaker_side, duration_s,
+     gains, sitting_s) = _validated(exercise, emg_fs_hz, imu_fs_hz, channels, mains_hz, snr_db, left_scale,
+                                    weaker_side, duration_s, electrode_gain, sitting_s)
 
     root = np.random.SeedSequence(seed)
     rng_script, rng_emg, rng_mu, rng_noise, rng_art, rng_imu, rng_misc = (
@@ -1172,6 +1198,324 @@ def simulate(
         posture=script.posture,
         sitting=tuple(p for p in script.sitting if p.end_s <= total_s),
     )
+
+
+# --------------------------------------------------------------------------- long sessions in blocks
+
+BLOCK_S = 30.0
+"""Length of the blocks `BodyStream.blocks` yields, s (the last one may be shorter)."""
+_FADE_S = 1.0
+"""Overlap over which one block's band-limited noise hands over to the next, s."""
+
+
+@dataclass(frozen=True)
+class BodyBlock:
+    """One block of a `BodyStream`: the signals at the sensors and their truth.
+
+    Arrays are read-only; EMG ones are ``(n_channels, n)``, IMU ones ``(3, m)`` or ``(m,)``.
+    """
+
+    emg_start: int
+    """Index of the first EMG sample in the session (its time is ``emg_start / emg_fs_hz``)."""
+    emg_uV: np.ndarray
+    """Surface EMG at the electrodes, µV."""
+    activation: np.ndarray
+    """True activation, fraction of MVC."""
+    imu_start: int
+    """Index of the first IMU sample in the session."""
+    acc_g: np.ndarray
+    """Accelerometer, g, sensor frame."""
+    gyro_dps: np.ndarray
+    """Gyroscope, degrees per second, sensor frame."""
+    tilt_deg: np.ndarray
+    """True sagittal tilt, degrees (as `BodySession.tilt_deg`)."""
+    obliquity_deg: np.ndarray
+    """True obliquity, degrees (as `BodySession.obliquity_deg`)."""
+
+
+@dataclass(frozen=True)
+class BodyStream:
+    """A simulated session generated block by block: the truth up front, the signals on demand.
+
+    The same model as `simulate` (the same script, activation, sEMG spectrum, contaminants
+    and IMU), generated in `BLOCK_S` blocks so that memory does not grow with the
+    session's length: an eight-hour desk day costs what a minute does. The script and
+    so the truth (reps, phases, sitting, activation, true angles) are those `simulate`
+    makes with the same arguments. The band-limited
+    noises (sEMG, motor-unit variability, baseline wander, mains level) are generated
+    per block and cross-faded over `_FADE_S` with power-complementary weights, so they
+    stay continuous and stationary across block edges. The noise samples are not those
+    of `simulate` (different random draws), but they are the same for the same
+    arguments every time.
+    """
+
+    exercise: str
+    """Exercise script name."""
+    seed: int
+    """Seed of the random generator."""
+    channels: tuple[str, ...]
+    """Channel names."""
+    emg_fs_hz: float
+    """EMG sampling rate, Hz."""
+    imu_fs_hz: float
+    """IMU sampling rate, Hz."""
+    duration_s: float
+    """Session length, s."""
+    n_emg: int
+    """EMG samples in the session."""
+    n_imu: int
+    """IMU samples in the session."""
+    mvc_uV: np.ndarray
+    """RMS sEMG at 100 %MVC as each channel's electrodes see it, µV, ``(n_channels,)``."""
+    noise_rms_uV: float
+    """RMS of the electrode/amplifier noise floor, µV."""
+    reps: tuple[Rep, ...]
+    """Scripted repetitions."""
+    phases: tuple[Phase, ...]
+    """Cued phases / protocol steps the body follows."""
+    squeezes: tuple[SqueezeTruth, ...]
+    """Scripted squeezes of the squeeze test."""
+    sitting: tuple[Sitting, ...]
+    """Scripted periods seated."""
+    posture: str
+    """Starting posture."""
+    _gen: dict = field(repr=False, compare=False, default_factory=dict)
+
+    def channel_index(self, name: str) -> int:
+        """Row of channel ``name`` in the EMG arrays."""
+        if name not in self.channels:
+            raise ValueError(f"channel {name!r} not in session channels {self.channels}")
+        return self.channels.index(name)
+
+    def blocks(self):
+        """The session's blocks in time order (a generator; each call starts again).
+
+        Yields
+        ------
+        BodyBlock
+        """
+        g = self._gen
+        script: _Script = g["script"]
+        fs, ifs = self.emg_fs_hz, self.imu_fs_hz
+        n_ch = len(self.channels)
+        block_n = int(round(BLOCK_S * fs))
+        fade_n = int(round(_FADE_S * fs))
+        n_blocks = -(-self.n_emg // block_n)
+        faded = {name: _Crossfade(fade_n) for name in ("shape", "mu", "wander", "mains")}
+        mvc = np.array([_MVC_UV[m] for m, _ in g["parsed"]])
+        side_gain = np.array([g["gains"][_SIDES.index(side)] for _, side in g["parsed"]])
+        for k in range(n_blocks):
+            a, b = k * block_n, min(self.n_emg, (k + 1) * block_n)
+            n = b - a
+            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0xB10C, k)))
+            t = (a + np.arange(n)) / fs
+            activation = np.empty((n_ch, n))
+            for i, key in enumerate(g["parsed"]):
+                activation[i] = _REST_ACTIVATION + _sum_fns(script.drive.get(key, []), t)
+            activation = np.clip(activation, 0.0, 1.0)
+            # Band-limited noises over the block and the fade into the next one.
+            span = n + fade_n
+            shape = faded["shape"].take(_shaped_noise(rng, n_ch, span, fs), n)
+            mu = faded["mu"].take(_lowpass_noise(rng, (n_ch, span), fs, _MU_VARIABILITY_BAND_HZ), n)
+            variability = np.exp(_MU_VARIABILITY_CV * mu - 0.5 * _MU_VARIABILITY_CV**2)
+            emg = (mvc * side_gain)[:, None] * activation * variability * shape
+            emg += self.noise_rms_uV * rng.standard_normal((n_ch, n))
+            if g["mains_hz"] is not None:
+                level = g["mains_gain"] * (1.0 + 0.1 * faded["mains"].take(_lowpass_noise(rng, (1, span), fs, 0.2), n))
+                for h, rel in _MAINS_HARMONICS.items():
+                    if h * g["mains_hz"] < fs / 2:
+                        emg += _MAINS_UV * rel * level * np.sin(2 * np.pi * h * g["mains_hz"] * t + h * g["mains_phase"])
+            emg += _BASELINE_WANDER_UV * faded["wander"].take(_lowpass_noise(rng, (n_ch, span), fs, 0.5), n)
+            emg += self._artefacts(t, n_ch)
+            emg += g["ecg_gain"] * _ecg_beats(g["beats"], t)[None, :]
+            # IMU samples whose times fall in this block.
+            ia, ib = int(np.ceil(a * ifs / fs - 1e-9)), int(np.ceil(b * ifs / fs - 1e-9))
+            if k == n_blocks - 1:
+                ib = self.n_imu
+            imu = self._imu_block(ia, ib, rng)
+            yield BodyBlock(a, _frozen(emg), _frozen(activation), ia, *imu)
+
+    def _artefacts(self, t: np.ndarray, n_ch: int) -> np.ndarray:
+        """Motion artefacts of the transitions that overlap ``t``; each drawn from its own seed."""
+        fs = self.emg_fs_hz
+        script: _Script = self._gen["script"]
+        out = np.zeros((n_ch, t.size))
+        n_burst = int(round(_MOTION_ARTEFACT_S * fs * 2))
+        a0 = int(round(t[0] * fs))
+        for j, (t0, scale) in enumerate(zip(script.transitions_s, script.artefact_scale)):
+            k0 = int(round(t0 * fs)) - n_burst // 4
+            lo, hi = max(k0, a0), min(k0 + n_burst, a0 + t.size)
+            if lo >= hi:
+                continue
+            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0xA27, j)))
+            burst = _lowpass_noise(rng, (n_ch, n_burst), fs, 12.0) * np.hanning(n_burst)
+            gain = _MOTION_ARTEFACT_UV * scale * rng.uniform(0.5, 1.2, (n_ch, 1))
+            out[:, lo - a0:hi - a0] += gain * burst[:, lo - k0:hi - k0]
+        return out
+
+    def _imu_block(self, ia: int, ib: int, rng):
+        """IMU samples [ia, ib) with one sample either side for the derivatives."""
+        ifs = self.imu_fs_hz
+        script: _Script = self._gen["script"]
+        m = ib - ia
+        if m <= 0:
+            empty = np.zeros((3, 0))
+            return _frozen(empty), _frozen(empty), _frozen(np.zeros(0)), _frozen(np.zeros(0))
+        tt = (ia - 1 + np.arange(m + 2)) / ifs
+        rot = _orientation(script, tt)
+        r = Rotation.from_matrix(rot)
+        omega = (r[:-2].inv() * r[2:]).as_rotvec() * ifs / 2.0  # (m, 3), sensor frame
+        lift, shift = _sum_fns(script.lift_m, tt), _sum_fns(script.shift_m, tt)
+        acc_world = np.zeros((m, 3))
+        acc_world[:, 2] = (lift[2:] - 2 * lift[1:-1] + lift[:-2]) * ifs**2 / 9.80665
+        acc_world[:, 1] = (shift[2:] - 2 * shift[1:-1] + shift[:-2]) * ifs**2 / 9.80665
+        specific = acc_world + np.array([0.0, 0.0, 1.0])
+        acc = np.einsum("nji,nj->in", rot[1:-1], specific) + _ACC_NOISE_G * rng.standard_normal((3, m))
+        gyro = np.rad2deg(omega.T) + self._gen["gyro_bias"] + _GYRO_NOISE_DPS * rng.standard_normal((3, m))
+        t = tt[1:-1]
+        return _frozen(acc), _frozen(gyro), _frozen(_sum_fns(script.tilt, t)), _frozen(_sum_fns(script.drop, t))
+
+
+class _Crossfade:
+    """Hands a block's band-limited noise over to the next block's over ``fade_n`` samples."""
+
+    def __init__(self, fade_n: int) -> None:
+        self.fade_n = fade_n
+        self.tail = None
+        u = (np.arange(fade_n) + 0.5) / max(fade_n, 1)
+        self.w_in, self.w_out = np.sin(0.5 * np.pi * u), np.cos(0.5 * np.pi * u)
+
+    def take(self, x: np.ndarray, n: int) -> np.ndarray:
+        """The first ``n`` samples of ``x`` (n + fade_n long), faded in from the last tail."""
+        out = x[..., :n].copy()
+        f = min(self.fade_n, n)
+        if self.tail is not None and f:
+            out[..., :f] = self.w_out[:f] * self.tail[..., :f] + self.w_in[:f] * out[..., :f]
+        self.tail = x[..., n:n + self.fade_n]
+        return out
+
+
+def _frozen(a) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=float)
+    a.setflags(write=False)
+    return a
+
+
+def _ecg_beats(beats: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The ECG of the beats at ``beats`` (s) over the sample times ``t`` (unit R peak) [6]."""
+    out = np.zeros_like(t)
+    if t.size < 2:
+        return out
+    fs = 1.0 / (t[1] - t[0])
+    near = beats[(beats > t[0] - 0.5) & (beats < t[-1] + 0.5)]
+    waves = ((-0.025, 0.008, -0.12), (0.0, 0.010, 1.0), (0.025, 0.010, -0.3), (0.25, 0.05, 0.25))
+    half = int(0.5 * fs)
+    for beat in near:
+        k0 = int(round((beat - t[0]) * fs))
+        lo, hi = max(k0 - half, 0), min(k0 + half, t.size)
+        if lo >= hi:
+            continue
+        tt = t[lo:hi] - beat
+        for off, w, amp in waves:
+            out[lo:hi] += amp * np.exp(-0.5 * ((tt - off) / w) ** 2)
+    return out
+
+
+def simulate_blocks(
+    exercise: str,
+    *,
+    emg_fs_hz: float = 2000.0,
+    imu_fs_hz: float = 104.0,
+    channels: tuple[str, ...] = ("glute_max_left", "glute_max_right"),
+    seed: int = 0,
+    mains_hz: float | None = 50.0,
+    snr_db: float = 20.0,
+    left_scale: float = 0.7,
+    weaker_side: str = "left",
+    duration_s: float | None = None,
+    electrode_gain: tuple[float, float] = (1.0, 1.0),
+    sitting_s: tuple[float, ...] = (30.0,),
+) -> BodyStream:
+    """A session of one exercise as `simulate` makes it, generated block by block.
+
+    For long sessions (the desk scenario over hours): the truth is computed at once, the
+    signals block by block when `BodyStream.blocks` is iterated, so memory stays that of
+    one `BLOCK_S` block whatever the length.
+
+    Parameters
+    ----------
+    exercise, emg_fs_hz, imu_fs_hz, channels, seed, mains_hz, snr_db, left_scale, weaker_side, duration_s, \
+electrode_gain, sitting_s
+        As in `simulate`.
+
+    Returns
+    -------
+    BodyStream
+
+    Notes
+    -----
+    ``snr_db`` sets the noise floor against the expected RMS of the strongest channel's
+    sEMG where its activation is above half its maximum,
+    ``mvc * sqrt(mean(a^2)) * exp(cv^2 / 2)`` (the motor-unit factor's second moment),
+    evaluated on a 50 Hz grid of the script; `simulate` measures the same RMS on its
+    samples.
+    """
+    (exercise, emg_fs_hz, imu_fs_hz, channels, parsed, mains_hz, snr_db, left_scale, weaker_side, duration_s,
+     gains, sitting_s) = _validated(exercise, emg_fs_hz, imu_fs_hz, channels, mains_hz, snr_db, left_scale,
+                                    weaker_side, duration_s, electrode_gain, sitting_s)
+    # The script draws from the same stream as `simulate`'s, so the truth is the same.
+    rng_script = np.random.default_rng(np.random.SeedSequence(seed).spawn(7)[0])
+    rng_misc = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x5EED,)))
+    script = _build_script(exercise, left_scale, weaker_side, rng_script, sitting_s)
+    total_s = duration_s if duration_s is not None else script.duration_s
+    n, m = int(round(total_s * emg_fs_hz)), int(round(total_s * imu_fs_hz))
+    if n < 2 or m < 2:
+        raise ValueError(f"duration_s {total_s} s is too short for emg_fs_hz={emg_fs_hz}, imu_fs_hz={imu_fs_hz}")
+    mvc = np.array([_MVC_UV[muscle] for muscle, _ in parsed])
+    # The SNR reference from the activation on a coarse grid, block by block (two passes).
+    grid_hz = 50.0
+    peaks = np.zeros(len(parsed))
+    for t in _grid_blocks(total_s, grid_hz):
+        for i, key in enumerate(parsed):
+            peaks[i] = max(peaks[i], float(np.max(_REST_ACTIVATION + _sum_fns(script.drive.get(key, []), t))))
+    peaks = np.clip(peaks, 0.0, 1.0)
+    strongest = int(np.argmax(peaks * mvc))
+    if peaks[strongest] > 2 * _REST_ACTIVATION:
+        sq, count = 0.0, 0
+        for t in _grid_blocks(total_s, grid_hz):
+            act = np.clip(_REST_ACTIVATION + _sum_fns(script.drive.get(parsed[strongest], []), t), 0.0, 1.0)
+            above = act[act >= 0.5 * peaks[strongest]]
+            sq, count = sq + float(np.sum(above**2)), count + above.size
+        ref_rms = mvc[strongest] * np.sqrt(sq / max(count, 1)) * np.exp(0.5 * _MU_VARIABILITY_CV**2)
+    else:
+        ref_rms = mvc[strongest] * _REST_SNR_REFERENCE_ACTIVATION
+    noise_rms = float(ref_rms / 10 ** (snr_db / 20.0))
+    beats, tb = [], rng_misc.uniform(0.1, 0.9)
+    while tb < total_s + 1.0:
+        beats.append(tb)
+        tb += (1.0 / _HEART_RATE_HZ) * (1.0 + 0.05 * rng_misc.standard_normal())
+    n_ch = len(parsed)
+    gen = {"script": script, "parsed": parsed, "gains": gains, "mains_hz": mains_hz,
+           "mains_gain": rng_misc.uniform(0.6, 1.4, (n_ch, 1)), "mains_phase": float(rng_misc.uniform(0, 2 * np.pi)),
+           "ecg_gain": _ECG_UV * rng_misc.uniform(0.5, 1.0, (n_ch, 1)), "beats": np.asarray(beats),
+           "gyro_bias": _GYRO_BIAS_SD_DPS * rng_misc.standard_normal((3, 1))}
+    reps = tuple(r for r in script.reps if r.end_s <= total_s)
+    phases = tuple(p for p in script.phases if p.end_s <= total_s)
+    squeezes = tuple(q for q in script.squeezes
+                     if any(p.start_s == q.cue_s and p.name == "squeeze" for p in phases))
+    side_gain = np.array([gains[_SIDES.index(side)] for _, side in parsed])
+    return BodyStream(exercise=exercise, seed=int(seed), channels=channels, emg_fs_hz=emg_fs_hz, imu_fs_hz=imu_fs_hz,
+                      duration_s=float(total_s), n_emg=n, n_imu=m, mvc_uV=_frozen(mvc * side_gain),
+                      noise_rms_uV=noise_rms, reps=reps, phases=phases, squeezes=squeezes,
+                      sitting=tuple(p for p in script.sitting if p.end_s <= total_s), posture=script.posture, _gen=gen)
+
+
+def _grid_blocks(total_s: float, grid_hz: float, block_s: float = 3600.0):
+    """Times of a ``grid_hz`` grid over [0, total_s), an hour at a time."""
+    n = int(total_s * grid_hz)
+    step = int(block_s * grid_hz)
+    for a in range(0, n, step):
+        yield np.arange(a, min(n, a + step)) / grid_hz
 
 
 # --------------------------------------------------------------------------- onset trials
