@@ -204,6 +204,14 @@ def score_definitions() -> list[tuple[str, str]]:
                            "saturation, mains interference, motion artefact, or a low contraction-to-rest "
                            "signal-to-noise ratio (Fraser et al. 2014; Sinderby et al. 1995). A score from a "
                            "poor channel is shown with its grade, never hidden."),
+        ("Sitting and wake-up", "Seated: the pelvis tilted back 15-60 deg from the standing posture at the "
+                                "start (further back is lying down); a sitting period ends after 60 s up, and "
+                                "only the seated time counts. A reminder comes at each whole hour of sitting in "
+                                "a period (\"every hour you spend sitting, stand up\"). Its wake-up is done "
+                                "with 30 s of glute contraction or 10 contractions of at least 1 s after it; "
+                                "the score is the larger of held time / 30 s and contractions / 10, at most "
+                                "100; a done wake-up restarts the hour. The thresholds are the project's, not "
+                                "published cut-offs."),
     ]
 
 
