@@ -18,7 +18,7 @@ from glutescope.commands.options import (SERIAL_SAFETY, add_calibration_argument
 from glutescope.exitcodes import CliError, ExitStatus
 
 EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "calibration",
-             "calibrated_demo", "no_squeeze", "tensed_relax")
+             "calibrated_demo", "no_squeeze", "tensed_relax", "medius", "desk")
 HEADLESS_DURATION_S = 32.0
 # Nobody watches a headless run: the virtual wearable's clock runs twice as fast so the
 # whole demo script (bridges, then the squeeze test: 61.5 s) fits in the run.
