@@ -120,7 +120,7 @@ def exercise_plan(rec: Recording, exercise: Optional[str] = None, *, seed: Optio
         s = int(seed if seed is not None else meta.get("seed", 0))
         # The script (and so its cues) does not depend on the rates: render cheaply.
         body = simulate(name, seed=s, emg_fs_hz=200.0, imu_fs_hz=104.0, mains_hz=None)
-        cues = tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in body.phases)
+        cues = session_cues(name, body.phases)
         rep_cues = rep_cues or session_rep_cues(body.reps)
         source = (f"virtual wearable script '{name}', seed {s}"
                   + ("" if given else " (assumed: the recording does not name its exercise)"))

@@ -71,6 +71,10 @@ def session_cues(exercise: str, body_phases=None) -> tuple[Cue, ...]:
     (`glutescope.calibration.calibration_cues`).
     """
     if body_phases is not None:
+        # Only a squeeze test's or a calibration's phases are cues the guides follow; other
+        # scripts' phases (the medius set's steps, the desk's sitting) are protocol steps.
+        if not any(p.name in ("squeeze", "reference") for p in body_phases):
+            return ()
         return tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in body_phases)
     if exercise == "calibration":
         from glutescope.calibration import calibration_cues
@@ -86,8 +90,10 @@ def session_rep_cues(body_reps=None) -> tuple[Cue, ...]:
     the pelvis IMU (`glutescope.live`), never from the EMG. Real sessions have no rep
     cues until the protocol runner gives them.
     """
+    # The reps of one leg the runner counts (`glutescope.protocols.runner.REP_STEPS`); a
+    # clamshell or a band-walk step is not a rep of the glute comparison.
     return tuple(Cue(r.start_s, r.end_s, r.kind, r.side) for r in (body_reps or ())
-                 if r.side in ("left", "right") and r.kind != "squeeze")
+                 if r.side in ("left", "right") and r.kind in ("bridge", "single_leg_bridge", "stance"))
 
 
 class SqueezeTestGuide:

@@ -67,7 +67,7 @@ def test_dma_irq_latency_prints_a_row_per_latency_and_design():
 def test_protocol_accuracy_prints_a_line_per_protocol():
     out = _run("protocol_accuracy.py", "--seeds", "1")
     for name in ("bridges (left at 70 %)", "single-leg bridges hip drop", "medius stance hip drop", "recruitment",
-                 "squeeze test"):
+                 "squeeze test", "medius clamshells and band walk", "desk"):
         assert re.search(rf"^{re.escape(name)}.* {NUMBER}", out, re.M), f"no {name} line in:\n{out}"
 
 
@@ -93,3 +93,9 @@ def test_export_speed_prints_every_stage_for_both_lengths_and_the_growth():
         assert re.search(rf"^  {stage} +{NUMBER}$", out, re.M), f"no growth line for {stage}:\n{out}"
     assert len(re.findall(rf"^glutescope report +{NUMBER} +{NUMBER}  \(peak RSS of the process\)$", out, re.M)) == 2, out
     assert re.search(r"^verdict: 1 min, all exports \+ report .* not judged", out, re.M), out
+
+
+def test_body_model_memory_prints_a_row_per_length_and_way():
+    out = _run("body_model_memory.py", "--minutes", "0.5,1", "--whole-max", "0.5")
+    rows = re.findall(rf"^ +({NUMBER}) m  (blocks|whole) +{NUMBER} +{NUMBER}$", out, re.M)
+    assert rows == [("0.5", "blocks"), ("0.5", "whole"), ("1", "blocks")], out

@@ -8,7 +8,7 @@ from glutescope.exitcodes import CliError, ExitStatus
 from glutescope.muscles import check_channel_name
 
 EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "calibration",
-             "calibrated_demo", "no_squeeze", "tensed_relax")
+             "calibrated_demo", "no_squeeze", "tensed_relax", "medius", "desk")
 MAX_CHANNELS = 8  # channel_mask is one byte
 
 

@@ -22,7 +22,7 @@ from typing import Optional, Sequence, TextIO
 from glutescope.exitcodes import ExitStatus
 
 EXERCISES = ("demo", "bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "calibration",
-             "calibrated_demo", "no_squeeze", "tensed_relax")
+             "calibrated_demo", "no_squeeze", "tensed_relax", "medius", "desk")
 #: First word of the line printed once the wearable is on the air.
 READY_PREFIX = "ready:"
 
