@@ -26,6 +26,8 @@ REDRAW_INTERVAL_MS = 16  # ~60 Hz, a display's rate: decimated drawing keeps it 
 BIG_NUMBERS_EVERY_S = 0.25  # the big figures change at most 4 times a second
 DEFAULT_COLUMNS = 900  # pixel columns to decimate to before the window has a size
 RAW_ALPHA = 55  # the raw trace's opacity (of 255): faint, so the 1 px envelope reads over it
+LEFT_AXIS_PX = 64  # the trace plots' left axes: room for "-1000" and the axis label
+AXIS_END_MARGIN_PX = 2  # a cached axis' room past its ends (_cache_still_items)
 PELVIS_STEP_DEG = 5.0  # the pelvis plot's angle scale grows and shrinks in these steps
 
 
@@ -173,9 +175,19 @@ class LiveWindow(QtWidgets.QWidget):
             pelvis.setYRange(-PELVIS_STEP_DEG, PELVIS_STEP_DEG, padding=0)
             self.pelvis_plot = pelvis
             pelvis.setMaximumHeight(170)
-            pelvis.addLegend(offset=(10, 5))
-            self.pelvis_curves = (pelvis.plot(pen=pg.mkPen((200, 200, 200), width=1), name="tilt (anterior +)"),
-                                  pelvis.plot(pen=pg.mkPen((230, 90, 200), width=1), name="obliquity (hip drop)"))
+            self.pelvis_curves = (pelvis.plot(pen=pg.mkPen((200, 200, 200), width=1)),
+                                  pelvis.plot(pen=pg.mkPen((230, 90, 200), width=1)))
+            # The legend in the cell beside the plot, under the bars: inside the plot it
+            # sat where the traces start and hid them (a level pelvis is the plot's top).
+            self.pelvis_legend = pg.LegendItem(labelTextColor=(200, 200, 200))
+            for curve, name in zip(self.pelvis_curves, ("tilt (anterior +)", "obliquity (hip drop)")):
+                self.pelvis_legend.addItem(curve, name)
+            self.pelvis_legend.setMaximumSize(220, 60)  # its own size, not the cell's
+            self.graphs.addItem(self.pelvis_legend, row=n, col=1)
+        for plot in self.plots + ([self.pelvis_plot] if self.pelvis_curves else []):
+            # One width for every left axis, so the same time is at the same x in the EMG
+            # and the pelvis plots (each axis would otherwise size itself to its tick labels).
+            plot.getAxis("left").setWidth(LEFT_AXIS_PX)
         self.balance = self.graphs.addPlot(row=0, col=1, rowspan=max(n, 1), title="activation now")
         self.balance.setMaximumWidth(220)
         self.balance.setLabel("left", "envelope", units="µV")
@@ -322,6 +334,12 @@ class LiveWindow(QtWidgets.QWidget):
         """
         cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
         for item in self.graphs.scene().items():
+            if isinstance(item, pg.AxisItem) and item.orientation in ("bottom", "top"):
+                # A cached item is clipped to its bounding rect, and a time axis' rect ends
+                # where its line does: on a whole pixel the line's antialiased end would be
+                # cut. A margin of a few pixels (which labels may also reach) keeps it whole.
+                # (Vertical axes have 15 px already.)
+                item.setStyle(hideOverlappingLabels=AXIS_END_MARGIN_PX)
             if isinstance(item, (pg.AxisItem, pg.InfiniteLine, QtWidgets.QGraphicsTextItem)):
                 item.setCacheMode(cache)
 
@@ -350,7 +368,7 @@ class LiveWindow(QtWidgets.QWidget):
         return pct
 
     def _show_big_numbers(self, now_uV, pct) -> None:
-        """"L 41 % · R 12 %" of reference once calibrated, else µV: set only when a figure changes."""
+        """"L 41 % · R 12 % of reference" once calibrated, else µV: set only when a figure changes."""
         names = self.state.channel_names
         if "glute_max_left" not in names or "glute_max_right" not in names:
             return
@@ -359,7 +377,10 @@ class LiveWindow(QtWidgets.QWidget):
         if not all(np.isfinite(v) for v in values):
             return
         unit = "%" if pct is not None else "µV"
+        # "%" alone would read as %MVC: say of what (the calibration hold, not a maximum).
         text = f"L {values[0]:.0f} {unit}   ·   R {values[1]:.0f} {unit}"
+        if pct is not None:
+            text += "   of reference"
         now_s = time.monotonic()
         # Figures read at a glance need not change 60 times a second (nor re-lay out the label).
         if text != self._big_text and now_s - self._big_at_s >= BIG_NUMBERS_EVERY_S:
