@@ -1,0 +1,37 @@
+"""Run protocols in the live window on the virtual wearable, one body-model person each,
+and print what each results screen showed: one JSON line per case.
+
+``python results_screens_driver.py OUT_DIR CASES_JSON`` (tests/e2e/test_results_screens.py
+runs it once for all its cases: one process, one Qt application, one wearable at a time).
+Each case: {"id", "protocol", "person": simulate() keywords, "channels": the body's rows
+(optional), "calibrated": start from the body model's truth as the reference}.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+SPEED = 4.0
+"""The virtual clock, times real time: the fastest that stays lossless on two busy cores
+with the window drawing (6 loses samples there)."""
+
+
+def main(argv) -> int:
+    from glutescope.virtual.coached import coach, person
+    from glutescope.virtual.rehearsal import truth_calibration
+
+    out = Path(argv[0])
+    for case in json.loads(argv[1]):
+        body = person(case["protocol"], channels=case.get("channels"), **case["person"])
+        calibration = truth_calibration(body) if case.get("calibrated") else None
+        shown = coach(case["protocol"], body, speed=SPEED, calibration=calibration,
+                      record=out / f"{case['id']}.glutes", results_png=out / f"{case['id']}-results.png")
+        print(json.dumps({"id": case["id"], "headline": shown.headline, "findings": shown.findings,
+                          "missing_samples": shown.missing_samples, "terminal": shown.terminal,
+                          "results_png": str(shown.results_png) if shown.results_png else None}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
