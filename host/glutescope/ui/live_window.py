@@ -194,6 +194,16 @@ class LiveWindow(QtWidgets.QWidget):
         self.balance.getAxis("bottom").setTicks(
             [[(i, channel_tick(name)) for i, name in enumerate(state.channel_names)]]
         )
+        # Once calibrated the bars are % of each glute's reference; a channel without one
+        # (a hamstring, a lumbar erector) says so in its empty slot rather than read as 0 %.
+        self.no_reference = []
+        for i, name in enumerate(state.channel_names):
+            if name not in ("glute_max_left", "glute_max_right"):
+                label = pg.TextItem("no reference", color=(150, 150, 150), angle=90, anchor=(0, 0.5))
+                label.setPos(i, 0)
+                label.setVisible(False)
+                self.balance.addItem(label)
+                self.no_reference.append(label)
         self.bars = pg.BarGraphItem(
             x=np.arange(n), height=np.zeros(n), width=0.6,
             brushes=[pg.mkBrush(channel_colour(c)) for c in state.channel_names],
@@ -246,7 +256,8 @@ class LiveWindow(QtWidgets.QWidget):
             if pct is not None:
                 # Calibrated: each glute against its own reference, so the bars compare muscles.
                 self.bars.setOpts(height=pct)
-                self._set_range(self.balance, 0.0, stepped_top(float(np.nanmax(pct)) * 1.2, 100.0, 25.0))
+                # fmax ignores a gap's NaN without a warning; all NaN gives NaN: the floor.
+                self._set_range(self.balance, 0.0, stepped_top(float(np.fmax.reduce(pct)) * 1.2, 100.0, 25.0))
             else:
                 self.bars.setOpts(height=now)
                 self._set_range(self.balance, 0.0, stepped_top(env_top * 1.2, 300.0, 50.0))
@@ -279,14 +290,21 @@ class LiveWindow(QtWidgets.QWidget):
             colour = "#5b9bd5" if step.name == "relax" else "#d9534f"
             self.cue_label.setText(f"{step.step.cue} · {stats.step_left_s:.0f} s")
             self.cue_label.setStyleSheet(f"color: {colour}")
-            self.readout.setText(f"{stats.protocol_title} · step {step.index + 1} of {stats.n_steps} · "
-                                 + describe_asymmetry(stats) + (f"\n⚠ {warning}" if warning else ""))
+            # "Waiting for a rep" only where a rep is due: a squeeze test, a calibration or a
+            # stance has none to wait for.
+            balance = "" if stats.si_pct is None and step.step.scored != "reps" else " · " + describe_asymmetry(stats)
+            self.readout.setText(f"{stats.protocol_title} · step {step.index + 1} of {stats.n_steps}"
+                                 + balance + (f"\n⚠ {warning}" if warning else ""))
             self._show_target(step.step.target_pct if stats.calibration is not None else None)
         elif stats.cue is not None:
             colour = "#d9534f" if stats.cue.name in ("squeeze", "reference") else "#5b9bd5"
             self.cue_label.setText(f"{stats.cue.instruction()} · {stats.cue_left_s:.0f} s")
             self.cue_label.setStyleSheet(f"color: {colour}")
         elif stats.protocol_title:
+            # Before the first step or after the last: the protocol, and its left/right only
+            # if there is one (nothing is waited for any more).
+            balance = "" if stats.si_pct is None else " · " + describe_asymmetry(stats)
+            self.readout.setText(stats.protocol_title + balance + (f"\n⚠ {warning}" if warning else ""))
             self.cue_label.setText(f"{stats.protocol_title}: done" if stats.protocol_results is not None
                                    else f"{stats.protocol_title}")
             self.cue_label.setStyleSheet("color: #5cb85c")
@@ -349,13 +367,21 @@ class LiveWindow(QtWidgets.QWidget):
             self._ranges[id(plot)] = (lo, hi)
             plot.setYRange(lo, hi, padding=0)
 
+    def _show_no_reference(self, calibrated: bool) -> None:
+        for label in self.no_reference:
+            if label.isVisible() != calibrated:
+                label.setVisible(calibrated)
+
     def _percent_of_reference(self, now_uV):
-        """The bars in % of each glute's reference once calibrated (other channels: 0), else None."""
+        """The bars in % of each glute's reference once calibrated (other channels: 0,
+        marked "no reference"), else None."""
         stats, names = self.state.stats, self.state.channel_names
         if stats.calibration is None or "glute_max_left" not in names or "glute_max_right" not in names:
             if self.balance.getAxis("left").labelText != "envelope":
                 self.balance.setLabel("left", "envelope", units="µV")
+            self._show_no_reference(False)
             return None
+        self._show_no_reference(True)
         rows = names.index("glute_max_left"), names.index("glute_max_right")
         # The reference is an amplitude above rest: remove the latest rest seen before a
         # rep the same way (none before the first rep).
