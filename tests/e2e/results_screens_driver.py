@@ -9,12 +9,15 @@ Each case: {"id", "protocol", "person": simulate() keywords, "channels": the bod
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
-SPEED = 4.0
-"""The virtual clock, times real time: the fastest that stays lossless on two busy cores
-with the window drawing (6 loses samples there)."""
+SPEEDS = (4.0, 2.0)
+"""The virtual clock, times real time: 4x stays lossless on two busy cores with the
+window drawing (6x loses samples there); a run that lost samples anyway (the machine
+busier still) is run again at 2x, since what the screen shows of a lossy link is
+another test's matter (tests/e2e/test_dropouts.py)."""
 
 
 def main(argv) -> int:
@@ -25,9 +28,15 @@ def main(argv) -> int:
     for case in json.loads(argv[1]):
         body = person(case["protocol"], channels=case.get("channels"), **case["person"])
         calibration = truth_calibration(body) if case.get("calibrated") else None
-        shown = coach(case["protocol"], body, speed=SPEED, calibration=calibration,
-                      record=out / f"{case['id']}.glutes", results_png=out / f"{case['id']}-results.png")
-        print(json.dumps({"id": case["id"], "headline": shown.headline, "findings": shown.findings,
+        for speed in SPEEDS:
+            record = out / f"{case['id']}.glutes"
+            if record.exists():
+                shutil.rmtree(record)
+            shown = coach(case["protocol"], body, speed=speed, calibration=calibration, record=record,
+                          results_png=out / f"{case['id']}-results.png")
+            if shown.missing_samples == 0:
+                break
+        print(json.dumps({"id": case["id"], "speed": speed, "headline": shown.headline, "findings": shown.findings,
                           "missing_samples": shown.missing_samples, "terminal": shown.terminal,
                           "results_png": str(shown.results_png) if shown.results_png else None}), flush=True)
     return 0

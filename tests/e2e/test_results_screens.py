@@ -105,8 +105,8 @@ def screen(shown, case_id):
     got = shown[0][case_id]
     assert got["headline"], f"no results screen came: {got['terminal'][-2000:]}"
     # A run that lost samples live may show other figures: say so when a check fails.
-    return got["headline"], got["findings"], f"(missing samples {got['missing_samples']})\n{got['headline']}\n" \
-                                             f"{got['findings']}"
+    return got["headline"], got["findings"], (f"(at {got['speed']:g}x, missing samples {got['missing_samples']})\n"
+                                              f"{got['headline']}\n{got['findings']}")
 
 
 @pytest.mark.parametrize("case_id", ["bridges-left", "bridges-right", "single-leg-left", "single-leg-equal"])
