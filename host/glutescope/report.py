@@ -545,6 +545,75 @@ def _timeline_plot(rec: Recording, analysis: SegmentAnalysis, block_s: float) ->
     return Plot(draw, 3.4, alt)
 
 
+def _sitting_plot(tl, duration_s: float) -> Plot:
+    """The sitting/wake-up strip: seated periods as bars, reminders and wake-ups as marks."""
+    hours = duration_s > 3 * 3600
+    unit, scale = ("h", 3600.0) if hours else ("min", 60.0)
+
+    def draw(fig, rect):
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        ax = _axes(fig, rect, 0.6, 0.4, 0.05, 0.3)
+        ax.broken_barh([(p.start_s / scale, (p.end_s - p.start_s) / scale) for p in tl.periods], (0.2, 0.6),
+                       color="0.6")
+        for t in tl.reminders_s:
+            ax.axvline(t / scale, color="#d62728", lw=1.0, ls="--")
+        done = [w for w in tl.wake_ups if w.done]
+        missed = [w for w in tl.wake_ups if not w.done]
+        ax.plot([w.at_s / scale for w in done], [1.15] * len(done), "o", color="#2ca02c", ms=5, clip_on=False)
+        ax.plot([w.at_s / scale for w in missed], [1.15] * len(missed), "x", color="#ff7f0e", ms=6, mew=1.5,
+                clip_on=False)
+        ax.set_xlim(0, duration_s / scale)
+        ax.set_ylim(0, 1.3)
+        ax.set_yticks([])
+        ax.set_xlabel(f"time ({unit} from the start)")
+        reminder = "reminder" if tl.source == "protocol" else "an hour of sitting (no reminder given)"
+        handles = [Patch(color="0.6"), Line2D([], [], color="#d62728", ls="--"),
+                   Line2D([], [], marker="o", color="#2ca02c", ls=""), Line2D([], [], marker="x", color="#ff7f0e",
+                                                                               ls="", mew=1.5)]
+        _legend_above(fig, ax, handles, ["seated", reminder, "wake-up done", "wake-up not done"], 0.08)
+
+    alt = (f"Sitting timeline: {len(tl.periods)} seated periods as bars, {len(tl.reminders_s)} "
+           + ("reminders" if tl.source == "protocol" else "hours of sitting reached")
+           + f" as dashed lines, {len(tl.wake_ups)} wake-ups as marks (done: circle, not done: cross)")
+    return Plot(draw, 1.3, alt)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{int(seconds // 3600)} h {seconds % 3600 / 60:02.0f} min"
+
+
+def _sitting_blocks(tl, duration_s: float) -> list:
+    """The sitting and wake-up timeline: what it is, the strip, the events in a table."""
+    from glutesignal.sitting import BREAK_S, LIE_TILT_DEG, SIT_TILT_DEG
+
+    done = sum(w.done for w in tl.wake_ups)
+    text = (f"Seated {_duration(tl.sitting_s)} in {len(tl.periods)} period{'s' if len(tl.periods) != 1 else ''} "
+            f"(from the pelvis IMU: tilted back {SIT_TILT_DEG:g}-{LIE_TILT_DEG:g}° from standing; a period ends "
+            f"after {BREAK_S:g} s up). ")
+    if tl.source == "protocol":
+        text += (f"A reminder after each {_duration(tl.remind_every_s)} of sitting: {len(tl.reminders_s)} given. "
+                 f"Wake-ups (30 s of squeeze or 10 contractions after the ask, scored on the spot): "
+                 f"{done} of {len(tl.wake_ups)} done.")
+    else:
+        text += (f"Recorded without the desk protocol: no reminder was given; {_duration(tl.remind_every_s)} of "
+                 f"sitting in one period was reached {len(tl.reminders_s)} times.")
+    rows = []
+    for i, p in enumerate(tl.periods, 1):
+        rows.append((p.start_s, "sat down", f"period {i}"))
+        rows.append((p.end_s, "stood up", f"period {i}: seated {_duration(p.seated_s)}"))
+    for t in tl.reminders_s:
+        rows.append((t, "reminder" if tl.source == "protocol" else "an hour seated", ""))
+    for w in tl.wake_ups:
+        rows.append((w.at_s, "wake-up " + ("done" if w.done else "not done"),
+                     f"{w.score:.0f}/100: {w.held_s:.0f} s held, {w.reps} contractions (asked at "
+                     f"{_clock(w.asked_s, True)} by {'a reminder' if w.by == 'reminder' else 'the schedule'})"))
+    rows.sort(key=lambda r: r[0])
+    table = Table(("time\n(h:mm:ss)", "event", "detail"), tuple((_clock(t, True), e, d) for t, e, d in rows))
+    return [Heading("Sitting and wake-ups"), Paragraph(text), _sitting_plot(tl, duration_s), table]
+
+
 def _mvc_plot(analysis: SegmentAnalysis, ranges: Sequence[TypicalRange]) -> Plot:
     reps = [r for r in analysis.reps if r.mean_pct_ref is not None]
     gmax = [g for g in ranges if g.muscle == "glute max"]
@@ -740,6 +809,11 @@ def report_blocks(rec: Recording, analysis: SegmentAnalysis, n_segments: int = 1
                                 if any(c.name == "reference" for c in analysis.plan.squeeze_cues) else "")
                              + (" Below: the pelvis angles." if analysis.pelvis_deg is not None else "")))
         out.append(_session_plot(rec, analysis))
+    from glutescope.sitting_timeline import sitting_timeline
+
+    timeline = sitting_timeline(analysis)
+    if timeline is not None:
+        out += _sitting_blocks(timeline, analysis.duration_s)
     out.append(Heading("Left/right"))
     out.append(Paragraph(symmetry_sentence(analysis)))
     weaker = weaker_side_sentence(analysis)

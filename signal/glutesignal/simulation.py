@@ -55,6 +55,12 @@ References
 .. [7] Burden A. How should we normalize electromyograms obtained from healthy
    participants? J Electromyogr Kinesiol 20(6):1023-1035, 2010 (between-site amplitude
    differences from electrode placement, skin and fat).
+.. [8] Distefano LJ, Blackburn JT, Marshall SW, Padua DA. Gluteal muscle activation
+   during common therapeutic exercises. J Orthop Sports Phys Ther 39(7):532-540, 2009
+   (clamshell, side-stepping: glute medius and maximus %MVC).
+.. [9] Selkowitz DM, Beneck GJ, Powers CM. Which exercises target the gluteal muscles
+   while minimizing activation of the tensor fascia lata? J Orthop Sports Phys Ther
+   43(2):54-64, 2013 (clamshell, sidestep).
 """
 
 from __future__ import annotations
@@ -70,13 +76,17 @@ __all__ = [
     "BurstTrial",
     "Phase",
     "Rep",
+    "BodyBlock",
+    "BodyStream",
+    "Sitting",
     "SqueezeTruth",
     "burst_trial",
     "simulate",
+    "simulate_blocks",
 ]
 
 EXERCISES = ("bridges", "single_leg_bridges", "squeeze_test", "single_leg_stance", "rest", "demo",
-             "no_squeeze", "tensed_relax", "calibration", "calibrated_demo")
+             "no_squeeze", "tensed_relax", "calibration", "calibrated_demo", "medius", "desk")
 """Exercise scripts :func:`simulate` knows."""
 
 _MUSCLES = ("glute_max", "glute_med", "hamstring", "lumbar_erector")
@@ -122,9 +132,29 @@ class Rep:
     end_s: float
     """End of the movement (back at rest), seconds."""
     kind: str
-    """"bridge", "single_leg_bridge", "squeeze" or "stance"."""
+    """"bridge", "single_leg_bridge", "squeeze", "stance", "clamshell" or "band_walk_step"."""
     side: str
-    """Working side: "left", "right" or "both"."""
+    """Working side: "left", "right" or "both" (for a single-leg stance or a band-walk
+    step the supporting leg, for a clamshell the opening, upper leg)."""
+    hip_drop_deg: float | None = None
+    """Scripted drop of the unsupported side while the rep holds, degrees (positive: the
+    unsupported side lower), for the reps on one leg (single-leg bridges, stances, band-walk
+    steps); None where there is no unsupported side."""
+
+
+@dataclass(frozen=True)
+class Sitting:
+    """One period seated, as scripted (the desk scenario)."""
+
+    start_s: float
+    """When the seated posture is reached (the sit-down movement over), seconds."""
+    end_s: float
+    """When standing up begins, seconds."""
+
+    @property
+    def duration_s(self) -> float:
+        """Time seated, s."""
+        return self.end_s - self.start_s
 
 
 @dataclass(frozen=True)
@@ -136,9 +166,11 @@ class Phase:
     end_s: float
     """End of the phase (the next cue), seconds."""
     name: str
-    """"relax" or "squeeze"."""
+    """"relax", "squeeze" or "reference" (the squeeze test, the calibration), or the
+    protocol step the body follows: "stance", "clamshell", "band_walk" (the gluteus
+    medius set), "sit", "wake_up" (the desk)."""
     side: str
-    """Side asked to squeeze: "left", "right", "both"; "none" for relax."""
+    """Side asked (for one leg: the working leg); "none" for relax."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +254,8 @@ class BodySession:
     """
     posture: str = field(default="standing")
     """Starting posture, "standing" or "supine" (the reference of ``tilt_deg``)."""
+    sitting: tuple[Sitting, ...] = ()
+    """Scripted periods seated (the desk scenario), in time order; empty otherwise."""
 
     def t_emg_s(self) -> np.ndarray:
         """Sample times of the EMG, seconds, ``(n_emg,)``."""
@@ -266,11 +300,13 @@ class _Script:
     drop: list = field(default_factory=list)  # lateral hip drop, degrees (left higher +)
     yaw: list = field(default_factory=list)
     lift_m: list = field(default_factory=list)  # vertical sacrum displacement, metres
+    shift_m: list = field(default_factory=list)  # sideways (world y) sacrum displacement, metres
     transitions_s: list = field(default_factory=list)
     artefact_scale: list = field(default_factory=list)
     reps: list = field(default_factory=list)
     phases: list = field(default_factory=list)
     squeezes: list = field(default_factory=list)
+    sitting: list = field(default_factory=list)
 
     def add_drive(self, muscle: str, side: str, fn) -> None:
         self.drive.setdefault((muscle, side), []).append(fn)
@@ -287,11 +323,25 @@ _SYNERGY = {
     "squeeze": {"glute_med": 0.4, "hamstring": 0.1, "lumbar_erector": 0.05},
     "stance": {"glute_med": 2.5, "hamstring": 0.6, "lumbar_erector": 0.8},
 }
+# The gluteus medius set, as fractions of the glute medius drive: side-lying clamshells
+# and lateral band walking load glute medius more than glute max (Distefano et al. 2009
+# [8]: clamshell glute med ~40 %MVC, glute max ~35 %MVC at best; side-stepping glute med
+# ~60 %MVC, glute max ~25 %MVC; Selkowitz et al. 2013 [9]).
+_MED_SYNERGY = {
+    "clamshell": {"glute_max": 0.7, "hamstring": 0.15, "lumbar_erector": 0.3},
+    "band_walk": {"glute_max": 0.45, "hamstring": 0.3, "lumbar_erector": 0.4},
+}
 
 
 def _glute_drive(script: _Script, side: str, kind: str, fn) -> None:
     script.add_drive("glute_max", side, fn)
     for muscle, ratio in _SYNERGY[kind].items():
+        script.add_drive(muscle, side, lambda t, fn=fn, r=ratio: r * fn(t))
+
+
+def _med_drive(script: _Script, side: str, kind: str, fn) -> None:
+    script.add_drive("glute_med", side, fn)
+    for muscle, ratio in _MED_SYNERGY[kind].items():
         script.add_drive(muscle, side, lambda t, fn=fn, r=ratio: r * fn(t))
 
 
@@ -340,7 +390,7 @@ def _script_single_leg_bridges(s: _Script, t0: float, n_per_side: int, left_scal
             s.drop.append(lambda tt, a=start, b=down, d=sign * drop_deg: d * _pulse(tt, a, lift_s, b, lower_s))
             s.transition(start)
             s.transition(down)
-            s.reps.append(Rep(start, end, "single_leg_bridge", side))
+            s.reps.append(Rep(start, end, "single_leg_bridge", side, drop_deg))
             t = end + rest_s
     return t
 
@@ -497,9 +547,183 @@ def _script_single_leg_stance(s: _Script, t0: float, left_scale: float, rng) -> 
         s.yaw.append(lambda tt, a=start, b=end - 0.5, w=_slow_noise(rng, 0.5): 2.0 * w(tt) * _pulse(tt, a, 0.5, b, 0.5))
         s.transition(start)
         s.transition(end - 0.5)
-        s.reps.append(Rep(start, end, "stance", side))
+        s.reps.append(Rep(start, end, "stance", side, drop_deg))
         t = end + both_s
     return t
+
+
+MEDIUS_REST_S = 3.0
+"""Rest standing on both legs between the parts of the gluteus medius set, s."""
+MEDIUS_STANCE_S = 10.0
+"""Each single-leg stance of the gluteus medius set, s."""
+CLAMSHELL_S = 20.0
+"""Each side's clamshells (lying down, the reps, getting up), s."""
+BAND_WALK_S = 15.0
+"""Each side's lateral band walk (a start, the steps, standing still), s."""
+CLAMSHELL_REPS = 5
+"""Clamshells per side."""
+BAND_WALK_CYCLES = 8
+"""Step cycles (lead leg out, trailing leg in) per side of the band walk."""
+
+
+def _clamshells(s: _Script, t0: float, side: str, left_scale: float, rng) -> float:
+    """Side-lying clamshells opening the ``side`` knee (lying on the other side); returns the end.
+
+    The person lies down on the other side over the first 2 s (obliquity to +-90°: the
+    upper hip straight above the lower), opens and closes the upper knee
+    `CLAMSHELL_REPS` times (1 s up, 0.5 s hold, 1 s down, 0.5 s pause) and gets up over
+    the last 1.5 s. Each opening rolls the pelvis back a little about its long axis (the
+    usual compensation, larger when the working glute medius is weaker), which is the
+    scripted tilt while lying on the side.
+    """
+    end = t0 + CLAMSHELL_S
+    scale = left_scale if side == "left" else 1.0
+    lying = 90.0 if side == "left" else -90.0  # lying on the right side: the left hip is up
+    s.drop.append(lambda tt, a=t0, b=end - 1.5, d=lying: d * _pulse(tt, a, 2.0, b, 1.5))
+    s.transition(t0)
+    s.transition(end - 1.5)
+    s.phases.append(Phase(t0, end, "clamshell", side))
+    roll_deg = -(2.0 + 4.0 * (1.0 - scale))
+    for k in range(CLAMSHELL_REPS):
+        r0 = t0 + 2.5 + 3.0 * k
+        peak = 0.40 * scale * (1.0 + 0.05 * rng.standard_normal())
+        _med_drive(s, side, "clamshell", lambda tt, a=r0, p=peak: p * _pulse(tt, a, 1.0, a + 1.5, 1.0))
+        s.tilt.append(lambda tt, a=r0, d=roll_deg: d * _pulse(tt, a, 1.0, a + 1.5, 1.0))
+        s.transition(r0, 0.3)
+        s.reps.append(Rep(r0, r0 + 2.5, "clamshell", side))
+    return end
+
+
+def _band_walk(s: _Script, t0: float, lead: str, left_scale: float, rng) -> float:
+    """A lateral band walk leading with ``lead``; returns the end.
+
+    From 1 s in, `BAND_WALK_CYCLES` cycles of 1.5 s: the lead leg steps out (the trailing
+    leg supports, 0.75 s), then the trailing leg follows (the lead leg supports). The band
+    keeps both glutes medius working a little throughout; the supporting side's works
+    hard. Each single support lets the unsupported side drop (more on a weaker leg), the
+    pelvis moves 0.25 m sideways per cycle and wobbles (obliquity, tilt, heading).
+    """
+    end = t0 + BAND_WALK_S
+    trail = "right" if lead == "left" else "left"
+    strength = {"left": left_scale, "right": 1.0}
+    s.phases.append(Phase(t0, end, "band_walk", lead))
+    walk0, walk1 = t0 + 1.0, t0 + 1.0 + 1.5 * BAND_WALK_CYCLES
+    for side in _SIDES:
+        _med_drive(s, side, "band_walk", lambda tt, a=walk0 - 0.5, b=walk1, p=0.2 * strength[side]:
+                   p * _pulse(tt, a, 0.5, b, 0.5))
+    direction = 1.0 if lead == "left" else -1.0  # world y is the person's left at the start
+    for c in range(BAND_WALK_CYCLES):
+        for half, support in enumerate((trail, lead)):
+            h0 = walk0 + 1.5 * c + 0.75 * half
+            scale = strength[support]
+            peak = 0.55 * scale * (1.0 + 0.05 * rng.standard_normal())
+            _med_drive(s, support, "band_walk", lambda tt, a=h0, p=peak: p * _pulse(tt, a, 0.2, a + 0.4, 0.2))
+            drop_deg = 2.0 + 6.0 * (1.0 - scale)
+            sign = 1.0 if support == "left" else -1.0
+            s.drop.append(lambda tt, a=h0, d=sign * drop_deg: d * _pulse(tt, a, 0.2, a + 0.4, 0.2))
+            s.shift_m.append(lambda tt, a=h0, d=0.125 * direction: d * _smoothstep(tt, a, a + 0.75))
+            s.transition(h0, 0.4)
+            s.reps.append(Rep(h0, h0 + 0.75, "band_walk_step", support, drop_deg))
+    for lst, amp, band in ((s.drop, 0.8, 1.5), (s.tilt, 0.8, 1.2), (s.yaw, 1.5, 0.6)):
+        lst.append(lambda tt, a=walk0, b=walk1, w=_slow_noise(rng, band), k=amp: k * w(tt) * _pulse(tt, a, 0.5, b, 0.5))
+    return end
+
+
+def _script_medius(s: _Script, t0: float, left_scale: float, rng) -> float:
+    """The gluteus medius set, step for step as the "medius" protocol asks it.
+
+    Rest, stance on the left leg, rest, stance on the right (exactly "single_leg_stance"),
+    rest, clamshells opening the left then the right knee, rest, band walk leading with
+    the left then the right leg, rest; each part is a `Phase` named like the protocol's
+    step.
+    """
+    a = t0
+    r, st = MEDIUS_REST_S, MEDIUS_STANCE_S
+    t = _script_single_leg_stance(s, a, left_scale, rng)
+    s.phases.extend([Phase(a, a + r, "relax", "none"), Phase(a + r, a + r + st, "stance", "left"),
+                     Phase(a + r + st, a + 2 * r + st, "relax", "none"),
+                     Phase(a + 2 * r + st, a + 2 * r + 2 * st, "stance", "right"),
+                     Phase(a + 2 * r + 2 * st, t, "relax", "none")])
+    for side in _SIDES:
+        t = _clamshells(s, t, side, left_scale, rng)
+    s.phases.append(Phase(t, t + r, "relax", "none"))
+    t += r
+    for side in _SIDES:
+        t = _band_walk(s, t, side, left_scale, rng)
+    s.phases.append(Phase(t, t + r, "relax", "none"))
+    return t + r
+
+
+DESK_STAND_S = 5.0
+"""Standing tall at the start of the desk scenario (the pelvis' reference posture), s."""
+SIT_DOWN_S = 2.0
+"""Sitting down, s."""
+STAND_UP_S = 2.0
+"""Standing up, s."""
+SEATED_TILT_DEG = -25.0
+"""Pelvic tilt seated, from standing, degrees (posterior -): a slumped office posture.
+A model figure inside the 20-30° range the desk protocol's threshold assumes."""
+WAKE_SQUEEZE_S = 30.0
+"""The wake-up: squeeze both glutes for 30 s (the article's "squeeze the muscles for 30
+seconds" after every hour of sitting)."""
+WAKE_UP_S = STAND_UP_S + 1.0 + WAKE_SQUEEZE_S + 2.0
+"""Standing up, 1 s, the 30-s squeeze, 2 s: the wake-up after each sitting period, s."""
+
+
+def _script_desk(s: _Script, t0: float, sitting_s: tuple[float, ...], left_scale: float, rng) -> float:
+    """Desk work: stand, then for each of ``sitting_s`` sit that long and do the wake-up.
+
+    Each period: sit down (the pelvis tilts back to ~`SEATED_TILT_DEG`), stay seated with
+    a slow postural drift and a small shift every few minutes, stand up (the glutes work
+    briefly), then squeeze both glutes for `WAKE_SQUEEZE_S`. Truth: `Sitting` periods
+    (seated posture held), "sit" and "wake_up" phases, the squeezes as reps.
+    """
+    s.phases.append(Phase(t0, t0 + DESK_STAND_S, "relax", "none"))
+    t = t0 + DESK_STAND_S
+    for length in sitting_s:
+        seated, up = t + SIT_DOWN_S, t + SIT_DOWN_S + length
+        depth = SEATED_TILT_DEG * (1.0 + 0.08 * rng.standard_normal())
+        drift = _slow_noise(rng, 1.0 / 120.0)
+        s.tilt.append(lambda tt, a=t, b=up, d=depth, w=drift:
+                      (d + 2.0 * w(tt) * _smoothstep(tt, a, a + 60.0)) * _pulse(tt, a, SIT_DOWN_S, b, STAND_UP_S))
+        s.transition(t)
+        # A shift on the chair every few minutes (exponential gaps, mean 5 min).
+        shift = seated + rng.exponential(300.0)
+        while shift + 5.0 < up:
+            d = rng.uniform(-4.0, 4.0)
+            s.tilt.append(lambda tt, a=shift, d=d: d * _pulse(tt, a, 1.5, a + 1.5, 1.5))
+            s.transition(shift, 0.5)
+            shift += rng.exponential(300.0)
+        # Rising from a chair is hip extension: glute max works briefly.
+        for side in _SIDES:
+            _glute_drive(s, side, "squeeze", lambda tt, a=up: 0.2 * _pulse(tt, a, 0.5, a + 1.0, 0.5))
+        s.transition(up)
+        s.phases.append(Phase(t, up, "sit", "none"))
+        s.sitting.append(Sitting(seated, up))
+        squeeze = up + STAND_UP_S + 1.0
+        wobble = _slow_noise(rng, 1.0)
+        for side in _SIDES:
+            peak = 0.5 * (left_scale if side == "left" else 1.0)
+            _glute_drive(s, side, "squeeze", lambda tt, a=squeeze, p=peak, w=wobble: _within(
+                tt, a, a + WAKE_SQUEEZE_S, lambda u: p * _pulse(u, a, 0.5, a + WAKE_SQUEEZE_S - 0.4, 0.4)
+                * (1.0 + 0.05 * w(u))))
+        s.transition(squeeze, 0.25)
+        s.reps.append(Rep(squeeze, squeeze + WAKE_SQUEEZE_S, "squeeze", "both"))
+        s.phases.append(Phase(up, up + WAKE_UP_S, "wake_up", "both"))
+        t = up + WAKE_UP_S
+    s.phases.append(Phase(t, t + DESK_STAND_S, "relax", "none"))
+    return t + DESK_STAND_S
+
+
+def _within(t: np.ndarray, t0: float, t1: float, fn) -> np.ndarray:
+    """``fn(t)`` where ``t0 <= t < t1``, 0 elsewhere, evaluated only there: a scripted
+    movement of seconds costs nothing over the hours of a long session."""
+    t = np.asarray(t, dtype=float)
+    out = np.zeros_like(t)
+    m = (t >= t0) & (t < t1)
+    if m.any():
+        out[m] = fn(t[m])
+    return out
 
 
 def _slow_noise(rng: np.random.Generator, band_hz: float):
@@ -517,7 +741,8 @@ def _slow_noise(rng: np.random.Generator, band_hz: float):
     return fn
 
 
-def _build_script(exercise: str, left_scale: float, weaker_side: str, rng) -> _Script:
+def _build_script(exercise: str, left_scale: float, weaker_side: str, rng,
+                  sitting_s: tuple[float, ...] = (30.0,)) -> _Script:
     if exercise == "bridges":
         s = _Script(0.0, "supine")
         s.duration_s = _script_bridges(s, 2.0, 10, left_scale, rng) + 0.5
@@ -530,6 +755,12 @@ def _build_script(exercise: str, left_scale: float, weaker_side: str, rng) -> _S
     elif exercise == "single_leg_stance":
         s = _Script(0.0, "standing")
         s.duration_s = _script_single_leg_stance(s, 0.0, left_scale, rng)
+    elif exercise == "medius":
+        s = _Script(0.0, "standing")
+        s.duration_s = _script_medius(s, 0.0, left_scale, rng)
+    elif exercise == "desk":
+        s = _Script(0.0, "standing")
+        s.duration_s = _script_desk(s, 0.0, sitting_s, left_scale, rng)
     elif exercise == "rest":
         s = _Script(30.0, "standing")
     elif exercise == "no_squeeze":
@@ -691,11 +922,13 @@ def _imu(script: _Script, t: np.ndarray, fs_hz: float, rng) -> dict:
     omega_world = np.einsum("nij,nj->ni", rot, omega)
     rotation = np.rad2deg(np.concatenate([[0.0], np.cumsum(0.5 * (omega_world[1:, 2] + omega_world[:-1, 2]))
                                           / fs_hz]))
-    # Linear acceleration of the sacrum (vertical lift in bridges), g.
+    # Linear acceleration of the sacrum (vertical lift in bridges, sideways steps), g.
     lift = _sum_fns(script.lift_m, t)
     acc_world_g = np.zeros((n, 3))
+    shift = _sum_fns(script.shift_m, t)
     if n >= 3:
         acc_world_g[1:-1, 2] = (lift[2:] - 2 * lift[1:-1] + lift[:-2]) * fs_hz**2 / 9.80665
+        acc_world_g[1:-1, 1] = (shift[2:] - 2 * shift[1:-1] + shift[:-2]) * fs_hz**2 / 9.80665
     specific_force = acc_world_g + np.array([0.0, 0.0, 1.0])
     acc = np.einsum("nji,nj->in", rot, specific_force)
     acc = acc + _ACC_NOISE_G * rng.standard_normal(acc.shape)
@@ -734,11 +967,56 @@ def _true_si(script: _Script, t: np.ndarray, amp: np.ndarray, channels: tuple[st
     return (rv - lv) / (0.5 * (rv + lv)) * 100.0
 
 
+def _check_sitting(sitting_s) -> tuple[float, ...]:
+    try:
+        out = tuple(float(v) for v in sitting_s)
+    except (TypeError, ValueError):
+        out = ()
+    if not out or not all(np.isfinite(v) and v > 0 for v in out):
+        raise ValueError(f"sitting_s must be one or more positive finite durations (s); got {sitting_s!r}")
+    return out
+
+
 def _check_positive(name: str, value: float, unit: str = "") -> float:
     v = float(value)
     if not np.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a positive finite number{unit}; got {value!r}")
     return v
+
+
+def _validated(exercise, emg_fs_hz, imu_fs_hz, channels, mains_hz, snr_db, left_scale, weaker_side, duration_s,
+               electrode_gain, sitting_s):
+    """The arguments of `simulate` checked, with one-line errors naming the argument."""
+    if exercise not in EXERCISES:
+        raise ValueError(f"exercise must be one of {EXERCISES}, got {exercise!r}")
+    emg_fs_hz = _check_positive("emg_fs_hz", emg_fs_hz, " (Hz)")
+    imu_fs_hz = _check_positive("imu_fs_hz", imu_fs_hz, " (Hz)")
+    if mains_hz is not None:
+        mains_hz = _check_positive("mains_hz", mains_hz, " (Hz) or None")
+    if not np.isfinite(snr_db):
+        raise ValueError(f"snr_db must be finite; got {snr_db!r}")
+    if not (0.0 < float(left_scale) <= 2.0):
+        raise ValueError(f"left_scale must be in (0, 2]; got {left_scale!r}")
+    if weaker_side not in _SIDES:
+        raise ValueError(f"weaker_side must be 'left' or 'right'; got {weaker_side!r}")
+    channels = tuple(channels)
+    if not channels:
+        raise ValueError("channels must name at least one channel; got an empty tuple")
+    if len(set(channels)) != len(channels):
+        raise ValueError(f"channels must be distinct; got {channels}")
+    parsed = [_parse_channel(c) for c in channels]
+    if duration_s is not None:
+        duration_s = _check_positive("duration_s", duration_s, " (s) or None")
+    try:
+        gains = tuple(float(g) for g in electrode_gain)
+    except TypeError:
+        gains = ()
+    if len(gains) != 2 or not all(np.isfinite(g) and g > 0 for g in gains):
+        raise ValueError(f"electrode_gain must be two positive finite gains (left, right); got {electrode_gain!r}")
+    sitting_s = _check_sitting(sitting_s)
+
+    return (exercise, emg_fs_hz, imu_fs_hz, channels, parsed, mains_hz, float(snr_db), float(left_scale),
+            weaker_side, duration_s, gains, sitting_s)
 
 
 def simulate(
@@ -754,6 +1032,7 @@ def simulate(
     weaker_side: str = "left",
     duration_s: float | None = None,
     electrode_gain: tuple[float, float] = (1.0, 1.0),
+    sitting_s: tuple[float, ...] = (30.0,),
 ) -> BodySession:
     """Simulate a session of one exercise: sEMG, IMU and the truth behind them.
 
@@ -768,7 +1047,10 @@ def simulate(
         person who does nothing), "tensed_relax" (tense ~25 %MVC during the relax cues,
         ~5 %MVC during the squeezes), "calibration" (3 reference contractions per side,
         right then left, cued by "reference" phases) or "calibrated_demo" (the
-        calibration, then "demo").
+        calibration, then "demo"), "medius" (the gluteus medius set as the "medius"
+        protocol asks it: 10-s stance on each leg, side-lying clamshells opening each knee,
+        a lateral band walk leading with each leg, 105 s) or "desk" (stand 5 s; for each
+        of ``sitting_s``: sit that long, stand up and squeeze both glutes for 30 s).
     emg_fs_hz : float
         EMG sampling rate, Hz (> 0). The sEMG spectrum above Nyquist is simply absent.
     imu_fs_hz : float
@@ -803,6 +1085,9 @@ def simulate(
         ``true_symmetry_index_pct``) stays the muscle's, and ``mvc_uV`` is what the
         electrode sees at 100 %MVC. (1.0, 1.4) makes the right side read 40 % louder for
         the same effort.
+    sitting_s : tuple of float
+        The desk scenario's periods seated, s (each > 0); ignored by the other exercises.
+        Long ones are cheap with `simulate_blocks`, which never holds the whole session.
 
     Returns
     -------
@@ -823,37 +1108,14 @@ def simulate(
     ----------
     See the module docstring.
     """
-    if exercise not in EXERCISES:
-        raise ValueError(f"exercise must be one of {EXERCISES}, got {exercise!r}")
-    emg_fs_hz = _check_positive("emg_fs_hz", emg_fs_hz, " (Hz)")
-    imu_fs_hz = _check_positive("imu_fs_hz", imu_fs_hz, " (Hz)")
-    if mains_hz is not None:
-        mains_hz = _check_positive("mains_hz", mains_hz, " (Hz) or None")
-    if not np.isfinite(snr_db):
-        raise ValueError(f"snr_db must be finite; got {snr_db!r}")
-    if not (0.0 < float(left_scale) <= 2.0):
-        raise ValueError(f"left_scale must be in (0, 2]; got {left_scale!r}")
-    if weaker_side not in _SIDES:
-        raise ValueError(f"weaker_side must be 'left' or 'right'; got {weaker_side!r}")
-    channels = tuple(channels)
-    if not channels:
-        raise ValueError("channels must name at least one channel; got an empty tuple")
-    if len(set(channels)) != len(channels):
-        raise ValueError(f"channels must be distinct; got {channels}")
-    parsed = [_parse_channel(c) for c in channels]
-    if duration_s is not None:
-        duration_s = _check_positive("duration_s", duration_s, " (s) or None")
-    try:
-        gains = tuple(float(g) for g in electrode_gain)
-    except TypeError:
-        gains = ()
-    if len(gains) != 2 or not all(np.isfinite(g) and g > 0 for g in gains):
-        raise ValueError(f"electrode_gain must be two positive finite gains (left, right); got {electrode_gain!r}")
+    (exercise, emg_fs_hz, imu_fs_hz, channels, parsed, mains_hz, snr_db, left_scale, weaker_side, duration_s,
+     gains, sitting_s) = _validated(exercise, emg_fs_hz, imu_fs_hz, channels, mains_hz, snr_db, left_scale,
+                                    weaker_side, duration_s, electrode_gain, sitting_s)
 
     root = np.random.SeedSequence(seed)
     rng_script, rng_emg, rng_mu, rng_noise, rng_art, rng_imu, rng_misc = (
         np.random.default_rng(s) for s in root.spawn(7))
-    script = _build_script(exercise, float(left_scale), weaker_side, rng_script)
+    script = _build_script(exercise, float(left_scale), weaker_side, rng_script, sitting_s)
     total_s = duration_s if duration_s is not None else script.duration_s
     n = int(round(total_s * emg_fs_hz))
     m = int(round(total_s * imu_fs_hz))
@@ -934,7 +1196,326 @@ def simulate(
         squeezes=squeezes,
         true_symmetry_index_pct=true_si,
         posture=script.posture,
+        sitting=tuple(p for p in script.sitting if p.end_s <= total_s),
     )
+
+
+# --------------------------------------------------------------------------- long sessions in blocks
+
+BLOCK_S = 30.0
+"""Length of the blocks `BodyStream.blocks` yields, s (the last one may be shorter)."""
+_FADE_S = 1.0
+"""Overlap over which one block's band-limited noise hands over to the next, s."""
+
+
+@dataclass(frozen=True)
+class BodyBlock:
+    """One block of a `BodyStream`: the signals at the sensors and their truth.
+
+    Arrays are read-only; EMG ones are ``(n_channels, n)``, IMU ones ``(3, m)`` or ``(m,)``.
+    """
+
+    emg_start: int
+    """Index of the first EMG sample in the session (its time is ``emg_start / emg_fs_hz``)."""
+    emg_uV: np.ndarray
+    """Surface EMG at the electrodes, µV."""
+    activation: np.ndarray
+    """True activation, fraction of MVC."""
+    imu_start: int
+    """Index of the first IMU sample in the session."""
+    acc_g: np.ndarray
+    """Accelerometer, g, sensor frame."""
+    gyro_dps: np.ndarray
+    """Gyroscope, degrees per second, sensor frame."""
+    tilt_deg: np.ndarray
+    """True sagittal tilt, degrees (as `BodySession.tilt_deg`)."""
+    obliquity_deg: np.ndarray
+    """True obliquity, degrees (as `BodySession.obliquity_deg`)."""
+
+
+@dataclass(frozen=True)
+class BodyStream:
+    """A simulated session generated block by block: the truth up front, the signals on demand.
+
+    The same model as `simulate` (the same script, activation, sEMG spectrum, contaminants
+    and IMU), generated in `BLOCK_S` blocks so that memory does not grow with the
+    session's length: an eight-hour desk day costs what a minute does. The script and
+    so the truth (reps, phases, sitting, activation, true angles) are those `simulate`
+    makes with the same arguments. The band-limited
+    noises (sEMG, motor-unit variability, baseline wander, mains level) are generated
+    per block and cross-faded over `_FADE_S` with power-complementary weights, so they
+    stay continuous and stationary across block edges. The noise samples are not those
+    of `simulate` (different random draws), but they are the same for the same
+    arguments every time.
+    """
+
+    exercise: str
+    """Exercise script name."""
+    seed: int
+    """Seed of the random generator."""
+    channels: tuple[str, ...]
+    """Channel names."""
+    emg_fs_hz: float
+    """EMG sampling rate, Hz."""
+    imu_fs_hz: float
+    """IMU sampling rate, Hz."""
+    duration_s: float
+    """Session length, s."""
+    n_emg: int
+    """EMG samples in the session."""
+    n_imu: int
+    """IMU samples in the session."""
+    mvc_uV: np.ndarray
+    """RMS sEMG at 100 %MVC as each channel's electrodes see it, µV, ``(n_channels,)``."""
+    noise_rms_uV: float
+    """RMS of the electrode/amplifier noise floor, µV."""
+    reps: tuple[Rep, ...]
+    """Scripted repetitions."""
+    phases: tuple[Phase, ...]
+    """Cued phases / protocol steps the body follows."""
+    squeezes: tuple[SqueezeTruth, ...]
+    """Scripted squeezes of the squeeze test."""
+    sitting: tuple[Sitting, ...]
+    """Scripted periods seated."""
+    posture: str
+    """Starting posture."""
+    _gen: dict = field(repr=False, compare=False, default_factory=dict)
+
+    def channel_index(self, name: str) -> int:
+        """Row of channel ``name`` in the EMG arrays."""
+        if name not in self.channels:
+            raise ValueError(f"channel {name!r} not in session channels {self.channels}")
+        return self.channels.index(name)
+
+    def blocks(self):
+        """The session's blocks in time order (a generator; each call starts again).
+
+        Yields
+        ------
+        BodyBlock
+        """
+        g = self._gen
+        script: _Script = g["script"]
+        fs, ifs = self.emg_fs_hz, self.imu_fs_hz
+        n_ch = len(self.channels)
+        block_n = int(round(BLOCK_S * fs))
+        fade_n = int(round(_FADE_S * fs))
+        n_blocks = -(-self.n_emg // block_n)
+        faded = {name: _Crossfade(fade_n) for name in ("shape", "mu", "wander", "mains")}
+        mvc = np.array([_MVC_UV[m] for m, _ in g["parsed"]])
+        side_gain = np.array([g["gains"][_SIDES.index(side)] for _, side in g["parsed"]])
+        for k in range(n_blocks):
+            a, b = k * block_n, min(self.n_emg, (k + 1) * block_n)
+            n = b - a
+            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0xB10C, k)))
+            t = (a + np.arange(n)) / fs
+            activation = np.empty((n_ch, n))
+            for i, key in enumerate(g["parsed"]):
+                activation[i] = _REST_ACTIVATION + _sum_fns(script.drive.get(key, []), t)
+            activation = np.clip(activation, 0.0, 1.0)
+            # Band-limited noises over the block and the fade into the next one.
+            span = n + fade_n
+            shape = faded["shape"].take(_shaped_noise(rng, n_ch, span, fs), n)
+            mu = faded["mu"].take(_lowpass_noise(rng, (n_ch, span), fs, _MU_VARIABILITY_BAND_HZ), n)
+            variability = np.exp(_MU_VARIABILITY_CV * mu - 0.5 * _MU_VARIABILITY_CV**2)
+            emg = (mvc * side_gain)[:, None] * activation * variability * shape
+            emg += self.noise_rms_uV * rng.standard_normal((n_ch, n))
+            if g["mains_hz"] is not None:
+                level = g["mains_gain"] * (1.0 + 0.1 * faded["mains"].take(_lowpass_noise(rng, (1, span), fs, 0.2), n))
+                for h, rel in _MAINS_HARMONICS.items():
+                    if h * g["mains_hz"] < fs / 2:
+                        emg += _MAINS_UV * rel * level * np.sin(2 * np.pi * h * g["mains_hz"] * t + h * g["mains_phase"])
+            emg += _BASELINE_WANDER_UV * faded["wander"].take(_lowpass_noise(rng, (n_ch, span), fs, 0.5), n)
+            emg += self._artefacts(t, n_ch)
+            emg += g["ecg_gain"] * _ecg_beats(g["beats"], t)[None, :]
+            # IMU samples whose times fall in this block.
+            ia, ib = int(np.ceil(a * ifs / fs - 1e-9)), int(np.ceil(b * ifs / fs - 1e-9))
+            if k == n_blocks - 1:
+                ib = self.n_imu
+            imu = self._imu_block(ia, ib, rng)
+            yield BodyBlock(a, _frozen(emg), _frozen(activation), ia, *imu)
+
+    def _artefacts(self, t: np.ndarray, n_ch: int) -> np.ndarray:
+        """Motion artefacts of the transitions that overlap ``t``; each drawn from its own seed."""
+        fs = self.emg_fs_hz
+        script: _Script = self._gen["script"]
+        out = np.zeros((n_ch, t.size))
+        n_burst = int(round(_MOTION_ARTEFACT_S * fs * 2))
+        a0 = int(round(t[0] * fs))
+        for j, (t0, scale) in enumerate(zip(script.transitions_s, script.artefact_scale)):
+            k0 = int(round(t0 * fs)) - n_burst // 4
+            lo, hi = max(k0, a0), min(k0 + n_burst, a0 + t.size)
+            if lo >= hi:
+                continue
+            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0xA27, j)))
+            burst = _lowpass_noise(rng, (n_ch, n_burst), fs, 12.0) * np.hanning(n_burst)
+            gain = _MOTION_ARTEFACT_UV * scale * rng.uniform(0.5, 1.2, (n_ch, 1))
+            out[:, lo - a0:hi - a0] += gain * burst[:, lo - k0:hi - k0]
+        return out
+
+    def _imu_block(self, ia: int, ib: int, rng):
+        """IMU samples [ia, ib) with one sample either side for the derivatives."""
+        ifs = self.imu_fs_hz
+        script: _Script = self._gen["script"]
+        m = ib - ia
+        if m <= 0:
+            empty = np.zeros((3, 0))
+            return _frozen(empty), _frozen(empty), _frozen(np.zeros(0)), _frozen(np.zeros(0))
+        tt = (ia - 1 + np.arange(m + 2)) / ifs
+        rot = _orientation(script, tt)
+        r = Rotation.from_matrix(rot)
+        omega = (r[:-2].inv() * r[2:]).as_rotvec() * ifs / 2.0  # (m, 3), sensor frame
+        lift, shift = _sum_fns(script.lift_m, tt), _sum_fns(script.shift_m, tt)
+        acc_world = np.zeros((m, 3))
+        acc_world[:, 2] = (lift[2:] - 2 * lift[1:-1] + lift[:-2]) * ifs**2 / 9.80665
+        acc_world[:, 1] = (shift[2:] - 2 * shift[1:-1] + shift[:-2]) * ifs**2 / 9.80665
+        specific = acc_world + np.array([0.0, 0.0, 1.0])
+        acc = np.einsum("nji,nj->in", rot[1:-1], specific) + _ACC_NOISE_G * rng.standard_normal((3, m))
+        gyro = np.rad2deg(omega.T) + self._gen["gyro_bias"] + _GYRO_NOISE_DPS * rng.standard_normal((3, m))
+        t = tt[1:-1]
+        return _frozen(acc), _frozen(gyro), _frozen(_sum_fns(script.tilt, t)), _frozen(_sum_fns(script.drop, t))
+
+
+class _Crossfade:
+    """Hands a block's band-limited noise over to the next block's over ``fade_n`` samples."""
+
+    def __init__(self, fade_n: int) -> None:
+        self.fade_n = fade_n
+        self.tail = None
+        u = (np.arange(fade_n) + 0.5) / max(fade_n, 1)
+        self.w_in, self.w_out = np.sin(0.5 * np.pi * u), np.cos(0.5 * np.pi * u)
+
+    def take(self, x: np.ndarray, n: int) -> np.ndarray:
+        """The first ``n`` samples of ``x`` (n + fade_n long), faded in from the last tail."""
+        out = x[..., :n].copy()
+        f = min(self.fade_n, n)
+        if self.tail is not None and f:
+            out[..., :f] = self.w_out[:f] * self.tail[..., :f] + self.w_in[:f] * out[..., :f]
+        self.tail = x[..., n:n + self.fade_n]
+        return out
+
+
+def _frozen(a) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=float)
+    a.setflags(write=False)
+    return a
+
+
+def _ecg_beats(beats: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The ECG of the beats at ``beats`` (s) over the sample times ``t`` (unit R peak) [6]."""
+    out = np.zeros_like(t)
+    if t.size < 2:
+        return out
+    fs = 1.0 / (t[1] - t[0])
+    near = beats[(beats > t[0] - 0.5) & (beats < t[-1] + 0.5)]
+    waves = ((-0.025, 0.008, -0.12), (0.0, 0.010, 1.0), (0.025, 0.010, -0.3), (0.25, 0.05, 0.25))
+    half = int(0.5 * fs)
+    for beat in near:
+        k0 = int(round((beat - t[0]) * fs))
+        lo, hi = max(k0 - half, 0), min(k0 + half, t.size)
+        if lo >= hi:
+            continue
+        tt = t[lo:hi] - beat
+        for off, w, amp in waves:
+            out[lo:hi] += amp * np.exp(-0.5 * ((tt - off) / w) ** 2)
+    return out
+
+
+def simulate_blocks(
+    exercise: str,
+    *,
+    emg_fs_hz: float = 2000.0,
+    imu_fs_hz: float = 104.0,
+    channels: tuple[str, ...] = ("glute_max_left", "glute_max_right"),
+    seed: int = 0,
+    mains_hz: float | None = 50.0,
+    snr_db: float = 20.0,
+    left_scale: float = 0.7,
+    weaker_side: str = "left",
+    duration_s: float | None = None,
+    electrode_gain: tuple[float, float] = (1.0, 1.0),
+    sitting_s: tuple[float, ...] = (30.0,),
+) -> BodyStream:
+    """A session of one exercise as `simulate` makes it, generated block by block.
+
+    For long sessions (the desk scenario over hours): the truth is computed at once, the
+    signals block by block when `BodyStream.blocks` is iterated, so memory stays that of
+    one `BLOCK_S` block whatever the length.
+
+    Parameters
+    ----------
+    exercise, emg_fs_hz, imu_fs_hz, channels, seed, mains_hz, snr_db, left_scale, weaker_side, duration_s, \
+electrode_gain, sitting_s
+        As in `simulate`.
+
+    Returns
+    -------
+    BodyStream
+
+    Notes
+    -----
+    ``snr_db`` sets the noise floor against the expected RMS of the strongest channel's
+    sEMG where its activation is above half its maximum,
+    ``mvc * sqrt(mean(a^2)) * exp(cv^2 / 2)`` (the motor-unit factor's second moment),
+    evaluated on a 50 Hz grid of the script; `simulate` measures the same RMS on its
+    samples.
+    """
+    (exercise, emg_fs_hz, imu_fs_hz, channels, parsed, mains_hz, snr_db, left_scale, weaker_side, duration_s,
+     gains, sitting_s) = _validated(exercise, emg_fs_hz, imu_fs_hz, channels, mains_hz, snr_db, left_scale,
+                                    weaker_side, duration_s, electrode_gain, sitting_s)
+    # The script draws from the same stream as `simulate`'s, so the truth is the same.
+    rng_script = np.random.default_rng(np.random.SeedSequence(seed).spawn(7)[0])
+    rng_misc = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x5EED,)))
+    script = _build_script(exercise, left_scale, weaker_side, rng_script, sitting_s)
+    total_s = duration_s if duration_s is not None else script.duration_s
+    n, m = int(round(total_s * emg_fs_hz)), int(round(total_s * imu_fs_hz))
+    if n < 2 or m < 2:
+        raise ValueError(f"duration_s {total_s} s is too short for emg_fs_hz={emg_fs_hz}, imu_fs_hz={imu_fs_hz}")
+    mvc = np.array([_MVC_UV[muscle] for muscle, _ in parsed])
+    # The SNR reference from the activation on a coarse grid, block by block (two passes).
+    grid_hz = 50.0
+    peaks = np.zeros(len(parsed))
+    for t in _grid_blocks(total_s, grid_hz):
+        for i, key in enumerate(parsed):
+            peaks[i] = max(peaks[i], float(np.max(_REST_ACTIVATION + _sum_fns(script.drive.get(key, []), t))))
+    peaks = np.clip(peaks, 0.0, 1.0)
+    strongest = int(np.argmax(peaks * mvc))
+    if peaks[strongest] > 2 * _REST_ACTIVATION:
+        sq, count = 0.0, 0
+        for t in _grid_blocks(total_s, grid_hz):
+            act = np.clip(_REST_ACTIVATION + _sum_fns(script.drive.get(parsed[strongest], []), t), 0.0, 1.0)
+            above = act[act >= 0.5 * peaks[strongest]]
+            sq, count = sq + float(np.sum(above**2)), count + above.size
+        ref_rms = mvc[strongest] * np.sqrt(sq / max(count, 1)) * np.exp(0.5 * _MU_VARIABILITY_CV**2)
+    else:
+        ref_rms = mvc[strongest] * _REST_SNR_REFERENCE_ACTIVATION
+    noise_rms = float(ref_rms / 10 ** (snr_db / 20.0))
+    beats, tb = [], rng_misc.uniform(0.1, 0.9)
+    while tb < total_s + 1.0:
+        beats.append(tb)
+        tb += (1.0 / _HEART_RATE_HZ) * (1.0 + 0.05 * rng_misc.standard_normal())
+    n_ch = len(parsed)
+    gen = {"script": script, "parsed": parsed, "gains": gains, "mains_hz": mains_hz,
+           "mains_gain": rng_misc.uniform(0.6, 1.4, (n_ch, 1)), "mains_phase": float(rng_misc.uniform(0, 2 * np.pi)),
+           "ecg_gain": _ECG_UV * rng_misc.uniform(0.5, 1.0, (n_ch, 1)), "beats": np.asarray(beats),
+           "gyro_bias": _GYRO_BIAS_SD_DPS * rng_misc.standard_normal((3, 1))}
+    reps = tuple(r for r in script.reps if r.end_s <= total_s)
+    phases = tuple(p for p in script.phases if p.end_s <= total_s)
+    squeezes = tuple(q for q in script.squeezes
+                     if any(p.start_s == q.cue_s and p.name == "squeeze" for p in phases))
+    side_gain = np.array([gains[_SIDES.index(side)] for _, side in parsed])
+    return BodyStream(exercise=exercise, seed=int(seed), channels=channels, emg_fs_hz=emg_fs_hz, imu_fs_hz=imu_fs_hz,
+                      duration_s=float(total_s), n_emg=n, n_imu=m, mvc_uV=_frozen(mvc * side_gain),
+                      noise_rms_uV=noise_rms, reps=reps, phases=phases, squeezes=squeezes,
+                      sitting=tuple(p for p in script.sitting if p.end_s <= total_s), posture=script.posture, _gen=gen)
+
+
+def _grid_blocks(total_s: float, grid_hz: float, block_s: float = 3600.0):
+    """Times of a ``grid_hz`` grid over [0, total_s), an hour at a time."""
+    n = int(total_s * grid_hz)
+    step = int(block_s * grid_hz)
+    for a in range(0, n, step):
+        yield np.arange(a, min(n, a + step)) / grid_hz
 
 
 # --------------------------------------------------------------------------- onset trials

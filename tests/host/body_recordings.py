@@ -34,12 +34,13 @@ def uV_to_codes(emg_uV: np.ndarray) -> np.ndarray:
 
 
 def write_body_recording(path: Path, body, *, subject: str, start_time: str, exercise: str | None = None,
-                         cued: bool = False) -> Path:
+                         cued: bool = False, protocol_record: dict | None = None) -> Path:
     """``body`` (a `BodySession`) as the recording a wearable streaming it would leave.
 
     ``start_time``: the ISO 8601 start stored in ``meta.json`` (the session's date).
     ``cued``: store the script's cues (squeeze test, calibration holds) as the guided
-    session stores the cues it showed.
+    session stores the cues it showed. ``protocol_record``: the protocol record a guided session
+    stores (`glutescope.protocols.runner.ProtocolRunner.to_record`).
     """
     n_ch = len(body.channels)
     fs, ifs = int(body.emg_fs_hz), int(body.imu_fs_hz)
@@ -58,6 +59,8 @@ def write_body_recording(path: Path, body, *, subject: str, start_time: str, exe
         w.set_device_info(protocol.decode_frame(info), channel_names=body.channels)
         cues = [{"start_s": p.start_s, "end_s": p.end_s, "name": p.name, "side": p.side} for p in body.phases]
         w.set_session_plan(exercise=exercise or body.exercise, squeeze_cues=cues if cued else ())
+        if protocol_record is not None:
+            w.set_protocol(protocol_record)
         j = 0
         for a in range(0, codes.shape[1], EMG_BLOCK):
             b = min(a + EMG_BLOCK, codes.shape[1])

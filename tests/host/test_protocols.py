@@ -76,6 +76,30 @@ def test_medius_stance_flags_a_trendelenburg_hip_drop(left_scale, flagged):
     assert all(v["wobble_deg"] > 0 for v in f["stance"].values())
 
 
+def test_the_medius_body_does_the_protocol_step_for_step():
+    from glutescope.protocols.base import steps_from_body
+    from glutesignal.simulation import simulate
+
+    protocol = get("medius")
+    laid = steps_from_body(protocol, simulate("medius", emg_fs_hz=200.0, mains_hz=None))
+    assert [(s.start_s, s.end_s, s.step) for s in laid] == [(s.start_s, s.end_s, s.step)
+                                                            for s in schedule(protocol.steps)]
+
+
+def test_medius_clamshells_and_band_walk_show_the_working_glute_medius():
+    ch = ("glute_max_left", "glute_max_right", "glute_med_left", "glute_med_right")
+    runner, _, _ = run_protocol("medius", seed=1, channels=ch)
+    amps = runner.results.figures["activation_uV"]
+    assert set(amps) == {"clamshell_left", "clamshell_right", "band_walk_left", "band_walk_right"}
+    # Truth: a clamshell works the upper leg's glute medius only (the other stays at rest).
+    assert amps["clamshell_left"]["glute_med_left"] > 3 * amps["clamshell_left"]["glute_med_right"]
+    assert amps["clamshell_right"]["glute_med_right"] > 3 * amps["clamshell_right"]["glute_med_left"]
+    # In the band walk both work (each leg supports in turn); the left, at 70 %, less.
+    walk = amps["band_walk_left"]
+    assert 0.5 < walk["glute_med_left"] / walk["glute_med_right"] < 0.95
+    assert any(line.startswith("Clamshell (left): glute med left") for line in runner.results.lines)
+
+
 def test_recruitment_check_finds_the_glute_leading_and_a_planted_swap_the_hamstring():
     runner, _, body = run_protocol("recruitment", seed=1)
     f = runner.results.figures
@@ -88,10 +112,53 @@ def test_recruitment_check_finds_the_glute_leading_and_a_planted_swap_the_hamstr
     assert swapped.results.figures["ratio"] < 1.0
 
 
-def test_desk_counts_no_sitting_and_no_squeeze_for_a_person_standing_still():
-    runner, _, _ = run_protocol("desk", seed=1)
+def test_desk_measures_the_sitting_and_scores_the_wake_up_of_a_short_day():
+    runner, _, body = run_protocol("desk", seed=1)
     f = runner.results.figures
-    assert f["sitting_s"] == 0.0 and f["wake_squeezes"] == 0 and f["wake_asked"] == 3
+    (seated,) = body.sitting
+    # Truth: 30 s seated; the sample count adds about half of each 2-s sit-down and stand-up.
+    assert f["sitting_s"] == pytest.approx(seated.duration_s + 1.5, abs=1.0)
+    (period,) = f["periods"]
+    assert period["start_s"] == pytest.approx(seated.start_s - 1.0, abs=0.5)
+    assert period["end_s"] == pytest.approx(seated.end_s + 1.0, abs=0.5)
+    assert f["reminders"] == []  # half a minute is not an hour
+    # The wake-up the schedule asks for after the sitting: a 30-s squeeze, done.
+    (wake,) = f["wake_ups"]
+    assert wake["by"] == "step" and wake["done"] and wake["score"] == 100 and wake["held_s"] >= 30.0
+    assert runner.results.headline.endswith("sat 0.5 min · 0 reminders · wake-ups 1/1 done")
+
+
+def test_desk_reminds_after_each_stretch_of_sitting_and_a_wake_up_restarts_the_clock():
+    # A short reminder interval stands in for the hour (the hour itself: the slow test below).
+    runner, _, body = run_protocol("desk", seed=2, sitting_s=(50.0, 30.0), remind_every_s=20.0)
+    first, second = body.sitting
+    r = runner.results.figures["reminders"]
+    # Sitting counts from the sit-down's threshold crossing, about 1 s before the truth's start.
+    assert len(r) == 3 and r[:2] == pytest.approx([first.start_s + 19.0, first.start_s + 39.0], abs=1.0)
+    # The first reminder's wake-up is not done before the second comes; the second's is the
+    # squeeze after standing up, which restarts the clock: the third reminder comes 20 s of
+    # sitting later, in the second stretch, and the squeeze after that one is its wake-up.
+    wake = runner.results.figures["wake_ups"]
+    assert [(w["by"], w["done"]) for w in wake] == [("reminder", False), ("reminder", True), ("reminder", True)]
+    assert [w["score"] for w in wake] == [0, 100, 100]
+    assert second.start_s - 1.0 + 20.0 - 1.0 < r[2] < second.end_s
+    reminders = [e for e in runner.events if e["kind"] == "sitting" and e["what"] == "reminder"]
+    assert [e["t_s"] for e in reminders] == pytest.approx(r, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_two_hours_ten_sitting_in_one_go_get_two_reminders_at_the_right_times():
+    """Known answer: reminders after one and two hours of sitting, the first wake-up not
+    done (the person sits on), the second done by the squeeze after standing up."""
+    runner, proc, body = run_protocol("desk", seed=3, sitting_s=(7800.0,), in_blocks=True, emg_fs_hz=1000.0,
+                                      block=1000)
+    (seated,) = body.sitting
+    f = runner.results.figures
+    assert f["reminders"] == pytest.approx([seated.start_s - 1.0 + 3600.0, seated.start_s - 1.0 + 7200.0], abs=1.0)
+    assert f["sitting_s"] == pytest.approx(7800.0 + 1.5, abs=1.0)
+    assert [(w["done"], w["score"]) for w in f["wake_ups"]] == [(False, 0), (True, 100)]
+    assert f["wake_ups"][1]["at_s"] > seated.end_s
+    assert "Sitting: 2 h 10 min in 1 period" in runner.results.lines[1]
 
 
 @pytest.mark.parametrize("name", ["bridges", "single_leg_bridges", "medius"])

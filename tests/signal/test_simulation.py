@@ -141,3 +141,131 @@ def test_burst_trial_errors():
         burst_trial(0, 10.0, rise_s=-0.1)
     with pytest.raises(ValueError, match=r"bursts ending within duration_s \(2 s\)"):
         burst_trial(0, 10.0, duration_s=2.0)
+
+
+def _in(t, a, b):
+    return (t >= a) & (t < b)
+
+
+def test_medius_script_follows_the_set_with_glute_medius_doing_the_work():
+    ch = ("glute_max_left", "glute_max_right", "glute_med_left", "glute_med_right")
+    s = simulate("medius", channels=ch, emg_fs_hz=1000.0, seed=3, left_scale=0.6)
+    steps = [(p.name, p.side, p.end_s - p.start_s) for p in s.phases]
+    assert steps == [("relax", "none", 3.0), ("stance", "left", 10.0), ("relax", "none", 3.0),
+                     ("stance", "right", 10.0), ("relax", "none", 3.0), ("clamshell", "left", 20.0),
+                     ("clamshell", "right", 20.0), ("relax", "none", 3.0), ("band_walk", "left", 15.0),
+                     ("band_walk", "right", 15.0), ("relax", "none", 3.0)]
+    assert s.duration_s == sum(d for _, _, d in steps)
+    t, ti = s.t_emg_s(), s.t_imu_s()
+    for p in s.phases:
+        if p.name not in ("clamshell", "band_walk"):
+            continue
+        m = _in(t, p.start_s, p.end_s)
+        med, mx = s.activation[ch.index(f"glute_med_{p.side}"), m], s.activation[ch.index(f"glute_max_{p.side}"), m]
+        assert med.mean() > 1.3 * mx.mean()  # glute medius dominant
+        if p.name == "clamshell":
+            # Lying on the other side: the working (upper) hip straight above the lower one.
+            mid = _in(ti, p.start_s + 3, p.end_s - 3)
+            assert np.all(np.abs(s.obliquity_deg[mid] - (90.0 if p.side == "left" else -90.0)) < 0.5)
+            reps = [r for r in s.reps if r.kind == "clamshell" and p.start_s <= r.start_s < p.end_s]
+            assert len(reps) == 5 and {r.side for r in reps} == {p.side}
+            # Each opening rolls the pelvis back a little about its long axis.
+            assert -8.0 < s.tilt_deg[mid].min() < -1.0
+    # The band walk: steps on alternate legs, the unsupported side dropping by the truth.
+    steps = [r for r in s.reps if r.kind == "band_walk_step"]
+    assert len(steps) == 32 and [r.side for r in steps[:4]] == ["right", "left", "right", "left"]
+    for r in steps:
+        m = _in(ti, r.start_s + 0.25, r.start_s + 0.45)
+        signed = s.obliquity_deg[m].mean() * (1 if r.side == "left" else -1)
+        assert signed == pytest.approx(r.hip_drop_deg, abs=2.5)
+    weak = [r.hip_drop_deg for r in steps if r.side == "left"]
+    strong = [r.hip_drop_deg for r in steps if r.side == "right"]
+    assert min(weak) > max(strong)  # a weaker left glute medius lets the pelvis drop more
+    # Sideways steps: the accelerometer sees the lateral acceleration, the pelvis moves.
+    walk = _in(ti, 73.0, 85.0)
+    assert np.std(s.acc_g[1, walk]) > 0.03 > np.std(s.acc_g[1, _in(ti, 69.5, 71.5)])
+
+
+def test_stance_and_single_leg_bridge_reps_carry_their_hip_drop():
+    s = simulate("single_leg_stance", left_scale=0.5)
+    t = s.t_imu_s()
+    for rep in s.reps:
+        m = _in(t, rep.start_s + 1, rep.end_s - 1)
+        signed = s.obliquity_deg[m].mean() * (1 if rep.side == "left" else -1)
+        assert signed == pytest.approx(rep.hip_drop_deg, abs=1.5)
+    assert {r.side: r.hip_drop_deg for r in s.reps} == {"left": 7.0, "right": 3.0}
+    slb = simulate("single_leg_bridges", left_scale=0.5)
+    assert {r.hip_drop_deg for r in slb.reps if r.side == "left"} == {10.0}
+    assert all(r.hip_drop_deg is None for r in simulate("bridges").reps)
+
+
+def test_desk_script_sits_as_long_as_asked_with_the_pelvis_tilted_back():
+    s = simulate("desk", sitting_s=(40.0, 25.0), seed=2, emg_fs_hz=1000.0)
+    assert [round(p.duration_s, 6) for p in s.sitting] == [40.0, 25.0]
+    assert [p.name for p in s.phases] == ["relax", "sit", "wake_up", "sit", "wake_up", "relax"]
+    t = s.t_imu_s()
+    seated = np.zeros(t.size, bool)
+    for p in s.sitting:
+        seated |= _in(t, p.start_s, p.end_s)
+    assert np.all((s.tilt_deg[seated] < -15.0) & (s.tilt_deg[seated] > -40.0))
+    standing = np.ones(t.size, bool)
+    for p in s.phases:
+        if p.name == "sit":
+            standing &= ~_in(t, p.start_s, p.end_s + 2.0)
+    assert np.all(np.abs(s.tilt_deg[standing]) < 1.0)
+    # What the IMU sees seated is that tilt.
+    tilt, _ = pelvis_angles_from_up(np.asarray(s.acc_g), 0.0)
+    assert np.max(np.abs(tilt[seated] - s.tilt_deg[seated])) < 1.0
+    # Each wake-up is a 30-s squeeze of both glutes after standing up.
+    squeezes = [r for r in s.reps if r.kind == "squeeze"]
+    assert len(squeezes) == 2 and all(r.side == "both" and r.end_s - r.start_s == 30.0 for r in squeezes)
+    te = s.t_emg_s()
+    for r in squeezes:
+        assert s.activation[:, _in(te, r.start_s + 1, r.end_s - 1)].min() > 0.2
+    with pytest.raises(ValueError, match=r"sitting_s must be one or more positive finite durations \(s\); got \(\)"):
+        simulate("desk", sitting_s=())
+    with pytest.raises(ValueError, match="sitting_s must be one or more positive"):
+        simulate("desk", sitting_s=(10.0, -1.0))
+
+
+def test_blocks_have_the_truth_of_simulate_and_the_same_signals_in_distribution():
+    from glutesignal.simulation import BLOCK_S, simulate_blocks
+
+    kw = dict(sitting_s=(70.0,), seed=5, emg_fs_hz=1000.0)
+    whole, stream = simulate("desk", **kw), simulate_blocks("desk", **kw)
+    assert stream.sitting == whole.sitting and stream.reps == whole.reps and stream.phases == whole.phases
+    assert (stream.n_emg, stream.n_imu) == (whole.emg_uV.shape[1], whole.acc_g.shape[1])
+    blocks = list(stream.blocks())
+    assert len(blocks) == int(np.ceil(whole.duration_s / BLOCK_S))
+    emg = np.hstack([b.emg_uV for b in blocks])
+    acc = np.hstack([b.acc_g for b in blocks])
+    assert [b.emg_start for b in blocks] == [round(k * BLOCK_S * 1000) for k in range(len(blocks))]
+    assert emg.shape == whole.emg_uV.shape and acc.shape == whole.acc_g.shape
+    # The truth sample by sample is the same; the noise is drawn afresh but alike.
+    np.testing.assert_allclose(np.hstack([b.activation for b in blocks]), whole.activation, atol=1e-12)
+    np.testing.assert_allclose(np.hstack([b.tilt_deg for b in blocks]), whole.tilt_deg, atol=1e-9)
+    assert stream.noise_rms_uV == pytest.approx(whole.noise_rms_uV, rel=0.05)
+    np.testing.assert_allclose(emg.std(axis=1), whole.emg_uV.std(axis=1), rtol=0.1)
+    np.testing.assert_allclose(acc, whole.acc_g, atol=0.02)
+    # No step at the block edges: the sample-to-sample change there is as elsewhere.
+    edge = int(BLOCK_S * 1000)
+    assert np.abs(np.diff(emg[:, edge - 2:edge + 2])).max() < 6 * np.abs(np.diff(emg)).std()
+    again = np.hstack([b.emg_uV for b in simulate_blocks("desk", **kw).blocks()])
+    np.testing.assert_array_equal(again, emg)
+
+
+def test_an_hour_of_sitting_in_blocks_holds_one_block_in_memory():
+    import tracemalloc
+
+    from glutesignal.simulation import simulate_blocks
+
+    stream = simulate_blocks("desk", sitting_s=(3600.0,), seed=1)
+    tracemalloc.start()
+    try:
+        n = sum(b.emg_uV.shape[1] for b in stream.blocks())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert n == stream.n_emg == round(stream.duration_s * 2000)
+    # The whole hour would be 2 x 7.3 M samples x 8 B = 117 MB for the EMG alone.
+    assert peak < 60e6

@@ -150,7 +150,7 @@ def schedule(steps, t0_s: float = 0.0) -> tuple[TimedStep, ...]:
 
 def _template(protocol: Protocol, name: str, side: str) -> Step:
     """The protocol's step of this kind for ``side`` (its cue re-worded for the side)."""
-    same = [s for s in protocol.steps if s.name == name]
+    same = [s for s in protocol.steps + (protocol.virtual_steps or ()) if s.name == name]
     for step in same:
         if step.side == side:
             return step

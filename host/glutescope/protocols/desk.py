@@ -1,61 +1,79 @@
-"""The desk wake-up call: sitting time from the pelvis IMU, an hourly reminder, a 30-s wake-up.
+"""The desk wake-up call: sitting time from the pelvis IMU, a reminder each hour of sitting.
 
-The session starts standing tall (the pelvis' reference posture); sitting is the pelvis
-tilted back (posterior) by more than `SIT_TILT_DEG` from it, counted sample by sample
-from the IMU over the sitting step (`glutescope.protocols.runner`). The sitting step
-lasts an hour and ends on the reminder; the wake-up is three 5-s squeezes of both
-glutes, each counted when the contraction detector (`glutesignal.balance`) finds it.
+The session starts standing tall (the pelvis' reference posture), then the day at the
+desk. Sitting is the pelvis tilted back from that posture as in a chair
+(`glutesignal.sitting`), counted sample by sample from the IMU; a sitting period ends
+after a minute up. Each hour of sitting in a period brings a reminder, and the wake-up it
+asks for (a 30-s squeeze of both glutes or 10 bridges) is scored on the spot, from the
+contractions the detector (`glutesignal.balance`) finds after the reminder: done as soon
+as either is complete, not done when the next reminder comes first.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 from glutescope.protocols.base import Protocol, Step
-from glutescope.protocols.measures import SIT_TILT_DEG
 from glutescope.protocols.results import side_finding
-from glutescope.protocols.runner import ProtocolResults
+from glutescope.protocols.runner import WAKE_HOLD_S, WAKE_REPS, ProtocolResults
+from glutesignal.sitting import BREAK_S, SIT_TILT_DEG
 
-SIT_S = 3600.0
-"""The sitting step: the reminder comes after an hour."""
-WAKE_SQUEEZES = 3
+DAY_S = 8 * 3600.0
+"""The sitting step: a working day; the reminders come from the IMU within it."""
+
+
+def _clock(t_s: float) -> str:
+    """A time on the session clock as h:mm:ss from its start."""
+    t = int(round(t_s))
+    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{int(seconds // 3600)} h {seconds % 3600 / 60:.0f} min"
 
 
 def results(proc, runner) -> ProtocolResults:
-    stats = proc.state.stats
-    sit_steps = [s for s in runner.steps if s.step.scored == "sitting"]
+    measured = runner.sitting_measured
     sitting_s = round(runner.sitting_s, 1)
-    span_s = sum(s.end_s - s.start_s for s in sit_steps)
-    wake = [s for s in runner.steps if s.name == "wake_squeeze"]
-    found = [c for c in stats.contractions
-             if any(w.start_s <= 0.5 * (c.start_s + c.end_s) < w.end_s + 1.0 for w in wake)]
-    figures: dict = {"sitting_s": sitting_s if runner.sitting_measured else None, "sit_step_s": round(span_s, 1),
-                     "wake_squeezes": len(found), "wake_asked": len(wake)}
+    periods = list(runner.sitting_periods)
+    wake = list(runner.wake_ups)
+    done = [w for w in wake if w["done"]]
+    figures: dict = {"sitting_s": sitting_s if measured else None,
+                     "periods": periods if measured else None,
+                     "longest_period_s": max((p["sitting_s"] for p in periods), default=0.0) if measured else None,
+                     "reminders": [round(t, 3) for t in runner.reminders],
+                     "remind_every_s": runner.remind_every_s,
+                     "wake_ups": wake, "wake_ups_done": len(done)}
     lines = []
-    if runner.sitting_measured:
-        lines.append(f"Sitting: {sitting_s:.0f} s of {span_s:.0f} s (pelvis tilted back more than {SIT_TILT_DEG:g}°)")
+    if measured:
+        lines.append(f"Sitting: {_minutes(sitting_s)} in {len(periods)} period{'s' if len(periods) != 1 else ''} "
+                     f"(pelvis tilted back more than {SIT_TILT_DEG:g}°; a period ends after {BREAK_S:g} s up)")
+        for i, p in enumerate(periods, 1):
+            lines.append(f"  period {i}: from {_clock(p['start_s'])} to {_clock(p['end_s'])}, "
+                         f"seated {_minutes(p['sitting_s'])}")
+        lines.append(f"Reminders: {len(runner.reminders)} (one after each {_minutes(runner.remind_every_s)} of sitting)")
     else:
         lines.append("Sitting time: not measured (no pelvis IMU)")
-    lines.append(f"Wake-up: {len(found)} of {len(wake)} squeezes found")
-    weaker, sentence = side_finding(stats)
+    for w in wake:
+        what = "a reminder" if w["by"] == "reminder" else "the schedule"
+        lines.append(f"Wake-up asked at {_clock(w['asked_s'])} by {what}: "
+                     + (f"done, {w['score']}/100" if w["done"] else f"not done, {w['score']}/100")
+                     + f" ({w['held_s']:.0f} s of {WAKE_HOLD_S:g} s held, {w['reps']} of {WAKE_REPS} contractions)")
+    weaker, sentence = side_finding(proc.state.stats)
     figures["weaker_side"] = weaker
-    if found:
+    if done:
         lines.append(sentence)
-    sat = f"sat {sitting_s / 60:.1f} min" if runner.sitting_measured else "sitting not measured"
-    return ProtocolResults(PROTOCOL.name, PROTOCOL.title, f"{sat} · wake-up {len(found)}/{len(wake)} squeezes",
-                           tuple(lines), figures)
-
-
-def _wake() -> tuple[Step, ...]:
-    return (Step("wake_squeeze", "Wake-up: stand, squeeze BOTH glutes hard", 5.0, "both", "activation"),
-            Step("relax", "Relax", 5.0)) * WAKE_SQUEEZES
+    sat = f"sat {sitting_s / 60:.1f} min" if measured else "sitting not measured"
+    head = (f"{sat} · {len(runner.reminders)} reminder{'s' if len(runner.reminders) != 1 else ''} · "
+            f"wake-ups {len(done)}/{len(wake)} done")
+    return ProtocolResults(PROTOCOL.name, PROTOCOL.title, head, tuple(lines), figures)
 
 
 _STAND = Step("relax", "Stand tall for the reference posture", 5.0)
-_SIT = Step("sit", "Sit and work: a reminder comes after an hour", SIT_S, "none", "sitting")
+_SIT = Step("sit", "Sit and work: a reminder comes after each hour of sitting", DAY_S, "none", "sitting")
+_WAKE = Step("wake_up", f"Wake-up: stand, squeeze BOTH glutes for {WAKE_HOLD_S:g} s (or {WAKE_REPS} bridges)",
+             35.0, "both", "activation")
 
 PROTOCOL = Protocol(
     name="desk", title="Desk wake-up call",
-    steps=(_STAND, _SIT, Step("relax", "Time to move: stand up", 5.0)) + _wake(),
-    results=results, body_exercise=None,
-    virtual_steps=(_STAND, replace(_SIT, duration_s=15.0), Step("relax", "Time to move: stand up", 5.0)) + _wake(),
-    summary="Sitting time from the pelvis IMU, a reminder after each hour, a 30-s squeeze wake-up.")
+    steps=(_STAND, _SIT),
+    results=results, body_exercise="desk",
+    virtual_steps=(_STAND, _SIT, _WAKE),
+    summary="Sitting time from the pelvis IMU, a reminder after each hour of sitting, the wake-up scored on the spot.")

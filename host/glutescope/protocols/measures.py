@@ -14,15 +14,12 @@ import numpy as np
 
 from glutesignal.onsets import detect_bursts
 from glutesignal.scores import bridge_reps
+from glutesignal.sitting import SIT_TILT_DEG  # noqa: F401  (the desk's threshold, importable here as before)
 from glutesignal.stance import hold_pelvis
 
 ONSET_BASELINE_S = 1.5
 """EMG before a rep searched with it for the onsets (the detector's 1 s baseline and margin), s."""
 SYNERGISTS = ("hamstring", "lumbar_erector")
-SIT_TILT_DEG = 15.0
-"""Posterior pelvic tilt from the standing reference beyond which the person counts as
-sitting, degrees. Sitting tilts the pelvis back by about 20-30° from standing; this is a
-project threshold below that, not a published cut-off."""
 
 
 @dataclass(frozen=True)

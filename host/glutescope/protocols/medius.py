@@ -64,6 +64,6 @@ PROTOCOL = Protocol(
     steps=(_REST, _stance("left"), _REST, _stance("right"), _REST)
     + _side_steps("clamshell", "Clamshells lying on your side, SIDE knee up and down", 20.0) + (_REST,)
     + _side_steps("band_walk", "Lateral band walk, leading with the SIDE leg", 15.0) + (_REST,),
-    results=results, body_exercise="single_leg_stance", single_leg=True,
+    results=results, body_exercise="medius", single_leg=True,
     channels=("glute_max_left", "glute_max_right"),
     summary="Single-leg stance with hip drop and wobble, clamshells, lateral band walk.")

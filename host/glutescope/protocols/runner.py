@@ -16,6 +16,7 @@ import numpy as np
 
 from glutescope.guide import Cue
 from glutescope.protocols.base import Protocol, TimedStep
+from glutesignal.sitting import REMIND_EVERY_S
 
 __all__ = ["ProtocolResults", "ProtocolRunner"]
 
@@ -25,6 +26,13 @@ REP_STEPS = ("bridge", "single_leg_bridge", "stance")
 """Steps that are reps of a protocol (their side names the working leg)."""
 CHECK_WINDOW_S = 8.0
 """Longest stretch of the first step the electrode check grades, s (the live quality window)."""
+WAKE_HOLD_S = 30.0
+"""A wake-up: 30 s of glute contraction ("squeeze the muscles for 30 seconds") ..."""
+WAKE_REPS = 10
+"""... or 10 contractions ("10 bodyweight glute bridges")."""
+WAKE_REP_MIN_S = 1.0
+"""Shortest contraction that counts for a wake-up, s (a bridge lasts several seconds;
+a twitch on the chair does not count)."""
 HOLD_SETTLE_S = 1.0
 """Stream time after a held step's end before it is measured, s: the IMU samples up to
 its end have arrived by then whatever the link's block sizes."""
@@ -66,9 +74,12 @@ class ProtocolRunner:
     steps : sequence of TimedStep
         The schedule on the stream clock (`glutescope.protocols.base.schedule`, or
         `steps_from_body` for the virtual wearable).
+    remind_every_s : float
+        With a "sitting" step: the sitting time between reminders, s
+        (`glutesignal.sitting.SittingTracker`); an hour unless a test asks otherwise.
     """
 
-    def __init__(self, protocol: Protocol, steps) -> None:
+    def __init__(self, protocol: Protocol, steps, *, remind_every_s: float = REMIND_EVERY_S) -> None:
         self.protocol = protocol
         self.steps: tuple[TimedStep, ...] = tuple(steps)
         if not self.steps:
@@ -83,16 +94,30 @@ class ProtocolRunner:
         self.hold_figures: dict[int, dict] = {}
         """Per held step (its index): the figures measured when it ended."""
         self._next_hold = 0
+        self.remind_every_s = float(remind_every_s)
         self.sitting_s = 0.0
-        """Time the pelvis was tilted back as in sitting during the "sitting" steps, s."""
+        """Time seated (pelvis tilted back as in sitting) since the first step ended, s."""
         self.sitting_measured = False
-        """Some IMU samples of a "sitting" step were seen."""
+        """Some IMU samples were seen to measure sitting (the protocol has a "sitting" step)."""
+        self.sitting_periods: list[dict] = []
+        """Each sitting period ended so far: start_s, end_s, sitting_s (stream clock, s)."""
+        self.reminders: list[float] = []
+        """Stream times of the reminders to stand up (each ``remind_every_s`` of sitting), s."""
+        self.wake_ups: list[dict] = []
+        """Each wake-up asked (by a reminder or a "wake_up" step), scored when done or over."""
+        self.notice: Optional[tuple[float, str]] = None
+        """The latest reminder or wake-up result as (stream time s, text), for the screen."""
+        self._sitting = None
+        self._period_start: Optional[float] = None
+        self._pending: list[dict] = []
+        self._wake_used: set[float] = set()
         self.electrodes: Optional[tuple] = None
         """Signal quality per channel over the first step, before anything is scored
         (`glutesignal.quality.ChannelQuality`); None until graded, or when it could not be."""
         self._electrodes_due = True
         self._imu_seen = 0
-        self._sit_spans = [(s.start_s, s.end_s) for s in self.steps if s.step.scored == "sitting"]
+        self._tracks_sitting = any(s.step.scored == "sitting" for s in self.steps)
+        self._wake_steps = [s for s in self.steps if s.name == "wake_up"]
 
     # -- what the live processor needs to know ------------------------------------------------
     def cues(self) -> tuple[Cue, ...]:
@@ -127,6 +152,7 @@ class ProtocolRunner:
         """The protocol, its schedule and its events, for the recording's ``meta.json``."""
         return {"name": self.protocol.name, "title": self.protocol.title,
                 "steps": [s.to_event() for s in self.steps], "events": list(self.events),
+                "remind_every_s": self.remind_every_s,
                 "results": self.results.to_event() if self.results is not None else None}
 
     # -- driven by the live processor ---------------------------------------------------------
@@ -147,9 +173,10 @@ class ProtocolRunner:
             changed = True
         self._measure_reps(proc)
         self._measure_holds(proc, t_s)
-        if self._sit_spans:
-            self._track_sitting(proc)
+        if self._tracks_sitting or self._wake_steps:
+            changed |= self._track_desk(proc, t_s)
         if self.results is None and t_s >= self.end_s + self.protocol.settle_s:
+            self._close_desk(proc, t_s)
             results = self._with_electrodes(self.protocol.results(proc, self), proc.state.channel_names)
             self.results = dataclasses.replace(results, at_s=t_s)
             self.events.append({"kind": "results", "emg_sample": int(proc.next_sample), **self.results.to_event()})
@@ -212,40 +239,111 @@ class ProtocolRunner:
             if step.step.scored in ("stance", "activation"):
                 self.hold_figures[step.index] = measures.hold_figures(proc, step.start_s, step.end_s, step.side)
 
-    def _track_sitting(self, proc) -> None:
-        """Count the new IMU samples inside a sitting step whose tilt says sitting."""
-        from glutescope.protocols.measures import SIT_TILT_DEG
-
+    def _track_desk(self, proc, t_s: float) -> bool:
+        """Sitting periods, reminders and the wake-ups they ask for, as the stream goes."""
+        changed = False
         state = proc.state
-        if state.pelvis is None or state.imu_fs_hz <= 0:
-            return
-        ifs = state.imu_fs_hz
-        end = proc.next_imu_sample
-        if end <= self._imu_seen:
-            return
-        first, angles = state.pelvis.since(self._imu_seen)
-        start = max(first, self._imu_seen)
-        tilt = angles[0, start - first:end - first]
-        t = (start + np.arange(tilt.size)) / ifs
-        inside = np.zeros(tilt.size, bool)
-        for a, b in self._sit_spans:
-            inside |= (t >= a) & (t < b)
-        valid = inside & np.isfinite(tilt)
-        if valid.any():
-            self.sitting_measured = True
-            self.sitting_s += float(np.count_nonzero(valid & (tilt < -SIT_TILT_DEG))) / ifs
-        self._imu_seen = end
+        fs = state.emg_fs_hz
+        if self._tracks_sitting and state.pelvis is not None and state.imu_fs_hz > 0:
+            if self._sitting is None:
+                from glutesignal.sitting import SittingTracker
+
+                self._sitting = SittingTracker(state.imu_fs_hz, remind_every_s=self.remind_every_s)
+                self._imu_seen = int(round(self.steps[0].end_s * state.imu_fs_hz))  # after the reference posture
+            end = proc.next_imu_sample
+            if end > self._imu_seen:
+                first, angles = state.pelvis.since(self._imu_seen)
+                start = max(first, self._imu_seen)
+                events = self._sitting.update(start, angles[0, start - first:end - first])
+                self._imu_seen = end
+                self.sitting_measured = self._sitting.valid_n > 0
+                self.sitting_s = self._sitting.sitting_s
+                for ev in events:
+                    changed = True
+                    self._sitting_event(ev, fs)
+        while self._wake_steps and self._wake_steps[0].start_s <= t_s:
+            step = self._wake_steps.pop(0)
+            # A wake-up the schedule asks for while a reminder's is still open is that one.
+            if not any(w["by"] == "reminder" for w in self._pending):
+                self._pending.append({"asked_s": step.start_s, "by": "step", "until_s": step.end_s + 1.0})
+        changed |= self._score_wake_ups(proc, t_s)
+        return changed
+
+    def _sitting_event(self, ev, fs: float) -> None:
+        """Record a `glutesignal.sitting.SittingEvent`; a reminder asks for a wake-up."""
+        sample = int(round(ev.t_s * fs))
+        if ev.kind == "reminder":
+            self.reminders.append(float(ev.t_s))
+            for w in self._pending:
+                if w["by"] == "reminder" and w["until_s"] is None:
+                    w["until_s"] = ev.t_s  # a new reminder: the last one's wake-up was not done
+            self._pending.append({"asked_s": ev.t_s, "by": "reminder", "until_s": None})
+            hours = ev.sitting_s / 3600.0
+            self.notice = (ev.t_s, f"Time to move: {hours:g} h sitting. Stand up: squeeze BOTH glutes for "
+                                   f"{WAKE_HOLD_S:g} s, or do {WAKE_REPS} bridges")
+        elif ev.kind == "stood_up":
+            start = self._period_start if self._period_start is not None else ev.t_s
+            self.sitting_periods.append({"start_s": round(float(start), 3), "end_s": round(float(ev.t_s), 3),
+                                         "sitting_s": round(ev.sitting_s, 1)})
+            self._period_start = None
+        else:
+            self._period_start = float(ev.t_s)
+        self.events.append({"kind": "sitting", "what": ev.kind, "emg_sample": sample,
+                            "t_s": round(float(ev.t_s), 3), "sitting_s": round(float(ev.sitting_s), 1)})
+
+    def _score_wake_ups(self, proc, t_s: float, final: bool = False) -> bool:
+        """Score each wake-up asked: as soon as it is done, else when its time is over.
+
+        A wake-up is `WAKE_HOLD_S` of contraction (a squeeze, or the reps' time under
+        tension) or `WAKE_REPS` contractions of at least `WAKE_REP_MIN_S` each, started
+        after it was asked; its score is the larger of the two shares, at most 100.
+        """
+        if not self._pending:
+            return False
+        contractions = [c for c in proc.state.stats.contractions
+                        if c.duration_s >= WAKE_REP_MIN_S and c.start_s not in self._wake_used]
+        changed = False
+        for w in sorted(self._pending, key=lambda w: w["asked_s"]):
+            until = w["until_s"]
+            mine = [c for c in contractions if c.start_s >= w["asked_s"] - 1.0 and (until is None or c.start_s < until)
+                    and c.start_s not in self._wake_used]
+            held = sum(c.duration_s for c in mine)
+            score = min(100.0, 100.0 * max(held / WAKE_HOLD_S, len(mine) / WAKE_REPS))
+            over = final or (until is not None and t_s >= until + 2.0)
+            if score >= 100.0 or over:
+                done = score >= 100.0
+                result = {"asked_s": round(w["asked_s"], 3), "by": w["by"], "reps": len(mine),
+                          "held_s": round(held, 1), "score": round(score), "done": done,
+                          "at_s": round(float(mine[-1].end_s if done else t_s), 3)}
+                self.wake_ups.append(result)
+                self._pending.remove(w)
+                # A contraction wakes the glutes once: it is not credited to a later request.
+                self._wake_used.update(c.start_s for c in mine)
+                if done and self._sitting is not None:
+                    self._sitting.restart_clock()  # the next reminder comes an hour of sitting from now
+                self.events.append({"kind": "wake_up", "emg_sample": int(proc.next_sample), **result})
+                self.notice = (t_s, f"Wake-up {'done' if done else 'not done'}: {score:.0f}/100 "
+                                    f"({held:.0f} s held, {len(mine)} contractions)")
+                changed = True
+        return changed
+
+    def _close_desk(self, proc, t_s: float) -> None:
+        """At the results: score the wake-ups still open, close the sitting period under way."""
+        if self._sitting is not None:
+            for ev in self._sitting.finish():
+                self._sitting_event(ev, proc.state.emg_fs_hz)
+        self._score_wake_ups(proc, t_s, final=True)
 
 
-def runner_for(protocol: Protocol, body=None) -> ProtocolRunner:
+def runner_for(protocol: Protocol, body=None, *, remind_every_s: float = REMIND_EVERY_S) -> ProtocolRunner:
     """The runner of a new session: on the virtual body's script when it has one for the
     protocol, else the protocol's own schedule from stream time 0."""
     from glutescope.protocols.base import schedule, steps_from_body
 
     if body is not None and protocol.body_exercise is not None:
-        return ProtocolRunner(protocol, steps_from_body(protocol, body))
+        return ProtocolRunner(protocol, steps_from_body(protocol, body), remind_every_s=remind_every_s)
     steps = protocol.virtual_steps if body is not None and protocol.virtual_steps else protocol.steps
-    return ProtocolRunner(protocol, schedule(steps))
+    return ProtocolRunner(protocol, schedule(steps), remind_every_s=remind_every_s)
 
 
 def runner_from_record(record) -> ProtocolRunner:
@@ -256,6 +354,7 @@ def runner_from_record(record) -> ProtocolRunner:
     try:
         protocol = get(str(record["name"]))
         steps = tuple(TimedStep.from_event(d) for d in record["steps"])
-    except (KeyError, TypeError) as exc:
+        remind_every_s = float(record.get("remind_every_s", REMIND_EVERY_S))
+    except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"meta.json protocol must hold name and steps ({exc})") from None
-    return ProtocolRunner(protocol, steps)
+    return ProtocolRunner(protocol, steps, remind_every_s=remind_every_s)

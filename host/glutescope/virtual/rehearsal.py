@@ -17,9 +17,9 @@ from glutescope.live import LiveProcessor
 from glutescope.protocols import get
 from glutescope.protocols.base import with_target
 from glutescope.protocols.runner import ProtocolRunner, runner_for
-from glutesignal.simulation import simulate
+from glutesignal.simulation import simulate, simulate_blocks
 
-__all__ = ["truth_calibration", "feed", "rehearse"]
+__all__ = ["truth_calibration", "feed", "feed_blocks", "rehearse"]
 
 NO_LINK = "body model fed directly (no radio link)"
 """The status line's link: there are no frames to count here."""
@@ -51,9 +51,27 @@ def feed(proc: LiveProcessor, body, block: int = 40, imu_block: int = 4,
             on_block(b / fs)
 
 
+def feed_blocks(proc: LiveProcessor, stream, block: int = 400, imu_block: int = 20) -> None:
+    """As `feed`, from a `glutesignal.simulation.BodyStream` generated block by block: a
+    session of hours in the memory of one block."""
+    fs, ifs = stream.emg_fs_hz, stream.imu_fs_hz
+    k = 0  # next IMU sample to push; a block holds the IMU samples of its own time span
+    for chunk in stream.blocks():
+        emg = np.asarray(chunk.emg_uV)
+        imu_end = chunk.imu_start + chunk.acc_g.shape[1]
+        for a in range(0, emg.shape[1], block):
+            b = min(emg.shape[1], a + block)
+            while k < imu_end and k / ifs < (chunk.emg_start + b) / fs:
+                i = k - chunk.imu_start
+                j = min(chunk.acc_g.shape[1], i + imu_block)
+                proc.push_imu(k, chunk.acc_g[:, i:j], chunk.gyro_dps[:, i:j])
+                k += j - i
+            proc.push_emg(chunk.emg_start + a, emg[:, a:b])
+
+
 def rehearse(name: str, *, calibrated: bool = True, block: int = 40, channels=None, rows=None,
              on_block: Optional[Callable[[float], None]] = None, prepare: Optional[Callable] = None,
-             target_pct=None, **body_kw) -> tuple[ProtocolRunner, LiveProcessor, object]:
+             target_pct=None, remind_every_s: Optional[float] = None, in_blocks: bool = False, **body_kw) -> tuple[ProtocolRunner, LiveProcessor, object]:
     """Run protocol ``name`` on a body-model person; return (runner, processor, body).
 
     ``body_kw`` go to `glutesignal.simulation.simulate` (seed, left_scale, electrode_gain
@@ -61,14 +79,28 @@ def rehearse(name: str, *, calibrated: bool = True, block: int = 40, channels=No
     reach the processor (a planted electrode swap; the names stay in ``channels`` order).
     ``prepare(proc)`` runs before the first block (e.g. to open a window on its state).
     ``target_pct``: the person's own target band (`glutescope.protocols.base.with_target`).
+    ``remind_every_s``: the desk's sitting time between reminders (default: an hour).
+    ``in_blocks``: generate and feed the body block by block (`feed_blocks`), for sessions
+    of hours; ``on_block``, ``prepare`` and ``rows`` are then not used, and the body
+    returned is a `glutesignal.simulation.BodyStream` (its truth, no arrays).
     """
     protocol = get(name)
     if target_pct is not None:
         protocol = with_target(protocol, target_pct)
     channels = tuple(channels or protocol.channels)
     exercise = protocol.body_exercise or "rest"
+    kw = {} if remind_every_s is None else {"remind_every_s": remind_every_s}
+    if in_blocks:
+        script = simulate_blocks(exercise, channels=channels, **body_kw)
+        runner = runner_for(protocol, script, **kw)
+        body = simulate_blocks(exercise, channels=channels, duration_s=runner.end_s + protocol.settle_s + 1.0,
+                               **body_kw)
+        proc = LiveProcessor(channels, body.emg_fs_hz, body.imu_fs_hz, runner=runner, link=NO_LINK,
+                             calibration=truth_calibration(body) if calibrated else None)
+        feed_blocks(proc, body, block=block)
+        return runner, proc, body
     script = simulate(exercise, emg_fs_hz=200.0, mains_hz=None, channels=channels, **body_kw)
-    runner = runner_for(protocol, script)
+    runner = runner_for(protocol, script, **kw)
     body = simulate(exercise, channels=channels, duration_s=runner.end_s + protocol.settle_s + 1.0, **body_kw)
     proc = LiveProcessor(channels, body.emg_fs_hz, body.imu_fs_hz, runner=runner, link=NO_LINK,
                          calibration=truth_calibration(body) if calibrated else None)
