@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 SPEEDS = (4.0, 2.0)
@@ -28,6 +29,7 @@ def main(argv) -> int:
     for case in json.loads(argv[1]):
         body = person(case["protocol"], channels=case.get("channels"), **case["person"])
         calibration = truth_calibration(body) if case.get("calibrated") else None
+        started = time.monotonic()
         for speed in SPEEDS:
             record = out / f"{case['id']}.glutes"
             if record.exists():
@@ -37,7 +39,8 @@ def main(argv) -> int:
             if shown.missing_samples == 0:
                 break
         print(json.dumps({"id": case["id"], "speed": speed, "headline": shown.headline, "findings": shown.findings,
-                          "missing_samples": shown.missing_samples, "terminal": shown.terminal,
+                          "missing_samples": shown.missing_samples, "wall_s": round(time.monotonic() - started, 1),
+                          "terminal": shown.terminal,
                           "results_png": str(shown.results_png) if shown.results_png else None}), flush=True)
     return 0
 
