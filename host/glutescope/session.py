@@ -106,7 +106,9 @@ def protocol_body(options: SessionOptions):
 
     Its script when the body model has one (`Protocol.body_exercise`), else standing at
     rest for the protocol's virtual steps; padded with rest past the results, so the body
-    does not start again before they are in.
+    does not start again before they are in. A given body (``options.body``, a person of
+    known truth) is played as it is, and the steps are laid on its own script: its reps
+    need not fall where the default person's do.
     """
     from glutescope.protocols.runner import runner_for
     from glutesignal.simulation import simulate
@@ -115,7 +117,7 @@ def protocol_body(options: SessionOptions):
     exercise = protocol.body_exercise or "rest"
     mains = options.mains_hz if options.mains_hz is not None else 50.0
     kw = dict(seed=options.seed, imu_fs_hz=options.imu_fs_hz or 104.0, channels=tuple(options.channel_names))
-    script = simulate(exercise, emg_fs_hz=200.0, mains_hz=None, **kw)  # cheap: the script only
+    script = options.body or simulate(exercise, emg_fs_hz=200.0, mains_hz=None, **kw)  # cheap: the script only
     runner = runner_for(protocol, script)
     body = options.body or simulate(exercise, emg_fs_hz=options.emg_fs_hz, mains_hz=mains,
                                     duration_s=runner.end_s + protocol.settle_s + PROTOCOL_PAD_S, **kw)

@@ -119,3 +119,66 @@ def test_the_cached_axes_and_texts_look_as_drawn_directly(window):
         item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.NoCache)
     direct = pixels()
     np.testing.assert_array_equal(with_cache, direct)  # pixel for pixel
+
+
+def scene_points(curve):
+    """The curve's drawn points (finite ones) in scene coordinates."""
+    from pyqtgraph.Qt import QtCore
+
+    x, y = curve.getData()
+    if x is None:
+        return []
+    keep = np.isfinite(x) & np.isfinite(y)
+    return [curve.mapToScene(QtCore.QPointF(float(a), float(b))) for a, b in zip(x[keep], y[keep])]
+
+
+def test_the_pelvis_legend_never_covers_its_traces():
+    # A bridges session drawn every half second of stream: the tilt swings from level to
+    # a bridge and back, so over the session the traces reach every height of the plot.
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+
+    from glutescope.live import LiveProcessor
+    from glutescope.ui.live_window import LiveWindow
+    from glutesignal.simulation import simulate
+
+    app = pg.mkQApp()
+    body = simulate("bridges", seed=2, duration_s=24.0)
+    live = LiveProcessor(body.channels, body.emg_fs_hz, body.imu_fs_hz)
+    w = LiveWindow(live.state, "test")
+    w.show()
+    app.processEvents()
+    legend = w.pelvis_legend
+    assert [label.text for _, label in legend.items] == ["tilt (anterior +)", "obliquity (hip drop)"]
+    ratio = body.emg_fs_hz / body.imu_fs_hz
+    j, checked = 0, 0
+    try:
+        for a in range(0, body.emg_uV.shape[1] - 40, 40):
+            k = int((a + 40) / ratio)
+            if k > j:
+                live.push_imu(j, body.acc_g[:, j:k], body.gyro_dps[:, j:k])
+                j = k
+            live.push_emg(a, body.emg_uV[:, a:a + 40])
+            if (a + 40) % 1000 == 0:  # every 0.5 s of stream
+                w.redraw()
+                app.processEvents()
+                box = legend.sceneBoundingRect()
+                assert legend.isVisible() and box.width() > 50
+                for curve in w.pelvis_curves:
+                    inside = [p for p in scene_points(curve) if box.contains(p)]
+                    assert not inside, f"at {(a + 40) / body.emg_fs_hz:.1f} s the legend covers the trace"
+                    checked += 1
+    finally:
+        w.shutdown()
+    assert checked > 80
+
+
+def test_every_trace_plot_puts_the_same_time_at_the_same_x(window):
+    # The pelvis and the EMG share the time axis: a rep's burst and its tilt line up.
+    from pyqtgraph.Qt import QtCore, QtWidgets
+
+    QtWidgets.QApplication.processEvents()  # the axes as laid out for the values drawn
+    plots = window.plots + [window.pelvis_plot]
+    for t_s in (-window.display_s, -window.display_s / 2, 0.0):
+        xs = [p.getViewBox().mapViewToScene(QtCore.QPointF(t_s, 0.0)).x() for p in plots]
+        assert max(xs) - min(xs) < 1.0, xs

@@ -6,6 +6,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from glutescope.protocols import get  # noqa: E402
 from glutescope.virtual.rehearsal import rehearse  # noqa: E402
 
 
@@ -95,3 +96,65 @@ def test_big_figures_show_each_glute_in_percent_of_its_reference(app):
     assert seen[1].startswith("L ") and "%" in seen[1]
     # Truth at the hold: the right glute at 45 %MVC = 50 % of its 90 %MVC reference, the left at 70 % of that.
     assert right == pytest.approx(50, abs=12) and left == pytest.approx(35, abs=10)
+
+
+def readouts(name, **kw):
+    """The window's top line once a second of stream, with the step in force then."""
+    from glutescope.ui.live_window import LiveWindow
+
+    windows, seen = [], []
+
+    def prepare(proc):
+        windows.append(LiveWindow(proc.state, title="test"))
+
+    def on_block(t_s):
+        if t_s % 1.0 < 0.02:
+            windows[0].redraw()
+            step = windows[0].state.stats.step
+            seen.append((step.step.scored if step is not None else None, windows[0].readout.text()))
+
+    rehearse(name, prepare=prepare, on_block=on_block, **kw)
+    windows[0].shutdown()
+    return seen
+
+
+@pytest.mark.parametrize("name", ["squeeze_test", "calibration"])
+def test_a_protocol_without_reps_never_waits_for_one(app, name):
+    seen = readouts(name, seed=1, calibrated=False)
+    assert len(seen) > 20 and all(text.startswith(get(name).title) for _, text in seen)
+    assert seen[-1][0] is None  # it ran to its end
+    assert not any("waiting for a rep" in text for _, text in seen)
+
+
+def test_bridges_wait_for_the_first_rep_in_its_step_only(app):
+    seen = readouts("bridges", seed=3)
+    waiting = [scored for scored, text in seen if "waiting for a rep" in text]
+    assert waiting and set(waiting) == {"reps"}  # in the first bridge, before its rep is found
+    assert "RIGHT glute works harder" in seen[-1][1]
+
+
+def test_a_channel_without_a_reference_says_so_once_calibrated(app):
+    from glutescope.ui.live_window import LiveWindow
+
+    windows, states = [], []
+
+    def prepare(proc):
+        windows.append(LiveWindow(proc.state, title="test"))
+
+    def on_block(t_s):
+        if abs(t_s - 4.0) < 0.01:  # the first rep's hold
+            windows[0].redraw()
+            states.append([label.isVisible() for label in windows[0].no_reference])
+            states.append(list(windows[0].bars.opts["height"]))
+
+    for calibrated in (True, False):
+        windows.clear()
+        rehearse("recruitment", seed=1, calibrated=calibrated, prepare=prepare, on_block=on_block)
+        windows[0].shutdown()
+    (shown_cal, heights_cal), (shown_raw, heights_raw) = states[:2], states[2:]
+    names = get("recruitment").channels
+    ham = names.index("hamstring_left")
+    # Calibrated: % of reference, and the hamstring has none: an empty slot that says so.
+    assert shown_cal == [True] and heights_cal[ham] == 0
+    # Not calibrated: every bar in µV, the hamstring's too, and nothing to explain.
+    assert shown_raw == [False] and heights_raw[ham] > 0

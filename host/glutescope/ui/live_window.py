@@ -26,6 +26,8 @@ REDRAW_INTERVAL_MS = 16  # ~60 Hz, a display's rate: decimated drawing keeps it 
 BIG_NUMBERS_EVERY_S = 0.25  # the big figures change at most 4 times a second
 DEFAULT_COLUMNS = 900  # pixel columns to decimate to before the window has a size
 RAW_ALPHA = 55  # the raw trace's opacity (of 255): faint, so the 1 px envelope reads over it
+LEFT_AXIS_PX = 64  # the trace plots' left axes: room for "-1000" and the axis label
+AXIS_END_MARGIN_PX = 2  # a cached axis' room past its ends (_cache_still_items)
 PELVIS_STEP_DEG = 5.0  # the pelvis plot's angle scale grows and shrinks in these steps
 
 
@@ -173,15 +175,35 @@ class LiveWindow(QtWidgets.QWidget):
             pelvis.setYRange(-PELVIS_STEP_DEG, PELVIS_STEP_DEG, padding=0)
             self.pelvis_plot = pelvis
             pelvis.setMaximumHeight(170)
-            pelvis.addLegend(offset=(10, 5))
-            self.pelvis_curves = (pelvis.plot(pen=pg.mkPen((200, 200, 200), width=1), name="tilt (anterior +)"),
-                                  pelvis.plot(pen=pg.mkPen((230, 90, 200), width=1), name="obliquity (hip drop)"))
+            self.pelvis_curves = (pelvis.plot(pen=pg.mkPen((200, 200, 200), width=1)),
+                                  pelvis.plot(pen=pg.mkPen((230, 90, 200), width=1)))
+            # The legend in the cell beside the plot, under the bars: inside the plot it
+            # sat where the traces start and hid them (a level pelvis is the plot's top).
+            self.pelvis_legend = pg.LegendItem(labelTextColor=(200, 200, 200))
+            for curve, name in zip(self.pelvis_curves, ("tilt (anterior +)", "obliquity (hip drop)")):
+                self.pelvis_legend.addItem(curve, name)
+            self.pelvis_legend.setMaximumSize(220, 60)  # its own size, not the cell's
+            self.graphs.addItem(self.pelvis_legend, row=n, col=1)
+        for plot in self.plots + ([self.pelvis_plot] if self.pelvis_curves else []):
+            # One width for every left axis, so the same time is at the same x in the EMG
+            # and the pelvis plots (each axis would otherwise size itself to its tick labels).
+            plot.getAxis("left").setWidth(LEFT_AXIS_PX)
         self.balance = self.graphs.addPlot(row=0, col=1, rowspan=max(n, 1), title="activation now")
         self.balance.setMaximumWidth(220)
         self.balance.setLabel("left", "envelope", units="µV")
         self.balance.getAxis("bottom").setTicks(
             [[(i, channel_tick(name)) for i, name in enumerate(state.channel_names)]]
         )
+        # Once calibrated the bars are % of each glute's reference; a channel without one
+        # (a hamstring, a lumbar erector) says so in its empty slot rather than read as 0 %.
+        self.no_reference = []
+        for i, name in enumerate(state.channel_names):
+            if name not in ("glute_max_left", "glute_max_right"):
+                label = pg.TextItem("no reference", color=(150, 150, 150), angle=90, anchor=(0, 0.5))
+                label.setPos(i, 0)
+                label.setVisible(False)
+                self.balance.addItem(label)
+                self.no_reference.append(label)
         self.bars = pg.BarGraphItem(
             x=np.arange(n), height=np.zeros(n), width=0.6,
             brushes=[pg.mkBrush(channel_colour(c)) for c in state.channel_names],
@@ -234,7 +256,8 @@ class LiveWindow(QtWidgets.QWidget):
             if pct is not None:
                 # Calibrated: each glute against its own reference, so the bars compare muscles.
                 self.bars.setOpts(height=pct)
-                self._set_range(self.balance, 0.0, stepped_top(float(np.nanmax(pct)) * 1.2, 100.0, 25.0))
+                # fmax ignores a gap's NaN without a warning; all NaN gives NaN: the floor.
+                self._set_range(self.balance, 0.0, stepped_top(float(np.fmax.reduce(pct)) * 1.2, 100.0, 25.0))
             else:
                 self.bars.setOpts(height=now)
                 self._set_range(self.balance, 0.0, stepped_top(env_top * 1.2, 300.0, 50.0))
@@ -267,14 +290,21 @@ class LiveWindow(QtWidgets.QWidget):
             colour = "#5b9bd5" if step.name == "relax" else "#d9534f"
             self.cue_label.setText(f"{step.step.cue} · {stats.step_left_s:.0f} s")
             self.cue_label.setStyleSheet(f"color: {colour}")
-            self.readout.setText(f"{stats.protocol_title} · step {step.index + 1} of {stats.n_steps} · "
-                                 + describe_asymmetry(stats) + (f"\n⚠ {warning}" if warning else ""))
+            # "Waiting for a rep" only where a rep is due: a squeeze test, a calibration or a
+            # stance has none to wait for.
+            balance = "" if stats.si_pct is None and step.step.scored != "reps" else " · " + describe_asymmetry(stats)
+            self.readout.setText(f"{stats.protocol_title} · step {step.index + 1} of {stats.n_steps}"
+                                 + balance + (f"\n⚠ {warning}" if warning else ""))
             self._show_target(step.step.target_pct if stats.calibration is not None else None)
         elif stats.cue is not None:
             colour = "#d9534f" if stats.cue.name in ("squeeze", "reference") else "#5b9bd5"
             self.cue_label.setText(f"{stats.cue.instruction()} · {stats.cue_left_s:.0f} s")
             self.cue_label.setStyleSheet(f"color: {colour}")
         elif stats.protocol_title:
+            # Before the first step or after the last: the protocol, and its left/right only
+            # if there is one (nothing is waited for any more).
+            balance = "" if stats.si_pct is None else " · " + describe_asymmetry(stats)
+            self.readout.setText(stats.protocol_title + balance + (f"\n⚠ {warning}" if warning else ""))
             self.cue_label.setText(f"{stats.protocol_title}: done" if stats.protocol_results is not None
                                    else f"{stats.protocol_title}")
             self.cue_label.setStyleSheet("color: #5cb85c")
@@ -322,6 +352,12 @@ class LiveWindow(QtWidgets.QWidget):
         """
         cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
         for item in self.graphs.scene().items():
+            if isinstance(item, pg.AxisItem) and item.orientation in ("bottom", "top"):
+                # A cached item is clipped to its bounding rect, and a time axis' rect ends
+                # where its line does: on a whole pixel the line's antialiased end would be
+                # cut. A margin of a few pixels (which labels may also reach) keeps it whole.
+                # (Vertical axes have 15 px already.)
+                item.setStyle(hideOverlappingLabels=AXIS_END_MARGIN_PX)
             if isinstance(item, (pg.AxisItem, pg.InfiniteLine, QtWidgets.QGraphicsTextItem)):
                 item.setCacheMode(cache)
 
@@ -331,13 +367,21 @@ class LiveWindow(QtWidgets.QWidget):
             self._ranges[id(plot)] = (lo, hi)
             plot.setYRange(lo, hi, padding=0)
 
+    def _show_no_reference(self, calibrated: bool) -> None:
+        for label in self.no_reference:
+            if label.isVisible() != calibrated:
+                label.setVisible(calibrated)
+
     def _percent_of_reference(self, now_uV):
-        """The bars in % of each glute's reference once calibrated (other channels: 0), else None."""
+        """The bars in % of each glute's reference once calibrated (other channels: 0,
+        marked "no reference"), else None."""
         stats, names = self.state.stats, self.state.channel_names
         if stats.calibration is None or "glute_max_left" not in names or "glute_max_right" not in names:
             if self.balance.getAxis("left").labelText != "envelope":
                 self.balance.setLabel("left", "envelope", units="µV")
+            self._show_no_reference(False)
             return None
+        self._show_no_reference(True)
         rows = names.index("glute_max_left"), names.index("glute_max_right")
         # The reference is an amplitude above rest: remove the latest rest seen before a
         # rep the same way (none before the first rep).
@@ -350,7 +394,7 @@ class LiveWindow(QtWidgets.QWidget):
         return pct
 
     def _show_big_numbers(self, now_uV, pct) -> None:
-        """"L 41 % · R 12 %" of reference once calibrated, else µV: set only when a figure changes."""
+        """"L 41 % · R 12 % of reference" once calibrated, else µV: set only when a figure changes."""
         names = self.state.channel_names
         if "glute_max_left" not in names or "glute_max_right" not in names:
             return
@@ -359,7 +403,10 @@ class LiveWindow(QtWidgets.QWidget):
         if not all(np.isfinite(v) for v in values):
             return
         unit = "%" if pct is not None else "µV"
+        # "%" alone would read as %MVC: say of what (the calibration hold, not a maximum).
         text = f"L {values[0]:.0f} {unit}   ·   R {values[1]:.0f} {unit}"
+        if pct is not None:
+            text += "   of reference"
         now_s = time.monotonic()
         # Figures read at a glance need not change 60 times a second (nor re-lay out the label).
         if text != self._big_text and now_s - self._big_at_s >= BIG_NUMBERS_EVERY_S:
