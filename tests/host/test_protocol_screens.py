@@ -57,7 +57,7 @@ def screens(name, **kw):
     ("recruitment", dict(seed=1), ["Glute-led", "Glute-to-hamstring ratio"]),
     ("recruitment", dict(seed=1, rows=(2, 1, 0)), ["The hamstring takes over"]),
     ("desk", dict(seed=1), ["sat 0.0 min", "wake-up 0/3 squeezes"]),
-    ("calibration", dict(seed=1, calibrated=False), ["Calibrated: both sides repeatable", "best of 3"]),
+    ("calibration", dict(seed=1, calibrated=False), ["Calibrated: both sides repeatable", "mean of 3 holds"]),
 ])
 def test_the_results_screen_shows_the_truth(app, name, kw, shown):
     cues, text = screens(name, **kw)
