@@ -88,13 +88,20 @@ class Calibration:
     """Where the calibration was made (a recording's name, or this session)."""
     accepted: tuple[tuple[bool, ...], tuple[bool, ...]] = ((), ())
     """Per hold (left holds, right holds): a contraction, averaged into the reference.
-    Empty (a calibration stored before this was kept): every hold with a rise above rest."""
+    Empty: a calibration stored before references were means, whose reference is the
+    best hold (see :attr:`averaged`)."""
+
+    @property
+    def averaged(self) -> bool:
+        """Each reference is the mean of its accepted holds (False: the best hold, as
+        calibrations stored before the accepted holds were kept)."""
+        return len(self.accepted) == 2 and all(len(a) == len(r) for a, r in zip(self.accepted,
+                                                                                 self.trial_rises_uV))
 
     def n_accepted(self, i: int) -> int:
-        """Holds averaged into side ``i``'s reference (0 left, 1 right)."""
-        acc = self.accepted[i] if len(self.accepted) == 2 else ()
-        if len(acc) == len(self.trial_rises_uV[i]):
-            return sum(bool(a) for a in acc)
+        """Holds counted for side ``i``'s reference (0 left, 1 right)."""
+        if self.averaged:
+            return sum(bool(a) for a in self.accepted[i])
         return sum(1 for r in self.trial_rises_uV[i] if r > 0)
 
     def ratio_sd(self, confidence: float = 0.95) -> float:
@@ -106,11 +113,12 @@ class Calibration:
         scaled by t_{nu} / z, nu the Welch-Satterthwaite effective degrees of freedom of the
         two (GUM G.4): the interval's z x ratio_sd is then the Student-t half-width. A side
         whose CV is unknown (fewer than two holds) is taken at the largest CV accepted as
-        repeatable (``REPEATABLE_CV_PCT``), never as exact.
+        repeatable (``REPEATABLE_CV_PCT``), never as exact. A stored best-hold reference
+        keeps the rule it was made with: one hold's CV per side, no degrees of freedom.
         """
         u, nu_terms = [], []
         for i in (0, 1):
-            n = max(self.n_accepted(i), 1)
+            n = max(self.n_accepted(i), 1) if self.averaged else 1
             cv = self.cv_pct[i]
             if math.isfinite(cv) and n >= 2:
                 ui = cv / 100.0 / math.sqrt(n)
@@ -143,7 +151,8 @@ class Calibration:
             n_ok, n_all = self.n_accepted(i), len(self.trial_rises_uV[i])
             ref_text = f"{ref:.0f} µV" if math.isfinite(ref) else "no contraction"
             cv_text = f", CV {cv:.0f} %" if math.isfinite(cv) and n_ok >= 2 else ""
-            of = f"mean of {n_ok} holds" if n_ok == n_all else f"mean of {n_ok} of {n_all} holds"
+            of = (("mean of " if self.averaged else "best of ")
+                  + (f"{n_ok} holds" if n_ok == n_all else f"{n_ok} of {n_all} holds"))
             parts.append(f"{side} {ref_text} ({of}{cv_text})" if n_ok else f"{side}: no contraction in its holds")
         text = "calibration: " + "; ".join(parts)
         redo = self.redo_sides()

@@ -110,11 +110,15 @@ def test_the_reference_ratios_precision_is_the_mean_of_few_holds():
     one = Calibration((200.0, 300.0), ((200.0, 0.0, 0.0), (290.0, 300.0, 310.0)), (float("nan"), 3.0),
                       (False, True), accepted=((True, False, False), (True,) * 3))
     assert one.ratio_sd() >= 0.10
-    truth = Calibration((200.0, 300.0), ((200.0,), (300.0,)), (0.0, 0.0), (True, True))
+    truth = Calibration((200.0, 300.0), ((200.0,), (300.0,)), (0.0, 0.0), (True, True),
+                        accepted=((True,), (True,)))
     assert truth.ratio_sd() == 0.0
-    # Stored before the accepted holds were kept: every hold with a rise counts.
+    # Stored before references were means: the best hold, told as such, with the rule it
+    # was made with (one hold's CV per side).
     old = Calibration.from_meta({k: v for k, v in cal.to_meta().items() if k != "accepted"})
-    assert old.n_accepted(0) == 3 and old.ratio_sd() == pytest.approx(cal.ratio_sd())
+    assert not old.averaged and old.n_accepted(0) == 3
+    assert old.ratio_sd() == pytest.approx(math.hypot(0.06, 0.06))
+    assert "best of 3 holds" in old.verdict() and "mean of 3 holds" in cal.verdict()
 
 
 def test_the_calibration_run_finds_each_sides_reference_and_says_it_is_repeatable():
