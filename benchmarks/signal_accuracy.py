@@ -10,6 +10,7 @@ side, uncalibrated and calibrated; "no squeeze" and "tensed during relax" people
 the demo, bridges and single-leg scripts with no squeeze counted as a rep.
 
 Run: PYTHONPATH=host:signal python benchmarks/signal_accuracy.py [--seeds N] [--onset-trials N]
+     [--section K ...]  (K from 1 to 10, the numbers printed; default all)
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ GAIT_HIT_WINDOW_S = (-0.25, 0.1)
 maximus and medius switch on in terminal swing (Perry & Burnfield 2010, ch. 4-5)."""
 
 
-def mains_detection(seeds) -> None:
+def mains_detection(args, seeds) -> None:
     """Row: mains lines found in 4 s windows (half overlapping) of body-model sessions with
     50 Hz, 60 Hz and no hum, and what the former fixed 50 Hz notch set took from clean EMG."""
     print(f"\n7. Mains detection on 4 s windows of body-model bridges and demo, seeds 0..{max(seeds)}")
@@ -109,7 +110,7 @@ def mains_detection(seeds) -> None:
           f"{100 * (1 - np.mean(fixed ** 2) / np.mean(clean ** 2)):.1f} % (now 0: no line, no notch)")
 
 
-def real_gait_onsets() -> None:
+def real_gait_onsets(args=None, seeds=None) -> None:
     """Row: the app's detector (default parameters, the live chain) on a real recording.
 
     Treadmill walking, 1 kHz, gluteus medius (ME) and maximus (MA) of the right leg,
@@ -174,10 +175,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5, help="sessions per measure (default 5)")
     parser.add_argument("--onset-trials", type=int, default=200,
                         help="synthetic bursts per SNR and rise (default 200)")
+    parser.add_argument("--section", type=int, action="append", choices=range(1, N_SECTIONS + 1),
+                        metavar="K", help=f"run only section K (1-{N_SECTIONS}; repeat for several; default all)")
     args = parser.parse_args(argv)
+    if args.seeds < 1 or args.onset_trials < 1:
+        parser.error("--seeds and --onset-trials must be at least 1")
     seeds = range(args.seeds)
+    want = set(args.section or range(1, N_SECTIONS + 1))
 
     print(f"glutesignal accuracy on body-model sessions, seeds 0..{args.seeds - 1}")
+    for k, section in enumerate(SECTIONS, start=1):
+        if k in want:
+            section(args, seeds)
+    return 0
+
+
+def envelope_rows(args, seeds) -> None:
     print("\n1. Envelope vs true activation (Pearson r, bridges + squeeze test, all channels)")
     for name, fn in (("moving RMS 100 ms", lambda y, fs: moving_rms(y, fs)),
                      ("linear envelope 6 Hz", lambda y, fs: linear_envelope(y, fs))):
@@ -190,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                     rs += [np.corrcoef(env[c], s.activation[c])[0, 1] for c in range(len(s.channels))]
             print(f"   {name:22s} SNR {snr:4.0f} dB: r median {np.median(rs):.3f}, min {np.min(rs):.3f}")
 
+
+def onset_rows(args, seeds) -> None:
     print(f"\n2. Onset error on synthetic bursts ({args.onset_trials} seeded trials per row; Staude et al. 2001,")
     print("   Solnik et al. 2010): sEMG-shaped Gaussian background, a burst of the same spectrum starting")
     print("   at a known time with a step or a 50 ms linear amplitude rise; truth = burst start; 2 kHz,")
@@ -213,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"      {name:38s} {timing}, missed {100 * missed / args.onset_trials:5.1f} %, "
                       f"false alarms {extra / args.onset_trials:.2f}/trial")
 
+
+def symmetry_rows(args, seeds) -> None:
     print("\n3. Symmetry index on bridges (left 30 % weaker), mean of per-rep SI of mean RMS")
     errs, covered = [], 0
     for seed in seeds:
@@ -229,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   SI error mean {np.mean(errs):+.2f} points, max |error| {np.max(np.abs(errs)):.2f}; "
           f"95 % CI covers truth in {covered}/{len(errs)}")
 
+
+def rep_count_rows(args, seeds) -> None:
     print("\n4. Rep count from pelvis tilt")
     for ex in ("bridges", "single_leg_bridges"):
         count_err, bound_err = [], []
@@ -245,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   {'':20s}  tilt RMS error {np.sqrt(np.mean((a.tilt_deg - s.tilt_deg) ** 2)):.2f} deg, obliquity "
               f"{np.sqrt(np.mean((a.obliquity_deg - s.obliquity_deg) ** 2)):.2f} deg (last seed)")
 
+
+def squeeze_quality_rows(args, seeds) -> None:
     print("\n5. Squeeze quality: weaker side (left) total vs stronger")
     for seed in seeds:
         s = simulate("squeeze_test", seed=seed)
@@ -257,10 +278,6 @@ def main(argv: list[str] | None = None) -> int:
                                               mvc=s.mvc_uV, tilt_deg=ang.tilt_deg, obliquity_deg=ang.obliquity_deg,
                                               rotation_deg=ang.rotation_deg, imu_fs_hz=s.imu_fs_hz).total
         print(f"   seed {seed}: right {_score_text(tot['right'])}, left {_score_text(tot['left'])}")
-    real_gait_onsets()
-    mains_detection(seeds)
-    _app_rows(seeds)
-    return 0
 
 
 def _score_text(total):
@@ -296,46 +313,88 @@ def _cues(session):
     return tuple(Cue(p.start_s, p.end_s, p.name, p.side) for p in session.phases)
 
 
-def _app_rows(seeds) -> None:
-    from glutescope.guide import session_rep_cues
+def _true_hold_effort(cal_session) -> dict:
+    """Per side, the body model's true activation of each reference hold over the part the
+    app measures (from ``glutescope.calibration.SETTLE_S`` after the cue to its end), as a
+    fraction of that muscle's MVC."""
+    from glutescope.calibration import SETTLE_S
+
+    t = cal_session.t_emg_s()
+    out = {"left": [], "right": []}
+    for p in cal_session.phases:
+        if p.name == "reference":
+            k = cal_session.channel_index(f"glute_max_{p.side}")
+            m = (t >= p.start_s + SETTLE_S) & (t < p.end_s)
+            out[p.side].append(float(cal_session.activation[k, m].mean()))
+    return out
+
+
+def left_right_rows(args, seeds) -> None:
+    """Row: the SI with a 1.4x electrode gain on the right, uncalibrated and calibrated, with
+    where the calibrated error comes from."""
+    from glutescope.calibration import Calibration
     from glutescope.verdicts import symmetry_verdict
 
     gain = (1.0, 1.4)
-    print("\n6. Left/right with a 1.4x electrode gain on the right (bridges, left 30 % weaker), live pipeline.")
+    print("\n8. Left/right with a 1.4x electrode gain on the right (bridges, left 30 % weaker), live pipeline.")
     print("   Goal: uncalibrated, no louder glute claimed as a muscle finding; calibrated (3 reference holds")
-    print("   per side, body-model calibration seed 100 + seed), |SI error| <= 3 points.")
+    print("   per side, body-model calibration seed 100 + seed; each side's reference the mean of its holds),")
+    print("   |SI error| <= 3 points in every session. Truth: the SI of the muscles' true activation in % of")
+    print("   their MVC (equal on both sides), what a physiotherapist asks about. The holds are maximal")
+    print("   squeezes at ~90 %MVC whose effort varies hold to hold (3 % in the model, inside the 10 % CV")
+    print("   accepted as repeatable): that spread is a real error of any voluntary reference, so it stays")
+    print("   in the error. Sources, per session: 'effort' = the error left with each side's reference at its")
+    print("   holds' true mean effort (a perfect estimator); 'bridge' = with the true MVC as reference.")
     raw_err, cal_err, invariance, claims, covered, ref_sds = [], [], [], 0, 0, []
+    effort_err, bridge_err, effort_cv = [], [], []
     for seed in seeds:
         b = simulate("bridges", seed=seed, electrode_gain=gain)
         truth = b.true_symmetry_index_pct
         raw = _live(b, imu=False)
         words = symmetry_verdict(raw)
         claims += ("glute works" in words) or ("louder" in words) or raw.si_normalised
-        cal = _live(simulate("calibration", seed=100 + seed, electrode_gain=gain), cues=_cues(
-            simulate("calibration", seed=100 + seed, electrode_gain=gain)), imu=False).calibration
-        equal_cal = _live(simulate("calibration", seed=100 + seed), cues=_cues(simulate("calibration", seed=100 + seed)),
-                          imu=False).calibration
+        c = simulate("calibration", seed=100 + seed, electrode_gain=gain)
+        cal = _live(c, cues=_cues(c), imu=False).calibration
+        c_equal = simulate("calibration", seed=100 + seed)
+        equal_cal = _live(c_equal, cues=_cues(c_equal), imu=False).calibration
         calibrated = _live(b, calibration=cal, imu=False)
         equal = _live(simulate("bridges", seed=seed), calibration=equal_cal, imu=False)
+        efforts = _true_hold_effort(c)
+        mvc = [b.mvc_uV[b.channel_index(f"glute_max_{side}")] for side in ("left", "right")]
+        exact = (0.0, 0.0)
+        by_effort = Calibration(tuple(m * np.mean(efforts[side]) for m, side in zip(mvc, ("left", "right"))),
+                                ((1.0,), (1.0,)), exact, (True, True))
+        by_mvc = Calibration(tuple(mvc), ((1.0,), (1.0,)), exact, (True, True))
+        effort_err.append(_live(b, calibration=by_effort, imu=False).si_pct - truth)
+        bridge_err.append(_live(b, calibration=by_mvc, imu=False).si_pct - truth)
+        effort_cv += [100 * np.std(v, ddof=1) / np.mean(v) for v in efforts.values()]
         raw_err.append(raw.si_pct - truth)
         cal_err.append(calibrated.si_pct - truth)
         invariance.append(calibrated.si_pct - equal.si_pct)
         covered += calibrated.ci_low_pct <= truth <= calibrated.ci_high_pct
         ref_sds.append(calibrated.si_reference_sd_pct)
         print(f"   seed {seed}: truth {truth:+6.1f} %, uncalibrated {raw.si_pct:+6.1f} % (error {raw_err[-1]:+5.1f}), "
-              f"calibrated {calibrated.si_pct:+6.1f} % (error {cal_err[-1]:+5.1f}; vs equal gains {invariance[-1]:+.2f})")
+              f"calibrated {calibrated.si_pct:+6.1f} % (error {cal_err[-1]:+5.1f}: effort {effort_err[-1]:+5.1f}, "
+              f"bridge {bridge_err[-1]:+5.1f}; vs equal gains {invariance[-1]:+.2f})")
     abs_cal = np.abs(cal_err)
     print(f"   uncalibrated: error mean {np.mean(raw_err):+.1f} points; muscle claims {claims}/{len(raw_err)} "
           f"(worded '{symmetry_verdict(raw)[:60]}...'): {_verdict(claims == 0)}")
     print(f"   calibrated: |error| median {np.median(abs_cal):.1f}, max {np.max(abs_cal):.1f} points; within 3 points "
           f"in {int(np.sum(abs_cal <= 3.0))}/{abs_cal.size}: {_verdict(bool(np.all(abs_cal <= 3.0)))}")
+    if len(cal_err) >= 2:
+        print(f"   error SD over the sessions: calibrated {np.std(cal_err, ddof=1):.1f} points; effort alone "
+              f"{np.std(effort_err, ddof=1):.1f}; bridge alone {np.std(bridge_err, ddof=1):.1f} (true hold-to-hold "
+              f"effort CV {np.mean(effort_cv):.1f} %). With effort spread s per hold and n holds a side, the "
+              f"effort part alone is ~sqrt(2/n) x s")
     print(f"   calibrated 95 % interval (rep spread + the references' precision, SD {np.min(ref_sds):.1f}-"
-          f"{np.max(ref_sds):.1f} points from the holds' CV) holds the truth in {covered}/{len(ref_sds)}: "
+          f"{np.max(ref_sds):.1f} points from the holds' CV / sqrt(3)) holds the truth in {covered}/{len(ref_sds)}: "
           f"{_verdict(covered == len(ref_sds))}")
     print(f"   calibrated SI with the 1.4x gain minus with equal gains: max |difference| "
           f"{np.max(np.abs(invariance)):.2f} points (the gain cancels; the error left is the reference's own precision)")
 
-    print("\n7. Squeeze scores gated on a detected contraction, live pipeline (all seeds).")
+
+def squeeze_gate_rows(args, seeds) -> None:
+    print("\n9. Squeeze scores gated on a detected contraction, live pipeline (all seeds).")
     scored, reasons, raised = 0, 0, 0
     for seed in seeds:
         st = _live(simulate("no_squeeze", seed=seed), cues=_cues(simulate("no_squeeze", seed=seed)))
@@ -355,7 +414,12 @@ def _app_rows(seeds) -> None:
     print(f"   'tensed during relax' person: {raised} exceptions, {shown} of {2 * len(seeds)} squeezes with a "
           f"reason and no score. Goal: 0 exceptions, a reason each: {_verdict(raised == 0 and shown == 2 * len(seeds))}")
 
-    print("\n8. Reps through the live pipeline (IMU on: a rep is an EMG burst over a pelvic-tilt rep; single-leg")
+
+
+def live_rep_rows(args, seeds) -> None:
+    from glutescope.guide import session_rep_cues
+
+    print("\n10. Reps through the live pipeline (IMU on: a rep is an EMG burst over a pelvic-tilt rep; single-leg")
     print("   sides from the script's cues). Goal: the scripted number of reps exactly, and 0 squeeze-test")
     print("   contractions counted as reps.")
     for ex in ("demo", "bridges", "single_leg_bridges"):
@@ -372,6 +436,12 @@ def _app_rows(seeds) -> None:
         extra = f", working sides right in {sides_ok}/{len(seeds)}" if ex.startswith("single") else ""
         print(f"   {ex:20s}: rep count exact in {exact}/{len(seeds)}, squeeze contractions counted as reps "
               f"{squeezes_as_reps}{extra}: {_verdict(exact == len(seeds) and squeezes_as_reps == 0)}")
+
+
+SECTIONS = (envelope_rows, onset_rows, symmetry_rows, rep_count_rows, squeeze_quality_rows, real_gait_onsets,
+            mains_detection, left_right_rows, squeeze_gate_rows, live_rep_rows)
+"""The printed sections, in order: ``--section K`` runs the K-th."""
+N_SECTIONS = 10
 
 
 if __name__ == "__main__":

@@ -7,11 +7,14 @@ once each side is expressed against its own reference contraction. The calibrati
 is a guided step sequence run on the stream clock like the squeeze test: rest, then
 three maximal holds per side (right, then left) of the standing glute squeeze, the
 gluteus maximus MVIC position that Contreras et al. (2015) compared with the prone
-bent-leg hip extension. Each side's reference is its best hold's amplitude above the
-rest before it, the mean envelope of the hold's steady part with the rest removed in
-quadrature (`glutesignal.normalise.reference_from_trials`); the holds' CV says whether
-the effort was repeatable, and a side whose holds differ by more than 10 % is offered
-a redo.
+bent-leg hip extension. Each hold's amplitude is the mean envelope of its steady part
+(from 1 s after the cue to its end) with the rest before it removed in quadrature, and
+each side's reference is the mean of its accepted holds
+(`glutesignal.normalise.reference_from_trials`: the mean is the steadier denominator; the
+best of 3 carries more of the effort's hold-to-hold variation). The holds' CV says
+whether the effort was repeatable, and a side whose holds differ by more than 10 % is
+offered a redo; the reference's precision, the holds' CV / sqrt(n), goes into the
+left/right interval (:meth:`Calibration.ratio_sd`).
 
 A calibration is derived from the recording it was made in (its EMG and cues), so it
 can always be derived again; a later session of the same person reuses it with
@@ -24,14 +27,17 @@ J Electromyogr Kinesiol 20(6):1023-1035, 2010.
 Contreras B, Vigotsky AD, Schoenfeld BJ, Beardsley C, Cronin J. A comparison of two
 gluteus maximus EMG maximum voluntary isometric contraction positions. PeerJ 3:e1261, 2015.
 Konrad P. The ABC of EMG. Noraxon, 2005 (three MVC trials of 3-5 s, rest between).
+JCGM 100:2008 (GUM), G.4: Welch-Satterthwaite effective degrees of freedom.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
+from scipy import stats as _stats
 
 from glutescope.guide import Cue
 from glutesignal.normalise import REPEATABLE_CV_PCT, reference_from_trials
@@ -43,7 +49,7 @@ HOLD_S = 5.0
 REST_S = 5.0
 """Rest before and between holds, s."""
 TRIALS = 3
-"""Holds per side: the best of 3 is the reference."""
+"""Holds per side (3 trials of 3-5 s: Konrad 2005); the reference is their mean."""
 REST_WINDOW_S = 2.0
 """Rest before each hold used as its baseline, s."""
 SETTLE_S = 1.0
@@ -70,7 +76,8 @@ class Calibration:
     """Each glute's reference contraction, and whether it can be trusted."""
 
     reference_uV: tuple[float, float]
-    """Reference (left, right): the best hold's amplitude above rest, µV (nan: none detected)."""
+    """Reference (left, right): the mean amplitude above rest of the side's accepted holds,
+    µV (nan: none detected)."""
     trial_rises_uV: tuple[tuple[float, ...], tuple[float, ...]]
     """Every hold's amplitude above rest (left holds, right holds), µV."""
     cv_pct: tuple[float, float]
@@ -79,6 +86,53 @@ class Calibration:
     """Per side: every hold a contraction, and CV below 10 %."""
     source: str = "this session"
     """Where the calibration was made (a recording's name, or this session)."""
+    accepted: tuple[tuple[bool, ...], tuple[bool, ...]] = ((), ())
+    """Per hold (left holds, right holds): a contraction, averaged into the reference.
+    Empty: a calibration stored before references were means, whose reference is the
+    best hold (see :attr:`averaged`)."""
+
+    @property
+    def averaged(self) -> bool:
+        """Each reference is the mean of its accepted holds (False: the best hold, as
+        calibrations stored before the accepted holds were kept)."""
+        return len(self.accepted) == 2 and all(len(a) == len(r) for a, r in zip(self.accepted,
+                                                                                 self.trial_rises_uV))
+
+    def n_accepted(self, i: int) -> int:
+        """Holds counted for side ``i``'s reference (0 left, 1 right)."""
+        if self.averaged:
+            return sum(bool(a) for a in self.accepted[i])
+        return sum(1 for r in self.trial_rises_uV[i] if r > 0)
+
+    def ratio_sd(self, confidence: float = 0.95) -> float:
+        """Relative standard uncertainty of the right/left reference ratio, for the SI's interval.
+
+        Each side's reference is a mean of n holds, so its relative standard uncertainty
+        is u = CV / sqrt(n) (GUM 4.2.3); the ratio's is hypot(u_left, u_right). The CVs are
+        estimated from a few holds (2 degrees of freedom per side with 3), so the result is
+        scaled by t_{nu} / z, nu the Welch-Satterthwaite effective degrees of freedom of the
+        two (GUM G.4): the interval's z x ratio_sd is then the Student-t half-width. A side
+        whose CV is unknown (fewer than two holds) is taken at the largest CV accepted as
+        repeatable (``REPEATABLE_CV_PCT``), never as exact. A stored best-hold reference
+        keeps the rule it was made with: one hold's CV per side, no degrees of freedom.
+        """
+        u, nu_terms = [], []
+        for i in (0, 1):
+            n = max(self.n_accepted(i), 1) if self.averaged else 1
+            cv = self.cv_pct[i]
+            if math.isfinite(cv) and n >= 2:
+                ui = cv / 100.0 / math.sqrt(n)
+                nu_terms.append(ui ** 4 / (n - 1))
+            else:
+                ui = (cv if math.isfinite(cv) else REPEATABLE_CV_PCT) / 100.0 / math.sqrt(n)
+            u.append(ui)
+        uc = math.hypot(*u)
+        if uc == 0.0:
+            return 0.0
+        nu = uc ** 4 / sum(nu_terms) if sum(nu_terms) > 0 else math.inf
+        q = 0.5 + 0.5 * float(confidence)
+        scale = float(_stats.t.ppf(q, nu) / _stats.norm.ppf(q)) if math.isfinite(nu) else 1.0
+        return uc * scale
 
     @property
     def usable(self) -> bool:
@@ -94,11 +148,12 @@ class Calibration:
         parts = []
         for i, side in enumerate(("left", "right")):
             ref, cv = self.reference_uV[i], self.cv_pct[i]
-            n_ok = sum(1 for r in self.trial_rises_uV[i] if r > 0)
+            n_ok, n_all = self.n_accepted(i), len(self.trial_rises_uV[i])
             ref_text = f"{ref:.0f} µV" if math.isfinite(ref) else "no contraction"
-            cv_text = f", CV {cv:.0f} %" if math.isfinite(cv) else ""
-            parts.append(f"{side} {ref_text} (best of {len(self.trial_rises_uV[i])}{cv_text})"
-                         if n_ok else f"{side}: no contraction in its holds")
+            cv_text = f", CV {cv:.0f} %" if math.isfinite(cv) and n_ok >= 2 else ""
+            of = (("mean of " if self.averaged else "best of ")
+                  + (f"{n_ok} holds" if n_ok == n_all else f"{n_ok} of {n_all} holds"))
+            parts.append(f"{side} {ref_text} ({of}{cv_text})" if n_ok else f"{side}: no contraction in its holds")
         text = "calibration: " + "; ".join(parts)
         redo = self.redo_sides()
         if redo:
@@ -116,7 +171,7 @@ class Calibration:
         return {"reference_uV": [num(v) for v in self.reference_uV],
                 "trial_rises_uV": [[num(v) for v in side] for side in self.trial_rises_uV],
                 "cv_pct": [num(v) for v in self.cv_pct], "repeatable": list(self.repeatable),
-                "source": self.source}
+                "accepted": [list(side) for side in self.accepted], "source": self.source}
 
     @classmethod
     def from_meta(cls, d) -> "Calibration":
@@ -130,12 +185,13 @@ class Calibration:
             cv = tuple(num(v) for v in d["cv_pct"])
             rep = tuple(bool(v) for v in d["repeatable"])
             source = str(d.get("source", "stored calibration"))
+            accepted = tuple(tuple(bool(v) for v in side) for side in d.get("accepted", ((), ())))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"calibration must hold reference_uV, trial_rises_uV, cv_pct and repeatable; "
                              f"got {d!r} ({exc})") from None
-        if not (len(ref) == len(rises) == len(cv) == len(rep) == 2):
+        if not (len(ref) == len(rises) == len(cv) == len(rep) == len(accepted) == 2):
             raise ValueError(f"calibration must give (left, right) values; got {d!r}")
-        return cls(ref, rises, cv, rep, source)  # type: ignore[arg-type]
+        return cls(ref, rises, cv, rep, source, accepted)  # type: ignore[arg-type]
 
 
 class CalibrationGuide:
@@ -168,7 +224,6 @@ class CalibrationGuide:
         ``envelope_since(index)`` returns ``(first_index, envelope (2, n))`` (left, right)
         from the live ring, µV.
         """
-        took = False
         for cue in list(self._pending):
             if t_s < cue.end_s + AFTER_S:
                 continue
@@ -186,25 +241,29 @@ class CalibrationGuide:
                                                                    and np.all(np.isfinite(hold))):
                 continue  # a gap in the hold or its rest: the hold cannot be measured
             self._trials[cue.side].append((hold, rest))
-            took = True
-        if took and self.finished:
+        # The last cue decides when the calibration is known, whether or not its own hold
+        # could be measured (a gap in it must not leave the other holds unused).
+        if self.finished and self.result is None and any(self._trials.values()):
             self.result = self._compute()
             return True
         return False
 
     def _compute(self) -> Calibration:
-        refs, rises, cvs, reps = [], [], [], []
+        refs, rises, cvs, reps, accepted = [], [], [], [], []
         for side in ("left", "right"):
             trials = self._trials[side]
             if not trials:
                 refs.append(float("nan")), rises.append(()), cvs.append(float("nan")), reps.append(False)
+                accepted.append(())
                 continue
             r = reference_from_trials([h for h, _ in trials], [b for _, b in trials])
             refs.append(r.reference)
             rises.append(r.trial_amplitudes)
             cvs.append(r.cv_pct)
             reps.append(r.repeatable)
-        return Calibration(tuple(refs), tuple(rises), tuple(cvs), tuple(reps))  # type: ignore[arg-type]
+            accepted.append(r.detected)
+        return Calibration(tuple(refs), tuple(rises), tuple(cvs), tuple(reps),  # type: ignore[arg-type]
+                           accepted=tuple(accepted))  # type: ignore[arg-type]
 
 
 def load_calibration(path) -> Calibration:
@@ -231,5 +290,5 @@ def load_calibration(path) -> Calibration:
     for segment in analyse(rec):
         cal = segment.stats.calibration
         if cal is not None:
-            return Calibration(cal.reference_uV, cal.trial_rises_uV, cal.cv_pct, cal.repeatable, source=path.name)
+            return dataclasses.replace(cal, source=path.name)
     raise ValueError(f"{path} holds no usable calibration (record one with --exercise calibration)")

@@ -7,7 +7,6 @@ snapshot replaced whole, so a reader never sees half an update).
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -539,11 +538,10 @@ class LiveProcessor:
             left, right = [a[0] for a in amps], [a[1] for a in amps]
         pairs = [(lv, rv) for lv, rv in zip(left, right) if lv + rv > 0]
         if pairs:
-            # A reference's precision is its holds' spread (CV of one hold, conservative
-            # for the best of them); it scales every rep of that side alike.
-            ratio_sd = math.hypot(*(cv / 100.0 for cv in cal.cv_pct)) if cal is not None else 0.0
+            # A reference's precision (its holds' CV / sqrt(n), for few holds) scales every
+            # rep of that side alike: more reps do not shrink it.
             result = symmetry_over_reps([p[0] for p in pairs], [p[1] for p in pairs],
-                                        ratio_sd=ratio_sd if math.isfinite(ratio_sd) else 0.0)
+                                        ratio_sd=cal.ratio_sd() if cal is not None else 0.0)
             last = amps[-1]
             changes.update(
                 si_pct=result.si_pct, louder_side=result.louder_side, asymmetry_band=result.band,

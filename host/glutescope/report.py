@@ -165,7 +165,7 @@ def score_definitions() -> list[tuple[str, str]]:
         ("Symmetry index (SI)", "(R - L) / (0.5 (R + L)) x 100 % of each side's amplitude in a rep (Robinson "
                                 "et al. 1987): 0 is perfect symmetry, positive means the right side is higher. "
                                 "Calibrated, each side's rise above rest is taken in % of its own reference "
-                                "contraction (best of 3 standing glute squeezes; Contreras et al. 2015), and a "
+                                "contraction (the mean of 3 standing glute squeezes; Contreras et al. 2015), and a "
                                 f"side is named only outside +/-{NO_CLEAR_DIFFERENCE_PCT:g} % (no clear "
                                 f"difference; {NO_CLEAR_DIFFERENCE_PCT:g}-{MARKED_PCT:g} % moderate, above "
                                 f"{MARKED_PCT:g} % marked). Without a calibration it is an {NOT_NORMALISED} "

@@ -500,7 +500,7 @@ CALIBRATION_HOLD_S = 5.0
 CALIBRATION_REST_S = 5.0
 """Rest before and between reference contractions, s."""
 CALIBRATION_TRIALS = 3
-"""Reference contractions per side (best of 3: Konrad 2005; Burden 2010)."""
+"""Reference contractions per side (3 trials: Konrad 2005; the app averages them)."""
 
 
 def _script_calibration(s: _Script, t0: float, rng) -> float:

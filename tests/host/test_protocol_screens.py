@@ -58,7 +58,7 @@ def screens(name, **kw):
     ("recruitment", dict(seed=1), ["Glute-led", "Glute-to-hamstring ratio"]),
     ("recruitment", dict(seed=1, rows=(2, 1, 0)), ["The hamstring takes over"]),
     ("desk", dict(seed=1), ["sat 0.5 min", "wake-ups 1/1 done", "Sitting: 0.5 min in 1 period"]),
-    ("calibration", dict(seed=1, calibrated=False), ["Calibrated: both sides repeatable", "best of 3"]),
+    ("calibration", dict(seed=1, calibrated=False), ["Calibrated: both sides repeatable", "mean of 3 holds"]),
 ])
 def test_the_results_screen_shows_the_truth(app, name, kw, shown):
     cues, text = screens(name, **kw)

@@ -29,7 +29,9 @@ def truth_calibration(body) -> Calibration:
     """Each glute's reference as the body model defines it: a 90 %MVC hold (the level of its
     calibration script), in µV as that side's electrodes see it."""
     ref = tuple(float(0.9 * body.mvc_uV[body.channel_index(f"glute_max_{s}")]) for s in ("left", "right"))
-    return Calibration(ref, ((ref[0],), (ref[1],)), (float("nan"),) * 2, (True, True), "body-model truth")
+    # Exact by definition: no spread, so the left/right interval adds nothing for it.
+    return Calibration(ref, ((ref[0],), (ref[1],)), (0.0, 0.0), (True, True), "body-model truth",
+                       ((True,), (True,)))
 
 
 def feed(proc: LiveProcessor, body, block: int = 40, imu_block: int = 4,
