@@ -30,7 +30,7 @@ from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
 from glutesignal.symmetry import symmetry_index_pct
 
-__all__ = ["ExercisePlan", "imu_times_s", "RepResult", "ChannelQualitySummary", "SegmentAnalysis",
+__all__ = ["ExercisePlan", "imu_times_s", "emg_words", "RepResult", "ChannelQualitySummary", "SegmentAnalysis",
            "exercise_plan", "analyse_segment", "analyse"]
 
 _GRADES = ("good", "fair", "poor")
@@ -391,7 +391,7 @@ def _note_flagged(words: np.ndarray, first: int, runs: list) -> None:
             runs.append((a, b))
 
 
-def _emg_words(rec: Recording, segment: int) -> Callable[[int, int], np.ndarray]:
+def emg_words(rec: Recording, segment: int) -> Callable[[int, int], np.ndarray]:
     """``words(a, b)``: the segment's EMG words of [a, b), read forward: from the segment
     when it holds them, else (a `glutescope.chunked.load_summary` recording) from the
     log again, chunk by chunk, so a day-long segment is never in memory at once."""
@@ -508,7 +508,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
     history_t_s: list[float] = []
-    words = _emg_words(rec, segment)
+    words = emg_words(rec, segment)
     starts, ends = _block_edges(emg, 40)
     # Longer blocks than the live ones give the same results (see `_fast_groups`): the
     # per-block cost of a 20 ms block (~180,000 an hour) was most of the analysis.

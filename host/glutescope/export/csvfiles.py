@@ -7,8 +7,8 @@ from typing import Optional
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis, imu_times_s
-from glutescope.export.common import (_ADC_ERROR_BIT, CSV_IMU_COLUMNS, Progress, _flagged_runs, _missing_runs,
+from glutescope.analysis import SegmentAnalysis, emg_words, imu_times_s
+from glutescope.export.common import (_ADC_ERROR_BIT, CSV_IMU_COLUMNS, Progress, _missing_runs,
                                      _pelvis_at, _valid_in, imu_frame, session_annotations, start_datetime)
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.protocol import codes_to_uV, imu_to_si
@@ -65,9 +65,10 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
                  "# nan: sample missing from the recording or flagged by the ADC (see gaps.csv)\n")
         fh.write(",".join(["t_s", *names]) + "\r\n")
         n = emg.n_samples
+        read = emg_words(rec, seg)
         for a in range(0, n, CSV_CHUNK_SAMPLES):
             b = min(n, a + CSV_CHUNK_SAMPLES)
-            words = emg.samples[:, a:b]
+            words = read(a, b)
             idx = (words & 0x0FFF).astype(np.intp)
             idx[((words & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, b)[None, :]] = 4096
             cols = [map(repr, (np.arange(a, b) / fs).tolist()), *(text[i].tolist() for i in idx)]
@@ -107,7 +108,7 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
         w = csv.writer(fh)
         w.writerow(["stream", "kind", "first_sample", "n_samples", "start_s", "duration_s"])
         rows = [("emg", "gap", a, b - a, a / fs, (b - a) / fs) for a, b in _missing_runs(emg.n_samples, emg.gaps)]
-        rows += [("emg", "adc_error", a, b - a, a / fs, (b - a) / fs) for a, b in _flagged_runs(emg)]
+        rows += [("emg", "adc_error", a, b - a, a / fs, (b - a) / fs) for a, b in analysis.adc_flagged]
         if has_imu:
             imu, t_imu = rec.imu[analysis.segment], imu_times_s(rec, analysis.segment)
             rows += [("imu", "gap", a, b - a, float(t_imu[a]), (b - a) / ifs)
