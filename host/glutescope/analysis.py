@@ -4,6 +4,9 @@ The recording's EMG and IMU are fed, block by block as they arrived (the stream
 anchors give the live blocks' boundaries), through the same `glutescope.live.LiveProcessor`
 the live view used, so every score here (contractions, symmetry, squeeze scores,
 signal quality) is the one the live view computed, not a second implementation.
+For speed, consecutive live blocks are joined into blocks of up to `FAST_BLOCK_S`,
+cut wherever the processor acts on a block's end, which gives the same results
+(`_fast_groups`; tests/host/test_analysis_blocks.py compares the two exactly).
 
 What the frames do not say (the exercise and the squeeze test's cues) comes from
 `exercise_plan`, by the same rules the live session used to pick its cues.
