@@ -4,6 +4,9 @@ The recording's EMG and IMU are fed, block by block as they arrived (the stream
 anchors give the live blocks' boundaries), through the same `glutescope.live.LiveProcessor`
 the live view used, so every score here (contractions, symmetry, squeeze scores,
 signal quality) is the one the live view computed, not a second implementation.
+For speed, consecutive live blocks are joined into blocks of up to `FAST_BLOCK_S`,
+cut wherever the processor acts on a block's end, which gives the same results
+(`_fast_groups`; tests/host/test_analysis_blocks.py compares the two exactly).
 
 What the frames do not say (the exercise and the squeeze test's cues) comes from
 `exercise_plan`, by the same rules the live session used to pick its cues.
@@ -30,7 +33,7 @@ from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
 from glutesignal.symmetry import symmetry_index_pct
 
-__all__ = ["ExercisePlan", "imu_times_s", "RepResult", "ChannelQualitySummary", "SegmentAnalysis",
+__all__ = ["ExercisePlan", "imu_times_s", "emg_words", "RepResult", "ChannelQualitySummary", "SegmentAnalysis",
            "exercise_plan", "analyse_segment", "analyse"]
 
 _GRADES = ("good", "fair", "poor")
@@ -38,6 +41,9 @@ ENVELOPE_BIN_S = 0.02
 """Bin of `SegmentAnalysis.envelope_max_uV`, s (50 per second: a page's width of a short session)."""
 ENVELOPE_MEAN_BIN_S = 1.0
 """Bin of `SegmentAnalysis.envelope_mean_uV`, s."""
+FAST_BLOCK_S = 1.0
+"""Longest block `analyse_segment` feeds the live processor at once, s (50 live blocks)."""
+_ADC_ERROR_BIT = 0x8000
 
 
 @dataclass(frozen=True)
@@ -224,6 +230,10 @@ class SegmentAnalysis:
     """The protocol's results recomputed from this segment by the same runner
     (`glutescope.protocols.runner.ProtocolResults`); None without a protocol, or when the
     segment ends before them."""
+    adc_flagged: tuple = ()
+    """``(first, end)`` of each run of samples the ADC flagged (bit 15 on any channel),
+    outside gaps, stream indices: found while the analysis read the EMG, so the exports
+    need not read it once more for them."""
 
     @property
     def duration_s(self) -> float:
@@ -307,7 +317,84 @@ def _blocks(segment, fallback: int) -> Iterator[tuple[int, int]]:
         yield prev, b
 
 
-def _emg_words(rec: Recording, segment: int) -> Callable[[int, int], np.ndarray]:
+def _block_edges(segment, fallback: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_blocks` as two int64 arrays, starts and ends (built per valid run, not per block)."""
+    cuts = np.unique(segment.anchors[0]) if segment.anchors.size else None
+    starts, ends = [], []
+    for a, b in _valid_runs(segment.n_samples, segment.gaps):
+        if cuts is None:
+            edges = np.arange(a, b, fallback, dtype=np.int64)
+        else:
+            lo, hi = np.searchsorted(cuts, a, side="right"), np.searchsorted(cuts, b, side="left")
+            edges = np.concatenate([[a], cuts[lo:hi]]).astype(np.int64)
+        starts.append(edges)
+        ends.append(np.append(edges[1:], b).astype(np.int64))
+    if not starts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(starts), np.concatenate(ends)
+
+
+def _fast_groups(proc: LiveProcessor, starts: np.ndarray, ends: np.ndarray, fs: float,
+                 block_s: float) -> Iterator[tuple[int, int]]:
+    """[a, b) of the blocks to feed: consecutive live blocks joined up to ``block_s``.
+
+    Joined blocks give the live results because the processor's state runs sample by
+    sample (filters with their state, the moving RMS, the contraction and pelvis
+    trackers, the envelope bins, mains checks on fixed samples). What acts on a block's
+    end (a squeeze scored, a cued rep settled, a protocol step, its results: the
+    processor's `decision_times_s`; the quality grading every 2 s) is kept there: a
+    joined block ends at the first live boundary at or after each of those times, so
+    the processor sees the stream there as it did live. After a grading that a gap in
+    its window put off, the live blocks go one by one until it grades. Read lazily, as
+    the quality's next due sample depends on what was fed.
+    """
+    n = ends.size
+    if block_s <= 0:
+        for i in range(n):
+            yield int(starts[i]), int(ends[i])
+        return
+    max_n = max(1, int(round(block_s * fs)))
+    t_end = ends / fs
+    forced = np.unique(np.searchsorted(t_end, np.asarray(proc.decision_times_s(), float), side="left"))
+    # Last block of each contiguous run of blocks (a gap or the end follows it).
+    breaks = np.flatnonzero(np.append(starts[1:] != ends[:-1], True))
+    i = 0
+    while i < n:
+        j = int(np.searchsorted(ends, starts[i] + max_n, side="right")) - 1
+        j = max(i, min(j, int(breaks[np.searchsorted(breaks, i)])))
+        k = np.searchsorted(forced, i)
+        if k < forced.size:
+            j = min(j, int(forced[k]))
+        due = proc.quality_due_sample
+        q = int(np.searchsorted(ends, due, side="left"))
+        if q >= i:
+            j = min(j, q)
+        graded_at = proc.quality_due_sample
+        yield int(starts[i]), int(ends[j])
+        if ends[j] >= due and proc.quality_due_sample == graded_at:
+            # Due, but a gap in the window put the grading off: live blocks until it grades.
+            while j + 1 < n and proc.quality_due_sample == graded_at:
+                j += 1
+                yield int(starts[j]), int(ends[j])
+        i = j + 1
+
+
+def _note_flagged(words: np.ndarray, first: int, runs: list) -> None:
+    """Add the runs of samples the ADC flagged (bit 15 on any channel) in ``words`` to ``runs``."""
+    flagged = np.any((words & _ADC_ERROR_BIT) != 0, axis=0)
+    if not flagged.any():
+        return
+    m = np.concatenate([[False], flagged, [False]])
+    edges = np.flatnonzero(np.diff(m.astype(np.int8)))
+    for x, y in zip(edges[::2], edges[1::2]):
+        a, b = first + int(x), first + int(y)
+        if runs and runs[-1][1] == a:  # a run across two blocks
+            runs[-1] = (runs[-1][0], b)
+        else:
+            runs.append((a, b))
+
+
+def emg_words(rec: Recording, segment: int) -> Callable[[int, int], np.ndarray]:
     """``words(a, b)``: the segment's EMG words of [a, b), read forward: from the segment
     when it holds them, else (a `glutescope.chunked.load_summary` recording) from the
     log again, chunk by chunk, so a day-long segment is never in memory at once."""
@@ -340,7 +427,8 @@ def _merge_quality(history: list[tuple[ChannelQuality, ...]], n_channels: int) -
 
 def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[ExercisePlan] = None,
                     mains_hz: Optional[float] = None,
-                    progress: Optional[Callable[[int], None]] = None) -> SegmentAnalysis:
+                    progress: Optional[Callable[[int], None]] = None,
+                    block_s: float = FAST_BLOCK_S) -> SegmentAnalysis:
     """Feed one segment of a recording through a `LiveProcessor`, as it arrived live.
 
     EMG blocks go in at the live blocks' boundaries (each valid run split at the
@@ -362,6 +450,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     progress : callable, optional
         Called with the number of EMG samples of each block once it is processed (a
         progress bar's ``update``).
+    block_s : float
+        Longest block fed at once, s (default `FAST_BLOCK_S`); 0 feeds the live blocks
+        one by one. The results are the same either way (see `_fast_groups`).
 
     Returns
     -------
@@ -420,14 +511,34 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
     history_t_s: list[float] = []
-    words = _emg_words(rec, segment)
-    for a, b in _blocks(emg, 40):
-        while next_imu < len(imu_blocks) and t_imu[imu_blocks[next_imu][0]] < b / fs:
-            i0, i1 = imu_blocks[next_imu]
+    words = emg_words(rec, segment)
+    starts, ends = _block_edges(emg, 40)
+    # Longer blocks than the live ones give the same results (see `_fast_groups`): the
+    # per-block cost of a 20 ms block (~180,000 an hour) was most of the analysis.
+    groups = _fast_groups(proc, starts, ends, fs, block_s)
+    imu_starts, imu_ends = (np.array([x for x, _ in imu_blocks], dtype=np.int64),
+                            np.array([y for _, y in imu_blocks], dtype=np.int64))
+    # (the first block not yet due stops the interleave, as live: a running maximum)
+    imu_due = np.maximum.accumulate(t_imu[imu_starts]) if imu_blocks else np.zeros(0)
+    imu_cap = proc.state.pelvis.capacity // 2 if imu is not None else 0
+    flagged: list[tuple[int, int]] = []
+    for a, b in groups:
+        # The IMU blocks due by the block's end go first, as the wearable interleaves them.
+        due = int(np.searchsorted(imu_due, b / fs, side="left"))
+        while next_imu < due:
+            i0 = int(imu_starts[next_imu])
+            last = next_imu
+            if block_s > 0:  # contiguous IMU blocks in one push (the tracker runs per sample)
+                while (last + 1 < due and imu_starts[last + 1] == imu_ends[last]
+                       and imu_ends[last + 1] - i0 <= imu_cap):
+                    last += 1
+            i1 = int(imu_ends[last])
             proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
             pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
-            next_imu += 1
-        proc.push_emg(a, codes_to_uV(words(a, b), info))
+            next_imu = last + 1
+        w = words(a, b)
+        _note_flagged(w, a, flagged)
+        proc.push_emg(a, codes_to_uV(w, info))
         latest = proc.state.envelope.latest(b - a)
         env_max.add(a, latest)
         env_mean.add(a, latest)
@@ -441,7 +552,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
             history_t_s.append(b / fs)
         if progress is not None:
             progress(b - a)
-    for i0, i1 in imu_blocks[next_imu:]:
+    for j in range(next_imu, len(imu_blocks)):
+        i0, i1 = imu_blocks[j]
         proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
         pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
     _hold_contractions(proc, held, emg.n_samples)
@@ -457,7 +569,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
                            _merge_quality(history, len(names)), plan, mains_source,
                            _fatigue(held, fs, reps, names, emg.n_samples), env_mean.result(), emg.n_samples,
                            tuple(zip(history_t_s, history)),
-                           protocol_results=runner.results if runner is not None else None)
+                           protocol_results=runner.results if runner is not None else None,
+                           adc_flagged=tuple(flagged))
 
 
 class _Binned:
@@ -472,24 +585,53 @@ class _Binned:
         else:
             self.acc = np.zeros((n_channels, n_bins))
             self.count = np.zeros((n_channels, n_bins), dtype=np.int64)
+        self._carry: Optional[np.ndarray] = None  # "mean": the unfinished bin's samples so far
+        self._carry_first = 0
 
     def add(self, first: int, x: np.ndarray) -> None:
+        """Samples ``x`` (n_channels, m) from stream index ``first`` on.
+
+        A mean's bin is summed once from all its contiguous samples (the unfinished bin
+        is carried to the next call), so the sums do not depend on how the stream was
+        cut into blocks."""
+        if self.how == "mean":
+            carry, self._carry = self._carry, None
+            if carry is not None and self._carry_first + carry.shape[1] == first:
+                x, first = np.concatenate([carry, x], axis=1), self._carry_first
+            elif carry is not None:
+                self._sum(self._carry_first, carry)
+            tail = (first + x.shape[1]) % self.k
+            if tail and x.shape[1]:
+                cut = max(0, x.shape[1] - tail)
+                self._carry, self._carry_first = x[:, cut:].copy(), first + cut
+                x = x[:, :cut]
+            self._sum(first, x)
+            return
         m = x.shape[1]
         if m == 0:
             return
         lead = (-first) % self.k
         starts = np.r_[0, np.arange(lead if lead else self.k, m, self.k)]
         bins = (first + starts) // self.k
-        if self.how == "max":
-            self.acc[:, bins] = np.fmax(self.acc[:, bins], np.fmax.reduceat(x, starts, axis=1))
-        else:
-            ok = np.isfinite(x)
-            self.acc[:, bins] += np.add.reduceat(np.where(ok, x, 0.0), starts, axis=1)
-            self.count[:, bins] += np.add.reduceat(ok, starts, axis=1)
+        self.acc[:, bins] = np.fmax(self.acc[:, bins], np.fmax.reduceat(x, starts, axis=1))
+
+    def _sum(self, first: int, x: np.ndarray) -> None:
+        m = x.shape[1]
+        if m == 0:
+            return
+        lead = (-first) % self.k
+        starts = np.r_[0, np.arange(lead if lead else self.k, m, self.k)]
+        bins = (first + starts) // self.k
+        ok = np.isfinite(x)
+        self.acc[:, bins] += np.add.reduceat(np.where(ok, x, 0.0), starts, axis=1)
+        self.count[:, bins] += np.add.reduceat(ok, starts, axis=1)
 
     def result(self) -> np.ndarray:
         if self.how == "max":
             return self.acc
+        if self._carry is not None:
+            self._sum(self._carry_first, self._carry)
+            self._carry = None
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.count > 0, self.acc / np.maximum(self.count, 1), np.nan).astype(np.float32)
 

@@ -150,6 +150,9 @@ class ChunkedRecording:
     def __iter__(self) -> Iterator[Item]:
         s = self.session
         cursors = {"emg": 0, "imu": 0}
+        streams = (("emg", s.emg), ("imu", s.imu))
+        info = s.info
+        sizes = {kind: self._sizes(kind) for kind in cursors}
         seen_damage = 0
         for rec in self.reader:
             if rec.host_to_device:
@@ -165,15 +168,16 @@ class ChunkedRecording:
             if self.reader.n_corrupt != seen_damage:  # the first frame after a damaged stretch
                 seen_damage = self.reader.n_corrupt
                 self.n_seq_skips_at_damage += s.n_seq_skips - before
-            for kind, asm in (("emg", s.emg), ("imu", s.imu)):
+            if s.info is not info:  # sizes per INFO, not per frame (millions of them)
+                info = s.info
+                sizes = {kind: self._sizes(kind) for kind in cursors}
+            for kind, asm in streams:
                 for seg in asm.pop_finished():
                     yield from self._finish(kind, seg, cursors[kind])
                     cursors[kind] = 0
-                fs = self._fs(kind)
-                if not fs:
+                size, hold = sizes[kind]
+                if not size:
                     continue
-                size = max(1, round(self.chunk_s * fs))
-                hold = math.ceil((s.info.backfill_window_ms / 1000.0 + self.margin_s) * fs)
                 while asm.end_sample - cursors[kind] >= hold + size:
                     yield self._take(kind, asm, cursors[kind], cursors[kind] + size)
                     cursors[kind] += size
@@ -183,6 +187,14 @@ class ChunkedRecording:
             cur = asm.current()
             if cur is not None:
                 yield from self._finish(kind, cur, cursors[kind])
+
+    def _sizes(self, kind: str) -> tuple[int, int]:
+        """Samples per chunk and held back of a stream at the INFO's rates ((0, 0): unknown)."""
+        fs = self._fs(kind)
+        if not fs:
+            return 0, 0
+        return (max(1, round(self.chunk_s * fs)),
+                math.ceil((self.session.info.backfill_window_ms / 1000.0 + self.margin_s) * fs))
 
     def _fs(self, kind: str) -> float:
         info = self.session.info

@@ -309,6 +309,34 @@ class LiveProcessor:
         self.next_sample = 0
         self.missing_samples = 0
 
+    @property
+    def quality_due_sample(self) -> float:
+        """The stream sample from which `update_quality` grades again (it grades then
+        unless a gap is inside its window, and tries again at every later call)."""
+        fs = self.state.emg_fs_hz
+        return max(self._quality_at + QUALITY_EVERY_S * fs, 2 * fs)
+
+    def decision_times_s(self) -> tuple[float, ...]:
+        """Stream times, s, from which the processor acts once on what it holds: a cued
+        rep is settled, a squeeze is scored, a calibration hold taken, a protocol step
+        or its results. Everything else it does is the same however the stream is cut
+        into blocks (the filters, envelope and detectors carry their state sample by
+        sample; the mains checks fall on fixed samples); these act on the blocks' ends,
+        so a caller feeding blocks longer than the live ones (`glutescope.analysis`)
+        ends one at the first live boundary at or after each of these times."""
+        from glutescope.calibration import AFTER_S as HOLD_AFTER_S
+        from glutescope.guide import AFTER_S as SQUEEZE_AFTER_S
+
+        times = set()
+        if self.balance is not None:
+            times.update(c.end_s + CUED_REP_SETTLE_S for c in self.rep_cues)
+        if self.guide is not None or self.calibrating is not None:
+            for start, end in self._cued:
+                times.update((start, end, end + SQUEEZE_AFTER_S, end + HOLD_AFTER_S))
+        if self.runner is not None:
+            times.update(self.runner.decision_times_s())
+        return tuple(sorted(times))
+
     def push_emg(self, first_sample: int, emg_uV: np.ndarray) -> None:
         """Process one block of raw EMG (µV, (n_channels, n)) starting at stream index ``first_sample``."""
         if first_sample < self.next_sample:

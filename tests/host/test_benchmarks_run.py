@@ -84,15 +84,26 @@ def test_soak_prints_a_row_per_hour_and_compares_the_recording_with_the_body_mod
                          rf"(the same as|NOT the same as) the live session's$", out, re.M), out
 
 
-def test_export_speed_prints_every_stage_for_both_lengths_and_the_growth():
-    out = _run("export_speed.py", "--tiny")
+def test_export_speed_prints_every_stage_for_both_lengths_and_the_growth(tmp_path):
+    out = _run("export_speed.py", "--tiny", "--keep", str(tmp_path))
     assert len(re.findall(r"^recording: [\d.]+ min, 4 ch x 2000 Hz EMG \+ IMU 104 Hz", out, re.M)) == 2, out
-    for stage in ("load", "analyse", "export edf", "export c3d", "export csv"):
-        rows = re.findall(rf"^{stage} +{NUMBER} +{NUMBER}  \((RSS growth|tracemalloc), this stage alone", out, re.M)
+    for stage in ("read", "analyse", "export edf", "export c3d", "export csv"):
+        rows = re.findall(rf"^{stage} +{NUMBER} +{NUMBER} +{NUMBER}  \((RSS growth|tracemalloc), this stage alone",
+                          out, re.M)
         assert len(rows) == 2, f"no {stage} line for each length in:\n{out}"
         assert re.search(rf"^  {stage} +{NUMBER}$", out, re.M), f"no growth line for {stage}:\n{out}"
-    assert len(re.findall(rf"^glutescope report +{NUMBER} +{NUMBER}  \(peak RSS of the process\)$", out, re.M)) == 2, out
+    assert len(re.findall(rf"^glutescope report +{NUMBER} +{NUMBER} +{NUMBER}  \(peak RSS of the process\)$", out,
+                          re.M)) == 2, out
     assert re.search(r"^verdict: 1 min, all exports \+ report .* not judged", out, re.M), out
+    # An existing recording (as the soak leaves one): the same lines, for it alone.
+    given = tmp_path / "bench-0.5min.glutes"
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in given.iterdir())
+    out = _run("export_speed.py", "--recording", str(given))
+    assert re.search(r"^  0\.5 min of EMG, 4 ch x 2000 Hz$", out, re.M), out
+    for stage in ("read", "analyse", "export edf", "export c3d", "export csv"):
+        assert len(re.findall(rf"^{stage} +{NUMBER} +{NUMBER} +{NUMBER}  \(", out, re.M)) == 1, out
+    assert re.search(r"^verdict: bench-0\.5min\.glutes, 0 min, .* per hour of signal", out, re.M), out
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in given.iterdir()) == before  # nothing written there
 
 
 def test_body_model_memory_prints_a_row_per_length_and_way():

@@ -106,3 +106,17 @@ def test_c3d_with_more_than_32767_frames_reads_back_whole(tmp_path):
     c = ezc3d.c3d(str(path))
     assert c["parameters"]["POINT"]["FRAMES"]["value"][0] == 40_000
     np.testing.assert_array_equal(c["data"]["analogs"][0], data)
+
+
+@pytest.mark.parametrize("fs", [500.0, 1000.0, 1500.0, 2000.0])
+def test_csv_times_are_written_as_python_writes_them_whatever_the_rate(fs):
+    # The CSV's t_s column is built in numpy for speed; it must be the text Python's
+    # repr gives (the shortest that reads back as the same float), to the last sample
+    # of a day, rates that divide a second exactly and 1500 Hz alike.
+    from glutescope.export.csvfiles import _time_text
+
+    for a, b in ((0, 3 * int(fs) + 7), (int(8 * 3600 * fs) - 1001, int(8 * 3600 * fs) + 999)):
+        text = _time_text(a, b, fs)
+        got = [bytes(row[row != 0]).decode("ascii") for row in text]
+        assert got == [repr(j / fs) for j in range(a, b)]
+        assert all(float(t) == j / fs for t, j in zip(got, range(a, b)))

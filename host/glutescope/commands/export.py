@@ -50,10 +50,13 @@ def default_output(recording: Path, fmt: str) -> Path:
 
 
 def analyse_recording(args: argparse.Namespace, env=None, *, action: str = "export"):
-    """Load and analyse the recording; one-line errors with exit status 5, and 7 for a
+    """Read and analyse the recording (in chunks); one-line errors with exit status 5, and 7 for a
     recording damaged on disk unless ``args.allow_damaged`` (a command without that
     option refuses it outright; with it, the warning goes to ``env.stderr``)."""
-    rec = open_recording(args.recording)
+
+    # One pass in bounded memory; the analysis and each export read the EMG again in
+    # chunks (`glutescope.chunked`), so a day-long recording is never in memory at once.
+    rec = open_recording(args.recording, samples=False)
     if rec.device_info is None:
         raise CliError(f"{args.recording} holds no device info: its samples cannot be scaled",
                        ExitStatus.IO_ERROR)

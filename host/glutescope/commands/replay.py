@@ -36,14 +36,15 @@ def recorded_span_s(path: Path) -> float:
     """Host time from the first to the last frame received, s (0 for an empty recording)."""
     from glutescope.recording import RecordingError, RecordingReader
 
-    times: list[int] = []
+    first = last = None  # only the two ends: a day holds millions of frames
     try:
         for rec in RecordingReader(path):
             if not rec.host_to_device:
-                times.append(rec.t_host_ns)
+                last = rec.t_host_ns
+                first = last if first is None else first
     except RecordingError as exc:
         raise CliError(str(exc), ExitStatus.IO_ERROR) from None
-    return max(0, times[-1] - times[0]) / 1e9 if times else 0.0
+    return max(0, last - first) / 1e9 if first is not None else 0.0
 
 
 def run(args: argparse.Namespace, env) -> ExitStatus:

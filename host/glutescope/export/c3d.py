@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis, imu_times_s
+from glutescope.analysis import SegmentAnalysis, emg_words, imu_times_s
 from glutescope.export.common import (C3D_POINT_RATE_HZ, C3D_TEXT_CHARS, Progress, _emg_uV, _imu_held, _pelvis_at,
                                      edf_label, imu_frame, imu_labels, session_annotations)
 from glutescope.mounting import recorded_mount, to_body_axes
@@ -100,10 +100,11 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     writer = C3dAnalogFile(path, analog_rate_hz=fs, frame_rate_hz=rate, n_frames=n_frames, labels=labels,
                            units=units, descriptions=descriptions, groups=groups)
     chunk = max(per_frame, C3D_CHUNK_SAMPLES // per_frame * per_frame)
+    words = emg_words(rec, seg)
     with writer:
         for a in range(0, n_frames * per_frame, chunk):
             b = min(n_frames * per_frame, a + chunk)
-            rows = [_emg_uV(rec, seg, a, b)]
+            rows = [_emg_uV(rec, seg, words, a, b)]
             if has_imu:
                 k = _imu_held(t_imu, np.arange(a, b) / fs)
                 ok = (k >= 0) & (k < imu.n_samples)

@@ -1,5 +1,12 @@
 """What the three exports share: the session's annotations, its start, labels, the
-IMU's axes, and reading the recording a chunk at a time (see `glutescope.export`)."""
+IMU's axes, and reading the recording a chunk at a time (see `glutescope.export`).
+
+The exports read the EMG forward through `glutescope.analysis.emg_words`: from memory
+for a recording `glutescope.recording.load` assembled, else (a
+`glutescope.chunked.load_summary` recording, as ``glutescope export`` opens it) from
+the log again in chunks of seconds, so an export's memory does not grow with the
+recording's length. What needs the whole segment (reps, cues, the ADC-flagged runs)
+comes from its analysis."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -149,21 +156,6 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
-def _flagged_runs(emg, chunk: int = 1 << 20) -> list[tuple[int, int]]:
-    """[start, end) of each run of samples the ADC flagged (bit 15 on any channel),
-    outside gaps, found a chunk at a time."""
-    out: list[tuple[int, int]] = []
-    for a in range(0, emg.n_samples, chunk):
-        b = min(emg.n_samples, a + chunk)
-        flagged = np.any((emg.samples[:, a:b] & _ADC_ERROR_BIT) != 0, axis=0) & _valid_in(emg.gaps, a, b)
-        for x, y in _runs(flagged):
-            if out and out[-1][1] == a + x:  # a run across the chunk boundary
-                out[-1] = (out[-1][0], a + y)
-            else:
-                out.append((a + x, a + y))
-    return out
-
-
 def _missing_runs(n: int, gaps) -> list[tuple[int, int]]:
     return [(g.first_sample, min(g.first_sample + g.n_samples, n)) for g in gaps]
 
@@ -181,7 +173,7 @@ def session_annotations(rec: Recording, analysis: SegmentAnalysis) -> list[Annot
     out: list[Annotation] = []
     for a, b in _missing_runs(emg.n_samples, emg.gaps):
         out.append(Annotation(a / fs, (b - a) / fs, f"BAD_gap EMG: {b - a} samples missing", "BAD_gap EMG"))
-    for a, b in _flagged_runs(emg):
+    for a, b in analysis.adc_flagged:
         out.append(Annotation(a / fs, (b - a) / fs, f"BAD_adc_error EMG: {b - a} samples flagged by the ADC",
                               "BAD_adc_error EMG"))
     if ifs and seg < len(rec.imu):
@@ -236,15 +228,16 @@ def _imu_on_grid(t_imu_s: np.ndarray, fs_hz: float, j0: int, j1: int) -> tuple[n
     return k.clip(0, max(0, t_imu_s.size - 1)), ok
 
 
-def _emg_uV(rec: Recording, segment: int, a: int, b: int) -> np.ndarray:
-    """EMG samples [a, b) in µV, NaN where missing, flagged by the ADC or past the end."""
+def _emg_uV(rec: Recording, segment: int, words, a: int, b: int) -> np.ndarray:
+    """EMG samples [a, b) in µV, NaN where missing, flagged by the ADC or past the end;
+    ``words`` reads the segment's words forward (`glutescope.analysis.emg_words`)."""
     emg = rec.emg[segment]
     out = np.full((emg.samples.shape[0], b - a), np.nan)
     e = min(b, emg.n_samples)
     if e > a:
-        words = emg.samples[:, a:e]
-        uV = codes_to_uV(words, rec.device_info)
-        uV[((words & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, e)[None, :]] = np.nan
+        w = words(a, e)
+        uV = codes_to_uV(w, rec.device_info)
+        uV[((w & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, e)[None, :]] = np.nan
         out[:, :e - a] = uV
     return out
 

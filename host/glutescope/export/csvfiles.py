@@ -7,8 +7,8 @@ from typing import Optional
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis, imu_times_s
-from glutescope.export.common import (_ADC_ERROR_BIT, CSV_IMU_COLUMNS, Progress, _flagged_runs, _missing_runs,
+from glutescope.analysis import SegmentAnalysis, emg_words, imu_times_s
+from glutescope.export.common import (_ADC_ERROR_BIT, CSV_IMU_COLUMNS, Progress, _missing_runs,
                                      _pelvis_at, _valid_in, imu_frame, session_annotations, start_datetime)
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.recording import Recording
@@ -16,6 +16,59 @@ from glutescope.units import codes_to_uV, imu_to_si
 
 CSV_CHUNK_SAMPLES = 20_000
 """EMG rows formatted at a time (10 s at 2 kHz)."""
+
+
+def _padded(texts: list[str]) -> np.ndarray:
+    """ASCII ``texts`` as rows of a uint8 matrix, right-padded with 0 (no character is 0)."""
+    width = max(len(t) for t in texts)
+    return np.frombuffer(b"".join(t.encode("ascii").ljust(width, b"\0") for t in texts),
+                         np.uint8).reshape(len(texts), width)
+
+
+def _time_text(a: int, b: int, fs: float) -> np.ndarray:
+    """``repr(j / fs)`` for j in [a, b) as rows of a 0-padded uint8 matrix.
+
+    When ``fs`` divides 10**6 (500, 1000, 2000 Hz) every time is a decimal of at most
+    6 places, and ``repr`` of the float nearest it is that decimal: the whole seconds,
+    then the fraction of sample ``j % fs`` within its second, as ``repr`` writes
+    ``(j % fs) / fs`` (".0005"; ".0" for none); both are looked up. For other rates
+    (1500 Hz) each time is formatted by Python. Either way ``float(text) == j / fs``.
+    """
+    if b <= a or fs != int(fs) or 10**6 % int(fs) or b / fs >= 1e9:
+        return _padded([repr(j / fs) for j in range(a, b)] or [""])
+    f = int(fs)
+    fraction = _padded_cached(f)
+    j = np.arange(a, b, dtype=np.int64)
+    first = a // f
+    seconds = _padded([str(k) for k in range(first, (b - 1) // f + 1)])
+    return np.hstack([seconds[j // f - first], fraction[j % f]])
+
+
+_FRACTIONS: dict[int, np.ndarray] = {}
+
+
+def _padded_cached(f: int) -> np.ndarray:
+    """".0", then ``repr(r / f)`` without its leading "0" for r in 1 .. f - 1 (padded)."""
+    if f not in _FRACTIONS:
+        _FRACTIONS[f] = _padded([".0"] + [repr(r / f)[1:] for r in range(1, f)])
+    return _FRACTIONS[f]
+
+
+def _rows_bytes(columns: list[np.ndarray]) -> bytes:
+    """CSV rows of 0-padded uint8 text columns (each (n_rows, width)): comma-separated,
+    CRLF-terminated, the padding dropped. One gather and one mask over the chunk, not
+    a Python join per row (7.2 million rows an hour of 2 kHz EMG)."""
+    n = columns[0].shape[0]
+    sep = np.full((n, 1), ord(","), np.uint8)
+    end = np.tile(np.frombuffer(b"\r\n", np.uint8), (n, 1))
+    parts = []
+    for k, c in enumerate(columns):
+        if k:
+            parts.append(sep)
+        parts.append(c)
+    parts.append(end)
+    table = np.hstack(parts)
+    return table[table != 0].tobytes()
 
 
 
@@ -59,19 +112,20 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
     emg = rec.emg[seg]
     # Every sample is one of 4096 ADC codes: their µV, as Python writes them (shortest
     # round trip), are looked up, not formatted again for each of millions of samples.
-    text = np.array([repr(float(v)) for v in codes_to_uV(np.arange(4096), rec.device_info)] + ["nan"], object)
+    text = _padded([repr(float(v)) for v in codes_to_uV(np.arange(4096), rec.device_info)] + ["nan"])
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(head + f"# EMG at {fs:g} Hz, raw (unfiltered) at the electrodes, uV; t_s = sample / {fs:g}\n"
                  "# nan: sample missing from the recording or flagged by the ADC (see gaps.csv)\n")
         fh.write(",".join(["t_s", *names]) + "\r\n")
         n = emg.n_samples
+        read = emg_words(rec, seg)
         for a in range(0, n, CSV_CHUNK_SAMPLES):
             b = min(n, a + CSV_CHUNK_SAMPLES)
-            words = emg.samples[:, a:b]
+            words = read(a, b)
             idx = (words & 0x0FFF).astype(np.intp)
             idx[((words & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, b)[None, :]] = 4096
-            cols = [map(repr, (np.arange(a, b) / fs).tolist()), *(text[i].tolist() for i in idx)]
-            fh.write("\r\n".join(map(",".join, zip(*cols))) + "\r\n")
+            fh.flush()
+            fh.buffer.write(_rows_bytes([_time_text(a, b, fs), *(text[i] for i in idx)]))
             if progress is not None:
                 progress.update(b - a)
     written.append(path)
@@ -107,7 +161,7 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
         w = csv.writer(fh)
         w.writerow(["stream", "kind", "first_sample", "n_samples", "start_s", "duration_s"])
         rows = [("emg", "gap", a, b - a, a / fs, (b - a) / fs) for a, b in _missing_runs(emg.n_samples, emg.gaps)]
-        rows += [("emg", "adc_error", a, b - a, a / fs, (b - a) / fs) for a, b in _flagged_runs(emg)]
+        rows += [("emg", "adc_error", a, b - a, a / fs, (b - a) / fs) for a, b in analysis.adc_flagged]
         if has_imu:
             imu, t_imu = rec.imu[analysis.segment], imu_times_s(rec, analysis.segment)
             rows += [("imu", "gap", a, b - a, float(t_imu[a]), (b - a) / ifs)

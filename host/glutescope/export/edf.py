@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis, imu_times_s
+from glutescope.analysis import SegmentAnalysis, emg_words, imu_times_s
 from glutescope.export.common import (_ADC_ERROR_BIT, EDF_RECORD_S, PELVIS_RANGE_DEG, Progress, _body_lsb,
                                      _imu_on_grid, _runs, _valid_in, edf_label, imu_frame, imu_labels,
                                      session_annotations, start_datetime)
@@ -29,17 +29,18 @@ def _lsb_ranges(scale: float) -> tuple[tuple[float, float], tuple[int, int]]:
     return (-32768 * scale, 32767 * scale), (-32768, 32767)
 
 
-def _emg_digital(rec: Recording, segment: int, a: int, b: int) -> np.ndarray:
+def _emg_digital(rec: Recording, segment: int, words, a: int, b: int) -> np.ndarray:
     """EMG samples [a, b) of every channel as ADC code - 2048 (int16), 0 where missing
-    or flagged by the ADC; past the end of the stream 0 too."""
+    or flagged by the ADC; past the end of the stream 0 too. ``words`` reads the
+    segment's words forward (`glutescope.analysis.emg_words`)."""
     emg = rec.emg[segment]
     n = emg.n_samples
     out = np.zeros((emg.samples.shape[0], b - a), np.int16)
     e = min(b, n)
     if e > a:
-        words = emg.samples[:, a:e]
-        d = (words & 0x0FFF).astype(np.int16) - 2048
-        bad = ((words & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, e)[None, :]
+        w = words(a, e)
+        d = (w & 0x0FFF).astype(np.int16) - 2048
+        bad = ((w & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, e)[None, :]
         d[bad] = 0
         out[:, :e - a] = d
     return out
@@ -137,10 +138,11 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
     writer = EdfPlusWriter(path, specs, start=start_datetime(rec, seg).replace(tzinfo=None), n_records=n_records,
                            record_s=EDF_RECORD_S, notes=sorted(notes, key=lambda x: x.onset_s),
                            patient_code=subject, equipment=info.name if info else "glutescope")
+    words = emg_words(rec, seg)
     with writer:
         for r0 in range(0, n_records, EDF_CHUNK_RECORDS):
             r1 = min(n_records, r0 + EDF_CHUNK_RECORDS)
-            data = list(_emg_digital(rec, seg, r0 * spr, r1 * spr))
+            data = list(_emg_digital(rec, seg, words, r0 * spr, r1 * spr))
             if has_imu:
                 k, ok = _imu_on_grid(t_imu, ifs, r0 * ispr, r1 * ispr)
                 ok &= imu_valid[k]

@@ -148,6 +148,16 @@ class ProtocolRunner:
     def finished(self) -> bool:
         return self.results is not None
 
+    def decision_times_s(self) -> tuple[float, ...]:
+        """Stream times, s, from which `update` acts once (a step begins or ends, the
+        electrode check, a hold is measured, the results): a caller feeding long blocks
+        ends one at the first live block boundary at or after each, so `update` sees the
+        stream where it would have seen it live."""
+        times = {self.end_s + self.protocol.settle_s}
+        for s in self.steps:
+            times.update((s.start_s, s.end_s, s.end_s + HOLD_SETTLE_S))
+        return tuple(sorted(times))
+
     def to_record(self) -> dict:
         """The protocol, its schedule and its events, for the recording's ``meta.json``."""
         return {"name": self.protocol.name, "title": self.protocol.title,
