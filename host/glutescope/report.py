@@ -3,7 +3,7 @@
 The content is built once, as a list of blocks (headings, paragraphs, tables, plots),
 and rendered twice: into PDF pages laid out inside fixed margins (text wrapped by its
 measured width, legends in a band above their axes, never over data) and into one HTML
-file with its plots inline as base64 PNG and no external resource. Every number comes
+file with its plots inline as SVG and no external resource. Every number comes
 from `glutescope.analysis` (the live pipeline run over the recording), so it equals
 what the live view showed; where the report summarises further (sets, blocks of a long
 session) it says how.
@@ -35,12 +35,12 @@ among its exercises: not used for the bands).
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as _dt
 import html as _html
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -969,30 +969,53 @@ def write_report(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path
 # --------------------------------------------------------------------------- HTML
 
 _CSS = """body{font-family:sans-serif;font-size:10.5pt;max-width:180mm;margin:15mm auto;padding:0 4mm;color:#111}
-h1{font-size:18pt}h2{font-size:12.5pt;margin:1.1em 0 .3em}p{margin:.25em 0 .45em;line-height:1.35}
-p.small{font-size:9pt}p.strong{font-weight:bold}figure{margin:.5em 0}img{max-width:100%;height:auto}
+h1{font-size:18pt}h2{font-size:12.5pt;margin:1.1em 0 .3em}p{margin:.25em 0 .45em;line-height:1.35;
+overflow-wrap:anywhere}p.small{font-size:9pt}p.strong{font-weight:bold}figure{margin:.5em 0}
+figure svg{display:block;width:100%;height:auto}
 table{border-collapse:collapse;font-size:9pt;margin:.4em 0;max-width:100%}
-th{background:#e6e6e6;padding:3px 6px;white-space:pre-line}td{padding:2px 6px;text-align:center;
-border-bottom:1px solid #bbb}footer{margin-top:2em;font-size:8pt;color:#555}"""
+th{background:#e6e6e6;padding:3px 5px;white-space:pre-line;vertical-align:bottom}td{padding:2px 5px;
+text-align:center;border-bottom:1px solid #bbb;white-space:nowrap}footer{margin-top:2em;font-size:8pt;color:#555}
+@media (max-width:160mm){body{margin:6mm auto}table{font-size:7.5pt}th,td{padding:2px 3px}}"""
+"""The page's only style: a 180 mm text column like the PDF's, plots as wide as the column."""
 
 
-def _png_data_uri(plot: Plot) -> str:
+def _svg_figure(plot: Plot, k: int) -> str:
+    """The plot as inline SVG: its text stays text (searchable, sharp when zoomed or printed).
+
+    Each figure's ids get the prefix ``f{k}-`` so that several figures in one page never
+    share one (clip paths and hatches are referenced by id); the data area of axes ``i``
+    is ``f{k}-axes-{i}`` and legend ``i`` is ``f{k}-legend-{i}``, so a layout check can
+    find them in the rendered page.
+    """
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    with rc_context({"font.size": 8}):
+    with rc_context({"font.size": 8, "svg.fonttype": "none", "svg.hashsalt": "glutescope"}):
         fig = Figure(figsize=(CONTENT_W_IN, plot.height_in))
         plot.draw(fig, (0.0, 0.0, 1.0, 1.0))
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        for i, ax in enumerate(fig.axes):
+            ax.patch.set_gid(f"axes-{i}")
+        for i, leg in enumerate(fig.legends):
+            leg.set_gid(f"legend-{i}")
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]  # no XML prologue or DOCTYPE inside HTML
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    prefix = f"f{k}-"
+    svg = re.sub(r'\bid="', f'id="{prefix}', svg)
+    svg = svg.replace("url(#", f"url(#{prefix}").replace('href="#', f'href="#{prefix}')
+    alt = _html.escape(plot.alt)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{alt}" ', 1).replace(
+        ">", f"><title>{alt}</title>", 1)
 
 
 def write_html(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path, *,
                created: Optional[_dt.datetime] = None, progress: Optional[Callable[[int], None]] = None) -> Path:
-    """Write the same report as one self-contained HTML page (plots inline as base64 PNG).
+    """Write the same report as one self-contained HTML page (plots inline as SVG).
 
-    The page loads nothing: no script, no stylesheet, font or image from anywhere else.
+    The page loads nothing and runs nothing: no script, no stylesheet, font or image from
+    anywhere else; its plots are inline SVG whose text the browser lays out.
     Parameters and return as `write_report`.
     """
     if not analyses:
@@ -1002,6 +1025,7 @@ def write_html(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path, 
     parts = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              "<title>glutescope session report</title>", f"<style>{_CSS}</style></head><body>"]
+    n_fig = 0
     for k, blocks in enumerate(_segments_blocks(rec, analyses, progress)):
         parts.append(f'<section id="segment-{k + 1}">')
         for b in blocks:
@@ -1015,7 +1039,8 @@ def write_html(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path, 
                 body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in b.rows)
                 parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
             else:
-                parts.append(f'<figure><img src="{_png_data_uri(b)}" alt="{esc(b.alt)}"></figure>')
+                n_fig += 1
+                parts.append(f"<figure>{_svg_figure(b, n_fig)}</figure>")
         parts.append("</section>")
     parts.append(f"<footer>{esc(_footer(rec, created))}</footer></body></html>")
     Path(path).write_text("\n".join(parts) + "\n", encoding="utf-8")

@@ -3,33 +3,35 @@ outside the margins, no legend over data, and the same content in the HTML page.
 
 The PDF is checked with tools we did not write: poppler's ``pdftoppm`` renders the pages
 (ink outside the margins, the axes frames) and ``pdftotext -bbox`` gives where each word
-sits (legend labels against the frames). The HTML is parsed with the standard library;
-no headless browser exists here, so its layout is checked structurally (self-contained,
-every plot an inline PNG no wider than the text column, the same text as the PDF).
+sits (legend labels against the frames). The HTML page is parsed with the standard
+library (self-contained, the same text as the PDF) and rendered by headless Chromium
+(`page_layout`): every line of text inside the text column and over no other, each
+plot's legend off its data, both as the browser measured them and against the frames
+found in a screenshot's pixels.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import html.parser
 import re
-import struct
 import subprocess
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
+import page_layout
 from export_fixtures import SUBJECT, run_cli
 from glutescope.analysis import analyse
 from glutescope.exitcodes import ExitStatus
 from glutescope.recording import load
-from glutescope.report import (Heading, Paragraph, Plot, Table, report_blocks, symmetry_sentence, write_html,
-                               write_report)
+from glutescope.report import (CONTENT_W_IN, Heading, Paragraph, Plot, Table, report_blocks, symmetry_sentence,
+                               write_html, write_report)
 from glutesignal.simulation import simulate
 from glutesignal.symmetry import symmetry_over_reps
 
 pytestmark = pytest.mark.slow
+needs_chromium = pytest.mark.skipif(page_layout.chromium() is None, reason=page_layout.NO_CHROMIUM)
 
 MM_PER_IN = 25.4
 RENDER_DPI = 100
@@ -193,9 +195,11 @@ def body_truth(windows_s=None):
     return bridges, body.true_symmetry_index_pct, pct
 
 
-def test_report_states_the_body_models_truth(outputs, calibrated):
-    pdf, _ = outputs
-    text = " ".join(" ".join(w[4] for w in page) for page in pdf_words(pdf))
+def assert_states_the_body_models_truth(text: str, calibrated) -> None:
+    """``text`` (a report as its reader sees it) says what the body model made: the
+    weaker left glute and what to practise, the reps, each side's %MVC near the true
+    activation and against the published range."""
+    text = " ".join(text.split())
     (analysis,) = analyse(load(calibrated))
     # The true activation over the windows the report measured (onset to offset as detected).
     bridges, si_true, pct_true = body_truth([(r.start_s, r.start_s + r.duration_s) for r in analysis.reps])
@@ -214,6 +218,12 @@ def test_report_states_the_body_models_truth(outputs, calibrated):
     # The squeeze test: the body model's left side is the weaker one.
     assert "The left side is weaker: practise switching it on alone." in text
     assert "uV" not in text and "µV" in text
+
+
+def test_report_states_the_body_models_truth(outputs, calibrated):
+    pdf, _ = outputs
+    assert_states_the_body_models_truth(" ".join(" ".join(w[4] for w in page) for page in pdf_words(pdf)),
+                                        calibrated)
 
 
 def _lengthened(analysis, duration_s: float):
@@ -285,7 +295,7 @@ class _Page(html.parser.HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
-        if tag == "img":
+        if tag == "svg":
             self.images.append(dict(attrs))
         self._open.append(tag)
 
@@ -298,11 +308,6 @@ class _Page(html.parser.HTMLParser):
             self.text.append(data)
 
 
-def _png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", data[16:24])
-
-
 def test_html_is_self_contained_and_says_what_the_pdf_says(outputs, calibrated):
     pdf, page = outputs
     parser = _Page()
@@ -310,19 +315,20 @@ def test_html_is_self_contained_and_says_what_the_pdf_says(outputs, calibrated):
     tags = {t for t, _ in parser.tags}
     assert not tags & {"script", "link", "iframe", "object", "embed", "video", "audio", "source"}
     for tag, attrs in parser.tags:
-        for key in ("src", "href", "srcset", "poster"):
+        for key in ("src", "href", "xlink:href", "srcset", "poster", "action"):
             if key in attrs:
-                assert attrs[key].startswith("data:image/png;base64,"), (tag, key, attrs[key][:40])
-    assert "url(" not in page.read_text(encoding="utf-8")  # no external font or image in the CSS
+                assert attrs[key].startswith("#"), (tag, key, attrs[key][:40])  # only within the page
+    source = page.read_text(encoding="utf-8")
+    assert set(re.findall(r"url\((.)", source)) <= {"#"}  # CSS and SVG refer only to the page's own parts
     rec = load(calibrated)
     (analysis,) = analyse(rec)
     blocks = report_blocks(rec, analysis)
     plots = [b for b in blocks if isinstance(b, Plot)]
     assert len(parser.images) == len(plots) >= 2
-    for img in parser.images:
-        w, h = _png_size(base64.b64decode(img["src"].split(",", 1)[1]))
-        assert w <= 7.1 * 110 + 1 and h > 100  # no wider than the text column (180 mm at 110 dpi)
-        assert img["alt"]
+    for svg, plot in zip(parser.images, plots):
+        _, _, w_pt, h_pt = map(float, svg["viewbox"].split())
+        assert w_pt == pytest.approx(CONTENT_W_IN * 72) and h_pt == pytest.approx(plot.height_in * 72)
+        assert svg["role"] == "img" and svg["aria-label"] == plot.alt
     html_text = " ".join(" ".join(parser.text).split())
     pdf_text = " ".join(" ".join(w[4] for w in p) for p in pdf_words(pdf))
     for b in blocks:
@@ -335,6 +341,85 @@ def test_html_is_self_contained_and_says_what_the_pdf_says(outputs, calibrated):
                 assert " ".join(row) in html_text
     assert symmetry_sentence(analysis) in html_text
     assert "The left glute is weaker" in html_text
+
+
+HTML_WIDTHS_PX = (1024, 600)
+"""Browser windows the page is read in: a desktop window and a narrow one (tablet, half a screen)."""
+
+
+def rendered(page, width_px: int, tmp_path):
+    """The page as Chromium lays it out at ``width_px``, and its screenshot."""
+    layout = page_layout.probe(page, width_px, tmp_path)
+    return layout, page_layout.screenshot(page, width_px, layout.height, tmp_path)
+
+
+def layout_faults(layout, img) -> dict[str, list[str]]:
+    """Everything a reader would find wrong with a rendered page, by kind ([] when none)."""
+    frames_bad, _ = page_layout.legends_over_frames(img, layout, axes_frames)
+    ink = page_layout.ink_outside_column(img, layout)
+    return {"outside the column": page_layout.text_outside_column(layout),
+            "text over text": page_layout.overlapping_text(layout),
+            "legend over data": page_layout.legends_over_data(layout),
+            "legend over a frame in the pixels": frames_bad,
+            "ink outside the column": [f"{ink} px"] if ink else []}
+
+
+@needs_chromium
+@pytest.mark.parametrize("width_px", HTML_WIDTHS_PX)
+def test_html_rendered_in_chromium_keeps_text_in_the_column_and_legends_off_the_data(outputs, calibrated,
+                                                                                     width_px, tmp_path):
+    _, page = outputs
+    layout, img = rendered(page, width_px, tmp_path)
+    assert layout_faults(layout, img) == {k: [] for k in layout_faults(layout, img)}
+    # The checks had something to check: every plot with its data areas and legends, all text measured.
+    rec = load(calibrated)
+    (analysis,) = analyse(rec)
+    plots = [b for b in report_blocks(rec, analysis) if isinstance(b, Plot)]
+    assert len(layout.figures) == len(plots) >= 2
+    assert all(f["axes"] and len(f["legends"]) == len(f["axes"]) and f["texts"] for f in layout.figures)
+    assert len(layout.texts) > 100
+    # The frames the browser reports are the ones drawn: each found in the screenshot's pixels.
+    for f in layout.figures:
+        found = page_layout.frames_in_pixels(img, f["box"], axes_frames)
+        assert len(found) == len(f["axes"])
+        for ax, fr in zip(sorted(f["axes"], key=lambda b: b.y0), sorted(found, key=lambda b: b.y0)):
+            assert max(abs(ax.x0 - fr.x0), abs(ax.y0 - fr.y0), abs(ax.x1 - fr.x1), abs(ax.y1 - fr.y1)) <= 2.5
+    # The probe changes nothing the reader sees: the probed page's pixels equal the page's.
+    probed = page_layout.screenshot(tmp_path / "probed.html", width_px, layout.height, tmp_path / "probed")
+    assert np.array_equal(probed, img)
+
+
+@needs_chromium
+def test_rendered_html_states_the_body_models_truth(outputs, calibrated, tmp_path):
+    """What the browser shows (its innerText, plots' text aside) says the body model's truth."""
+    _, page = outputs
+    layout = page_layout.probe(page, HTML_WIDTHS_PX[0], tmp_path)
+    assert_states_the_body_models_truth(layout.body_text, calibrated)
+
+
+@needs_chromium
+def test_html_layout_checks_fail_on_a_broken_page(outputs, tmp_path):
+    """The same checks on the report with three faults planted: a table too wide for the
+    column, a paragraph pulled up over the one before it, and the pelvis legend moved
+    down onto its data. Each is caught, by the probe and in the pixels."""
+    _, page = outputs
+    source = page.read_text(encoding="utf-8")
+    wide = "<table><tr>" + "".join(f"<td>column {k}</td>" for k in range(40)) + "</tr></table>"
+    over = '<p style="margin-top:-2.2em">A line drawn over the verdict.</p>'
+    broken = source.replace("<h2>Activation in %MVC</h2>", f"{wide}{over}<h2>Activation in %MVC</h2>", 1)
+    broken = broken.replace('<g id="f1-legend-1">', '<g id="f1-legend-1" transform="translate(0 40)">', 1)
+    assert broken.count("column 39") == 1 and 'translate(0 40)' in broken
+    bad = tmp_path / "broken.html"
+    bad.write_text(broken, encoding="utf-8")
+    layout, img = rendered(bad, HTML_WIDTHS_PX[0], tmp_path)
+    faults = layout_faults(layout, img)
+    assert any("'column 39'" in f for f in faults["outside the column"])
+    assert any("page " in f and "wide in a" in f for f in faults["outside the column"])
+    assert any("'A line drawn over the verdict.'" in f for f in faults["text over text"])
+    assert faults["legend over data"] == ["figure 1: f1-legend-1 over f1-axes-1"]
+    assert len(faults["legend over a frame in the pixels"]) == 1
+    assert faults["legend over a frame in the pixels"][0].startswith("figure 1: f1-legend-1 over a frame")
+    assert faults["ink outside the column"]
 
 
 def test_long_session_shows_blocks_and_an_interval_over_sets(calibrated, tmp_path):
