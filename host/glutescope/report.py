@@ -973,9 +973,10 @@ h1{font-size:18pt}h2{font-size:12.5pt;margin:1.1em 0 .3em}p{margin:.25em 0 .45em
 overflow-wrap:anywhere}p.small{font-size:9pt}p.strong{font-weight:bold}figure{margin:.5em 0}
 figure svg{display:block;width:100%;height:auto}
 table{border-collapse:collapse;font-size:9pt;margin:.4em 0;max-width:100%}
-th{background:#e6e6e6;padding:3px 5px;white-space:pre-line;vertical-align:bottom}td{padding:2px 5px;
+th{background:#e6e6e6;padding:3px 4px;white-space:pre;vertical-align:bottom}td{padding:2px 4px;
 text-align:center;border-bottom:1px solid #bbb;white-space:nowrap}footer{margin-top:2em;font-size:8pt;color:#555}
-@media (max-width:160mm){body{margin:6mm auto}table{font-size:7.5pt}th,td{padding:2px 3px}}"""
+@media (max-width:160mm){body{margin:6mm auto}table{font-size:7.5pt}th,td{padding:2px 3px}}
+@media (max-width:130mm){th{white-space:pre-line}td{white-space:normal}}"""
 """The page's only style: a 180 mm text column like the PDF's, plots as wide as the column."""
 
 
