@@ -976,8 +976,11 @@ table{border-collapse:collapse;font-size:9pt;margin:.4em 0;max-width:100%}
 th{background:#e6e6e6;padding:3px 4px;white-space:pre;vertical-align:bottom}td{padding:2px 4px;
 text-align:center;border-bottom:1px solid #bbb;white-space:nowrap}footer{margin-top:2em;font-size:8pt;color:#555}
 @media (max-width:160mm){body{margin:6mm auto}table{font-size:7.5pt}th,td{padding:2px 3px}}
-@media (max-width:130mm){th{white-space:pre-line}td{white-space:normal}}"""
-"""The page's only style: a 180 mm text column like the PDF's, plots as wide as the column."""
+@media (max-width:130mm){th{white-space:pre-line}td{white-space:normal}}
+@page{size:A4;margin:15mm}@media print{body{margin:0 auto;padding:0}}
+h1,h2{break-after:avoid}figure,tr{break-inside:avoid}"""
+"""The page's only style: a 180 mm text column like the PDF's, plots as wide as the column; printed,
+A4 with the PDF's margins, no heading left alone at a page's foot, no plot or table row cut in two."""
 
 
 def _svg_figure(plot: Plot, k: int) -> str:

@@ -140,18 +140,35 @@ def screenshot(page: Path, width_px: int, height_px: int, workdir: Path) -> np.n
     png = workdir / "page.png"
     _run([f"--screenshot={png}", f"--window-size={width_px},{height_px}", "--virtual-time-budget=2000"],
          Path(page))
-    return np.asarray(Image.open(png).convert("L"))
+    with Image.open(png) as im:
+        return np.asarray(im.convert("L"))
+
+
+def print_pdf(page: Path, workdir: Path) -> Path:
+    """The page as the browser prints it (its own ``@page`` size and margins, no browser
+    header or footer), as a PDF for the same checks as the report's own PDF."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    pdf = workdir / "printed.pdf"
+    _run([f"--print-to-pdf={pdf}", "--no-pdf-header-footer", "--virtual-time-budget=2000"], Path(page))
+    assert pdf.stat().st_size > 0
+    return pdf
 
 
 # --------------------------------------------------------------------------- checks
 
 def text_outside_column(layout: Layout, tol_px: float = 0.5) -> list[str]:
-    """Lines of text (running text and plot text) reaching outside the text column, and a
-    page wider than the window (a reader would have to scroll sideways)."""
+    """Lines of text (running text and plot text) reaching outside the text column, plot
+    text cut off at its plot's edge, and a page wider than the window (a reader would have
+    to scroll sideways)."""
     x0, x1 = layout.column
     bad = [f"{t.text!r} spans x {t.x0:.0f}-{t.x1:.0f}, column {x0:.0f}-{x1:.0f}"
            for t in layout.texts + [t for f in layout.figures for t in f["texts"]]
            if t.x0 < x0 - tol_px or t.x1 > x1 + tol_px]
+    for k, f in enumerate(layout.figures, 1):  # a plot's text past its own edge is cut off
+        box = f["box"]
+        bad += [f"figure {k}: {t.text!r} cut at the plot's edge" for t in f["texts"]
+                if t.x0 < box.x0 - tol_px or t.x1 > box.x1 + tol_px or t.y0 < box.y0 - tol_px
+                or t.y1 > box.y1 + tol_px]
     if layout.scroll_width > layout.width:
         bad.append(f"page {layout.scroll_width} px wide in a {layout.width} px window")
     return bad

@@ -7,7 +7,7 @@ sits (legend labels against the frames). The HTML page is parsed with the standa
 library (self-contained, the same text as the PDF) and rendered by headless Chromium
 (`page_layout`): every line of text inside the text column and over no other, each
 plot's legend off its data, both as the browser measured them and against the frames
-found in a screenshot's pixels.
+found in a screenshot's pixels; printed from Chromium it passes the PDF's own checks.
 """
 from __future__ import annotations
 
@@ -420,6 +420,29 @@ def test_html_layout_checks_fail_on_a_broken_page(outputs, tmp_path):
     assert len(faults["legend over a frame in the pixels"]) == 1
     assert faults["legend over a frame in the pixels"][0].startswith("figure 1: f1-legend-1 over a frame")
     assert faults["ink outside the column"]
+
+
+@needs_chromium
+def test_html_printed_from_the_browser_keeps_the_pdf_reports_margins(outputs, calibrated, tmp_path):
+    """Printed from Chromium, the page is A4 with the PDF's checks passing: no ink outside
+    the margins, no legend label inside a plot's frame, no heading alone at a page's foot."""
+    _, page = outputs
+    printed = page_layout.print_pdf(page, tmp_path)
+    pages = render(printed, tmp_path / "pages")
+    a4_px = np.array([297.0, 210.0]) / MM_PER_IN * RENDER_DPI
+    assert len(pages) >= 2 and all(np.abs(np.array(p.shape) - a4_px).max() <= 2 for p in pages)  # A4
+    assert [ink_outside_margins(p) for p in pages] == [0] * len(pages)
+    assert legends_over_data(printed, tmp_path / "legends") == []
+    rec = load(calibrated)
+    (analysis,) = analyse(rec)
+    headings = {b.text for b in report_blocks(rec, analysis) if isinstance(b, Heading)}
+    words = pdf_words(printed)
+    for k, page_words in enumerate(words[:-1], 1):
+        foot = max(w[1] for w in page_words)
+        last_line = " ".join(w[4] for w in page_words if abs(w[1] - foot) < 2.0)
+        assert last_line not in headings, f"page {k} ends with the heading {last_line!r}"
+    text = " ".join(" ".join(w[4] for w in p) for p in words)
+    assert_states_the_body_models_truth(text, calibrated)
 
 
 def test_long_session_shows_blocks_and_an_interval_over_sets(calibrated, tmp_path):
