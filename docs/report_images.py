@@ -71,7 +71,8 @@ def main(argv) -> int:
         if os.geteuid() == 0:
             cmd.insert(1, "--no-sandbox")
         subprocess.run(cmd, check=True, capture_output=True)
-        img = Image.open(shot).convert("RGB")
+        with Image.open(shot) as im:
+            img = im.convert("RGB")
         column_px = 180 / 25.4 * 96  # the page's 180 mm column, plus its 4 mm padding each side
         pad_px = 4 / 25.4 * 96 + 12
         x0 = max(0, int((WINDOW_PX[0] - column_px) / 2 - pad_px))

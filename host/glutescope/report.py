@@ -833,14 +833,23 @@ class _PdfFlow:
     def heading(self, b: Heading) -> None:
         size = 15.0 if b.level == 1 else 10.5
         h = size * 1.5 / 72
-        self._need(h + 0.3)  # never a heading alone at the bottom of a page
+        self._need(h + 0.08 + 2 * Paragraph("").size_pt * 1.32 / 72)  # a heading keeps two lines after it
         self.y_in -= 0.06 if b.level > 1 else 0.0
         self._text(MARGIN_IN, self.y_in, b.text, size, weight="bold")
         self.y_in -= h
 
     def paragraph(self, b: Paragraph) -> None:
         lead = b.size_pt * 1.32 / 72
-        for line in self.m.wrap(b.text, b.size_pt, CONTENT_W_IN * 72, b.bold):
+        lines = self.m.wrap(b.text, b.size_pt, CONTENT_W_IN * 72, b.bold)
+        fit = 0 if self.fig is None else int((self.y_in - MARGIN_IN) / lead + 1e-9)
+        # Split so that each page holds at least two of its lines, never one alone.
+        here = len(lines) if fit >= len(lines) else min(fit, len(lines) - 2)
+        if here < 2 and here < len(lines):
+            self._new_page()
+            here = len(lines)
+        for k, line in enumerate(lines):
+            if k == here:
+                self._new_page()
             self._need(lead)
             self._text(MARGIN_IN, self.y_in, line, b.size_pt, weight="bold" if b.bold else "normal")
             self.y_in -= lead

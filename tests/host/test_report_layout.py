@@ -25,8 +25,8 @@ from export_fixtures import SUBJECT, run_cli
 from glutescope.analysis import analyse
 from glutescope.exitcodes import ExitStatus
 from glutescope.recording import load
-from glutescope.report import (CONTENT_W_IN, Heading, Paragraph, Plot, Table, report_blocks, symmetry_sentence,
-                               write_html, write_report)
+from glutescope.report import (A4_IN, CONTENT_W_IN, MARGIN_IN, Heading, Paragraph, Plot, Table, report_blocks,
+                               symmetry_sentence, write_html, write_report)
 from glutesignal.simulation import simulate
 from glutesignal.symmetry import symmetry_over_reps
 
@@ -70,6 +70,14 @@ def pdf_words(pdf) -> list[list[tuple[float, float, float, float, str]]]:
         words = re.findall(r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', page)
         pages.append([(float(a), float(b), float(c), float(d), _unescape(w)) for a, b, c, d, w in words])
     return pages
+
+
+def pdf_text(pdf) -> str:
+    """The pages' running text in reading order, without the footers (a paragraph split
+    over two pages reads on across the break)."""
+    words = pdf_words(pdf)
+    foot_pt = (A4_IN[1] - MARGIN_IN) * 72  # below this only the footer
+    return " ".join(" ".join(w[4] for w in page if w[1] < foot_pt) for page in words)
 
 
 def _unescape(s: str) -> str:
@@ -222,8 +230,7 @@ def assert_states_the_body_models_truth(text: str, calibrated) -> None:
 
 def test_report_states_the_body_models_truth(outputs, calibrated):
     pdf, _ = outputs
-    assert_states_the_body_models_truth(" ".join(" ".join(w[4] for w in page) for page in pdf_words(pdf)),
-                                        calibrated)
+    assert_states_the_body_models_truth(pdf_text(pdf), calibrated)
 
 
 def _lengthened(analysis, duration_s: float):
@@ -330,12 +337,12 @@ def test_html_is_self_contained_and_says_what_the_pdf_says(outputs, calibrated):
         assert w_pt == pytest.approx(CONTENT_W_IN * 72) and h_pt == pytest.approx(plot.height_in * 72)
         assert svg["role"] == "img" and svg["aria-label"] == plot.alt
     html_text = " ".join(" ".join(parser.text).split())
-    pdf_text = " ".join(" ".join(w[4] for w in p) for p in pdf_words(pdf))
+    pdf_said = pdf_text(pdf)
     for b in blocks:
         if isinstance(b, (Heading, Paragraph)):
             said = " ".join(b.text.split())
             assert said in html_text
-            assert said.split(":")[0] in pdf_text
+            assert said.split(":")[0] in pdf_said
         elif isinstance(b, Table):
             for row in b.rows:
                 assert " ".join(row) in html_text
@@ -445,6 +452,32 @@ def test_html_printed_from_the_browser_keeps_the_pdf_reports_margins(outputs, ca
     assert_states_the_body_models_truth(text, calibrated)
 
 
+@pytest.mark.parametrize("room_lines", [1, 2, 3, 5])
+def test_a_paragraph_split_over_pages_leaves_no_line_alone(tmp_path, room_lines):
+    """A four-line paragraph meeting the page's foot with room for ``room_lines``: split
+    only as two and two (never one line alone at a page's foot or head), else moved whole;
+    a heading at the foot goes with it."""
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from glutescope.report import _PdfFlow
+
+    pdf = tmp_path / "split.pdf"
+    lead_in = Paragraph("").size_pt * 1.32 / 72
+    with rc_context({"pdf.fonttype": 42}), PdfPages(pdf) as pages:
+        flow = _PdfFlow(pages, "footer")
+        flow.add(Paragraph("filler"))
+        flow.y_in = MARGIN_IN + (room_lines + 0.5) * lead_in  # as if the page were filled to here
+        flow.add(Paragraph("\n".join(f"line{k}" for k in range(1, 5))))
+        flow.add(Heading("Next section"))
+        flow.add(Paragraph("after1\nafter2"))
+        flow.close()
+    where = {w[4]: k for k, page in enumerate(pdf_words(pdf)) for w in page}
+    on_first = [k for k in range(1, 5) if where[f"line{k}"] == 0]
+    assert len(on_first) == {1: 0, 2: 2, 3: 2, 5: 4}[room_lines]
+    assert where["Next"] == where["after1"] == where["after2"]
+
+
 def test_long_session_shows_blocks_and_an_interval_over_sets(calibrated, tmp_path):
     """A 40-minute session of 20 sets of 5 bridges: a timeline and 10-minute blocks, no
     trace of every rep, and the SI interval over the 20 sets, not the 100 reps."""
@@ -517,7 +550,7 @@ def test_report_quality_agrees_with_what_the_live_view_showed(outputs, calibrate
     the live view and replay showed good: the report now gives the live gradings' counts,
     most common first, and the grade shown at the end."""
     pdf, _ = outputs
-    text = " ".join(" ".join(w[4] for w in p) for p in pdf_words(pdf))
+    text = pdf_text(pdf)
     rec = load(calibrated)
     shown = _live_quality_grades(rec, 100)
     for ch, name in enumerate(("glute max left", "glute max right")):
