@@ -385,6 +385,8 @@ def test_html_rendered_in_chromium_keeps_text_in_the_column_and_legends_off_the_
     assert len(layout.figures) == len(plots) >= 2
     assert all(f["axes"] and len(f["legends"]) == len(f["axes"]) and f["texts"] for f in layout.figures)
     assert len(layout.texts) > 100
+    plot_text = " ".join(t.text for f in layout.figures for t in f["texts"])
+    assert "envelope (µV)" in plot_text and "uV" not in plot_text  # the unit as a reader writes it
     # The frames the browser reports are the ones drawn: each found in the screenshot's pixels.
     for f in layout.figures:
         found = page_layout.frames_in_pixels(img, f["box"], axes_frames)
