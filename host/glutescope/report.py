@@ -70,6 +70,8 @@ FOOTER_Y_IN = 10.0 / 25.4
 CONTENT_W_IN = A4_IN[0] - 2 * MARGIN_IN
 TIMELINE_BIN_S = 60.0
 """Bin of a long session's timeline, s."""
+_RIGHT_PAD_IN = 0.15
+"""Room right of a time axis for half its last tick label (a session ending on a tick)."""
 _LEFT, _RIGHT = "#1f77b4", "#d62728"
 _CUE_LABEL = {"left": "L", "right": "R", "both": "both"}
 _GRADE_ORDER = ("good", "fair", "poor")
@@ -465,7 +467,7 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
     def draw(fig, rect):
         fh = fig.get_size_inches()[1] * rect[3]
         env_h = fh - 0.42 - (2.15 if has_imu else 0.75)
-        ax = _axes(fig, rect, 0.6, fh - 0.42 - env_h, 0.05, 0.42)
+        ax = _axes(fig, rect, 0.6, fh - 0.42 - env_h, _RIGHT_PAD_IN, 0.42)
         env = analysis.envelope_max_uV
         k = max(1, int(round(ENVELOPE_BIN_S * analysis.emg_fs_hz)))
         t = (np.arange(env.shape[1]) + 0.5) * k / analysis.emg_fs_hz
@@ -493,7 +495,7 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
         _legend_above(fig, ax, handles, labels)
         if has_imu:
             ax.tick_params(labelbottom=False)
-            ax2 = _axes(fig, rect, 0.6, 0.4, 0.05, fh - 0.4 - 1.35)
+            ax2 = _axes(fig, rect, 0.6, 0.4, _RIGHT_PAD_IN, fh - 0.4 - 1.35)
             ax2.sharex(ax)
             ti = np.arange(analysis.pelvis_deg.shape[1]) / analysis.imu_fs_hz
             (a,) = ax2.plot(ti, analysis.pelvis_deg[0], color="0.2", lw=0.8)
@@ -518,7 +520,7 @@ def _timeline_plot(rec: Recording, analysis: SegmentAnalysis, block_s: float) ->
 
     def draw(fig, rect):
         fh = fig.get_size_inches()[1] * rect[3]
-        ax = _axes(fig, rect, 0.6, fh - 0.3 - 1.9, 0.05, 0.3)
+        ax = _axes(fig, rect, 0.6, fh - 0.3 - 1.9, _RIGHT_PAD_IN, 0.3)
         t, env = _minute_means(analysis)
         handles = []
         for ch, name in enumerate(names):
@@ -532,7 +534,7 @@ def _timeline_plot(rec: Recording, analysis: SegmentAnalysis, block_s: float) ->
         ax.set_ylim(bottom=0)
         ax.tick_params(labelbottom=False)
         _legend_above(fig, ax, handles, [n.replace("_", " ") for n in names], 0.08)
-        ax2 = _axes(fig, rect, 0.6, 0.4, 0.05, 0.3 + 1.9 + 0.15)
+        ax2 = _axes(fig, rect, 0.6, 0.4, _RIGHT_PAD_IN, 0.3 + 1.9 + 0.15)
         ax2.sharex(ax)
         edges = np.arange(0.0, analysis.duration_s + block_s, block_s)
         counts, _ = np.histogram([r.start_s for r in analysis.reps], bins=edges)

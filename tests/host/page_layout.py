@@ -30,7 +30,8 @@ PROBE_JS = r"""
 addEventListener('load', () => {
   const box = r => ({x0: r.left + scrollX, y0: r.top + scrollY, x1: r.right + scrollX, y1: r.bottom + scrollY});
   const body = document.body, cs = getComputedStyle(body), b = body.getBoundingClientRect();
-  const column = {x0: b.left + parseFloat(cs.paddingLeft) + scrollX, x1: b.right - parseFloat(cs.paddingRight) + scrollX};
+  const column = {x0: b.left + parseFloat(cs.paddingLeft) + scrollX,
+                  x1: b.right - parseFloat(cs.paddingRight) + scrollX};  // the body's content box
   const texts = [];
   const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
@@ -38,8 +39,9 @@ addEventListener('load', () => {
     if (!n.data.trim() || el.closest('svg, style, script, title')) continue;
     const range = document.createRange();
     range.selectNodeContents(n);
-    for (const r of range.getClientRects())
-      if (r.width > 0 && r.height > 0) texts.push({...box(r), text: n.data.trim().slice(0, 60), tag: el.tagName.toLowerCase()});
+    for (const r of range.getClientRects())  // one per line the text is laid out on
+      if (r.width > 0 && r.height > 0)
+        texts.push({...box(r), text: n.data.trim().slice(0, 60), tag: el.tagName.toLowerCase()});
   }
   const figures = [];
   document.querySelectorAll('figure svg').forEach((svg, k) => {
@@ -83,11 +85,14 @@ def _run(args: list[str], page: Path) -> str:
 
 @dataclass(frozen=True)
 class Box:
+    """A rectangle on the rendered page, CSS px from its top-left."""
+
     x0: float
     y0: float
     x1: float
     y1: float
     text: str = ""
+    """The text it holds (its first 60 characters), or the element's id."""
 
     def overlaps(self, other: "Box", tol: float = 1.0) -> bool:
         """True when the two share more than ``tol`` px in both directions."""

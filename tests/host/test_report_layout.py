@@ -480,19 +480,42 @@ def test_a_paragraph_split_over_pages_leaves_no_line_alone(tmp_path, room_lines)
     assert where["Next"] == where["after1"] == where["after2"]
 
 
+def _sets_session(short, n_sets: int = 20, period_s: float = 120.0):
+    """``short``'s five bridges repeated as ``n_sets`` sets, one every ``period_s``."""
+    fs = short.emg_fs_hz
+    first = short.reps[0].start_s
+    reps = tuple(dataclasses.replace(r, index=k * 5 + r.index, start_s=k * period_s + (r.start_s - first) + 5.0)
+                 for k in range(n_sets) for r in short.reps)
+    n = int(n_sets * period_s * fs)
+    return dataclasses.replace(_lengthened(short, n / fs), reps=reps, pelvis_deg=None,
+                               stats=dataclasses.replace(short.stats, n_reps=len(reps)))
+
+
+@needs_chromium
+@pytest.mark.parametrize("session", ["40 minutes of sets", "cut to 120 s"])
+def test_other_sessions_html_renders_inside_the_column(calibrated, session, tmp_path):
+    """A long session's page (timeline, blocks table) and a session ending on a time tick
+    (its last tick label at the plot's right edge, where it was cut off) pass the checks."""
+    rec = load(calibrated)
+    (short,) = analyse(rec)
+    seg = _sets_session(short) if session == "40 minutes of sets" else _lengthened(short, 120.0)
+    page = write_html(rec, [seg], tmp_path / "other.html")
+    layout, img = rendered(page, HTML_WIDTHS_PX[1], tmp_path)
+    faults = layout_faults(layout, img)
+    assert faults == {k: [] for k in faults}
+    assert len(layout.figures) >= 2 and sum(len(f["legends"]) for f in layout.figures) >= 2
+    last_tick = "40" if session == "40 minutes of sets" else "120"
+    assert last_tick in [t.text for t in layout.figures[0]["texts"]]
+
+
 def test_long_session_shows_blocks_and_an_interval_over_sets(calibrated, tmp_path):
     """A 40-minute session of 20 sets of 5 bridges: a timeline and 10-minute blocks, no
     trace of every rep, and the SI interval over the 20 sets, not the 100 reps."""
     rec = load(calibrated)
     (short,) = analyse(rec)
-    fs = short.emg_fs_hz
-    period_s, n_sets = 120.0, 20
-    first = short.reps[0].start_s
-    reps = tuple(dataclasses.replace(r, index=k * 5 + r.index, start_s=k * period_s + (r.start_s - first) + 5.0)
-                 for k in range(n_sets) for r in short.reps)
-    n = int(n_sets * period_s * fs)
-    long = dataclasses.replace(_lengthened(short, n / fs), reps=reps, pelvis_deg=None,
-                               stats=dataclasses.replace(short.stats, n_reps=len(reps)))
+    n_sets = 20
+    long = _sets_session(short, n_sets)
+    reps = long.reps
     pdf = write_report(rec, [long], tmp_path / "long.pdf")
     words = pdf_words(pdf)
     text = " ".join(" ".join(w[4] for w in p) for p in words)
