@@ -3,7 +3,7 @@
 The content is built once, as a list of blocks (headings, paragraphs, tables, plots),
 and rendered twice: into PDF pages laid out inside fixed margins (text wrapped by its
 measured width, legends in a band above their axes, never over data) and into one HTML
-file with its plots inline as base64 PNG and no external resource. Every number comes
+file with its plots inline as SVG and no external resource. Every number comes
 from `glutescope.analysis` (the live pipeline run over the recording), so it equals
 what the live view showed; where the report summarises further (sets, blocks of a long
 session) it says how.
@@ -35,12 +35,12 @@ among its exercises: not used for the bands).
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as _dt
 import html as _html
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -70,6 +70,8 @@ FOOTER_Y_IN = 10.0 / 25.4
 CONTENT_W_IN = A4_IN[0] - 2 * MARGIN_IN
 TIMELINE_BIN_S = 60.0
 """Bin of a long session's timeline, s."""
+_RIGHT_PAD_IN = 0.15
+"""Room right of a time axis for half its last tick label (a session ending on a tick)."""
 _LEFT, _RIGHT = "#1f77b4", "#d62728"
 _CUE_LABEL = {"left": "L", "right": "R", "both": "both"}
 _GRADE_ORDER = ("good", "fair", "poor")
@@ -473,7 +475,7 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
     def draw(fig, rect):
         fh = fig.get_size_inches()[1] * rect[3]
         env_h = fh - 0.42 - (2.15 if has_imu else 0.75)
-        ax = _axes(fig, rect, 0.6, fh - 0.42 - env_h, 0.05, 0.42)
+        ax = _axes(fig, rect, 0.6, fh - 0.42 - env_h, _RIGHT_PAD_IN, 0.42)
         env = analysis.envelope_max_uV
         k = max(1, int(round(ENVELOPE_BIN_S * analysis.emg_fs_hz)))
         t = (np.arange(env.shape[1]) + 0.5) * k / analysis.emg_fs_hz
@@ -501,7 +503,7 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
         _legend_above(fig, ax, handles, labels)
         if has_imu:
             ax.tick_params(labelbottom=False)
-            ax2 = _axes(fig, rect, 0.6, 0.4, 0.05, fh - 0.4 - 1.35)
+            ax2 = _axes(fig, rect, 0.6, 0.4, _RIGHT_PAD_IN, fh - 0.4 - 1.35)
             ax2.sharex(ax)
             ti = np.arange(analysis.pelvis_deg.shape[1]) / analysis.imu_fs_hz
             (a,) = ax2.plot(ti, analysis.pelvis_deg[0], color="0.2", lw=0.8)
@@ -526,7 +528,7 @@ def _timeline_plot(rec: Recording, analysis: SegmentAnalysis, block_s: float) ->
 
     def draw(fig, rect):
         fh = fig.get_size_inches()[1] * rect[3]
-        ax = _axes(fig, rect, 0.6, fh - 0.3 - 1.9, 0.05, 0.3)
+        ax = _axes(fig, rect, 0.6, fh - 0.3 - 1.9, _RIGHT_PAD_IN, 0.3)
         t, env = _minute_means(analysis)
         handles = []
         for ch, name in enumerate(names):
@@ -540,7 +542,7 @@ def _timeline_plot(rec: Recording, analysis: SegmentAnalysis, block_s: float) ->
         ax.set_ylim(bottom=0)
         ax.tick_params(labelbottom=False)
         _legend_above(fig, ax, handles, [n.replace("_", " ") for n in names], 0.08)
-        ax2 = _axes(fig, rect, 0.6, 0.4, 0.05, 0.3 + 1.9 + 0.15)
+        ax2 = _axes(fig, rect, 0.6, 0.4, _RIGHT_PAD_IN, 0.3 + 1.9 + 0.15)
         ax2.sharex(ax)
         edges = np.arange(0.0, analysis.duration_s + block_s, block_s)
         counts, _ = np.histogram([r.start_s for r in analysis.reps], bins=edges)
@@ -915,14 +917,23 @@ class _PdfFlow:
     def heading(self, b: Heading) -> None:
         size = 15.0 if b.level == 1 else 10.5
         h = size * 1.5 / 72
-        self._need(h + 0.3)  # never a heading alone at the bottom of a page
+        self._need(h + 0.08 + 2 * Paragraph("").size_pt * 1.32 / 72)  # a heading keeps two lines after it
         self.y_in -= 0.06 if b.level > 1 else 0.0
         self._text(MARGIN_IN, self.y_in, b.text, size, weight="bold")
         self.y_in -= h
 
     def paragraph(self, b: Paragraph) -> None:
         lead = b.size_pt * 1.32 / 72
-        for line in self.m.wrap(b.text, b.size_pt, CONTENT_W_IN * 72, b.bold):
+        lines = self.m.wrap(b.text, b.size_pt, CONTENT_W_IN * 72, b.bold)
+        fit = 0 if self.fig is None else int((self.y_in - MARGIN_IN) / lead + 1e-9)
+        # Split so that each page holds at least two of its lines, never one alone.
+        here = len(lines) if fit >= len(lines) else min(fit, len(lines) - 2)
+        if here < 2 and here < len(lines):
+            self._new_page()
+            here = len(lines)
+        for k, line in enumerate(lines):
+            if k == here:
+                self._new_page()
             self._need(lead)
             self._text(MARGIN_IN, self.y_in, line, b.size_pt, weight="bold" if b.bold else "normal")
             self.y_in -= lead
@@ -1051,30 +1062,57 @@ def write_report(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path
 # --------------------------------------------------------------------------- HTML
 
 _CSS = """body{font-family:sans-serif;font-size:10.5pt;max-width:180mm;margin:15mm auto;padding:0 4mm;color:#111}
-h1{font-size:18pt}h2{font-size:12.5pt;margin:1.1em 0 .3em}p{margin:.25em 0 .45em;line-height:1.35}
-p.small{font-size:9pt}p.strong{font-weight:bold}figure{margin:.5em 0}img{max-width:100%;height:auto}
+h1{font-size:18pt}h2{font-size:12.5pt;margin:1.1em 0 .3em}p{margin:.25em 0 .45em;line-height:1.35;
+overflow-wrap:anywhere}p.small{font-size:9pt}p.strong{font-weight:bold}figure{margin:.5em 0}
+figure svg{display:block;width:100%;height:auto}
 table{border-collapse:collapse;font-size:9pt;margin:.4em 0;max-width:100%}
-th{background:#e6e6e6;padding:3px 6px;white-space:pre-line}td{padding:2px 6px;text-align:center;
-border-bottom:1px solid #bbb}footer{margin-top:2em;font-size:8pt;color:#555}"""
+th{background:#e6e6e6;padding:3px 4px;white-space:pre;vertical-align:bottom}td{padding:2px 4px;
+text-align:center;border-bottom:1px solid #bbb;white-space:nowrap}footer{margin-top:2em;font-size:8pt;color:#555}
+@media (max-width:160mm){body{margin:6mm auto}table{font-size:7.5pt}th,td{padding:2px 3px}}
+@media (max-width:130mm){th{white-space:pre-line}td{white-space:normal}}
+@page{size:A4;margin:15mm}@media print{body{margin:0 auto;padding:0}}
+h1,h2{break-after:avoid}figure,tr{break-inside:avoid}"""
+"""The page's only style: a 180 mm text column like the PDF's, plots as wide as the column; printed,
+A4 with the PDF's margins, no heading left alone at a page's foot, no plot or table row cut in two."""
 
 
-def _png_data_uri(plot: Plot) -> str:
+def _svg_figure(plot: Plot, k: int) -> str:
+    """The plot as inline SVG: its text stays text (searchable, sharp when zoomed or printed).
+
+    Each figure's ids get the prefix ``f{k}-`` so that several figures in one page never
+    share one (clip paths and hatches are referenced by id); the data area of axes ``i``
+    is ``f{k}-axes-{i}`` and legend ``i`` is ``f{k}-legend-{i}``, so a layout check can
+    find them in the rendered page.
+    """
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    with rc_context({"font.size": 8}):
+    with rc_context({"font.size": 8, "svg.fonttype": "none", "svg.hashsalt": "glutescope"}):
         fig = Figure(figsize=(CONTENT_W_IN, plot.height_in))
         plot.draw(fig, (0.0, 0.0, 1.0, 1.0))
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        for i, ax in enumerate(fig.axes):
+            ax.patch.set_gid(f"axes-{i}")
+        for i, leg in enumerate(fig.legends):
+            leg.set_gid(f"legend-{i}")
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]  # no XML prologue or DOCTYPE inside HTML
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    prefix = f"f{k}-"
+    svg = re.sub(r'\bid="', f'id="{prefix}', svg)
+    svg = svg.replace("url(#", f"url(#{prefix}").replace('href="#', f'href="#{prefix}')
+    alt = _html.escape(plot.alt)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{alt}" ', 1).replace(
+        ">", f"><title>{alt}</title>", 1)
 
 
 def write_html(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path, *,
                created: Optional[_dt.datetime] = None, progress: Optional[Callable[[int], None]] = None) -> Path:
-    """Write the same report as one self-contained HTML page (plots inline as base64 PNG).
+    """Write the same report as one self-contained HTML page (plots inline as SVG).
 
-    The page loads nothing: no script, no stylesheet, font or image from anywhere else.
+    The page loads nothing and runs nothing: no script, no stylesheet, font or image from
+    anywhere else; its plots are inline SVG whose text the browser lays out.
     Parameters and return as `write_report`.
     """
     if not analyses:
@@ -1084,6 +1122,7 @@ def write_html(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path, 
     parts = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              "<title>glutescope session report</title>", f"<style>{_CSS}</style></head><body>"]
+    n_fig = 0
     for k, blocks in enumerate(_segments_blocks(rec, analyses, progress)):
         parts.append(f'<section id="segment-{k + 1}">')
         for b in blocks:
@@ -1097,7 +1136,8 @@ def write_html(rec: Recording, analyses: Sequence[SegmentAnalysis], path: Path, 
                 body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in b.rows)
                 parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
             else:
-                parts.append(f'<figure><img src="{_png_data_uri(b)}" alt="{esc(b.alt)}"></figure>')
+                n_fig += 1
+                parts.append(f"<figure>{_svg_figure(b, n_fig)}</figure>")
         parts.append("</section>")
     parts.append(f"<footer>{esc(_footer(rec, created))}</footer></body></html>")
     Path(path).write_text("\n".join(parts) + "\n", encoding="utf-8")

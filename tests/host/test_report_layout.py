@@ -3,33 +3,35 @@ outside the margins, no legend over data, and the same content in the HTML page.
 
 The PDF is checked with tools we did not write: poppler's ``pdftoppm`` renders the pages
 (ink outside the margins, the axes frames) and ``pdftotext -bbox`` gives where each word
-sits (legend labels against the frames). The HTML is parsed with the standard library;
-no headless browser exists here, so its layout is checked structurally (self-contained,
-every plot an inline PNG no wider than the text column, the same text as the PDF).
+sits (legend labels against the frames). The HTML page is parsed with the standard
+library (self-contained, the same text as the PDF) and rendered by headless Chromium
+(`page_layout`): every line of text inside the text column and over no other, each
+plot's legend off its data, both as the browser measured them and against the frames
+found in a screenshot's pixels; printed from Chromium it passes the PDF's own checks.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import html.parser
 import re
-import struct
 import subprocess
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
+import page_layout
 from export_fixtures import SUBJECT, run_cli
 from glutescope.analysis import analyse
 from glutescope.exitcodes import ExitStatus
 from glutescope.recording import load
-from glutescope.report import (Heading, Paragraph, Plot, Table, report_blocks, symmetry_sentence, write_html,
-                               write_report)
+from glutescope.report import (A4_IN, CONTENT_W_IN, MARGIN_IN, Heading, Paragraph, Plot, Table, report_blocks,
+                               symmetry_sentence, write_html, write_report)
 from glutesignal.simulation import simulate
 from glutesignal.symmetry import symmetry_over_reps
 
 pytestmark = pytest.mark.slow
+needs_chromium = pytest.mark.skipif(page_layout.chromium() is None, reason=page_layout.NO_CHROMIUM)
 
 MM_PER_IN = 25.4
 RENDER_DPI = 100
@@ -68,6 +70,14 @@ def pdf_words(pdf) -> list[list[tuple[float, float, float, float, str]]]:
         words = re.findall(r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', page)
         pages.append([(float(a), float(b), float(c), float(d), _unescape(w)) for a, b, c, d, w in words])
     return pages
+
+
+def pdf_text(pdf) -> str:
+    """The pages' running text in reading order, without the footers (a paragraph split
+    over two pages reads on across the break)."""
+    words = pdf_words(pdf)
+    foot_pt = (A4_IN[1] - MARGIN_IN) * 72  # below this only the footer
+    return " ".join(" ".join(w[4] for w in page if w[1] < foot_pt) for page in words)
 
 
 def _unescape(s: str) -> str:
@@ -193,9 +203,11 @@ def body_truth(windows_s=None):
     return bridges, body.true_symmetry_index_pct, pct
 
 
-def test_report_states_the_body_models_truth(outputs, calibrated):
-    pdf, _ = outputs
-    text = " ".join(" ".join(w[4] for w in page) for page in pdf_words(pdf))
+def assert_states_the_body_models_truth(text: str, calibrated) -> None:
+    """``text`` (a report as its reader sees it) says what the body model made: the
+    weaker left glute and what to practise, the reps, each side's %MVC near the true
+    activation and against the published range."""
+    text = " ".join(text.split())
     (analysis,) = analyse(load(calibrated))
     # The true activation over the windows the report measured (onset to offset as detected).
     bridges, si_true, pct_true = body_truth([(r.start_s, r.start_s + r.duration_s) for r in analysis.reps])
@@ -214,6 +226,11 @@ def test_report_states_the_body_models_truth(outputs, calibrated):
     # The squeeze test: the body model's left side is the weaker one.
     assert "The left side is weaker: practise switching it on alone." in text
     assert "uV" not in text and "µV" in text
+
+
+def test_report_states_the_body_models_truth(outputs, calibrated):
+    pdf, _ = outputs
+    assert_states_the_body_models_truth(pdf_text(pdf), calibrated)
 
 
 def _lengthened(analysis, duration_s: float):
@@ -285,7 +302,7 @@ class _Page(html.parser.HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
-        if tag == "img":
+        if tag == "svg":
             self.images.append(dict(attrs))
         self._open.append(tag)
 
@@ -298,11 +315,6 @@ class _Page(html.parser.HTMLParser):
             self.text.append(data)
 
 
-def _png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", data[16:24])
-
-
 def test_html_is_self_contained_and_says_what_the_pdf_says(outputs, calibrated):
     pdf, page = outputs
     parser = _Page()
@@ -310,26 +322,27 @@ def test_html_is_self_contained_and_says_what_the_pdf_says(outputs, calibrated):
     tags = {t for t, _ in parser.tags}
     assert not tags & {"script", "link", "iframe", "object", "embed", "video", "audio", "source"}
     for tag, attrs in parser.tags:
-        for key in ("src", "href", "srcset", "poster"):
+        for key in ("src", "href", "xlink:href", "srcset", "poster", "action"):
             if key in attrs:
-                assert attrs[key].startswith("data:image/png;base64,"), (tag, key, attrs[key][:40])
-    assert "url(" not in page.read_text(encoding="utf-8")  # no external font or image in the CSS
+                assert attrs[key].startswith("#"), (tag, key, attrs[key][:40])  # only within the page
+    source = page.read_text(encoding="utf-8")
+    assert set(re.findall(r"url\((.)", source)) <= {"#"}  # CSS and SVG refer only to the page's own parts
     rec = load(calibrated)
     (analysis,) = analyse(rec)
     blocks = report_blocks(rec, analysis)
     plots = [b for b in blocks if isinstance(b, Plot)]
     assert len(parser.images) == len(plots) >= 2
-    for img in parser.images:
-        w, h = _png_size(base64.b64decode(img["src"].split(",", 1)[1]))
-        assert w <= 7.1 * 110 + 1 and h > 100  # no wider than the text column (180 mm at 110 dpi)
-        assert img["alt"]
+    for svg, plot in zip(parser.images, plots):
+        _, _, w_pt, h_pt = map(float, svg["viewbox"].split())
+        assert w_pt == pytest.approx(CONTENT_W_IN * 72) and h_pt == pytest.approx(plot.height_in * 72)
+        assert svg["role"] == "img" and svg["aria-label"] == plot.alt
     html_text = " ".join(" ".join(parser.text).split())
-    pdf_text = " ".join(" ".join(w[4] for w in p) for p in pdf_words(pdf))
+    pdf_said = pdf_text(pdf)
     for b in blocks:
         if isinstance(b, (Heading, Paragraph)):
             said = " ".join(b.text.split())
             assert said in html_text
-            assert said.split(":")[0] in pdf_text
+            assert said.split(":")[0] in pdf_said
         elif isinstance(b, Table):
             for row in b.rows:
                 assert " ".join(row) in html_text
@@ -337,19 +350,172 @@ def test_html_is_self_contained_and_says_what_the_pdf_says(outputs, calibrated):
     assert "The left glute is weaker" in html_text
 
 
+HTML_WIDTHS_PX = (1024, 600)
+"""Browser windows the page is read in: a desktop window and a narrow one (tablet, half a screen)."""
+
+
+def rendered(page, width_px: int, tmp_path):
+    """The page as Chromium lays it out at ``width_px``, and its screenshot."""
+    layout = page_layout.probe(page, width_px, tmp_path)
+    return layout, page_layout.screenshot(page, width_px, layout.height, tmp_path)
+
+
+def layout_faults(layout, img) -> dict[str, list[str]]:
+    """Everything a reader would find wrong with a rendered page, by kind ([] when none)."""
+    frames_bad, _ = page_layout.legends_over_frames(img, layout, axes_frames)
+    ink = page_layout.ink_outside_column(img, layout)
+    return {"outside the column": page_layout.text_outside_column(layout),
+            "text over text": page_layout.overlapping_text(layout),
+            "legend over data": page_layout.legends_over_data(layout),
+            "legend over a frame in the pixels": frames_bad,
+            "ink outside the column": [f"{ink} px"] if ink else []}
+
+
+@needs_chromium
+@pytest.mark.parametrize("width_px", HTML_WIDTHS_PX)
+def test_html_rendered_in_chromium_keeps_text_in_the_column_and_legends_off_the_data(outputs, calibrated,
+                                                                                     width_px, tmp_path):
+    _, page = outputs
+    layout, img = rendered(page, width_px, tmp_path)
+    assert layout_faults(layout, img) == {k: [] for k in layout_faults(layout, img)}
+    # The checks had something to check: every plot with its data areas and legends, all text measured.
+    rec = load(calibrated)
+    (analysis,) = analyse(rec)
+    plots = [b for b in report_blocks(rec, analysis) if isinstance(b, Plot)]
+    assert len(layout.figures) == len(plots) >= 2
+    assert all(f["axes"] and len(f["legends"]) == len(f["axes"]) and f["texts"] for f in layout.figures)
+    assert len(layout.texts) > 100
+    plot_text = " ".join(t.text for f in layout.figures for t in f["texts"])
+    assert "envelope (µV)" in plot_text and "uV" not in plot_text  # the unit as a reader writes it
+    # The frames the browser reports are the ones drawn: each found in the screenshot's pixels.
+    for f in layout.figures:
+        found = page_layout.frames_in_pixels(img, f["box"], axes_frames)
+        assert len(found) == len(f["axes"])
+        for ax, fr in zip(sorted(f["axes"], key=lambda b: b.y0), sorted(found, key=lambda b: b.y0)):
+            assert max(abs(ax.x0 - fr.x0), abs(ax.y0 - fr.y0), abs(ax.x1 - fr.x1), abs(ax.y1 - fr.y1)) <= 2.5
+    # The probe changes nothing the reader sees: the probed page's pixels equal the page's.
+    probed = page_layout.screenshot(tmp_path / "probed.html", width_px, layout.height, tmp_path / "probed")
+    assert np.array_equal(probed, img)
+
+
+@needs_chromium
+def test_rendered_html_states_the_body_models_truth(outputs, calibrated, tmp_path):
+    """What the browser shows (its innerText, plots' text aside) says the body model's truth."""
+    _, page = outputs
+    layout = page_layout.probe(page, HTML_WIDTHS_PX[0], tmp_path)
+    assert_states_the_body_models_truth(layout.body_text, calibrated)
+
+
+@needs_chromium
+def test_html_layout_checks_fail_on_a_broken_page(outputs, tmp_path):
+    """The same checks on the report with three faults planted: a table too wide for the
+    column, a paragraph pulled up over the one before it, and the pelvis legend moved
+    down onto its data. Each is caught, by the probe and in the pixels."""
+    _, page = outputs
+    source = page.read_text(encoding="utf-8")
+    wide = "<table><tr>" + "".join(f"<td>column {k}</td>" for k in range(40)) + "</tr></table>"
+    over = '<p style="margin-top:-2.2em">A line drawn over the verdict.</p>'
+    broken = source.replace("<h2>Activation in %MVC</h2>", f"{wide}{over}<h2>Activation in %MVC</h2>", 1)
+    broken = broken.replace('<g id="f1-legend-1">', '<g id="f1-legend-1" transform="translate(0 40)">', 1)
+    assert broken.count("column 39") == 1 and 'translate(0 40)' in broken
+    bad = tmp_path / "broken.html"
+    bad.write_text(broken, encoding="utf-8")
+    layout, img = rendered(bad, HTML_WIDTHS_PX[0], tmp_path)
+    faults = layout_faults(layout, img)
+    assert any("'column 39'" in f for f in faults["outside the column"])
+    assert any("page " in f and "wide in a" in f for f in faults["outside the column"])
+    assert any("'A line drawn over the verdict.'" in f for f in faults["text over text"])
+    assert faults["legend over data"] == ["figure 1: f1-legend-1 over f1-axes-1"]
+    assert len(faults["legend over a frame in the pixels"]) == 1
+    assert faults["legend over a frame in the pixels"][0].startswith("figure 1: f1-legend-1 over a frame")
+    assert faults["ink outside the column"]
+
+
+@needs_chromium
+def test_html_printed_from_the_browser_keeps_the_pdf_reports_margins(outputs, calibrated, tmp_path):
+    """Printed from Chromium, the page is A4 with the PDF's checks passing: no ink outside
+    the margins, no legend label inside a plot's frame, no heading alone at a page's foot."""
+    _, page = outputs
+    printed = page_layout.print_pdf(page, tmp_path)
+    pages = render(printed, tmp_path / "pages")
+    a4_px = np.array([297.0, 210.0]) / MM_PER_IN * RENDER_DPI
+    assert len(pages) >= 2 and all(np.abs(np.array(p.shape) - a4_px).max() <= 2 for p in pages)  # A4
+    assert [ink_outside_margins(p) for p in pages] == [0] * len(pages)
+    assert legends_over_data(printed, tmp_path / "legends") == []
+    rec = load(calibrated)
+    (analysis,) = analyse(rec)
+    headings = {b.text for b in report_blocks(rec, analysis) if isinstance(b, Heading)}
+    words = pdf_words(printed)
+    for k, page_words in enumerate(words[:-1], 1):
+        foot = max(w[1] for w in page_words)
+        last_line = " ".join(w[4] for w in page_words if abs(w[1] - foot) < 2.0)
+        assert last_line not in headings, f"page {k} ends with the heading {last_line!r}"
+    text = " ".join(" ".join(w[4] for w in p) for p in words)
+    assert_states_the_body_models_truth(text, calibrated)
+
+
+@pytest.mark.parametrize("room_lines", [1, 2, 3, 5])
+def test_a_paragraph_split_over_pages_leaves_no_line_alone(tmp_path, room_lines):
+    """A four-line paragraph meeting the page's foot with room for ``room_lines``: split
+    only as two and two (never one line alone at a page's foot or head), else moved whole;
+    a heading at the foot goes with it."""
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from glutescope.report import _PdfFlow
+
+    pdf = tmp_path / "split.pdf"
+    lead_in = Paragraph("").size_pt * 1.32 / 72
+    with rc_context({"pdf.fonttype": 42}), PdfPages(pdf) as pages:
+        flow = _PdfFlow(pages, "footer")
+        flow.add(Paragraph("filler"))
+        flow.y_in = MARGIN_IN + (room_lines + 0.5) * lead_in  # as if the page were filled to here
+        flow.add(Paragraph("\n".join(f"line{k}" for k in range(1, 5))))
+        flow.add(Heading("Next section"))
+        flow.add(Paragraph("after1\nafter2"))
+        flow.close()
+    where = {w[4]: k for k, page in enumerate(pdf_words(pdf)) for w in page}
+    on_first = [k for k in range(1, 5) if where[f"line{k}"] == 0]
+    assert len(on_first) == {1: 0, 2: 2, 3: 2, 5: 4}[room_lines]
+    assert where["Next"] == where["after1"] == where["after2"]
+
+
+def _sets_session(short, n_sets: int = 20, period_s: float = 120.0):
+    """``short``'s five bridges repeated as ``n_sets`` sets, one every ``period_s``."""
+    fs = short.emg_fs_hz
+    first = short.reps[0].start_s
+    reps = tuple(dataclasses.replace(r, index=k * 5 + r.index, start_s=k * period_s + (r.start_s - first) + 5.0)
+                 for k in range(n_sets) for r in short.reps)
+    n = int(n_sets * period_s * fs)
+    return dataclasses.replace(_lengthened(short, n / fs), reps=reps, pelvis_deg=None,
+                               stats=dataclasses.replace(short.stats, n_reps=len(reps)))
+
+
+@needs_chromium
+@pytest.mark.parametrize("session", ["40 minutes of sets", "cut to 120 s"])
+def test_other_sessions_html_renders_inside_the_column(calibrated, session, tmp_path):
+    """A long session's page (timeline, blocks table) and a session ending on a time tick
+    (its last tick label at the plot's right edge, where it was cut off) pass the checks."""
+    rec = load(calibrated)
+    (short,) = analyse(rec)
+    seg = _sets_session(short) if session == "40 minutes of sets" else _lengthened(short, 120.0)
+    page = write_html(rec, [seg], tmp_path / "other.html")
+    layout, img = rendered(page, HTML_WIDTHS_PX[1], tmp_path)
+    faults = layout_faults(layout, img)
+    assert faults == {k: [] for k in faults}
+    assert len(layout.figures) >= 2 and sum(len(f["legends"]) for f in layout.figures) >= 2
+    last_tick = "40" if session == "40 minutes of sets" else "120"
+    assert last_tick in [t.text for t in layout.figures[0]["texts"]]
+
+
 def test_long_session_shows_blocks_and_an_interval_over_sets(calibrated, tmp_path):
     """A 40-minute session of 20 sets of 5 bridges: a timeline and 10-minute blocks, no
     trace of every rep, and the SI interval over the 20 sets, not the 100 reps."""
     rec = load(calibrated)
     (short,) = analyse(rec)
-    fs = short.emg_fs_hz
-    period_s, n_sets = 120.0, 20
-    first = short.reps[0].start_s
-    reps = tuple(dataclasses.replace(r, index=k * 5 + r.index, start_s=k * period_s + (r.start_s - first) + 5.0)
-                 for k in range(n_sets) for r in short.reps)
-    n = int(n_sets * period_s * fs)
-    long = dataclasses.replace(_lengthened(short, n / fs), reps=reps, pelvis_deg=None,
-                               stats=dataclasses.replace(short.stats, n_reps=len(reps)))
+    n_sets = 20
+    long = _sets_session(short, n_sets)
+    reps = long.reps
     pdf = write_report(rec, [long], tmp_path / "long.pdf")
     words = pdf_words(pdf)
     text = " ".join(" ".join(w[4] for w in p) for p in words)
@@ -409,7 +575,7 @@ def test_report_quality_agrees_with_what_the_live_view_showed(outputs, calibrate
     the live view and replay showed good: the report now gives the live gradings' counts,
     most common first, and the grade shown at the end."""
     pdf, _ = outputs
-    text = " ".join(" ".join(w[4] for w in p) for p in pdf_words(pdf))
+    text = pdf_text(pdf)
     rec = load(calibrated)
     shown = _live_quality_grades(rec, 100)
     for ch, name in enumerate(("glute max left", "glute max right")):
