@@ -607,21 +607,21 @@ class _Binned:
                 x = x[:, :cut]
             self._sum(first, x)
             return
-        m = x.shape[1]
-        if m == 0:
+        if x.shape[1] == 0:
             return
-        lead = (-first) % self.k
-        starts = np.r_[0, np.arange(lead if lead else self.k, m, self.k)]
-        bins = (first + starts) // self.k
+        starts, bins = self._bins(first, x.shape[1])
         self.acc[:, bins] = np.fmax(self.acc[:, bins], np.fmax.reduceat(x, starts, axis=1))
 
-    def _sum(self, first: int, x: np.ndarray) -> None:
-        m = x.shape[1]
-        if m == 0:
-            return
+    def _bins(self, first: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where each bin starts in a block of ``m`` samples from sample ``first``, and its index."""
         lead = (-first) % self.k
         starts = np.r_[0, np.arange(lead if lead else self.k, m, self.k)]
-        bins = (first + starts) // self.k
+        return starts, (first + starts) // self.k
+
+    def _sum(self, first: int, x: np.ndarray) -> None:
+        if x.shape[1] == 0:
+            return
+        starts, bins = self._bins(first, x.shape[1])
         ok = np.isfinite(x)
         self.acc[:, bins] += np.add.reduceat(np.where(ok, x, 0.0), starts, axis=1)
         self.count[:, bins] += np.add.reduceat(ok, starts, axis=1)
