@@ -8,7 +8,9 @@ from glutescope.transports.virtual import VirtualTransport
 
 pytestmark = pytest.mark.slow
 
-SPEED = 4.0
+# The virtual wearable's clock at 2x: at 4x a loaded 2-core runner starves the simulated
+# firmware during the dropout step's backlog, and it overruns for real (a board runs at 1x).
+SPEED = 2.0
 
 
 def _run(steps):
