@@ -189,6 +189,39 @@ def test_detector_float_loop_equals_numpy_reference(seed, n_rows, given_rest):
     assert got == want  # start, end, times, mean and peak per row, rest level: to the bit
 
 
+@pytest.mark.parametrize("detector", [ContractionDetector, _ReferenceDetector])
+def test_detector_withdrawn_rest_does_not_carry_an_excursion(detector):
+    """A rest level withdrawn (set_rest(None)) during an excursion above the offset
+    threshold: once a rest level is found again, the excursion is over, and the
+    contraction that follows starts where its own rise does."""
+    det = detector(200.0, 1, rest_uV=10.0, warmup_s=0.0)
+    det.process(np.full((1, 10), 17.0))  # 1.7 x rest: above the offset, below the onset threshold
+    det.set_rest(None)
+    det.process(np.full((1, 90), 17.0))  # five whole 0.1 s chunks by sample 99: rest found, 17 µV
+    assert det.rest_uV == 17.0
+    ended = det.process(np.concatenate([np.full(100, 51.0), np.full(50, 17.0)])[None, :])
+    assert [(a.start, a.end, a.mean_uV) for a in ended] == [(100, 200, (51.0,))]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_detector_long_blocks_equal_numpy_reference(seed):
+    """At the analysis' block length (1 s at 2 kHz, 20 chunks of 0.1 s per block)."""
+    rng = np.random.default_rng(seed)
+    fs_hz = 2000.0
+    env = _random_envelopes(rng, 2, 40 * 2000, fs_hz)
+    det = ContractionDetector(fs_hz, 2, rest_memory_s=5.0)
+    ref = _ReferenceDetector(fs_hz, 2, rest_memory_s=5.0)
+    got, want = [], []
+    for a in range(0, env.shape[1], 2000):
+        if rng.random() < 0.05:
+            det.gap(700)
+            ref.gap(700)
+        got += det.process(env[:, a:a + 2000])
+        want += ref.process(env[:, a:a + 2000])
+    assert len(want) >= 5
+    assert got == want
+
+
 def test_detector_refuses_non_finite():
     env = np.full((2, 100), 5.0)
     env[0, 40] = np.nan
