@@ -22,9 +22,11 @@ References
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as _fft
 from scipy import signal as _sig
 
 from . import _validate
@@ -100,6 +102,55 @@ class AdcScale:
         lsb = vref_mV * 1000.0 / 2 ** bits / emg_gain
         mid = 2 ** (bits - 1)
         return cls(lsb, -mid * lsb, (2 ** bits - 1 - mid) * lsb, emg_gain)
+
+
+@functools.lru_cache(maxsize=8)
+def _psd_window(n_per_segment: int, fs_hz: float) -> np.ndarray:
+    """The Hann window of `scipy.signal.welch`, scaled to a density (its ShortTimeFFT's)."""
+    sft = _sig.ShortTimeFFT(_sig.get_window("hann", n_per_segment), n_per_segment - n_per_segment // 2, fs_hz,
+                            fft_mode="onesided", scale_to="psd", phase_shift=None)
+    win = sft.win.conj()
+    win.flags.writeable = False
+    return win
+
+
+def _welch_density(x: np.ndarray, fs_hz: float, n_per_segment: int) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.welch(x, fs_hz, nperseg=n_per_segment, axis=-1)``, to the bit, in
+    one batch of FFTs.
+
+    The same estimate (Hann segments overlapping by half, each segment's mean removed,
+    one-sided density, the mean over segments [Welch 1967]) with the segments taken as
+    one strided view and transformed together: scipy removes the mean of, windows and
+    transforms one segment at a time in Python, which cost most of a quality grading.
+    The arithmetic is scipy's step for step (the same window, per-segment mean,
+    transform, doubling and mean over a contiguous axis), so the densities are equal
+    (tests/signal/test_inner_loops.py holds them against scipy's).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_channels, n_samples)
+        Signal, n_samples >= n_per_segment.
+    fs_hz : float
+        Sampling rate, Hz.
+    n_per_segment : int
+        Segment length, samples.
+
+    Returns
+    -------
+    f_hz : ndarray, shape (n_per_segment // 2 + 1,)
+    density : ndarray, shape (n_channels, n_per_segment // 2 + 1)
+        Units of ``x`` squared per Hz.
+    """
+    hop = n_per_segment - n_per_segment // 2
+    n_segments = (x.shape[1] - n_per_segment // 2) // hop
+    segments = np.lib.stride_tricks.sliding_window_view(x, n_per_segment, axis=-1)[:, ::hop][:, :n_segments]
+    detrended = segments - np.mean(segments, axis=-1, keepdims=True)
+    spectra = _fft.rfft(detrended * _psd_window(n_per_segment, fs_hz), n=n_per_segment, axis=-1)
+    power = spectra.real ** 2 + spectra.imag ** 2  # (n_channels, n_segments, n_freqs)
+    power[..., 1:-1 if n_per_segment % 2 == 0 else None] *= 2
+    # scipy averages over the segments along a contiguous last axis (pairwise sums)
+    density = np.ascontiguousarray(power.transpose(0, 2, 1)).mean(axis=-1)
+    return _fft.rfftfreq(n_per_segment, 1.0 / fs_hz), density
 
 
 def _grid_step(x: np.ndarray) -> float | None:
@@ -308,7 +359,7 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
         sat = np.zeros(raw.shape, bool)
     if sat.shape != raw.shape:
         raise ValueError(f"saturated must have the shape of raw_uV {raw.shape}; got {sat.shape}")
-    f, p = _sig.welch(raw - raw.mean(axis=1, keepdims=True), fs=fs, nperseg=min(raw.shape[1], int(fs)), axis=-1)
+    f, p = _welch_density(raw - raw.mean(axis=1, keepdims=True), fs, min(raw.shape[1], int(fs)))
     total = p.sum(axis=1) + 1e-30
     mains = np.zeros(raw.shape[0])
     mains_rms = np.zeros(raw.shape[0])

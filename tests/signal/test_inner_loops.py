@@ -276,3 +276,23 @@ def test_moving_rms_ring_equals_window_mean(seed, window_s):
     direct = np.sqrt(np.lib.stride_tricks.sliding_window_view(padded, n, axis=1).mean(axis=2))
     np.testing.assert_allclose(got, direct, rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(got, moving_rms(x, 2000.0, window_s))
+
+
+@pytest.mark.parametrize("fs_hz,n_samples,n_per_segment", [(2000.0, 16000, 2000), (2000.0, 16123, 2000),
+                                                           (1020.0, 9000, 1020), (999.0, 3000, 999),
+                                                           (500.0, 500, 500)])
+def test_batched_welch_equals_scipy_welch(fs_hz, n_samples, n_per_segment):
+    """The quality grading's Welch density, all segments transformed in one batch,
+    equals scipy.signal.welch's segment-by-segment result to the bit (odd lengths,
+    a signal that is not a whole number of hops, a single segment)."""
+    from scipy import signal as sig
+
+    from glutesignal.quality import _welch_density
+
+    rng = np.random.default_rng(n_samples)
+    x = rng.normal(0.0, 40.0, (3, n_samples)) + rng.normal(0.0, 500.0, (3, 1))
+    x[1] += 30.0 * np.sin(2 * np.pi * 50.0 * np.arange(n_samples) / fs_hz)
+    want_f, want = sig.welch(x, fs=fs_hz, nperseg=n_per_segment, axis=-1)
+    got_f, got = _welch_density(x, fs_hz, n_per_segment)
+    np.testing.assert_array_equal(got_f, want_f)
+    np.testing.assert_array_equal(got, want)
