@@ -203,6 +203,23 @@ def _line_ratio(f: np.ndarray, p: np.ndarray, f0: float) -> np.ndarray:
     return p[:, line].max(axis=1) / (np.median(p[:, side], axis=1) + 1e-30)
 
 
+def _line_ratios(f: np.ndarray, p: np.ndarray, lines_hz) -> np.ndarray:
+    """`_line_ratio` at each of ``lines_hz``, shape (n_channels, n_lines): one median call
+    for all lines when each has as many bins as the others (a grid of whole hertz), as
+    the median's per-call cost was most of a mains search; the same values either way."""
+    lines_hz = np.asarray(lines_hz, dtype=float)
+    distance = np.abs(f[None, :] - lines_hz[:, None])
+    line = distance <= 1.0
+    side = (distance >= 3.0) & (distance <= 10.0)
+    n_line, n_side = line.sum(axis=1), side.sum(axis=1)
+    if lines_hz.size == 0 or np.any(n_line != n_line[0]) or np.any(n_side != n_side[0]) or n_line[0] == 0:
+        return np.stack([_line_ratio(f, p, f0) for f0 in lines_hz], axis=1) if lines_hz.size else (
+            np.zeros((p.shape[0], 0)))
+    line_bins = np.nonzero(line)[1].reshape(lines_hz.size, -1)
+    side_bins = np.nonzero(side)[1].reshape(lines_hz.size, -1)
+    return p[:, line_bins].max(axis=2) / (np.median(p[:, side_bins], axis=2) + 1e-30)
+
+
 def detect_mains(raw_uV, fs_hz: float, *, candidates_hz=MAINS_CANDIDATES_HZ,
                  mains_hz: float | None = None, max_hz: float | None = None) -> MainsEstimate:
     """Find which mains lines (50 or 60 Hz and harmonics) the raw EMG carries.
@@ -262,15 +279,14 @@ def detect_mains(raw_uV, fs_hz: float, *, candidates_hz=MAINS_CANDIDATES_HZ,
     present: dict[float, list[int]] = {}
     fundamental_ratio: dict[float, float] = {}
     for f0 in candidates:
-        present[f0] = []
-        fundamental = _line_ratio(f, p, f0) >= LINE_PRESENT_RATIO
-        fundamental_ratio[f0] = float(_line_ratio(f, p, f0).max())
-        k = 1
-        while k * f0 <= top:
-            on = (_line_ratio(f, p, k * f0) >= LINE_PRESENT_RATIO) & fundamental
-            if np.any(on):
-                present[f0].append(k)
-            k += 1
+        multiples = [1]
+        while (multiples[-1] + 1) * f0 <= top:
+            multiples.append(multiples[-1] + 1)
+        ratio = _line_ratios(f, p, [k * f0 for k in multiples])  # (n_channels, multiples)
+        fundamental = ratio[:, 0] >= LINE_PRESENT_RATIO
+        fundamental_ratio[f0] = float(ratio[:, 0].max())
+        present[f0] = [k for j, k in enumerate(multiples) if k * f0 <= top
+                       and np.any((ratio[:, j] >= LINE_PRESENT_RATIO) & fundamental)]
     best = max(candidates, key=lambda c: fundamental_ratio[c])
     if not present[best] or present[best][0] != 1:
         return MainsEstimate(None, (), fundamental_ratio)
@@ -376,10 +392,11 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
     k = cond.shape[1] // n_win
     win_rms = np.sqrt((cond[:, : k * n_win] ** 2).reshape(cond.shape[0], k, n_win).mean(axis=2))
     out = []
+    quiet_loud = np.percentile(win_rms, [10, 90], axis=1)  # one call: the same values as per row
     for ch in range(raw.shape[0]):
         flat = bool(raw[ch].std() < FLAT_UV)
-        noise = float(np.percentile(win_rms[ch], 10))
-        loud = float(np.percentile(win_rms[ch], 90))
+        noise = float(quiet_loud[0, ch])
+        loud = float(quiet_loud[1, ch])
         step = adc.lsb_uV if adc is not None else _grid_step(raw[ch])
         loud_lsb = loud / step if step else None
         gain = f" (the device states gain {adc.gain:g})" if adc is not None else ""

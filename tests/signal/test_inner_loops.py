@@ -296,3 +296,29 @@ def test_batched_welch_equals_scipy_welch(fs_hz, n_samples, n_per_segment):
     got_f, got = _welch_density(x, fs_hz, n_per_segment)
     np.testing.assert_array_equal(got_f, want_f)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("fs_hz", [2000.0, 1020.0, 999.5])
+def test_line_ratios_in_one_call_equal_line_by_line(fs_hz):
+    """The mains search's line-to-floor ratios of all harmonics at once equal those of
+    each line on its own, on a whole-hertz grid (batched) and off it (line by line)."""
+    from glutesignal.quality import _line_ratio, _line_ratios, _welch_density
+
+    rng = np.random.default_rng(int(fs_hz))
+    n = int(4 * fs_hz)
+    t = np.arange(n) / fs_hz
+    x = rng.normal(0.0, 30.0, (3, n)) + np.array([[40.0], [0.0], [5.0]]) * np.sin(2 * np.pi * 50.0 * t)
+    f, p = _welch_density(x, fs_hz, int(fs_hz))
+    lines = [k * f0 for f0 in (50.0, 60.0) for k in range(1, int(0.4 * fs_hz // f0) + 1)]
+    want = np.stack([_line_ratio(f, p, f0) for f0 in lines], axis=1)
+    np.testing.assert_array_equal(_line_ratios(f, p, lines), want)
+    assert want[0, 0] > 8.0 > want[1, 0]  # the hum stands out where it is, not where it is not
+
+
+def test_quality_percentiles_in_one_call_equal_row_by_row():
+    rng = np.random.default_rng(5)
+    win_rms = rng.gamma(2.0, 10.0, (4, 157))
+    both = np.percentile(win_rms, [10, 90], axis=1)
+    for ch in range(4):
+        assert both[0, ch] == np.percentile(win_rms[ch], 10)
+        assert both[1, ch] == np.percentile(win_rms[ch], 90)
