@@ -322,3 +322,45 @@ def test_quality_percentiles_in_one_call_equal_row_by_row():
     for ch in range(4):
         assert both[0, ch] == np.percentile(win_rms[ch], 10)
         assert both[1, ch] == np.percentile(win_rms[ch], 90)
+
+
+@pytest.mark.parametrize("fs_hz,window_s", [(2000.0, 0.5), (1020.0, 0.25), (999.0, 0.5)])
+def test_fatigue_windows_in_one_batch_equal_one_by_one(fs_hz, window_s):
+    """fatigue_trend's windows, transformed in one batch per contraction, give each
+    window's median frequency and RMS as computed one window at a time (a NaN sample
+    drops its window only), and so the same fitted trend."""
+    from glutesignal.fatigue import fatigue_trend, median_frequency_hz, trend_of_windows
+
+    def one_window_mdf(w):
+        """The median frequency of one window as its docstring reads, one FFT per window."""
+        spec = np.abs(np.fft.rfft((w - w.mean()) * np.hanning(w.size))) ** 2
+        f = np.fft.rfftfreq(w.size, 1.0 / fs_hz)
+        keep = (f >= 20.0) & (f <= min(450.0, fs_hz / 2))
+        p, f = spec[keep], f[keep]
+        c = np.cumsum(p)
+        k = int(np.searchsorted(c, 0.5 * p.sum()))
+        below = c[k - 1] if k else 0.0
+        return float(f[k] - 0.5 * fs_hz / w.size + (0.5 * p.sum() - below) / (c[k] - below) * fs_hz / w.size)
+
+    rng = np.random.default_rng(int(fs_hz))
+    x = rng.normal(0.0, 50.0, int(30 * fs_hz)) * np.linspace(1.0, 2.0, int(30 * fs_hz))
+    x[int(12.3 * fs_hz)] = np.nan
+    intervals = [(1.0, 6.2), (10.0, 15.0), (20.0, 20.1), (22.0, 29.7)]
+    n_win = int(round(window_s * fs_hz))
+    t, mdf, rms = [], [], []
+    for a_s, b_s in intervals:
+        a, b = int(round(a_s * fs_hz)), int(round(b_s * fs_hz))
+        for k in range(a, b - n_win + 1, n_win):
+            w = x[k:k + n_win]
+            if np.all(np.isfinite(w)):
+                t.append((k + 0.5 * n_win) / fs_hz)
+                mdf.append(one_window_mdf(w))
+                assert median_frequency_hz(w, fs_hz) == mdf[-1]
+                rms.append(float(np.sqrt(np.mean(w ** 2))))
+    got = fatigue_trend(x, fs_hz, intervals, window_s=window_s)
+    want = trend_of_windows(t, mdf, rms)
+    assert got.n_windows == len(t) > 20
+    for name in ("t_s", "mdf_hz", "rms_uV"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+    for name in ("mdf_initial_hz", "mdf_slope_hz_per_s", "rms_initial_uV", "rms_slope_uV_per_s"):
+        assert getattr(got, name) == getattr(want, name), name
