@@ -145,8 +145,10 @@ def _welch_density(x: np.ndarray, fs_hz: float, n_per_segment: int) -> tuple[np.
     n_segments = (x.shape[1] - n_per_segment // 2) // hop
     segments = np.lib.stride_tricks.sliding_window_view(x, n_per_segment, axis=-1)[:, ::hop][:, :n_segments]
     detrended = segments - np.mean(segments, axis=-1, keepdims=True)
-    spectra = _fft.rfft(detrended * _psd_window(n_per_segment, fs_hz), n=n_per_segment, axis=-1)
-    power = spectra.real ** 2 + spectra.imag ** 2  # (n_channels, n_segments, n_freqs)
+    detrended *= _psd_window(n_per_segment, fs_hz)
+    spectra = _fft.rfft(detrended, n=n_per_segment, axis=-1, overwrite_x=True)
+    power = np.square(spectra.real)
+    power += np.square(spectra.imag)  # (n_channels, n_segments, n_freqs)
     power[..., 1:-1 if n_per_segment % 2 == 0 else None] *= 2
     # scipy averages over the segments along a contiguous last axis (pairwise sums)
     density = np.ascontiguousarray(power.transpose(0, 2, 1)).mean(axis=-1)
