@@ -364,3 +364,28 @@ def test_fatigue_windows_in_one_batch_equal_one_by_one(fs_hz, window_s):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
     for name in ("mdf_initial_hz", "mdf_slope_hz_per_s", "rms_initial_uV", "rms_slope_uV_per_s"):
         assert getattr(got, name) == getattr(want, name), name
+
+
+@pytest.mark.parametrize("fs_hz,n_samples", [(2000.0, 8000), (2000.0, 8123), (1020.0, 4100), (999.0, 2500)])
+def test_mains_search_transform_equals_scipy_stft(fs_hz, n_samples):
+    """The mains search's short-time transform equals scipy.signal.stft's to the bit, and
+    the band-normalised mean spectrum the search takes from it is the same too."""
+    from scipy import signal as sig
+
+    from glutesignal.quality import _stft_hann
+
+    rng = np.random.default_rng(n_samples)
+    x = rng.normal(0.0, 40.0, (4, n_samples))
+    x[2] += 20.0 * np.sin(2 * np.pi * 60.0 * np.arange(n_samples) / fs_hz)
+    n = int(fs_hz)
+    want_f, _, want = sig.stft(x, fs=fs_hz, window="hann", nperseg=n, noverlap=n // 2, boundary=None,
+                               padded=False, axis=-1)
+    got_f, got = _stft_hann(x, fs_hz, n)
+    np.testing.assert_array_equal(got_f, want_f)
+    np.testing.assert_array_equal(got, want)
+
+    def mean_spectrum(z):
+        seg = np.abs(z) ** 2
+        return (seg / (np.median(seg[:, 20:450, :], axis=1, keepdims=True) + 1e-30)).mean(axis=2)
+
+    np.testing.assert_array_equal(mean_spectrum(got), mean_spectrum(want))
