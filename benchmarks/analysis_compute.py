@@ -13,8 +13,10 @@ best of ``--repeat`` runs.
 With ``--profile N`` the N functions of the signal core and the live processor with the
 most own time (cProfile tottime, CPU clock) are printed too.
 
-Run: PYTHONPATH=host:signal python benchmarks/analysis_compute.py REC.glutes [--repeat 3] [--profile 15]
-     (a recording: benchmarks/export_speed.py --minutes 5 --keep DIR leaves DIR/bench-5min.glutes)
+Run: PYTHONPATH=host:signal python benchmarks/analysis_compute.py [REC.glutes | --minutes 5] [--repeat 3]
+     [--profile 15]
+     (without a recording, one of ``--minutes`` is built as benchmarks/export_speed.py builds it:
+     4-ch 2 kHz body-model bridges with the IMU, in a temporary folder)
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ import argparse
 import cProfile
 import io
 import pstats
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 
 def _log_pass(rec, fs_hz: float) -> None:
@@ -39,15 +44,29 @@ def _log_pass(rec, fs_hz: float) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("recording")
+    parser.add_argument("recording", nargs="?")
+    parser.add_argument("--minutes", type=float, default=5.0, help="length of the recording built (default 5)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args(argv)
 
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.recording
+        if path is None:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from export_speed import build
+
+            path = Path(tmp) / f"bench-{args.minutes:g}min.glutes"
+            build(path, args.minutes)
+        _measure(str(path), args)
+    return 0
+
+
+def _measure(path: str, args) -> None:
     from glutescope.analysis import analyse
     from glutescope.chunked import load_summary
 
-    rec = load_summary(args.recording)
+    rec = load_summary(path)
     fs_hz = float(rec.device_info.emg_fs_hz)
     minutes = sum(s.n_samples for s in rec.emg) / fs_hz / 60.0
     best_all = best_log = float("inf")
@@ -64,7 +83,7 @@ def main(argv=None) -> int:
     print(f"compute:   {best_all - best_log:6.2f} s CPU (analyse minus log pass)")
     from glutescope.recording import load
 
-    whole = load(args.recording)
+    whole = load(path)
     best_whole = float("inf")
     for _ in range(max(1, args.repeat)):
         t0 = time.process_time()
@@ -80,7 +99,6 @@ def main(argv=None) -> int:
         stats = pstats.Stats(prof, stream=out).sort_stats("tottime")
         stats.print_stats(r"glutesignal|live\.py|analysis\.py|ringbuffer\.py", args.profile)
         print(out.getvalue())
-    return 0
 
 
 if __name__ == "__main__":
