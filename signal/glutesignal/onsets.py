@@ -637,58 +637,91 @@ class ContractionDetector:
         total = env.sum(axis=0)
         ended: list[Activation] = []
         first = max(0, self._quiet_until - self.n_fed)
-        # A per-sample state machine; it runs on Python floats and lists because numpy's
-        # per-call overhead on a column of 1-4 rows cost ~10x the arithmetic. The sums and
-        # maxima are taken in the same order, so the results are the same to the bit.
-        rows = env[:, first:].T.tolist()
-        values = total[first:].tolist()
-        off_factor, on_factor, min_rest = self.off_factor, self.on_factor, self.min_rest_uV
-        sums, peaks = self._sum, self._peak
-        chunk, inf = self.chunk, np.inf
-        n0 = self.n_fed + first
-        for j, x in enumerate(values):
-            n = n0 + j
+        # The state machine of the class docstring, stepped from one change of state to
+        # the next instead of sample by sample: between changes every sample does the
+        # same thing, and the rest level can only change where an inactive 0.1 s chunk
+        # ends, so each step is a few numpy calls over a run of samples. Sums are
+        # running sums taken in sample order (np.cumsum is sequential), so the results
+        # equal those of the per-sample rule to the bit (tests/signal/test_inner_loops.py).
+        end, chunk = total.size, self.chunk
+        j = first
+        while j < end:
+            n = self.n_fed + j
             given = self._given_rest
-            rest = max(self._found_rest if given is None else given, min_rest)
-            if not self._active:
-                # _track_rest, with its common case inline: a sample that does not end its chunk
-                if n // chunk == self._chunk_id and self._chunk_n + 1 < chunk:
-                    self._chunk_sum += x
-                    self._chunk_n += 1
-                else:
-                    self._track_rest(x, n)
-                if given is None and self._found_rest == inf:
-                    continue  # no rest level known yet
-                # (the thresholds below use the rest level from before this sample, as ever)
-                if x < off_factor * rest:
-                    self._count = 0  # the excursion (if any) ended below the onset threshold
-                    continue
-                if self._count == 0:
-                    self._start = n
-                    sums[:] = peaks[:] = [0.0] * len(sums)
-                for r, v in enumerate(rows[j]):
-                    sums[r] += v
-                    if v > peaks[r]:
-                        peaks[r] = v
-                self._count += 1
-                if x > on_factor * rest:
-                    self._active = True
-                    self._onset_rest = rest
-                    self._drop_chunk()
-            elif x < off_factor * rest:
-                self._active = False
-                if self._count >= self.min_samples:
-                    ended.append(self._activation(n))
+            rest = max(self._found_rest if given is None else given, self.min_rest_uV)
+            off = self.off_factor * rest
+            if self._active:
+                below = np.flatnonzero(total[j:] < off)
+                stop = end if below.size == 0 else j + int(below[0])
+                self._accumulate(env, j, stop)
+                if stop < end:
+                    self._active = False
+                    if self._count >= self.min_samples:
+                        ended.append(self._activation(self.n_fed + stop))
+                    self._count = 0
+                j = stop + 1
+                continue
+            # Inactive: up to the end of the chunk holding sample n, where the rest level
+            # may change (it applies from the sample after that chunk's last).
+            stop = min(end, j + chunk - n % chunk)
+            x = total[j:stop]
+            if given is None and self._found_rest == np.inf:
+                self._track_rest_run(x, n)
+                if self._found_rest != np.inf:
+                    self._count = 0  # (the chunk's last sample judged against an infinite rest)
+                j = stop
+                continue
+            onset = np.flatnonzero(x > self.on_factor * rest)
+            if onset.size:
+                stop = j + int(onset[0]) + 1  # the sample that starts the contraction is the last tracked
+                x = x[:stop - j]
+            self._track_rest_run(x, n)
+            below = np.flatnonzero(x < off)
+            if below.size:
                 self._count = 0
+                j_exc = j + int(below[-1]) + 1  # the excursion (if any) starts after the last sample below
             else:
-                for r, v in enumerate(rows[j]):
-                    sums[r] += v
-                    if v > peaks[r]:
-                        peaks[r] = v
-                self._count += 1
+                j_exc = j
+            if j_exc < stop:
+                if self._count == 0:
+                    self._start = self.n_fed + j_exc
+                    self._sum = [0.0] * self.n_rows
+                    self._peak = [0.0] * self.n_rows
+                self._accumulate(env, j_exc, stop)
+            if onset.size:
+                self._active = True
+                self._onset_rest = rest
+                self._drop_chunk()
+            j = stop
         self.n_fed += total.size
         self.contractions.extend(ended)
         return ended
+
+    def _accumulate(self, env: np.ndarray, a: int, b: int) -> None:
+        """Add samples [a, b) of the block to each row's running sum and peak, in order."""
+        if b <= a:
+            return
+        seg = env[:, a:b]
+        sums = np.cumsum(np.concatenate([np.array(self._sum)[:, None], seg], axis=1), axis=1)[:, -1]
+        peaks = seg.max(axis=1)
+        self._sum = sums.tolist()
+        self._peak = [p if p > q else q for p, q in zip(peaks.tolist(), self._peak)]
+        self._count += b - a
+
+    def _track_rest_run(self, x: np.ndarray, n: int) -> None:
+        """`_track_rest` of consecutive samples ``x`` from stream index ``n``, all in one chunk."""
+        if x.size == 0:
+            return
+        chunk_id = n // self.chunk
+        if chunk_id != self._chunk_id:
+            self._chunk_id = chunk_id
+            self._chunk_sum = 0.0
+            self._chunk_n = 0
+        self._chunk_sum = float(np.cumsum(np.concatenate([[self._chunk_sum], x]))[-1])
+        self._chunk_n += x.size
+        if self._chunk_n < self.chunk:
+            return
+        self._complete_chunk(chunk_id)
 
     def _activation(self, end: int) -> Activation:
         return Activation(self._start, end, self._start / self.fs_hz, end / self.fs_hz,
@@ -712,6 +745,11 @@ class ContractionDetector:
         self._chunk_n += 1
         if self._chunk_n < self.chunk:
             return
+        self._complete_chunk(chunk_id)
+
+    def _complete_chunk(self, chunk_id: int) -> None:
+        """A whole inactive chunk ended: extend the run of quiet chunks; a run of
+        ``stretch_chunks`` is a candidate quiet stretch."""
         if chunk_id != self._last_chunk_id + 1:
             self._chunk_means.clear()  # not consecutive with the run: a new run begins
         self._last_chunk_id = chunk_id

@@ -22,9 +22,11 @@ References
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as _fft
 from scipy import signal as _sig
 
 from . import _validate
@@ -102,6 +104,84 @@ class AdcScale:
         return cls(lsb, -mid * lsb, (2 ** bits - 1 - mid) * lsb, emg_gain)
 
 
+@functools.lru_cache(maxsize=8)
+def _psd_window(n_per_segment: int, fs_hz: float) -> np.ndarray:
+    """The Hann window of `scipy.signal.welch`, scaled to a density (its ShortTimeFFT's)."""
+    sft = _sig.ShortTimeFFT(_sig.get_window("hann", n_per_segment), n_per_segment - n_per_segment // 2, fs_hz,
+                            fft_mode="onesided", scale_to="psd", phase_shift=None)
+    win = sft.win.conj()
+    win.flags.writeable = False
+    return win
+
+
+def _welch_density(x: np.ndarray, fs_hz: float, n_per_segment: int) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.welch(x, fs_hz, nperseg=n_per_segment, axis=-1)``, to the bit, in
+    one batch of FFTs.
+
+    The same estimate (Hann segments overlapping by half, each segment's mean removed,
+    one-sided density, the mean over segments [Welch 1967]) with the segments taken as
+    one strided view and transformed together: scipy removes the mean of, windows and
+    transforms one segment at a time in Python, which cost most of a quality grading.
+    The arithmetic is scipy's step for step (the same window, per-segment mean,
+    transform, doubling and mean over a contiguous axis), so the densities are equal
+    (tests/signal/test_inner_loops.py holds them against scipy's).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_channels, n_samples)
+        Signal, n_samples >= n_per_segment.
+    fs_hz : float
+        Sampling rate, Hz.
+    n_per_segment : int
+        Segment length, samples.
+
+    Returns
+    -------
+    f_hz : ndarray, shape (n_per_segment // 2 + 1,)
+    density : ndarray, shape (n_channels, n_per_segment // 2 + 1)
+        Units of ``x`` squared per Hz.
+    """
+    hop = n_per_segment - n_per_segment // 2
+    n_segments = (x.shape[1] - n_per_segment // 2) // hop
+    segments = np.lib.stride_tricks.sliding_window_view(x, n_per_segment, axis=-1)[:, ::hop][:, :n_segments]
+    detrended = segments - np.mean(segments, axis=-1, keepdims=True)
+    detrended *= _psd_window(n_per_segment, fs_hz)
+    spectra = _fft.rfft(detrended, n=n_per_segment, axis=-1, overwrite_x=True)
+    power = np.square(spectra.real)
+    power += np.square(spectra.imag)  # (n_channels, n_segments, n_freqs)
+    power[..., 1:-1 if n_per_segment % 2 == 0 else None] *= 2
+    # scipy averages over the segments along a contiguous last axis (pairwise sums)
+    density = np.ascontiguousarray(power.transpose(0, 2, 1)).mean(axis=-1)
+    return _fft.rfftfreq(n_per_segment, 1.0 / fs_hz), density
+
+
+@functools.lru_cache(maxsize=8)
+def _hann(n_per_segment: int) -> np.ndarray:
+    win = _sig.get_window("hann", n_per_segment)
+    win.flags.writeable = False
+    return win
+
+
+def _stft_hann(x: np.ndarray, fs_hz: float, n_per_segment: int) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.stft(x, fs_hz, "hann", n_per_segment, n_per_segment // 2,
+    boundary=None, padded=False)``'s frequencies and transform, to the bit and in the same
+    memory layout (so later reductions over it add in the same order), without scipy's
+    argument handling, which cost as much as the transform on a 4 s search.
+
+    Returns
+    -------
+    f_hz : ndarray, shape (n_per_segment // 2 + 1,)
+    z : ndarray, complex, shape (n_channels, n_freqs, n_segments)
+        Spectrum-scaled (the window's sum), as scipy's.
+    """
+    win = _hann(n_per_segment)
+    hop = n_per_segment - n_per_segment // 2
+    segments = np.lib.stride_tricks.sliding_window_view(x, n_per_segment, axis=-1)[..., 0::hop, :]
+    z = _fft.rfft(win * segments, n=n_per_segment, axis=-1)
+    z *= np.sqrt(1.0 / win.sum() ** 2)
+    return _fft.rfftfreq(n_per_segment, 1.0 / fs_hz), np.moveaxis(z, -1, -2)
+
+
 def _grid_step(x: np.ndarray) -> float | None:
     """The step of the value grid ``x`` lies on, if it lies on one of at most 4096 levels."""
     u = np.unique(x)
@@ -150,6 +230,23 @@ def _line_ratio(f: np.ndarray, p: np.ndarray, f0: float) -> np.ndarray:
     line = np.abs(f - f0) <= 1.0
     side = (np.abs(f - f0) >= 3.0) & (np.abs(f - f0) <= 10.0)
     return p[:, line].max(axis=1) / (np.median(p[:, side], axis=1) + 1e-30)
+
+
+def _line_ratios(f: np.ndarray, p: np.ndarray, lines_hz) -> np.ndarray:
+    """`_line_ratio` at each of ``lines_hz``, shape (n_channels, n_lines): one median call
+    for all lines when each has as many bins as the others (a grid of whole hertz), as
+    the median's per-call cost was most of a mains search; the same values either way."""
+    lines_hz = np.asarray(lines_hz, dtype=float)
+    distance = np.abs(f[None, :] - lines_hz[:, None])
+    line = distance <= 1.0
+    side = (distance >= 3.0) & (distance <= 10.0)
+    n_line, n_side = line.sum(axis=1), side.sum(axis=1)
+    if lines_hz.size == 0 or np.any(n_line != n_line[0]) or np.any(n_side != n_side[0]) or n_line[0] == 0:
+        return np.stack([_line_ratio(f, p, f0) for f0 in lines_hz], axis=1) if lines_hz.size else (
+            np.zeros((p.shape[0], 0)))
+    line_bins = np.nonzero(line)[1].reshape(lines_hz.size, -1)
+    side_bins = np.nonzero(side)[1].reshape(lines_hz.size, -1)
+    return p[:, line_bins].max(axis=2) / (np.median(p[:, side_bins], axis=2) + 1e-30)
 
 
 def detect_mains(raw_uV, fs_hz: float, *, candidates_hz=MAINS_CANDIDATES_HZ,
@@ -202,8 +299,7 @@ def detect_mains(raw_uV, fs_hz: float, *, candidates_hz=MAINS_CANDIDATES_HZ,
         candidates = tuple(_validate.positive("candidates_hz entries", c, " (Hz)") for c in candidates_hz)
     top = 0.98 * fs / 2 - 10.0 if max_hz is None else min(float(max_hz), 0.98 * fs / 2 - 10.0)
     nper = int(fs)
-    f, _, z = _sig.stft(raw - raw.mean(axis=1, keepdims=True), fs=fs, window="hann", nperseg=nper,
-                        noverlap=nper // 2, boundary=None, padded=False, axis=-1)
+    f, z = _stft_hann(raw - raw.mean(axis=1, keepdims=True), fs, nper)
     seg = np.abs(z) ** 2  # (n_channels, n_freqs, n_segments)
     band = (f >= 20.0) & (f <= min(450.0, top))
     seg = seg / (np.median(seg[:, band, :], axis=1, keepdims=True) + 1e-30)
@@ -211,15 +307,14 @@ def detect_mains(raw_uV, fs_hz: float, *, candidates_hz=MAINS_CANDIDATES_HZ,
     present: dict[float, list[int]] = {}
     fundamental_ratio: dict[float, float] = {}
     for f0 in candidates:
-        present[f0] = []
-        fundamental = _line_ratio(f, p, f0) >= LINE_PRESENT_RATIO
-        fundamental_ratio[f0] = float(_line_ratio(f, p, f0).max())
-        k = 1
-        while k * f0 <= top:
-            on = (_line_ratio(f, p, k * f0) >= LINE_PRESENT_RATIO) & fundamental
-            if np.any(on):
-                present[f0].append(k)
-            k += 1
+        multiples = [1]
+        while (multiples[-1] + 1) * f0 <= top:
+            multiples.append(multiples[-1] + 1)
+        ratio = _line_ratios(f, p, [k * f0 for k in multiples])  # (n_channels, multiples)
+        fundamental = ratio[:, 0] >= LINE_PRESENT_RATIO
+        fundamental_ratio[f0] = float(ratio[:, 0].max())
+        present[f0] = [k for j, k in enumerate(multiples) if k * f0 <= top
+                       and np.any((ratio[:, j] >= LINE_PRESENT_RATIO) & fundamental)]
     best = max(candidates, key=lambda c: fundamental_ratio[c])
     if not present[best] or present[best][0] != 1:
         return MainsEstimate(None, (), fundamental_ratio)
@@ -308,7 +403,7 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
         sat = np.zeros(raw.shape, bool)
     if sat.shape != raw.shape:
         raise ValueError(f"saturated must have the shape of raw_uV {raw.shape}; got {sat.shape}")
-    f, p = _sig.welch(raw - raw.mean(axis=1, keepdims=True), fs=fs, nperseg=min(raw.shape[1], int(fs)), axis=-1)
+    f, p = _welch_density(raw - raw.mean(axis=1, keepdims=True), fs, min(raw.shape[1], int(fs)))
     total = p.sum(axis=1) + 1e-30
     mains = np.zeros(raw.shape[0])
     mains_rms = np.zeros(raw.shape[0])
@@ -325,10 +420,11 @@ def channel_quality(raw_uV, conditioned_uV, fs_hz: float, *, mains_hz: float | N
     k = cond.shape[1] // n_win
     win_rms = np.sqrt((cond[:, : k * n_win] ** 2).reshape(cond.shape[0], k, n_win).mean(axis=2))
     out = []
+    quiet_loud = np.percentile(win_rms, [10, 90], axis=1)  # one call: the same values as per row
     for ch in range(raw.shape[0]):
         flat = bool(raw[ch].std() < FLAT_UV)
-        noise = float(np.percentile(win_rms[ch], 10))
-        loud = float(np.percentile(win_rms[ch], 90))
+        noise = float(quiet_loud[0, ch])
+        loud = float(quiet_loud[1, ch])
         step = adc.lsb_uV if adc is not None else _grid_step(raw[ch])
         loud_lsb = loud / step if step else None
         gain = f" (the device states gain {adc.gain:g})" if adc is not None else ""

@@ -110,3 +110,11 @@ def test_body_model_memory_prints_a_row_per_length_and_way():
     out = _run("body_model_memory.py", "--minutes", "0.5,1", "--whole-max", "0.5")
     rows = re.findall(rf"^ +({NUMBER}) m  (blocks|whole) +{NUMBER} +{NUMBER}$", out, re.M)
     assert rows == [("0.5", "blocks"), ("0.5", "whole"), ("1", "blocks")], out
+
+
+def test_analysis_compute_prints_the_compute_both_ways():
+    out = _run("analysis_compute.py", "--minutes", "0.5", "--repeat", "1", "--profile", "3")
+    assert re.search(r"^recording: 0\.5 min, 4 ch x 2000 Hz$", out, re.M), out
+    for what in ("analyse", "log pass", "compute", "in memory"):
+        assert re.search(rf"^{what}: +{NUMBER} s CPU", out, re.M), f"no {what} line in:\n{out}"
+    assert "glutesignal" in out, out  # the profile names the signal core's functions

@@ -189,6 +189,39 @@ def test_detector_float_loop_equals_numpy_reference(seed, n_rows, given_rest):
     assert got == want  # start, end, times, mean and peak per row, rest level: to the bit
 
 
+@pytest.mark.parametrize("detector", [ContractionDetector, _ReferenceDetector])
+def test_detector_withdrawn_rest_does_not_carry_an_excursion(detector):
+    """A rest level withdrawn (set_rest(None)) during an excursion above the offset
+    threshold: once a rest level is found again, the excursion is over, and the
+    contraction that follows starts where its own rise does."""
+    det = detector(200.0, 1, rest_uV=10.0, warmup_s=0.0)
+    det.process(np.full((1, 10), 17.0))  # 1.7 x rest: above the offset, below the onset threshold
+    det.set_rest(None)
+    det.process(np.full((1, 90), 17.0))  # five whole 0.1 s chunks by sample 99: rest found, 17 µV
+    assert det.rest_uV == 17.0
+    ended = det.process(np.concatenate([np.full(100, 51.0), np.full(50, 17.0)])[None, :])
+    assert [(a.start, a.end, a.mean_uV) for a in ended] == [(100, 200, (51.0,))]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_detector_long_blocks_equal_numpy_reference(seed):
+    """At the analysis' block length (1 s at 2 kHz, 20 chunks of 0.1 s per block)."""
+    rng = np.random.default_rng(seed)
+    fs_hz = 2000.0
+    env = _random_envelopes(rng, 2, 40 * 2000, fs_hz)
+    det = ContractionDetector(fs_hz, 2, rest_memory_s=5.0)
+    ref = _ReferenceDetector(fs_hz, 2, rest_memory_s=5.0)
+    got, want = [], []
+    for a in range(0, env.shape[1], 2000):
+        if rng.random() < 0.05:
+            det.gap(700)
+            ref.gap(700)
+        got += det.process(env[:, a:a + 2000])
+        want += ref.process(env[:, a:a + 2000])
+    assert len(want) >= 5
+    assert got == want
+
+
 def test_detector_refuses_non_finite():
     env = np.full((2, 100), 5.0)
     env[0, 40] = np.nan
@@ -243,3 +276,116 @@ def test_moving_rms_ring_equals_window_mean(seed, window_s):
     direct = np.sqrt(np.lib.stride_tricks.sliding_window_view(padded, n, axis=1).mean(axis=2))
     np.testing.assert_allclose(got, direct, rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(got, moving_rms(x, 2000.0, window_s))
+
+
+@pytest.mark.parametrize("fs_hz,n_samples,n_per_segment", [(2000.0, 16000, 2000), (2000.0, 16123, 2000),
+                                                           (1020.0, 9000, 1020), (999.0, 3000, 999),
+                                                           (500.0, 500, 500)])
+def test_batched_welch_equals_scipy_welch(fs_hz, n_samples, n_per_segment):
+    """The quality grading's Welch density, all segments transformed in one batch,
+    equals scipy.signal.welch's segment-by-segment result to the bit (odd lengths,
+    a signal that is not a whole number of hops, a single segment)."""
+    from scipy import signal as sig
+
+    from glutesignal.quality import _welch_density
+
+    rng = np.random.default_rng(n_samples)
+    x = rng.normal(0.0, 40.0, (3, n_samples)) + rng.normal(0.0, 500.0, (3, 1))
+    x[1] += 30.0 * np.sin(2 * np.pi * 50.0 * np.arange(n_samples) / fs_hz)
+    want_f, want = sig.welch(x, fs=fs_hz, nperseg=n_per_segment, axis=-1)
+    got_f, got = _welch_density(x, fs_hz, n_per_segment)
+    np.testing.assert_array_equal(got_f, want_f)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("fs_hz", [2000.0, 1020.0, 999.5])
+def test_line_ratios_in_one_call_equal_line_by_line(fs_hz):
+    """The mains search's line-to-floor ratios of all harmonics at once equal those of
+    each line on its own, on a whole-hertz grid (batched) and off it (line by line)."""
+    from glutesignal.quality import _line_ratio, _line_ratios, _welch_density
+
+    rng = np.random.default_rng(int(fs_hz))
+    n = int(4 * fs_hz)
+    t = np.arange(n) / fs_hz
+    x = rng.normal(0.0, 30.0, (3, n)) + np.array([[40.0], [0.0], [5.0]]) * np.sin(2 * np.pi * 50.0 * t)
+    f, p = _welch_density(x, fs_hz, int(fs_hz))
+    lines = [k * f0 for f0 in (50.0, 60.0) for k in range(1, int(0.4 * fs_hz // f0) + 1)]
+    want = np.stack([_line_ratio(f, p, f0) for f0 in lines], axis=1)
+    np.testing.assert_array_equal(_line_ratios(f, p, lines), want)
+    assert want[0, 0] > 8.0 > want[1, 0]  # the hum stands out where it is, not where it is not
+
+
+def test_quality_percentiles_in_one_call_equal_row_by_row():
+    rng = np.random.default_rng(5)
+    win_rms = rng.gamma(2.0, 10.0, (4, 157))
+    both = np.percentile(win_rms, [10, 90], axis=1)
+    for ch in range(4):
+        assert both[0, ch] == np.percentile(win_rms[ch], 10)
+        assert both[1, ch] == np.percentile(win_rms[ch], 90)
+
+
+@pytest.mark.parametrize("fs_hz,window_s", [(2000.0, 0.5), (1020.0, 0.25), (999.0, 0.5)])
+def test_fatigue_windows_in_one_batch_equal_one_by_one(fs_hz, window_s):
+    """fatigue_trend's windows, transformed in one batch per contraction, give each
+    window's median frequency and RMS as computed one window at a time (a NaN sample
+    drops its window only), and so the same fitted trend."""
+    from glutesignal.fatigue import fatigue_trend, median_frequency_hz, trend_of_windows
+
+    def one_window_mdf(w):
+        """The median frequency of one window as its docstring reads, one FFT per window."""
+        spec = np.abs(np.fft.rfft((w - w.mean()) * np.hanning(w.size))) ** 2
+        f = np.fft.rfftfreq(w.size, 1.0 / fs_hz)
+        keep = (f >= 20.0) & (f <= min(450.0, fs_hz / 2))
+        p, f = spec[keep], f[keep]
+        c = np.cumsum(p)
+        k = int(np.searchsorted(c, 0.5 * p.sum()))
+        below = c[k - 1] if k else 0.0
+        return float(f[k] - 0.5 * fs_hz / w.size + (0.5 * p.sum() - below) / (c[k] - below) * fs_hz / w.size)
+
+    rng = np.random.default_rng(int(fs_hz))
+    x = rng.normal(0.0, 50.0, int(30 * fs_hz)) * np.linspace(1.0, 2.0, int(30 * fs_hz))
+    x[int(12.3 * fs_hz)] = np.nan
+    intervals = [(1.0, 6.2), (10.0, 15.0), (20.0, 20.1), (22.0, 29.7)]
+    n_win = int(round(window_s * fs_hz))
+    t, mdf, rms = [], [], []
+    for a_s, b_s in intervals:
+        a, b = int(round(a_s * fs_hz)), int(round(b_s * fs_hz))
+        for k in range(a, b - n_win + 1, n_win):
+            w = x[k:k + n_win]
+            if np.all(np.isfinite(w)):
+                t.append((k + 0.5 * n_win) / fs_hz)
+                mdf.append(one_window_mdf(w))
+                assert median_frequency_hz(w, fs_hz) == mdf[-1]
+                rms.append(float(np.sqrt(np.mean(w ** 2))))
+    got = fatigue_trend(x, fs_hz, intervals, window_s=window_s)
+    want = trend_of_windows(t, mdf, rms)
+    assert got.n_windows == len(t) > 20
+    for name in ("t_s", "mdf_hz", "rms_uV"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+    for name in ("mdf_initial_hz", "mdf_slope_hz_per_s", "rms_initial_uV", "rms_slope_uV_per_s"):
+        assert getattr(got, name) == getattr(want, name), name
+
+
+@pytest.mark.parametrize("fs_hz,n_samples", [(2000.0, 8000), (2000.0, 8123), (1020.0, 4100), (999.0, 2500)])
+def test_mains_search_transform_equals_scipy_stft(fs_hz, n_samples):
+    """The mains search's short-time transform equals scipy.signal.stft's to the bit, and
+    the band-normalised mean spectrum the search takes from it is the same too."""
+    from scipy import signal as sig
+
+    from glutesignal.quality import _stft_hann
+
+    rng = np.random.default_rng(n_samples)
+    x = rng.normal(0.0, 40.0, (4, n_samples))
+    x[2] += 20.0 * np.sin(2 * np.pi * 60.0 * np.arange(n_samples) / fs_hz)
+    n = int(fs_hz)
+    want_f, _, want = sig.stft(x, fs=fs_hz, window="hann", nperseg=n, noverlap=n // 2, boundary=None,
+                               padded=False, axis=-1)
+    got_f, got = _stft_hann(x, fs_hz, n)
+    np.testing.assert_array_equal(got_f, want_f)
+    np.testing.assert_array_equal(got, want)
+
+    def mean_spectrum(z):
+        seg = np.abs(z) ** 2
+        return (seg / (np.median(seg[:, 20:450, :], axis=1, keepdims=True) + 1e-30)).mean(axis=2)
+
+    np.testing.assert_array_equal(mean_spectrum(got), mean_spectrum(want))
