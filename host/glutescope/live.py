@@ -119,6 +119,11 @@ class LiveStats:
     protocol_results: Optional[object] = None
     """The protocol's results once its last step has ended
     (`glutescope.protocols.runner.ProtocolResults`)."""
+    notice: Optional[object] = None
+    """What the protocol tells the person now (`glutescope.protocols.runner.Notice`: the
+    desk's reminder to move, a wake-up's score); None before the first."""
+    notices: tuple = ()
+    """Every notice so far, in stream order."""
 
     def activation_pct(self, envelope_uV, rest_uV=None):
         """``envelope_uV`` (left, right) in % of each side's reference, or None uncalibrated."""
@@ -439,8 +444,11 @@ class LiveProcessor:
         left_s = float(np.ceil(left_s)) if step is not None else 0.0
         stats = self.state.stats
         if changed or left_s != stats.step_left_s:
-            self.state.stats = dataclasses.replace(stats, step=step, step_left_s=left_s,
-                                                   protocol_results=self.runner.results)
+            notices = self.runner.notices
+            self.state.stats = dataclasses.replace(
+                stats, step=step, step_left_s=left_s, protocol_results=self.runner.results,
+                notice=self.runner.notice,
+                notices=stats.notices if len(notices) == len(stats.notices) else tuple(notices))
 
     def _envelope_since(self, index):
         start, data = self.state.envelope.since(index)

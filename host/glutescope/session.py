@@ -55,6 +55,8 @@ class SessionOptions:
     target_pct: Optional[tuple[float, float]] = None
     """The person's own target band (low, high) in % of each glute's reference, for every
     step of the protocol that has one; None: the protocol's."""
+    remind_every_s: Optional[float] = None
+    """The desk protocol's sitting time between reminders to move, s; None: an hour."""
     body: Optional[object] = None
     """Virtual wearable only: the body-model session (`glutesignal.simulation.BodySession`)
     it plays instead of rendering one for the exercise or protocol: a person of known truth."""
@@ -100,6 +102,10 @@ def session_protocol(options: SessionOptions):
     return with_target(protocol, options.target_pct) if options.target_pct is not None else protocol
 
 
+def _remind_kw(options: SessionOptions) -> dict:
+    return {} if options.remind_every_s is None else {"remind_every_s": float(options.remind_every_s)}
+
+
 def protocol_body(options: SessionOptions):
     """The virtual body that performs ``options.protocol``, the exercise it plays, and the
     protocol's runner on its script.
@@ -118,7 +124,7 @@ def protocol_body(options: SessionOptions):
     mains = options.mains_hz if options.mains_hz is not None else 50.0
     kw = dict(seed=options.seed, imu_fs_hz=options.imu_fs_hz or 104.0, channels=tuple(options.channel_names))
     script = options.body or simulate(exercise, emg_fs_hz=200.0, mains_hz=None, **kw)  # cheap: the script only
-    runner = runner_for(protocol, script)
+    runner = runner_for(protocol, script, **_remind_kw(options))
     body = options.body or simulate(exercise, emg_fs_hz=options.emg_fs_hz, mains_hz=mains,
                                     duration_s=runner.end_s + protocol.settle_s + PROTOCOL_PAD_S, **kw)
     return body, exercise, runner
@@ -148,7 +154,7 @@ class LiveSession:
             if options.protocol is not None and options.replay_path is None:
                 from glutescope.protocols.runner import runner_for
 
-                self.runner = runner_for(session_protocol(options))
+                self.runner = runner_for(session_protocol(options), **_remind_kw(options))
             self.transport = make_transport(options)
         self.source_description = self.transport.description
 

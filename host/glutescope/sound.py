@@ -9,6 +9,9 @@ For when the screen cannot be seen (lying in a bridge, eyes closed in the squeez
   octave per half of the target's top, `TARGET_HZ` at the top of the target band, so a
   person hears how close they are to it;
 - **step cues**: a short two-note chime when a protocol step starts.
+- **reminder cue**: a slower three-note call, lower and longer than the step chime, when
+  the protocol reminds the person to move (the desk's hourly "Time to move"), so it is
+  heard as a call to act, not a step going by.
 
 The synthesiser only renders samples (`ToneSynth.render`), with a continuous phase so
 pitch changes do not click; `write_wav` stores them with the standard `wave` module,
@@ -38,6 +41,9 @@ LEVEL = 0.3
 """Tone amplitude, fraction of full scale."""
 CUE_NOTES_HZ = (660.0, 990.0)
 CUE_NOTE_S = 0.08
+REMINDER_NOTES_HZ = (880.0, 587.0, 880.0)
+"""The reminder call: high-low-high, each note `REMINDER_NOTE_S` (a doorbell's shape)."""
+REMINDER_NOTE_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -85,11 +91,18 @@ class ToneSynth:
     def __init__(self, sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:
         self.sample_rate_hz = int(sample_rate_hz)
         self._phase = 0.0
-        self._pending_cue = 0  # samples of the step chime still to play
+        self._pending_cue = 0  # samples of the chime still to play
+        self._cue_notes: tuple[float, ...] = CUE_NOTES_HZ
+        self._cue_note_s = CUE_NOTE_S
 
-    def cue(self) -> None:
-        """Play the step chime at the start of the next block."""
-        self._pending_cue = int(len(CUE_NOTES_HZ) * CUE_NOTE_S * self.sample_rate_hz)
+    def cue(self, notes_hz: tuple[float, ...] = CUE_NOTES_HZ, note_s: float = CUE_NOTE_S) -> None:
+        """Play a chime (by default the step chime) at the start of the next block."""
+        self._cue_notes, self._cue_note_s = tuple(notes_hz), float(note_s)
+        self._pending_cue = int(len(self._cue_notes) * self._cue_note_s * self.sample_rate_hz)
+
+    def reminder(self) -> None:
+        """Play the reminder call at the start of the next block (instead of any chime)."""
+        self.cue(REMINDER_NOTES_HZ, REMINDER_NOTE_S)
 
     def render(self, tone: ToneState, duration_s: float) -> np.ndarray:
         """``duration_s`` of ``tone``, float32 (n, 2) in [-1, 1] (left, right columns)."""
@@ -102,11 +115,12 @@ class ToneSynth:
         angle = (tone.pan + 1.0) * math.pi / 4.0
         out = np.stack([mono * math.cos(angle), mono * math.sin(angle)], axis=1)
         if self._pending_cue:
-            total = int(len(CUE_NOTES_HZ) * CUE_NOTE_S * self.sample_rate_hz)
+            notes = np.asarray(self._cue_notes)
+            total = int(len(notes) * self._cue_note_s * self.sample_rate_hz)
             done = total - self._pending_cue
             m = min(self._pending_cue, n)
             t = (done + np.arange(m)) / self.sample_rate_hz
-            note = np.where(t < CUE_NOTE_S, CUE_NOTES_HZ[0], CUE_NOTES_HZ[1])
+            note = notes[np.minimum((t / self._cue_note_s).astype(int), len(notes) - 1)]
             chime = 0.5 * np.sin(2 * math.pi * note * t)
             out[:m] += chime[:, None]
             self._pending_cue -= m
@@ -150,6 +164,7 @@ class LiveTone:
         self.default_top_pct = default_top_pct
         self.default_top_uV = default_top_uV
         self._step = None
+        self._notices = 0
 
     def block(self, stats, now_left: float, now_right: float, duration_s: float) -> np.ndarray:
         """Samples for the next ``duration_s``, from the glutes' activation now (µV).
@@ -162,6 +177,11 @@ class LiveTone:
             if step is not None:
                 self.synth.cue()
             self._step = step
+        notices = getattr(stats, "notices", ())
+        if len(notices) != self._notices:
+            if any(n.kind == "reminder" for n in notices[self._notices:]):
+                self.synth.reminder()
+            self._notices = len(notices)
         rest = stats.rep_rest_uV[-1] if stats.rep_rest_uV else None
         pct = stats.activation_pct((now_left, now_right), rest)
         if pct is not None:

@@ -12,17 +12,11 @@ from __future__ import annotations
 
 from glutescope.protocols.base import Protocol, Step
 from glutescope.protocols.results import side_finding
-from glutescope.protocols.runner import WAKE_HOLD_S, WAKE_REPS, ProtocolResults
+from glutescope.protocols.runner import WAKE_HOLD_S, WAKE_REPS, ProtocolResults, stream_clock
 from glutesignal.sitting import BREAK_S, SIT_TILT_DEG
 
 DAY_S = 8 * 3600.0
 """The sitting step: a working day; the reminders come from the IMU within it."""
-
-
-def _clock(t_s: float) -> str:
-    """A time on the session clock as h:mm:ss from its start."""
-    t = int(round(t_s))
-    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}"
 
 
 def _minutes(seconds: float) -> str:
@@ -46,14 +40,14 @@ def results(proc, runner) -> ProtocolResults:
         lines.append(f"Sitting: {_minutes(sitting_s)} in {len(periods)} period{'s' if len(periods) != 1 else ''} "
                      f"(pelvis tilted back more than {SIT_TILT_DEG:g}°; a period ends after {BREAK_S:g} s up)")
         for i, p in enumerate(periods, 1):
-            lines.append(f"  period {i}: from {_clock(p['start_s'])} to {_clock(p['end_s'])}, "
+            lines.append(f"  period {i}: from {stream_clock(p['start_s'])} to {stream_clock(p['end_s'])}, "
                          f"seated {_minutes(p['sitting_s'])}")
         lines.append(f"Reminders: {len(runner.reminders)} (one after each {_minutes(runner.remind_every_s)} of sitting)")
     else:
         lines.append("Sitting time: not measured (no pelvis IMU)")
     for w in wake:
         what = "a reminder" if w["by"] == "reminder" else "the schedule"
-        lines.append(f"Wake-up asked at {_clock(w['asked_s'])} by {what}: "
+        lines.append(f"Wake-up asked at {stream_clock(w['asked_s'])} by {what}: "
                      + (f"done, {w['score']}/100" if w["done"] else f"not done, {w['score']}/100")
                      + f" ({w['held_s']:.0f} s of {WAKE_HOLD_S:g} s held, {w['reps']} of {WAKE_REPS} contractions)")
     weaker, sentence = side_finding(proc.state.stats)

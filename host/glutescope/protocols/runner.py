@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from glutescope.guide import Cue
 from glutescope.protocols.base import Protocol, TimedStep
 from glutesignal.sitting import REMIND_EVERY_S
 
-__all__ = ["ProtocolResults", "ProtocolRunner"]
+__all__ = ["Notice", "ProtocolResults", "ProtocolRunner", "stream_clock"]
 
 CUED_STEPS = ("relax", "squeeze", "reference")
 """Steps the squeeze-test and calibration guides follow (their cues)."""
@@ -36,6 +36,34 @@ a twitch on the chair does not count)."""
 HOLD_SETTLE_S = 1.0
 """Stream time after a held step's end before it is measured, s: the IMU samples up to
 its end have arrived by then whatever the link's block sizes."""
+
+
+def stream_clock(t_s: float) -> str:
+    """A stream time as h:mm:ss from the session's start."""
+    t = int(round(t_s))
+    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}"
+
+
+def _sitting_text(seconds: float) -> str:
+    """A sitting time as a person says it: "1 h", "1.5 h", "20 min", "45 s"."""
+    if seconds >= 3600.0:
+        return f"{round(seconds / 3600.0, 1):g} h"
+    return f"{round(seconds / 60.0):.0f} min" if seconds >= 60.0 else f"{round(seconds):.0f} s"
+
+
+class Notice(NamedTuple):
+    """Something the person must be told now: a reminder to move, or a wake-up's score."""
+
+    t_s: float
+    """Stream time it came at, s."""
+    text: str
+    kind: str
+    """"reminder" (stand up and do the wake-up), "wake_up_done" or "wake_up_not_done" (a
+    wake-up scored: complete, or its time over first)."""
+
+    def line(self) -> str:
+        """The notice with its stream time, for the terminal."""
+        return f"{stream_clock(self.t_s)} {self.text}"
 
 
 @dataclass(frozen=True)
@@ -105,8 +133,12 @@ class ProtocolRunner:
         """Stream times of the reminders to stand up (each ``remind_every_s`` of sitting), s."""
         self.wake_ups: list[dict] = []
         """Each wake-up asked (by a reminder or a "wake_up" step), scored when done or over."""
-        self.notice: Optional[tuple[float, str]] = None
-        """The latest reminder or wake-up result as (stream time s, text), for the screen."""
+        self.notice: Optional[Notice] = None
+        """What the screen shows now: the latest reminder until its wake-up is scored,
+        then that score (until the next notice)."""
+        self.notices: list[Notice] = []
+        """Every notice so far, in stream order (the terminal prints each; a sound cue
+        marks each reminder)."""
         self._sitting = None
         self._period_start: Optional[float] = None
         self._pending: list[dict] = []
@@ -288,9 +320,9 @@ class ProtocolRunner:
                 if w["by"] == "reminder" and w["until_s"] is None:
                     w["until_s"] = ev.t_s  # a new reminder: the last one's wake-up was not done
             self._pending.append({"asked_s": ev.t_s, "by": "reminder", "until_s": None})
-            hours = ev.sitting_s / 3600.0
-            self.notice = (ev.t_s, f"Time to move: {hours:g} h sitting. Stand up: squeeze BOTH glutes for "
-                                   f"{WAKE_HOLD_S:g} s, or do {WAKE_REPS} bridges")
+            self._tell(Notice(float(ev.t_s), f"Time to move: {_sitting_text(ev.sitting_s)} sitting. Stand up: "
+                                             f"squeeze BOTH glutes for {WAKE_HOLD_S:g} s, or do {WAKE_REPS} bridges",
+                              "reminder"))
         elif ev.kind == "stood_up":
             start = self._period_start if self._period_start is not None else ev.t_s
             self.sitting_periods.append({"start_s": round(float(start), 3), "end_s": round(float(ev.t_s), 3),
@@ -332,10 +364,19 @@ class ProtocolRunner:
                 if done and self._sitting is not None:
                     self._sitting.restart_clock()  # the next reminder comes an hour of sitting from now
                 self.events.append({"kind": "wake_up", "emg_sample": int(proc.next_sample), **result})
-                self.notice = (t_s, f"Wake-up {'done' if done else 'not done'}: {score:.0f}/100 "
-                                    f"({held:.0f} s held, {len(mine)} contractions)")
+                text = (f"Wake-up {'done' if done else 'not done'}: {score:.0f}/100 "
+                        f"({held:.0f} s held, {len(mine)} contractions)")
+                # A wake-up given up because a newer reminder came: the screen keeps
+                # that reminder (it is what to do now); the terminal still hears of it.
+                newer = any(p["asked_s"] > w["asked_s"] for p in self._pending)
+                self._tell(Notice(float(t_s), text, "wake_up_done" if done else "wake_up_not_done"), show=not newer)
                 changed = True
         return changed
+
+    def _tell(self, notice: Notice, show: bool = True) -> None:
+        self.notices.append(notice)
+        if show:
+            self.notice = notice
 
     def _close_desk(self, proc, t_s: float) -> None:
         """At the results: score the wake-ups still open, close the sitting period under way."""

@@ -15,6 +15,7 @@ from pyqtgraph.Qt import QtCore, QtWidgets
 from glutescope.guide import describe_score
 from glutescope.ui.decimate import ColumnTracker, column_count
 from glutescope.live import LiveState, LiveStats
+from glutescope.protocols.runner import stream_clock
 from glutescope.verdicts import symmetry_headline
 from glutesignal.normalise import above_rest
 
@@ -22,6 +23,10 @@ from glutesignal.normalise import above_rest
 SIDE_COLOURS = {"left": (66, 135, 245), "right": (245, 130, 48)}
 OTHER_COLOUR = (120, 180, 90)
 QUALITY_COLOURS = {"good": "#5cb85c", "fair": "#f0ad4e", "poor": "#d9534f"}
+# The notice banner per kind (text colour, background): a reminder in amber, a wake-up
+# done in green, one not done in grey; dark text on the light ones for contrast.
+NOTICE_STYLES = {"reminder": ("#1b1b1b", "#f0ad4e"), "wake_up_done": ("#1b1b1b", "#5cb85c"),
+                 "wake_up_not_done": ("#ffffff", "#6c757d")}
 REDRAW_INTERVAL_MS = 16  # ~60 Hz, a display's rate: decimated drawing keeps it cheap (benchmarks/ui_fps.py)
 BIG_NUMBERS_EVERY_S = 0.25  # the big figures change at most 4 times a second
 DEFAULT_COLUMNS = 900  # pixel columns to decimate to before the window has a size
@@ -86,6 +91,18 @@ class LiveWindow(QtWidgets.QWidget):
         self.resize(1100, 720)
 
         layout = QtWidgets.QVBoxLayout(self)
+        # The protocol's notice (the desk's reminder to move, a wake-up's score): the first
+        # thing on the screen, big, on a coloured band, so it is seen from across the room.
+        # Hidden until there is one.
+        self.notice_banner = QtWidgets.QLabel("")
+        notice_font = self.notice_banner.font()
+        notice_font.setPointSize(24)
+        notice_font.setBold(True)
+        self.notice_banner.setFont(notice_font)
+        self.notice_banner.setWordWrap(True)
+        self.notice_banner.setVisible(False)
+        layout.addWidget(self.notice_banner)
+        self._notice = None
         self.readout = QtWidgets.QLabel(describe_asymmetry(state.stats))
         font = self.readout.font()
         font.setPointSize(20)
@@ -320,8 +337,8 @@ class LiveWindow(QtWidgets.QWidget):
                 lines.append(stats.calibration_note[0].upper() + stats.calibration_note[1:])
             self.scores_label.setText("\n".join(lines))
         self.scores_label.setVisible(bool(stats.squeeze_scores or stats.calibration_note))
+        self._show_notice(stats.notice)
         self.status.setText(stats.summary())
-
 
     def _trackers(self) -> tuple[ColumnTracker, ColumnTracker]:
         """The raw and envelope column trackers for the plots' present width (new ones,
@@ -413,6 +430,20 @@ class LiveWindow(QtWidgets.QWidget):
             self._big_at_s = now_s
             self._big_text = text
             self.big_numbers.setText(text)
+
+    def _show_notice(self, notice) -> None:
+        """The banner: the notice and the stream time it came at; set only when it changes."""
+        if notice is self._notice:
+            return
+        self._notice = notice
+        if notice is None:
+            self.notice_banner.setVisible(False)
+            return
+        fg, bg = NOTICE_STYLES[notice.kind]
+        self.notice_banner.setStyleSheet(f"color: {fg}; background-color: {bg}; padding: 6px 12px;"
+                                         " border-radius: 6px")
+        self.notice_banner.setText(f"{notice.text}  · at {stream_clock(notice.t_s)}")
+        self.notice_banner.setVisible(True)
 
     def _show_target(self, band) -> None:
         if band == self._target:

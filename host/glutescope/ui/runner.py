@@ -35,7 +35,8 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
              sound_wav: Optional[Path] = None) -> RunSummary:
     """Start ``session``, show its window until closed or ``duration_s`` passes, stop it.
 
-    Headless runs use Qt's offscreen platform, save ``screenshot`` at the end and
+    Headless runs use Qt's offscreen platform, print each notice of the protocol (the
+    desk's reminders, wake-up scores) as it comes, save ``screenshot`` at the end and
     print the session's summary, so the command says what it did without a screen.
 
     A session running a protocol ends on its results screen (`ResultsView`), saved to
@@ -109,6 +110,15 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
 
     shown: list = []  # the results screen, once the protocol's results are in
     saved_results: list[Path] = []
+    told = [0]  # notices printed so far (headless)
+
+    def print_notices() -> None:
+        """Headless, the protocol's notices (reminders, wake-up scores) reach the terminal,
+        one line each with its stream time, as the window would show them."""
+        notices = session.state.stats.notices
+        for notice in notices[told[0]:]:
+            print(f"glutescope: {notice.line()}", file=env.stdout, flush=True)
+        told[0] = len(notices)
 
     def show_results() -> None:
         results = session.results
@@ -122,6 +132,8 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
             request_stop("results in")
 
     def tick() -> None:
+        if headless:
+            print_notices()
         if not shown and session.results is not None:
             window.redraw()
             show_results()
@@ -156,6 +168,8 @@ def run_live(session, *, headless: bool, duration_s: Optional[float], screenshot
             view.blockSignals(True)  # closing it now is the end, not a request to stop
             view.close()
         session.stop()
+        if headless:
+            print_notices()  # those that came since the last tick
     elapsed_s = time.monotonic() - started
     if stop_requests and stop_requests[0] != "results in":
         print(f"glutescope: stopped after {elapsed_s:.0f} s ({stop_requests[0]})", file=env.stdout)
