@@ -174,8 +174,14 @@ def test_bad_arguments_name_themselves(tmp_path):
 def test_reading_the_log_in_tiny_pieces_finds_the_same_records_and_damage(tmp_path, monkeypatch):
     path = tmp_path / "s.glutes"
     _write(path, np.random.default_rng(4))
+    # Records the fast check must read as the careful one does: commands (bit 7), a
+    # source this version does not know (an int), an empty frame, the largest time.
     log = path / "frames.log"
     data = bytearray(log.read_bytes())
+    data += recording_format._encode_record(pack.event(3, 4), T0 + 1, int(RecordSource.USB_SERIAL))
+    data += recording_format._encode_record(b"\x05\x01", T0 + 2, 0x80 | int(RecordSource.BLE_NOTIFY))
+    data += recording_format._encode_record(pack.status(), 7, 0x0B)
+    data += recording_format._encode_record(b"", (1 << 64) - 1, 0x84)
     data[5000:5010] = b"\xc7\x5e" * 5  # damage that looks like record starts
     data[200_000] ^= 0xFF
     log.write_bytes(bytes(data) + b"\xc7\x5e\x10\x00")  # and a torn tail
@@ -184,13 +190,14 @@ def test_reading_the_log_in_tiny_pieces_finds_the_same_records_and_damage(tmp_pa
     for piece in (1, 7919, 1 << 20):  # the window's edges fall inside records and damage
         monkeypatch.setattr(recording_reader, "_READ_BYTES", piece)
         r = RecordingReader(path)
-        assert [(x.offset, x.frame) for x in r] == want
+        assert list(r) == want  # offsets, frames, host times, sources, directions
         assert (r.n_corrupt, r.n_skipped_bytes, r.torn_tail_bytes, r.valid_end) == (
             n_corrupt, skipped, torn, valid_end)
 
 
 def _whole_file_reference(buf):
-    """The log's records as a reader holding the whole file finds them: at each
+    """The log's records as a reader holding the whole file finds them with the careful
+    record check (`_try_record`, which the reader's fast check must agree with): at each
     position the record there if it checks out, else the next offset where one does."""
     out, pos, n_corrupt, skipped = [], 0, 0, 0
     while pos < len(buf):
@@ -201,7 +208,7 @@ def _whole_file_reference(buf):
                 return out, n_corrupt, skipped, len(buf) - pos, pos
             n_corrupt, skipped, pos = n_corrupt + 1, skipped + nxt - pos, nxt
             continue
-        out.append((pos, rec.frame))
+        out.append(rec)
         pos += recording_format._OVERHEAD + len(rec.frame)
     return out, n_corrupt, skipped, 0, pos
 
