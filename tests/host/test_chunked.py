@@ -255,3 +255,39 @@ def test_a_body_session_analyses_the_same_from_the_summary(tmp_path):
     (x,), (y,) = analyse(load(path)), analyse(load_summary(path))
     assert x.reps, "the body model's bridges are found"
     _same_analysis(x, y)
+
+
+def test_an_info_after_the_blocks_releases_both_streams_at_once(tmp_path):
+    """Before the first INFO the rates are unknown and nothing is passed on; the INFO
+    itself (no block of either stream) lets both streams' held chunks out at that
+    record, and the chunks still equal `load`."""
+    rng = np.random.default_rng(6)
+    path = tmp_path / "late-info.glutes"
+    truth = rng.integers(0, 4096, size=(2, 30 * FS)).astype(np.uint16)
+    imu = rng.integers(-200, 200, size=(6, 30 * IFS)).astype(np.int16)
+    seq, t = iter(range(1, 1 << 20)), [T0]
+    with RecordingWriter(path, subject="S01") as w:
+        def put(frame):
+            t[0] += 1_000_000
+            w.append(frame, t_host_ns=t[0], source=RecordSource.BLE_NOTIFY)
+        j = 0
+        for i in range(truth.shape[1] // BLOCK):
+            a = i * BLOCK
+            if i == 20 * FS // BLOCK:
+                put(pack.info(seq=next(seq)))
+            put(pack.emg(truth[:, a:a + BLOCK], first_sample=a, seq=next(seq), t_device_us=(a * 500) % (1 << 30)))
+            while (j + 1) * IBLOCK <= imu.shape[1] and j * IBLOCK / IFS < a / FS:
+                put(pack.imu(imu[:, j * IBLOCK:(j + 1) * IBLOCK], first_sample=j * IBLOCK, seq=next(seq),
+                             t_device_us=(j * IBLOCK * 1_000_000 // IFS) % (1 << 30)))
+                j += 1
+    rec = load(path)
+    cr = ChunkedRecording(path, chunk_s=1.0)
+    first_at, items = {}, []
+    for it in cr:
+        items.append(it)
+        first_at.setdefault(it.stream, cr.reader.n_records)
+    info_record = next(k for k, r in enumerate(RecordingReader(path), 1)
+                       if not r.host_to_device and isinstance(decode_frame(r.frame), type(rec.device_info)))
+    assert first_at == {"emg": info_record, "imu": info_record}
+    _assert_same(rec, _collect(items, "emg"), rec.emg)
+    _assert_same(rec, _collect(items, "imu"), rec.imu)
