@@ -29,7 +29,7 @@ from typing import Union
 
 import numpy as np
 
-from glutescope.protocol import DeviceInfo, FrameError, decode_frame
+from glutescope.protocol import DeviceInfo, EmgBlock, FrameError, ImuBlock, decode_frame
 from glutescope.recording import (
     FRAMES_FILE,
     META_FILE,
@@ -168,10 +168,19 @@ class ChunkedRecording:
             if self.reader.n_corrupt != seen_damage:  # the first frame after a damaged stretch
                 seen_damage = self.reader.n_corrupt
                 self.n_seq_skips_at_damage += s.n_seq_skips - before
+            # Only a block of a stream can close its segment or move its end, so only
+            # that stream is looked at, unless a new INFO changed the chunk sizes.
+            if isinstance(frame, EmgBlock):
+                touched = streams[:1]
+            elif isinstance(frame, ImuBlock):
+                touched = streams[1:]
+            else:
+                touched = ()
             if s.info is not info:  # sizes per INFO, not per frame (millions of them)
                 info = s.info
                 sizes = {kind: self._sizes(kind) for kind in cursors}
-            for kind, asm in streams:
+                touched = streams
+            for kind, asm in touched:
                 for seg in asm.pop_finished():
                     yield from self._finish(kind, seg, cursors[kind])
                     cursors[kind] = 0

@@ -159,11 +159,20 @@ class _SegmentStore:
         return pieces
 
     def write(self, a: int, data: np.ndarray) -> None:
-        b = a + data.shape[1]
+        n = data.shape[1]
+        b = a + n
         if a < self.horizon:  # too old to hold: the recording on disk has it
             self.n_late += min(self.horizon, b) - a
             data = data[:, min(self.horizon - a, data.shape[1]):]
             a = self.horizon
+        else:
+            ci, off = divmod(a, self.chunk)
+            if off + n <= self.chunk:  # the usual block: inside one chunk, no slicing
+                arr = self.chunks.get(ci)
+                if arr is None:
+                    arr = self.chunks[ci] = np.zeros((self.n_channels, self.chunk), dtype=self.dtype)
+                arr[:, off : off + n] = data
+                return
         pos = a
         while pos < b:
             ci, off = divmod(pos, self.chunk)
@@ -241,7 +250,9 @@ class _Anchors:
                 grown[:, : self._n] = self._data[:, self._start : self._start + self._n]
                 self._data = grown
             self._start = 0
-        self._data[:, self._start + self._n] = (index, t_us)
+        k = self._start + self._n
+        self._data[0, k] = index
+        self._data[1, k] = t_us
         self._n += 1
 
     def drop_before(self, index: int) -> None:
@@ -347,6 +358,23 @@ class StreamAssembler:
             return 0
         a = block.first_sample
         b = a + n
+        ends = cur.ends
+        if not ends or a >= ends[-1]:
+            # At or past the end of everything received: all of it is new, and the
+            # interval list grows at its end (as missing_in and mark would find).
+            cur.write(a, data)
+            if ends and a == ends[-1]:
+                ends[-1] = b
+            else:
+                cur.starts.append(a)
+                ends.append(b)
+            if block.backfill:
+                cur.n_backfilled += n
+            elif t_device_us is not None:
+                cur.anchors.append(a, int(t_device_us))
+            if cur.retain is not None:
+                cur.trim()
+            return n
         pieces = cur.missing_in(a, b)
         if not pieces:
             cur.n_duplicates += 1
@@ -509,6 +537,7 @@ class DeviceClock:
         self._n_bins = int(window_s / bin_s)
         self._ref_us: int | None = None
         self._bins: dict[int, tuple[float, int]] = {}
+        self._newest_bin: int | None = None  # max(self._bins), kept as bins come
         self._fit: tuple[float, float, float] | None = None
         self.n_pairs = 0
         """(device, host) pairs given to :meth:`add_pair` since the last reset."""
@@ -517,6 +546,7 @@ class DeviceClock:
         """Forget everything: the wearable rebooted and its clock started again."""
         self._ref_us = None
         self._bins.clear()
+        self._newest_bin = None
         self._fit = None
         self.n_pairs = 0
 
@@ -567,14 +597,19 @@ class DeviceClock:
         u = self.unwrap(t_device_us)
         y = float(t_host_ns) - 1000.0 * u
         b = u // self._bin_us
-        old = self._bins.get(b)
+        bins = self._bins
+        old = bins.get(b)
         if old is None or y < old[0]:
-            self._bins[b] = (y, u)
+            bins[b] = (y, u)
             self._fit = None
-        newest = max(self._bins)
-        if len(self._bins) > self._n_bins:
-            for k in [k for k in self._bins if k <= newest - self._n_bins]:
-                del self._bins[k]
+        # Bins are only added here and dropped below the newest: a running maximum is
+        # max(bins) (which, over a whole recording's bins, cost more than the rest).
+        newest = self._newest_bin
+        if newest is None or b > newest:
+            newest = self._newest_bin = b
+        if len(bins) > self._n_bins:
+            for k in [k for k in bins if k <= newest - self._n_bins]:
+                del bins[k]
             self._fit = None
         self.n_pairs += 1
         return u

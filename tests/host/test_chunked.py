@@ -174,8 +174,14 @@ def test_bad_arguments_name_themselves(tmp_path):
 def test_reading_the_log_in_tiny_pieces_finds_the_same_records_and_damage(tmp_path, monkeypatch):
     path = tmp_path / "s.glutes"
     _write(path, np.random.default_rng(4))
+    # Records the fast check must read as the careful one does: commands (bit 7), a
+    # source this version does not know (an int), an empty frame, the largest time.
     log = path / "frames.log"
     data = bytearray(log.read_bytes())
+    data += recording_format._encode_record(pack.event(3, 4), T0 + 1, int(RecordSource.USB_SERIAL))
+    data += recording_format._encode_record(b"\x05\x01", T0 + 2, 0x80 | int(RecordSource.BLE_NOTIFY))
+    data += recording_format._encode_record(pack.status(), 7, 0x0B)
+    data += recording_format._encode_record(b"", (1 << 64) - 1, 0x84)
     data[5000:5010] = b"\xc7\x5e" * 5  # damage that looks like record starts
     data[200_000] ^= 0xFF
     log.write_bytes(bytes(data) + b"\xc7\x5e\x10\x00")  # and a torn tail
@@ -184,13 +190,14 @@ def test_reading_the_log_in_tiny_pieces_finds_the_same_records_and_damage(tmp_pa
     for piece in (1, 7919, 1 << 20):  # the window's edges fall inside records and damage
         monkeypatch.setattr(recording_reader, "_READ_BYTES", piece)
         r = RecordingReader(path)
-        assert [(x.offset, x.frame) for x in r] == want
+        assert list(r) == want  # offsets, frames, host times, sources, directions
         assert (r.n_corrupt, r.n_skipped_bytes, r.torn_tail_bytes, r.valid_end) == (
             n_corrupt, skipped, torn, valid_end)
 
 
 def _whole_file_reference(buf):
-    """The log's records as a reader holding the whole file finds them: at each
+    """The log's records as a reader holding the whole file finds them with the careful
+    record check (`_try_record`, which the reader's fast check must agree with): at each
     position the record there if it checks out, else the next offset where one does."""
     out, pos, n_corrupt, skipped = [], 0, 0, 0
     while pos < len(buf):
@@ -201,7 +208,7 @@ def _whole_file_reference(buf):
                 return out, n_corrupt, skipped, len(buf) - pos, pos
             n_corrupt, skipped, pos = n_corrupt + 1, skipped + nxt - pos, nxt
             continue
-        out.append((pos, rec.frame))
+        out.append(rec)
         pos += recording_format._OVERHEAD + len(rec.frame)
     return out, n_corrupt, skipped, 0, pos
 
@@ -248,3 +255,39 @@ def test_a_body_session_analyses_the_same_from_the_summary(tmp_path):
     (x,), (y,) = analyse(load(path)), analyse(load_summary(path))
     assert x.reps, "the body model's bridges are found"
     _same_analysis(x, y)
+
+
+def test_an_info_after_the_blocks_releases_both_streams_at_once(tmp_path):
+    """Before the first INFO the rates are unknown and nothing is passed on; the INFO
+    itself (no block of either stream) lets both streams' held chunks out at that
+    record, and the chunks still equal `load`."""
+    rng = np.random.default_rng(6)
+    path = tmp_path / "late-info.glutes"
+    truth = rng.integers(0, 4096, size=(2, 30 * FS)).astype(np.uint16)
+    imu = rng.integers(-200, 200, size=(6, 30 * IFS)).astype(np.int16)
+    seq, t = iter(range(1, 1 << 20)), [T0]
+    with RecordingWriter(path, subject="S01") as w:
+        def put(frame):
+            t[0] += 1_000_000
+            w.append(frame, t_host_ns=t[0], source=RecordSource.BLE_NOTIFY)
+        j = 0
+        for i in range(truth.shape[1] // BLOCK):
+            a = i * BLOCK
+            if i == 20 * FS // BLOCK:
+                put(pack.info(seq=next(seq)))
+            put(pack.emg(truth[:, a:a + BLOCK], first_sample=a, seq=next(seq), t_device_us=(a * 500) % (1 << 30)))
+            while (j + 1) * IBLOCK <= imu.shape[1] and j * IBLOCK / IFS < a / FS:
+                put(pack.imu(imu[:, j * IBLOCK:(j + 1) * IBLOCK], first_sample=j * IBLOCK, seq=next(seq),
+                             t_device_us=(j * IBLOCK * 1_000_000 // IFS) % (1 << 30)))
+                j += 1
+    rec = load(path)
+    cr = ChunkedRecording(path, chunk_s=1.0)
+    first_at, items = {}, []
+    for it in cr:
+        items.append(it)
+        first_at.setdefault(it.stream, cr.reader.n_records)
+    info_record = next(k for k, r in enumerate(RecordingReader(path), 1)
+                       if not r.host_to_device and isinstance(decode_frame(r.frame), type(rec.device_info)))
+    assert first_at == {"emg": info_record, "imu": info_record}
+    _assert_same(rec, _collect(items, "emg"), rec.emg)
+    _assert_same(rec, _collect(items, "imu"), rec.imu)

@@ -311,3 +311,65 @@ def test_a_status_cut_inside_the_appended_fields_is_refused():
     frame = pack.frame(3, bytes(raw[12:-4]) + bytes(8))
     with pytest.raises(p.FrameError, match="STATUS payload is 24 or at least 48 bytes, got 32"):
         p.decode_frame(frame)
+
+
+# ------------------------------------------------- the sample-word checks, word by word
+
+
+def _emg_frame(words: np.ndarray, mask: int, flags: int) -> bytes:
+    n_ch, n_s = words.shape
+    head = struct.pack("<IBBBB", 123, n_ch, n_s, mask, flags)
+    return pack.frame(1, head + words.T.astype("<u2").tobytes())
+
+
+def test_emg_word_checks_agree_with_each_word_read_alone():
+    """Reserved bits 12-14 and the error bit 15 are found wherever they sit (first word,
+    last word, one row only) and in any combination, as a word-by-word reading finds
+    them; a clean or consistently flagged block decodes to exactly its words."""
+    rng = np.random.default_rng(11)
+    n_reserved = n_flag_mismatch = n_decoded = 0
+    for _ in range(3000):
+        n_ch = int(rng.integers(1, 5))
+        n_s = int(rng.integers(0, 30))
+        words = rng.integers(0, 4096, size=(n_ch, n_s)).astype(np.uint16)
+        if n_s and rng.random() < 0.7:
+            bits = rng.choice([0x1000, 0x2000, 0x4000, 0x8000, 0x9000, 0xF000], size=int(rng.integers(1, 3)))
+            for bit in bits:
+                where = rng.choice(["first", "last", "any"])
+                r = int(rng.integers(0, n_ch))
+                c = 0 if where == "first" else n_s - 1 if where == "last" else int(rng.integers(0, n_s))
+                words[r, c] |= bit
+        flags = int(rng.integers(0, 4))
+        mask = int(rng.choice([m for m in range(256) if bin(m).count("1") == n_ch]))
+        reserved = any(int(w) & 0x7000 for w in words.ravel())
+        error = any(int(w) & 0x8000 for w in words.ravel())
+        data = _emg_frame(words, mask, flags)
+        if reserved:
+            with pytest.raises(p.FrameError, match="reserved bits 12-14"):
+                p.decode_frame(data)
+            n_reserved += 1
+        elif error != bool(flags & 2):
+            with pytest.raises(p.FrameError, match=f"ADC_ERROR flag is {bool(flags & 2)} but "
+                                                   f"{'some' if error else 'no'} sample"):
+                p.decode_frame(data)
+            n_flag_mismatch += 1
+        else:
+            f = p.decode_frame(data)
+            np.testing.assert_array_equal(f.samples, words)
+            assert f.samples.flags.c_contiguous and not f.samples.flags.writeable
+            assert (f.adc_error, f.backfill, f.channel_mask, f.first_sample) == (error, bool(flags & 1), mask, 123)
+            n_decoded += 1
+    assert min(n_reserved, n_flag_mismatch, n_decoded) > 200  # every outcome is exercised
+
+
+def test_crc_mismatch_names_the_wire_crc_and_the_bytes_crc_wherever_the_damage_is():
+    good = pack.emg(np.arange(12, dtype=np.uint16).reshape(3, 4), channel_mask=0b1011)
+    for i in range(len(good)):
+        data = bytearray(good)
+        data[i] ^= 0x5A
+        if i < 4:
+            continue  # header damage is refused before the CRC is looked at
+        (wire,) = struct.unpack_from("<I", data, len(data) - 4)
+        crc = zlib.crc32(bytes(data[:-4]))
+        with pytest.raises(p.FrameError, match=f"CRC mismatch: frame says 0x{wire:08x}, bytes give 0x{crc:08x}"):
+            p.decode_frame(bytes(data))

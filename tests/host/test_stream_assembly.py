@@ -246,3 +246,100 @@ def test_a_session_holds_the_retained_seconds_once_the_rates_are_known():
     info = decode_frame(pack.info(emg_fs_hz=1000, imu_fs_hz=104))
     session.add_frame(info)
     assert session.emg.retain_samples == 2000 and session.imu.retain_samples == 208
+
+
+def _block(words, a, *, backfill=False):
+    from glutescope.protocol import EmgBlock
+
+    w = np.ascontiguousarray(words, dtype=np.uint16)
+    w.flags.writeable = False
+    return EmgBlock(seq=0, t_device_us=0, first_sample=a, channel_mask=0b11, backfill=backfill,
+                    adc_error=False, samples=w)
+
+
+@pytest.mark.parametrize("chunk_samples", [1, 7, 64, 8192])
+def test_blocks_at_past_and_before_the_end_agree_with_a_sample_by_sample_model(chunk_samples):
+    """Appending at the end (the usual case) and everything else (touching, past the end,
+    overlapping, inside gaps, duplicates, conflicts, backfill), across chunk edges, give
+    what a model that keeps each index's first arrival gives."""
+    rng = np.random.default_rng(chunk_samples)
+    truth = _truth(rng, 40_000)
+    asm = StreamAssembler(chunk_samples=chunk_samples)
+    got = np.zeros_like(truth)
+    have = np.zeros(truth.shape[1], dtype=bool)
+    n_dup = n_conf = n_back = 0
+    anchors = []
+    end = 0
+    for k in range(2000):
+        n = int(rng.integers(1, 40))
+        r = rng.random()
+        if r < 0.6:
+            a = end  # right at the end
+        elif r < 0.7:
+            a = end + int(rng.integers(1, 30))  # past it: a gap
+        else:
+            a = int(rng.integers(0, max(end, 1)))  # before it: overlap, backfill or duplicate
+        a = min(a, truth.shape[1] - n)
+        words = truth[:, a:a + n].copy()
+        if r > 0.95:
+            words[0, 0] ^= 1  # a conflicting copy (or, where new, what arrives first)
+        backfill = r > 0.8
+        new = ~have[a:a + n]
+        placed = asm.add(_block(words, a, backfill=backfill), t_device_us=1000 * k)
+        assert placed == int(new.sum())
+        if not new.any():
+            n_dup += 1
+            n_conf += not np.array_equal(got[:, a:a + n], words)
+        else:
+            got[:, a:a + n][:, new] = words[:, new]
+            have[a:a + n] |= new
+            if backfill:
+                n_back += int(new.sum())
+            else:
+                anchors.append((a, 1000 * k))
+        end = max(end, a + n)
+    seg = asm.current()
+    np.testing.assert_array_equal(seg.samples, got[:, :end])
+    missing = np.flatnonzero(~have[:end])
+    runs = np.split(missing, np.flatnonzero(np.diff(missing) != 1) + 1) if missing.size else []
+    assert seg.gaps == tuple(Gap(int(g[0]), len(g)) for g in runs)
+    assert (seg.n_duplicates, seg.n_conflicts, seg.n_backfilled) == (n_dup, n_conf, n_back)
+    assert n_dup > 20 and n_conf > 0 and n_back > 0 and len(seg.gaps) > 5  # every case is met
+    np.testing.assert_array_equal(seg.anchors, np.array(anchors, dtype=np.int64).T)
+
+
+def test_clock_bins_follow_the_newest_bin_with_late_and_out_of_order_pairs():
+    """The fit window follows the newest bin ever seen, whatever order the pairs come in
+    (late pairs of old bins, a reset): the same as a clock given only the pairs that
+    the window keeps, in device-time order."""
+    rng = np.random.default_rng(5)
+    bin_us, n_bins = 2_000_000, 5
+    pairs = []
+    for k in range(400):
+        t = int(k * 250_000 + rng.integers(0, 200_000))
+        if rng.random() < 0.2:
+            t = max(0, t - int(rng.integers(1, 9)) * bin_us)  # a late pair, inside the window or behind it
+        pairs.append((t, 1000 * t + 5_000_000 + int(rng.integers(0, 3_000_000))))
+    clock = DeviceClock(window_s=n_bins * 2.0, bin_s=2.0)
+    clock.add_pair(123, 456)
+    clock.reset()  # forgets the bins, the newest one included
+    kept: dict[int, tuple[int, int]] = {}
+    newest = None
+    x = np.linspace(0, pairs[-1][0], 7)
+    n_late_checked = 0
+    for t, h in pairs:
+        clock.add_pair(t, h)
+        b = t // bin_us
+        if b not in kept or h - 1000 * t < kept[b][1] - 1000 * kept[b][0]:
+            kept[b] = (t, h)
+        late = newest is not None and b < newest
+        newest = b if newest is None else max(newest, b)
+        if len(kept) > n_bins:
+            kept = {k: v for k, v in kept.items() if k > newest - n_bins}
+        if len(kept) >= 3:  # after every pair: a late one must not move the window back
+            fresh = DeviceClock(window_s=n_bins * 2.0, bin_s=2.0)
+            for k in sorted(kept):
+                fresh.add_pair(*kept[k])
+            np.testing.assert_array_equal(clock.to_host_ns(x), fresh.to_host_ns(x))
+            n_late_checked += late
+    assert n_late_checked > 30
