@@ -6,6 +6,8 @@ with `glutescope.recording.RecordingWriter`, frame by frame as the wearable send
 (10 ms EMG blocks, 4-sample IMU blocks, a STATUS a second, the device clock wrapping at
 2^30 us): a seeded body-model bridge session (`glutesignal.simulation`), repeated to
 the length. The virtual link is not involved, so building it takes seconds.
+``--channels 2`` builds glute max left and right only, as a 2-channel wearable records
+(the soak's recording), so a given recording can be compared with one like it.
 
 Then, for that recording and for one half as long (so "memory not growing with the
 length" can be seen, not claimed), the stages run in fresh processes:
@@ -35,6 +37,7 @@ and the growth lines compare the two.
 Run: PYTHONPATH=host:signal python benchmarks/export_speed.py [--minutes 60] [--keep DIR]
      [--tiny] (--tiny: 1 and 0.5 minutes, for the test that keeps this script working)
      PYTHONPATH=host:signal python benchmarks/export_speed.py --recording REC.glutes [--minutes M]
+     [--channels 2]
 """
 
 from __future__ import annotations
@@ -82,24 +85,24 @@ def _info(seq: int, channel_mask: int) -> bytes:
     return _frame(6, payload, seq, 0)
 
 
-def build(path: Path, minutes: float) -> dict:
-    """Write the benchmark recording at ``path``; return what it holds."""
+def build(path: Path, minutes: float, channels: tuple[str, ...] = CHANNELS) -> dict:
+    """Write the benchmark recording of ``channels`` at ``path``; return what it holds."""
     from glutescope import protocol
     from glutescope.recording import RecordingWriter, RecordSource
     from glutesignal.simulation import simulate
 
-    body = simulate("bridges", channels=CHANNELS, seed=0, emg_fs_hz=EMG_FS_HZ, imu_fs_hz=IMU_FS_HZ)
+    body = simulate("bridges", channels=channels, seed=0, emg_fs_hz=EMG_FS_HZ, imu_fs_hz=IMU_FS_HZ)
     codes = np.clip(np.rint(np.asarray(body.emg_uV) * EMG_GAIN / 1000.0 * 4096 / VREF_MV) + 2048, 0, 4095)
     codes = codes.astype(np.uint16)
     imu = np.vstack([np.asarray(body.acc_g) / ACC_G_PER_LSB, np.asarray(body.gyro_dps) / GYRO_DPS_PER_LSB])
     imu = np.clip(np.rint(imu), -32768, 32767).astype(np.int16)
     n_emg = int(minutes * 60 * EMG_FS_HZ) // EMG_BLOCK * EMG_BLOCK
     n_imu = int(n_emg / EMG_FS_HZ * IMU_FS_HZ) // IMU_BLOCK * IMU_BLOCK
-    mask = (1 << len(CHANNELS)) - 1
+    mask = (1 << len(channels)) - 1
     t0_ns = 1_780_000_000 * 10**9
     t0 = time.perf_counter()
     seq = 0
-    with RecordingWriter(path, subject="BENCH-01", channel_map=dict(enumerate(CHANNELS)),
+    with RecordingWriter(path, subject="BENCH-01", channel_map=dict(enumerate(channels)),
                          flush_interval_s=5.0, clock_ns=lambda: t0_ns) as w:
         w.set_session_plan(exercise="bridges")
 
@@ -126,7 +129,7 @@ def build(path: Path, minutes: float) -> dict:
                 j += IMU_BLOCK
             k = np.arange(a, a + EMG_BLOCK) % n_cycle
             seq += 1
-            payload = struct.pack("<IBBBB", a, len(CHANNELS), EMG_BLOCK, mask, 0) + codes[:, k].T.astype("<u2").tobytes()
+            payload = struct.pack("<IBBBB", a, len(channels), EMG_BLOCK, mask, 0) + codes[:, k].T.astype("<u2").tobytes()
             put(_frame(1, payload, seq, t_us), t0_ns + 10_000_000 + t_us * 1000 + 5_000_000)
             if a % EMG_FS_HZ == 0:
                 seq += 1
@@ -258,16 +261,16 @@ def _growth(short_label: str, long_label: str, short: dict, long: dict) -> None:
     print(f"  {'glutescope report':<18} {long['report']['rss_bytes'] / max(1, short['report']['rss_bytes']):5.2f}")
 
 
-def _built(base: Path, tmp: str, m: float) -> tuple[dict, dict]:
-    """Build (or reuse) the ``m``-minute recording in ``base`` and measure it."""
-    rec = base / f"bench-{m:g}min.glutes"
+def _built(base: Path, tmp: str, m: float, channels: tuple[str, ...] = CHANNELS) -> tuple[dict, dict]:
+    """Build (or reuse) the ``m``-minute recording of ``channels`` in ``base`` and measure it."""
+    rec = base / (f"bench-{m:g}min.glutes" if channels == CHANNELS else f"bench-{m:g}min-{len(channels)}ch.glutes")
     if rec.exists():
         built = {"minutes": m, "build_s": float("nan"), "bytes": (rec / "frames.log").stat().st_size}
     else:
-        built = build(rec, m)
+        built = build(rec, m, channels)
     out_dir = Path(tmp) / f"out-{m:g}"
     out_dir.mkdir()
-    print(f"recording: {built['minutes']:g} min, {len(CHANNELS)} ch x {EMG_FS_HZ} Hz EMG + IMU "
+    print(f"recording: {built['minutes']:g} min, {len(channels)} ch x {EMG_FS_HZ} Hz EMG + IMU "
           f"{IMU_FS_HZ} Hz, frames.log {built['bytes'] / 1e6:.1f} MB, "
           + (f"built in {built['build_s']:.1f} s" if built["build_s"] == built["build_s"] else "reused"),
           flush=True)
@@ -284,6 +287,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tiny", action="store_true", help="1 and 0.5 minutes: only checks that everything runs")
     ap.add_argument("--recording", type=Path, metavar="REC.glutes",
                     help="measure this existing recording (read only; outputs go to a temporary folder)")
+    ap.add_argument("--channels", type=int, choices=(2, 4), default=4,
+                    help="EMG channels of the built recordings: 4 (glute max and med, both sides; "
+                         "the goal's) or 2 (glute max only, as a 2-channel wearable records)")
     ap.add_argument("--stages", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -297,6 +303,7 @@ def main(argv=None) -> int:
         minutes = 60.0
     if minutes is not None and not minutes > 0:
         ap.error(f"--minutes must be > 0, got {minutes}")
+    channels = CHANNELS[:args.channels]
     with tempfile.TemporaryDirectory(prefix="export-speed-") as tmp:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
@@ -310,7 +317,7 @@ def main(argv=None) -> int:
             print(f"  {given_min:.1f} min of EMG, {given['read']['n_channels']} ch x {given['read']['emg_fs_hz']:g} Hz")
             _print_measure(given)
             if minutes is not None:
-                _, r = _built(base, tmp, minutes)
+                _, r = _built(base, tmp, minutes, channels)
                 a, b = sorted([(minutes, r, f"{minutes:g} min (built)"),
                                (given_min, given, f"{given_min:.0f} min ({args.recording.name})")],
                               key=lambda x: x[0])
@@ -320,7 +327,7 @@ def main(argv=None) -> int:
             return 0
         results = {}
         for m in (minutes, minutes / 2):
-            _, results[m] = _built(base, tmp, m)
+            _, results[m] = _built(base, tmp, m, channels)
         _growth(f"{minutes / 2:g} min", f"{minutes:g} min", results[minutes / 2], results[minutes])
         _verdict(f"{minutes:g} min", minutes, results[minutes])
     return 0
