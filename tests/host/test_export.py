@@ -400,3 +400,48 @@ def test_exports_read_in_chunks_equal_those_of_the_whole_recording(session, tmp_
     export_csv(rec, streamed, tmp_path / "chunks-csv")
     for p in written:
         assert p.read_bytes() == (tmp_path / "chunks-csv" / p.name).read_bytes(), p.name
+
+
+def test_c3d_of_more_events_than_its_parameters_hold_keeps_the_gaps_and_says_what_it_left_out(session, tmp_path):
+    """C3D's parameter section is at most 255 blocks of 512 bytes: a long day of markers
+    and reps does not fit. The file is still written and readable, with the gaps first,
+    and the one-line note says how many events it holds."""
+    import dataclasses
+
+    rec, analysis = session["gappy"]
+    n_emg = rec.emg[0].n_samples
+    many = tuple({"emg_sample": int(k), "label": f"set {i}"}
+                 for i, k in enumerate(np.linspace(0, n_emg - 1, 6000).astype(int)))
+    crowded = dataclasses.replace(rec, markers=many)
+    notes = []
+    path = export_c3d(crowded, analysis, tmp_path / "crowded.c3d", on_note=notes.append)
+    c = ezc3d.c3d(str(path))
+    events = c["parameters"]["EVENT"]
+    labels = [v for key in sorted(k for k in events if k.startswith("LABELS")) for v in events[key]["value"]]
+    used = events["USED"]["value"][0]
+    assert 1000 < used < 6000 + len(analysis.reps) and used == len(labels)
+    assert "BAD_gap EMG" in labels and "BAD_gap IMU" in labels
+    assert "DESCRIPTIONS" not in events  # left out first, before any event
+    assert len(notes) == 1 and f"holds {used} of the session's" in notes[0] and "no reps" in notes[0]
+    assert "EDF+ and CSV" in notes[0]
+    # The EMG is whole whatever the events.
+    np.testing.assert_allclose(c["data"]["analogs"][0][:2, :n_emg], rec.emg_uV(0), rtol=2.0 ** -23, atol=0,
+                               equal_nan=True)
+    # The same session with its few events keeps them all, with descriptions, and says nothing.
+    quiet = []
+    c = ezc3d.c3d(str(export_c3d(rec, analysis, tmp_path / "plain.c3d", on_note=quiet.append)))
+    assert quiet == [] and "DESCRIPTIONS" in c["parameters"]["EVENT"]
+
+
+def test_c3d_of_hundreds_of_long_descriptions_splits_them_into_parts_ezc3d_reads(session, tmp_path):
+    # 255 descriptions of 200 bytes would be one 51 kB parameter, past its int16 offset.
+    import dataclasses
+
+    rec, analysis = session["demo"]
+    many = tuple({"emg_sample": 100 * i, "label": f"note {i} " + "z" * 190} for i in range(400))
+    path = export_c3d(dataclasses.replace(rec, markers=many), analysis, tmp_path / "long.c3d")
+    events = ezc3d.c3d(str(path))["parameters"]["EVENT"]
+    texts = [v for key in sorted((k for k in events if k.startswith("DESCRIPTIONS")), key=lambda k: int(k[12:] or 1))
+             for v in events[key]["value"]]
+    assert events["USED"]["value"][0] == len(texts) == 400 + len(session_annotations(rec, analysis))
+    assert sum(t.startswith("marker note") for t in texts) == 400

@@ -120,3 +120,22 @@ def test_csv_times_are_written_as_python_writes_them_whatever_the_rate(fs):
         got = [bytes(row[row != 0]).decode("ascii") for row in text]
         assert got == [repr(j / fs) for j in range(a, b)]
         assert all(float(t) == j / fs for t, j in zip(got, range(a, b)))
+
+
+def test_c3d_writer_refuses_parameters_past_255_blocks_before_creating_the_file(tmp_path):
+    # The header gives the parameter section's length in one byte of 512-byte blocks.
+    path = tmp_path / "big.c3d"
+    names = [("x" * 100) for _ in range(255)]
+    groups = [("EVENT", "Events", [C3dParam(f"LABELS{k or ''}", names) for k in range(6)])]
+    w = C3dAnalogFile(path, analog_rate_hz=2000, frame_rate_hz=100, n_frames=1, labels=["A"], units=["uV"],
+                      descriptions=["a"], groups=groups)
+    assert w.parameter_blocks() > 255
+    with pytest.raises(ValueError, match="255"):
+        w.open()
+    assert not path.exists()
+
+
+def test_c3d_parameter_past_32767_bytes_is_refused_with_its_name():
+    # Its offset to the next parameter is a signed 16-bit count.
+    with pytest.raises(ValueError, match="DESCRIPTIONS.*32767"):
+        C3dParam("DESCRIPTIONS", ["y" * 200] * 255).encode(1)

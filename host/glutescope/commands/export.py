@@ -114,7 +114,8 @@ def run(args: argparse.Namespace, env) -> ExitStatus:
                     export.export_edf(rec, analysis, target, progress=bar)
                     what = str(target)
                 else:
-                    export.export_c3d(rec, analysis, target, progress=bar)
+                    export.export_c3d(rec, analysis, target, progress=bar,
+                                      on_note=lambda line: print(f"glutescope: note: {line}", file=env.stderr))
                     what = str(target)
             except OSError as exc:
                 raise CliError(f"cannot write {target}: {exc.strerror or exc}", ExitStatus.IO_ERROR) from None

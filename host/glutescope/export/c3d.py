@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -22,7 +22,7 @@ C3D_CHUNK_SAMPLES = 20_000
 
 
 def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
-               progress: Optional[Progress] = None) -> Path:
+               progress: Optional[Progress] = None, on_note: Optional[Callable[[str], None]] = None) -> Path:
     """Write the segment as a C3D file (`glutescope.export.c3dfile`): analog channels, events.
 
     Analog channels, float32 at the EMG rate (C3D has one analog rate): each EMG channel
@@ -38,6 +38,12 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     minutes, seconds); durations are in the EDF+ and CSV exports. Written 10 s at a
     time.
 
+    All parameters must fit in C3D's 255 blocks of 512 bytes (~130 kB, about 4,000
+    events with their labels; a day of reps is more). When the events do not fit, their
+    descriptions are left out first; when they still do not fit, the gaps, device events,
+    markers, cues and scores are kept, then the reps in time order as far as they go,
+    and ``on_note`` is told in one line.
+
     Parameters
     ----------
     rec : Recording
@@ -46,12 +52,14 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
         The ``.c3d`` file to write (replaced if it exists).
     progress : tqdm-like, optional
         ``update(n)`` with EMG samples written.
+    on_note : callable, optional
+        Called with one line when events had to be left out or shortened to fit.
 
     Returns
     -------
     pathlib.Path
     """
-    from glutescope.export.c3dfile import C3dAnalogFile, C3dParam, frame_rate_for
+    from glutescope.export.c3dfile import MAX_PARAMETER_BLOCKS, C3dAnalogFile, C3dParam, frame_rate_for
 
     seg = analysis.segment
     fs, ifs = analysis.emg_fs_hz, analysis.imu_fs_hz
@@ -70,35 +78,28 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     rate = min(rate, C3D_POINT_RATE_HZ)
     per_frame = int(round(fs / rate))
     n_frames = max(1, math.ceil(n / per_frame))
-    groups = []
-    events = session_annotations(rec, analysis)
-    if events:
-        # A string array's count is one byte: past 255 events, LABELS2, DESCRIPTIONS2, ...
-        # continue the list, as POINT:LABELS2 does for points (c3d.org, "Additional POINT
-        # parameters"); EVENT:USED counts them all.
-        params = [C3dParam("USED", len(events), "Number of events")]
-        for i in range(0, len(events), C3D_MAX_ENTRIES):
-            part = events[i:i + C3D_MAX_ENTRIES]
-            k = "" if i == 0 else str(i // C3D_MAX_ENTRIES + 1)
-            times = np.array([_c3d_time(a.onset_s) for a in part], dtype=np.float32)
-            params += [
-                C3dParam(f"LABELS{k}", [a.short for a in part], "Event labels"),
-                C3dParam(f"DESCRIPTIONS{k}", [_c3d_text(a.text) for a in part], "Event descriptions"),
-                C3dParam(f"CONTEXTS{k}", [a.side.capitalize() or "General" for a in part], "Event contexts"),
-                C3dParam(f"TIMES{k}", times.ravel(), "Event times (minutes, seconds)", dims=(2, len(part))),
-            ]
-        groups.append(("EVENT", "Events", params))
     meta = rec.meta or {}
-    groups.append(("SUBJECTS", "Subject", [C3dParam("NAMES", [str(meta.get("subject") or " ")],
-                                                    "Subject pseudonym")]))
+    subjects = ("SUBJECTS", "Subject", [C3dParam("NAMES", [str(meta.get("subject") or " ")], "Subject pseudonym")])
+
+    def c3d_file(events: list, with_text: bool) -> C3dAnalogFile:
+        groups = [("EVENT", "Events", _event_params(events, with_text))] if events else []
+        return C3dAnalogFile(path, analog_rate_hz=fs, frame_rate_hz=rate, n_frames=n_frames, labels=labels,
+                             units=units, descriptions=descriptions, groups=[*groups, subjects])
+
+    events = session_annotations(rec, analysis)
+    writer, kept, with_text = _fit_events(events, c3d_file)
+    if on_note is not None and (len(kept) < len(events) or not with_text):
+        on_note(f"{Path(path).name}: C3D parameters are limited to {MAX_PARAMETER_BLOCKS * 512 // 1024} kB, so it "
+                f"holds {len(kept)} of the session's {len(events)} events"
+                + ("" if with_text else " without their descriptions")
+                + (f" ({_what_was_kept(kept, events)})" if len(kept) < len(events) else "")
+                + "; the EDF+ and CSV exports hold them all")
     if has_imu:
         t_imu = imu_times_s(rec, seg)
         imu = rec.imu[seg]
         imu_valid = imu.valid_mask()
         mount = recorded_mount(meta)
         info = rec.device_info
-    writer = C3dAnalogFile(path, analog_rate_hz=fs, frame_rate_hz=rate, n_frames=n_frames, labels=labels,
-                           units=units, descriptions=descriptions, groups=groups)
     chunk = max(per_frame, C3D_CHUNK_SAMPLES // per_frame * per_frame)
     words = emg_words(rec, seg)
     with writer:
@@ -117,6 +118,75 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
             if progress is not None:
                 progress.update(max(0, min(b, n) - a))
     return Path(path)
+
+
+def _event_params(events: list, with_text: bool) -> list:
+    """The EVENT group's parameters for ``events`` (with or without DESCRIPTIONS).
+
+    A string array's count is one byte, and one parameter at most 32767 bytes: past 255
+    events (fewer when descriptions are long), LABELS2, DESCRIPTIONS2, ... continue the
+    list, as POINT:LABELS2 does for points (c3d.org, "Additional POINT parameters");
+    EVENT:USED counts them all.
+    """
+    from glutescope.export.c3dfile import MAX_PARAMETER_BYTES, C3dParam
+
+    texts = [_c3d_text(a.text) for a in events] if with_text else []
+    per = C3D_MAX_ENTRIES
+    if texts:
+        # 255 descriptions of 255 bytes would pass one parameter's 32767 bytes: fewer per part.
+        width = max(len(t.encode("utf-8")) for t in texts)
+        per = min(per, (MAX_PARAMETER_BYTES - 300) // max(1, width))
+    params = [C3dParam("USED", len(events), "Number of events")]
+    for i in range(0, len(events), per):
+        part = events[i:i + per]
+        k = "" if i == 0 else str(i // per + 1)
+        times = np.array([_c3d_time(a.onset_s) for a in part], dtype=np.float32)
+        params.append(C3dParam(f"LABELS{k}", [a.short for a in part], "Event labels"))
+        if with_text:
+            params.append(C3dParam(f"DESCRIPTIONS{k}", texts[i:i + per], "Event descriptions"))
+        params += [C3dParam(f"CONTEXTS{k}", [a.side.capitalize() or "General" for a in part], "Event contexts"),
+                   C3dParam(f"TIMES{k}", times.ravel(), "Event times (minutes, seconds)", dims=(2, len(part)))]
+    return params
+
+
+def _fit_events(events: list, c3d_file: Callable) -> tuple:
+    """The writer holding as many of ``events`` as C3D's parameter section allows, the
+    events kept (in time order) and whether their descriptions are in.
+
+    Whole with descriptions; else whole without; else a prefix of the events in the
+    order of `_keep_first` (the most kept that fit, found by bisection: the section only
+    grows with more events).
+    """
+    from glutescope.export.c3dfile import MAX_PARAMETER_BLOCKS
+
+    for with_text in (True, False):
+        writer = c3d_file(events, with_text)
+        if writer.parameter_blocks() <= MAX_PARAMETER_BLOCKS:
+            return writer, events, with_text
+    ranked = sorted(events, key=_keep_first)
+    lo, hi = 0, len(ranked)  # lo events fit, hi do not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        fits = c3d_file(sorted(ranked[:mid], key=lambda a: a.onset_s), False).parameter_blocks() <= MAX_PARAMETER_BLOCKS
+        lo, hi = (mid, hi) if fits else (lo, mid)
+    kept = sorted(ranked[:lo], key=lambda a: a.onset_s)
+    return c3d_file(kept, False), kept, False
+
+
+def _what_was_kept(kept: list, events: list) -> str:
+    """Where a cut list of events stops, in words: the last one kept in `_keep_first` order."""
+    if not kept:
+        return "none"
+    last = max(kept, key=_keep_first)
+    if _keep_first(last)[0]:
+        return f"all but reps, and the reps up to minute {last.onset_s / 60:.0f}"
+    return f"gaps, device events, markers and cues up to minute {last.onset_s / 60:.0f}, no reps"
+
+
+def _keep_first(a) -> tuple:
+    """Sort key: what says where the data are incomplete or what was asked (gaps, ADC
+    flags, device events, markers, cues and scores) before the reps, each in time order."""
+    return (a.short.startswith("rep "), a.onset_s)
 
 
 def _c3d_time(t_s: float) -> tuple[float, float]:

@@ -9,7 +9,11 @@ can be streamed: the header and parameters depend only on the counts, known firs
 
 Limits kept here: POINT:FRAMES and the header's last frame are 16-bit, so a file holds
 at most 65535 frames (pick the frame rate to fit, `frame_rate_for`); a string
-parameter's width and count are one byte each (at most 255).
+parameter's width and count are one byte each (at most 255), and one parameter is at
+most 32767 bytes (`MAX_PARAMETER_BYTES`: the offset to the next is int16); the parameter section's
+length in 512-byte blocks is one byte too, so all parameters together fit in 255
+blocks (`MAX_PARAMETER_BLOCKS`, ~130 kB; `C3dAnalogFile.parameter_blocks` says what a
+file needs, and a file that needs more is refused before it is created).
 """
 from __future__ import annotations
 
@@ -22,9 +26,15 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["C3dAnalogFile", "C3dParam", "frame_rate_for", "MAX_FRAMES"]
+__all__ = ["C3dAnalogFile", "C3dParam", "frame_rate_for", "MAX_FRAMES", "MAX_PARAMETER_BLOCKS",
+           "MAX_PARAMETER_BYTES"]
 
 MAX_FRAMES = 65535
+MAX_PARAMETER_BLOCKS = 255
+"""The parameter section's length is one byte of its header, in 512-byte blocks, and
+readers read that many blocks."""
+MAX_PARAMETER_BYTES = 32767
+"""One parameter, from its offset field on: the offset is a signed 16-bit count."""
 _PROCESSOR_INTEL = 84
 _FRAME_RATES_HZ = (100, 50, 25, 20, 10, 5, 4, 2, 1)
 
@@ -73,6 +83,9 @@ class C3dParam:
         name = self.name.encode("ascii")
         desc = self.desc.encode("utf-8")[:255]
         body = (struct.pack("<bB", kind, len(dims)) + bytes(dims) + data + struct.pack("B", len(desc)) + desc)
+        if 2 + len(body) > MAX_PARAMETER_BYTES:
+            raise ValueError(f"C3D parameter {self.name}: {2 + len(body)} bytes, and the offset to the next "
+                             f"parameter is a signed 16-bit count (at most {MAX_PARAMETER_BYTES})")
         return struct.pack("<bb", len(name), group_id) + name + struct.pack("<h", 2 + len(body)) + body
 
 
@@ -156,9 +169,18 @@ class C3dAnalogFile:
             out.append(_group(gid, name, desc, params))
         return b"".join(out)
 
+    def parameter_blocks(self) -> int:
+        """512-byte blocks the parameter section needs (at most `MAX_PARAMETER_BLOCKS`
+        can be written)."""
+        return math.ceil((4 + len(self._parameters(0))) / 512)
+
     def open(self) -> "C3dAnalogFile":
-        """Create the file and write the header and parameter blocks."""
-        blocks = math.ceil((4 + len(self._parameters(0))) / 512)
+        """Create the file and write the header and parameter blocks; ValueError (and no
+        file) when the parameters need more than `MAX_PARAMETER_BLOCKS`."""
+        blocks = self.parameter_blocks()
+        if blocks > MAX_PARAMETER_BLOCKS:
+            raise ValueError(f"the C3D parameters need {blocks} blocks of 512 bytes; the format holds "
+                             f"{MAX_PARAMETER_BLOCKS}")
         data_block = 2 + blocks
         params = self._parameters(data_block)
         section = (struct.pack("BBBB", 1, 0x50, blocks, _PROCESSOR_INTEL) + params).ljust(512 * blocks, b"\0")
