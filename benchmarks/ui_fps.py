@@ -9,7 +9,7 @@ LiveProcessor`: conditioning, envelope, contractions, quality) on body-model sig
 - ``decimated``: the window as it is (one min/max pair per pixel column, reduced once
   per column as samples arrive, bare curve items with 1 px pens, the envelope's two
   signs one curve, scales that move in steps, axes and texts cached as pixmaps, texts
-  set only when they change, a 16 ms timer);
+  set only when they change, frames at the screen's rate);
 - ``legacy``: the drawing before that (every sample handed to pyqtgraph with its own
   peak downsampling and clipping, a grid drawn by the axes, every title and label set on
   each frame, 40 ms timer).
@@ -27,7 +27,7 @@ when Xvfb is installed (a real X server, as on a desktop). Printed per run:
 
 Goal (issue): >= 55 fps at under half a core with 0 samples lost.
 
-Run: ``PYTHONPATH=host:signal python benchmarks/ui_fps.py [--seconds 10]``
+Run: ``PYTHONPATH=host:signal python benchmarks/ui_fps.py [--seconds 10] [--repeat 3]``
 """
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 for _part in ("host", "signal"):
@@ -169,7 +171,7 @@ def _legacy_class():
                 plot.setDownsampling(mode="peak")
                 plot.setClipToView(True)
                 plot.showGrid(x=True, y=True, alpha=0.2)
-            self.timer.setInterval(40)
+            self.frame_s = 0.040  # its 40 ms timer
 
         def redraw(self) -> None:
             state = self.state
@@ -215,9 +217,17 @@ def _run(path: str, platform: str, seconds: float, display: str | None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _print_row(platform: str, path: str, r: dict) -> None:
+    print(f"{platform:<10} {path:<10} {r['fps']:6.1f} {r['process_cpu_pct']:11.0f}% "
+          f"{r['ui_cpu_pct']:7.0f}% {r['acq_lag_s']:10.2f} {int(r['samples_lost']):13d}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (default: 10)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each drawing per platform, interleaved, with their median "
+                             "(a shared machine's speed drifts by tens of %% within minutes; default: 1)")
     parser.add_argument("--child", choices=("decimated", "legacy"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -238,15 +248,24 @@ def main(argv=None) -> int:
         print("(no Xvfb: offscreen only; `apt-get install xvfb` adds a real X server run)")
     print(f"{'platform':<10} {'drawing':<10} {'fps':>6} {'process CPU':>12} {'UI CPU':>8} {'acq lag s':>10} "
           f"{'samples lost':>13}")
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
     try:
         for platform, display in platforms:
-            for path in ("decimated", "legacy"):
-                r = _run(path, platform, args.seconds, display)
-                if "error" in r:
-                    print(f"{platform:<10} {path:<10} failed: {r['error']}")
-                    continue
-                print(f"{platform:<10} {path:<10} {r['fps']:6.1f} {r['process_cpu_pct']:11.0f}% "
-                      f"{r['ui_cpu_pct']:7.0f}% {r['acq_lag_s']:10.2f} {r['samples_lost']:13d}")
+            runs = {"decimated": [], "legacy": []}
+            for _ in range(args.repeat):
+                for path in runs:  # interleaved, so a drift in the machine's speed hits both
+                    r = _run(path, platform, args.seconds, display)
+                    if "error" in r:
+                        print(f"{platform:<10} {path:<10} failed: {r['error']}")
+                        continue
+                    runs[path].append(r)
+                    _print_row(platform, path, r)
+            if args.repeat > 1:
+                for path, rs in runs.items():
+                    if rs:
+                        median = {k: float(np.median([r[k] for r in rs])) for k in rs[0]}
+                        _print_row(platform, f"{path[:3]} median", median)
     finally:
         if xvfb is not None:
             xvfb.terminate()

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from glutescope.ui.decimate import ColumnTracker, column_count, max_columns, minmax_columns
+from glutescope.ui.decimate import ColumnTracker, column_count, column_layout, max_columns, minmax_columns
 
 
 def test_each_column_holds_the_extremes_of_its_samples():
@@ -21,6 +21,16 @@ def test_each_column_holds_the_extremes_of_its_samples():
     env_index, env = max_columns(y, cols)
     np.testing.assert_array_equal(env, blocks.max(axis=2))
     np.testing.assert_array_equal(env_index, index[0::2])
+
+
+@pytest.mark.parametrize("n_samples, width_px", [(20_000, 913), (20_000, 304.3), (20_000, 20_000), (7, 913),
+                                                 (1, 1), (0, 913), (60_000, 0)])
+def test_the_columns_fill_the_width_and_reach_the_left_edge(n_samples, width_px):
+    n_columns, per = column_layout(n_samples, width_px)
+    assert n_columns >= 1 and per >= 1 and column_count(n_samples, width_px) == n_columns
+    if n_samples:
+        assert n_columns <= max(1, int(width_px)) and n_columns * per <= n_samples
+        assert n_samples - n_columns * per < per  # fewer than a column left out at the oldest end
 
 
 def test_a_gap_breaks_only_its_column():

@@ -73,15 +73,20 @@ def test_raw_and_envelope_curves_hold_each_columns_extremes(window):
         np.testing.assert_allclose(x[0::2], first)
         np.testing.assert_array_equal(x[0::2], x[1::2])
         assert x[-1] <= 1 / state.emg_fs_hz and x[0] <= -window.display_s + per / state.emg_fs_hz
-        # The envelope: every column's peak on the positive side, then a break, then mirrored.
+        # The envelope: every column's peak on the positive side, then a break, then
+        # mirrored; smooth, so its columns are a few pixels wide.
         ex, ey = window.env_curves[ch].getData()
-        _, env_high = brute_columns(env[ch], n_columns, per)
-        m = n_columns + 1
+        m = (ey.size - 1) // 2
+        env_columns, env_per = m - 1, round((ex[1] - ex[0]) * state.emg_fs_hz)
         assert ey.size == 2 * m + 1 and np.isnan(ey[m])
+        assert env_per == -(-int(window.display_s * state.emg_fs_hz) // int(window.first_plot.getViewBox().width() / 3))
+        assert env_columns * env_per >= window.display_s * state.emg_fs_hz - env_per
+        _, env_high = brute_columns(env[ch], env_columns, env_per)
         np.testing.assert_array_equal(ey[:m], env_high)
         np.testing.assert_array_equal(ey[m + 1:], -env_high)
         np.testing.assert_array_equal(ex[:m], ex[m + 1:])
-        np.testing.assert_allclose(ex[:m], first)
+        env_first = ((end // env_per - env_columns + np.arange(m)) * env_per - (end - 1)) / state.emg_fs_hz
+        np.testing.assert_allclose(ex[:m], env_first)
 
 
 def test_the_pelvis_scale_shows_every_angle_and_holds_still_within_a_step(window):
@@ -182,3 +187,65 @@ def test_every_trace_plot_puts_the_same_time_at_the_same_x(window):
     for t_s in (-window.display_s, -window.display_s / 2, 0.0):
         xs = [p.getViewBox().mapViewToScene(QtCore.QPointF(t_s, 0.0)).x() for p in plots]
         assert max(xs) - min(xs) < 1.0, xs
+
+
+def test_every_drawn_point_lies_in_the_box_its_curve_reports(window):
+    # The window states each curve's box itself (Qt skips painting an item whose box
+    # misses the exposed area): a box short of the data would cut a trace off.
+    curves = list(window.raw_curves) + list(window.env_curves) + list(window.pelvis_curves)
+    for curve in curves:
+        x, y = curve.getData()
+        finite = np.isfinite(x) & np.isfinite(y)
+        assert finite.sum() > 100
+        box = curve.boundingRect()
+        assert box.width() > 0 and box.height() > 0
+        assert np.all(x[finite] >= box.left() - 1e-9) and np.all(x[finite] <= box.right() + 1e-9)
+        assert np.all(y[finite] >= box.top() - 1e-6) and np.all(y[finite] <= box.bottom() + 1e-6)
+        lo, hi = curve.dataBounds(1)
+        assert lo <= float(np.min(y[finite])) and hi >= float(np.max(y[finite]))
+
+
+def test_a_flat_trace_still_has_a_box_to_paint_in():
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+
+    from glutescope.ui.live_window import TraceCurve
+
+    pg.mkQApp()
+    curve = TraceCurve()
+    curve.set_trace(np.linspace(-10, 0, 50), np.zeros(50), (-10.0, 0.0), (0.0, 0.0))
+    assert not curve.boundingRect().isEmpty()
+    curve.set_trace(np.linspace(-10, 0, 50), np.full(50, np.nan), (-10.0, 0.0), (np.nan, np.nan))
+    assert not curve.boundingRect().isEmpty()  # a gap over the whole window: nothing drawn, no error
+
+
+def test_the_bars_follow_a_pixel_of_change_and_hold_still_below_it(window):
+    lo, hi = window._ranges[id(window.balance)]
+    px = (hi - lo) / window.balance.getViewBox().height()
+    before = np.array(window.bars.opts["height"], dtype=float)
+    window._show_bars(before + 0.4 * px)  # less than a pixel: the same picture
+    np.testing.assert_array_equal(window.bars.opts["height"], before)
+    moved = before.copy()
+    moved[1] += 3 * px
+    window._show_bars(moved)
+    np.testing.assert_allclose(window.bars.opts["height"], moved)
+
+
+def test_frames_come_at_the_screens_rate_in_whole_ms_intervals(window, monkeypatch):
+    from glutescope.ui import live_window
+
+    assert window.frame_s == pytest.approx(1 / 60)  # offscreen reports no rate: 60 Hz
+    clock = [100.0]
+    monkeypatch.setattr(live_window.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(window, "redraw", lambda: None)
+    window._due_s = None
+    intervals = []
+    for _ in range(600):  # ten seconds of frames, each tick when the timer fires
+        window._next_frame()
+        intervals.append(window.timer.interval())
+        clock[0] += intervals[-1] / 1000
+    assert set(intervals) <= {16, 17}
+    assert sum(intervals) / 1000 == pytest.approx(600 / 60, abs=0.002)  # 60 frames a second
+    clock[0] += 0.5  # a stall: the next frames are timed from now, not bunched to catch up
+    window._next_frame()
+    assert window.timer.interval() in (16, 17)

@@ -11,16 +11,22 @@ from __future__ import annotations
 import numpy as np
 
 
-def column_count(n_samples: int, width_px: float) -> int:
-    """Columns to reduce ``n_samples`` to for a plot ``width_px`` wide (at least 1).
+def column_layout(n_samples: int, width_px: float) -> tuple[int, int]:
+    """Columns, and samples per column, to reduce ``n_samples`` to for a plot
+    ``width_px`` wide (each at least 1).
 
     At most ``width_px`` columns of equal whole numbers of samples that leave out fewer
     than one column's worth at the oldest end, so the trace still reaches the left edge.
     """
     if n_samples < 1:
-        return 1
+        return 1, 1
     per = -(-n_samples // max(1, int(width_px)))  # ceil
-    return max(1, n_samples // per)
+    return max(1, n_samples // per), per
+
+
+def column_count(n_samples: int, width_px: float) -> int:
+    """The columns of :func:`column_layout` alone."""
+    return column_layout(n_samples, width_px)[0]
 
 
 def minmax_columns(y: np.ndarray, n_columns: int) -> tuple[np.ndarray, np.ndarray]:

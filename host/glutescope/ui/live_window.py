@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from glutescope.guide import describe_score
-from glutescope.ui.decimate import ColumnTracker, column_count
+from glutescope.ui.decimate import ColumnTracker, column_layout
 from glutescope.live import LiveState, LiveStats
 from glutescope.protocols.runner import stream_clock
 from glutescope.verdicts import symmetry_headline
@@ -27,12 +27,19 @@ QUALITY_COLOURS = {"good": "#5cb85c", "fair": "#f0ad4e", "poor": "#d9534f"}
 # done in green, one not done in grey; dark text on the light ones for contrast.
 NOTICE_STYLES = {"reminder": ("#1b1b1b", "#f0ad4e"), "wake_up_done": ("#1b1b1b", "#5cb85c"),
                  "wake_up_not_done": ("#ffffff", "#6c757d")}
-REDRAW_INTERVAL_MS = 16  # ~60 Hz, a display's rate: decimated drawing keeps it cheap (benchmarks/ui_fps.py)
+# Frames at the screen's refresh rate (decimated drawing keeps that cheap: benchmarks/
+# ui_fps.py); a frame more than the screen shows is never seen. 60 Hz where the platform
+# does not say (offscreen) or says something implausible.
+DEFAULT_DISPLAY_HZ = 60.0
+DISPLAY_HZ_RANGE = (24.0, 240.0)
 BIG_NUMBERS_EVERY_S = 0.25  # the big figures change at most 4 times a second
 DEFAULT_COLUMNS = 900  # pixel columns to decimate to before the window has a size
 RAW_ALPHA = 55  # the raw trace's opacity (of 255): faint, so the 1 px envelope reads over it
 LEFT_AXIS_PX = 64  # the trace plots' left axes: room for "-1000" and the axis label
 AXIS_END_MARGIN_PX = 2  # a cached axis' room past its ends (_cache_still_items)
+# The envelope is smooth (a low-pass of a few Hz moves over tens of pixels in a 10 s
+# window), so a point per few pixel columns draws the same curve for a third of the points.
+ENVELOPE_PX_PER_POINT = 3
 PELVIS_STEP_DEG = 5.0  # the pelvis plot's angle scale grows and shrinks in these steps
 
 
@@ -72,6 +79,64 @@ def channel_tick(name: str) -> str:
     """A bar's label: side and muscle, e.g. "L max", "L ham"."""
     muscle, _, side = name.rpartition("_")
     return f"{side[:1].upper()} {_SHORT.get(muscle, muscle)}" if side in ("left", "right") else name
+
+
+class TraceCurve(pg.PlotCurveItem):
+    """A curve whose bounds the window states with its data (`set_trace`).
+
+    pyqtgraph works a curve's bounds out from its points, with a NaN-aware min and max of
+    each axis, on every new set of data; the window already knows them (the time span
+    shown, the column extremes it reduced), and Qt asks for them on every paint.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._bounds = QtCore.QRectF()
+
+    def set_trace(self, x, y, x_span: tuple[float, float], y_span: tuple[float, float]) -> None:
+        """New points, and the box they lie in (data units; a NaN span draws nothing)."""
+        lo, hi = float(y_span[0]), float(y_span[1])
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            lo = hi = 0.0
+        if hi <= lo:
+            # A flat trace still has a box: Qt skips an item whose box is empty.
+            pad = 1e-6 * max(1.0, abs(lo))
+            lo, hi = lo - pad, hi + pad
+        self._bounds = QtCore.QRectF(x_span[0], lo, x_span[1] - x_span[0], hi - lo)
+        self.setData(x, y)
+
+    def dataBounds(self, ax, frac=1.0, orthoRange=None):  # noqa: N802 (pyqtgraph's name)
+        r = self._bounds
+        return (r.left(), r.right()) if ax == 0 else (r.top(), r.bottom())
+
+    def boundingRect(self):  # noqa: N802 (Qt's name)
+        # One pixel's pen around the box (a 1 px cosmetic pen, as the window uses): in
+        # data units it would need the view's transform on every call, so it is left out
+        # and the view's clipping, which repaints the whole plot each frame, covers it.
+        return self._bounds
+
+
+class Bars(pg.BarGraphItem):
+    """Bars whose box is worked out once per change, not on each of Qt's calls.
+
+    pyqtgraph's bars recompute their box, with the pen's width in data units, every time
+    Qt asks, which is several times a frame; it changes only with new heights or a new
+    view transform.
+    """
+
+    def setOpts(self, **opts):  # noqa: N802 (pyqtgraph's name)
+        self._box = None
+        super().setOpts(**opts)
+
+    def viewTransformChanged(self):  # noqa: N802 (pyqtgraph's name)
+        self._box = None
+        super().viewTransformChanged()
+        self.prepareGeometryChange()
+
+    def boundingRect(self):  # noqa: N802 (Qt's name)
+        if getattr(self, "_box", None) is None:
+            self._box = super().boundingRect()
+        return self._box
 
 
 def describe_asymmetry(stats: LiveStats) -> str:
@@ -170,11 +235,11 @@ class LiveWindow(QtWidgets.QWidget):
             # cost more than everything else in a frame (benchmarks/ui_fps.py); the
             # envelope stays distinct from the raw trace by contrast instead: it is opaque
             # in the side's colour, the raw trace a faint version of it.
-            raw = pg.PlotCurveItem(pen=pg.mkPen((*colour, RAW_ALPHA), width=1), connect="finite",
-                                   skipFiniteCheck=True)
+            raw = TraceCurve(pen=pg.mkPen((*colour, RAW_ALPHA), width=1), connect="finite",
+                             skipFiniteCheck=True)
             # The envelope on both signs, so it hugs the raw trace: one curve, the two
             # halves parted by a NaN, so one item is updated and painted instead of two.
-            env = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), connect="finite", skipFiniteCheck=True)
+            env = TraceCurve(pen=pg.mkPen(colour, width=1), connect="finite", skipFiniteCheck=True)
             plot.addItem(raw)
             plot.addItem(env)
             self.raw_curves.append(raw)
@@ -192,8 +257,13 @@ class LiveWindow(QtWidgets.QWidget):
             pelvis.setYRange(-PELVIS_STEP_DEG, PELVIS_STEP_DEG, padding=0)
             self.pelvis_plot = pelvis
             pelvis.setMaximumHeight(170)
-            self.pelvis_curves = (pelvis.plot(pen=pg.mkPen((200, 200, 200), width=1)),
-                                  pelvis.plot(pen=pg.mkPen((230, 90, 200), width=1)))
+            # Bare curves, as the traces: a PlotDataItem's bookkeeping on each new set of
+            # points cost more than the rest of a frame's updates (benchmarks/ui_fps.py).
+            self.pelvis_curves = tuple(TraceCurve(pen=pg.mkPen(rgb, width=1), connect="finite",
+                                                  skipFiniteCheck=True)
+                                       for rgb in ((200, 200, 200), (230, 90, 200)))
+            for curve in self.pelvis_curves:
+                pelvis.addItem(curve)
             # The legend in the cell beside the plot, under the bars: inside the plot it
             # sat where the traces start and hid them (a level pelvis is the plot's top).
             self.pelvis_legend = pg.LegendItem(labelTextColor=(200, 200, 200))
@@ -221,7 +291,7 @@ class LiveWindow(QtWidgets.QWidget):
                 label.setVisible(False)
                 self.balance.addItem(label)
                 self.no_reference.append(label)
-        self.bars = pg.BarGraphItem(
+        self.bars = Bars(
             x=np.arange(n), height=np.zeros(n), width=0.6,
             brushes=[pg.mkBrush(channel_colour(c)) for c in state.channel_names],
         )
@@ -237,13 +307,17 @@ class LiveWindow(QtWidgets.QWidget):
         self._ranges: dict[int, tuple[float, float]] = {}
         # Decimation state and the curves' point arrays, reused frame to frame (_trackers).
         self._raw_tracker = self._env_tracker = None
-        self._t_raw = self._env_x = self._env_y = None
+        self._t_raw = self._env_x = self._env_y = self._t_imu = None
         self._drawn_stats = None
+        self._bar_heights = None
         self._titles: dict[int, tuple[str, str]] = {}
         self._cache_still_items()
+        self.frame_s = 1.0 / display_rate_hz(self)
+        self._due_s = None
         self.timer = QtCore.QTimer(self)
-        self.timer.timeout.connect(self.redraw)
-        self.timer.start(REDRAW_INTERVAL_MS)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self._next_frame)
+        self.timer.start(max(1, int(self.frame_s * 1000)))
 
     def redraw(self) -> None:
         state = self.state
@@ -263,31 +337,37 @@ class LiveWindow(QtWidgets.QWidget):
             self._env_x /= state.emg_fs_hz
             self._env_y[:, :m] = env_cols
             np.negative(env_cols, out=self._env_y[:, m + 1:])
+            # Each curve's box from the columns: fmin/fmax skip a gap's NaN without a warning.
+            x_span = (float(min(self._t_raw[0], self._env_x[0])), float(max(self._t_raw[-1], self._env_x[m])))
+            raw_lo, raw_hi = np.fmin.reduce(raw_cols, axis=1), np.fmax.reduce(raw_cols, axis=1)
+            env_hi = np.fmax.reduce(env_cols, axis=1)
             for ch in range(state.n_channels):
-                self.raw_curves[ch].setData(self._t_raw, raw_cols[ch])
-                self.env_curves[ch].setData(self._env_x, self._env_y[ch])
-            env_top = float(np.fmax.reduce(env_cols, axis=None))  # NaN (a gap) ignored, no warning
+                self.raw_curves[ch].set_trace(self._t_raw, raw_cols[ch], x_span, (raw_lo[ch], raw_hi[ch]))
+                self.env_curves[ch].set_trace(self._env_x, self._env_y[ch], x_span, (-env_hi[ch], env_hi[ch]))
+            env_top = float(np.fmax.reduce(env_hi))
             env = state.envelope.latest(int(0.2 * state.emg_fs_hz))
             now = env.mean(axis=1)
             pct = self._percent_of_reference(now)
             if pct is not None:
                 # Calibrated: each glute against its own reference, so the bars compare muscles.
-                self.bars.setOpts(height=pct)
                 # fmax ignores a gap's NaN without a warning; all NaN gives NaN: the floor.
                 self._set_range(self.balance, 0.0, stepped_top(float(np.fmax.reduce(pct)) * 1.2, 100.0, 25.0))
+                self._show_bars(pct)
             else:
-                self.bars.setOpts(height=now)
                 self._set_range(self.balance, 0.0, stepped_top(env_top * 1.2, 300.0, 50.0))
+                self._show_bars(now)
             self._show_big_numbers(now, pct)
         if self.pelvis_curves and state.pelvis is not None:
             angles = state.pelvis.latest(int(self.display_s * state.imu_fs_hz))
             if angles.shape[1] > 1:
-                t_imu = (np.arange(angles.shape[1]) - angles.shape[1] + 1) / state.imu_fs_hz
-                for curve, row in zip(self.pelvis_curves, angles[:2]):
-                    curve.setData(t_imu, row)
+                t_imu = self._imu_times(angles.shape[1])
                 shown = angles[:2]
-                if np.isfinite(shown).any():
-                    lo, hi = float(np.nanmin(shown)), float(np.nanmax(shown))
+                lo_deg, hi_deg = np.fmin.reduce(shown, axis=1), np.fmax.reduce(shown, axis=1)
+                span = (float(t_imu[0]), 0.0)
+                for curve, row, lo, hi in zip(self.pelvis_curves, shown, lo_deg, hi_deg):
+                    curve.set_trace(t_imu, row, span, (lo, hi))
+                lo, hi = float(np.fmin.reduce(lo_deg)), float(np.fmax.reduce(hi_deg))
+                if np.isfinite(lo) and np.isfinite(hi):  # all NaN: a gap fills the window
                     self._set_range(self.pelvis_plot, *stepped_span(lo, hi, PELVIS_STEP_DEG))
         if stats is self._drawn_stats:
             return  # the texts below only change with a new stats snapshot
@@ -340,23 +420,39 @@ class LiveWindow(QtWidgets.QWidget):
         self._show_notice(stats.notice)
         self.status.setText(stats.summary())
 
+    def _next_frame(self) -> None:
+        """Redraw, and time the next frame a frame after this one was due: whole-ms
+        intervals that average the screen's rate (16 ms alone would be 62.5 Hz)."""
+        now_s = time.monotonic()
+        if self._due_s is None or now_s - self._due_s > self.frame_s:
+            self._due_s = now_s  # the first frame, or late by a frame: start again from now
+        self._due_s += self.frame_s
+        self.timer.setInterval(max(1, round((self._due_s - now_s) * 1000)))
+        self.redraw()
+
     def _trackers(self) -> tuple[ColumnTracker, ColumnTracker]:
         """The raw and envelope column trackers for the plots' present width (new ones,
         and their point arrays, only when the width changes the column count)."""
         n_samples = int(self.display_s * self.state.emg_fs_hz)
         width_px = self.first_plot.getViewBox().width() or DEFAULT_COLUMNS
-        per = -(-n_samples // max(1, int(width_px)))  # samples per column, ceil
-        n_columns = column_count(n_samples, width_px)
+        n_columns, per = column_layout(n_samples, width_px)
         if self._raw_tracker is None or (self._raw_tracker.n_columns, self._raw_tracker.per) != (n_columns, per):
             n = self.state.n_channels
             self._raw_tracker = ColumnTracker(n, n_columns, per, with_min=True)
-            self._env_tracker = ColumnTracker(n, n_columns, per, with_min=False)
-            m = n_columns + 1
-            self._t_raw = np.empty(2 * m)
+            env_columns, env_per = column_layout(n_samples, width_px / ENVELOPE_PX_PER_POINT)
+            self._env_tracker = ColumnTracker(n, env_columns, env_per, with_min=False)
+            self._t_raw = np.empty(2 * (n_columns + 1))
+            m = env_columns + 1
             self._env_x = np.empty(2 * m + 1)
             self._env_y = np.empty((n, 2 * m + 1), dtype=np.float32)
             self._env_y[:, m] = np.nan  # the break between the two signs
         return self._raw_tracker, self._env_tracker
+
+    def _imu_times(self, n: int) -> np.ndarray:
+        """The pelvis curve's times, s before now: made again only when the count changes."""
+        if self._t_imu is None or self._t_imu.size != n:
+            self._t_imu = (np.arange(n) - n + 1) / self.state.imu_fs_hz
+        return self._t_imu
 
     def _cache_still_items(self) -> None:
         """Keep axes, texts (titles, labels, legend) and the zero lines as pixmaps.
@@ -383,6 +479,18 @@ class LiveWindow(QtWidgets.QWidget):
         if self._ranges.get(id(plot)) != (lo, hi):
             self._ranges[id(plot)] = (lo, hi)
             plot.setYRange(lo, hi, padding=0)
+
+    def _show_bars(self, heights) -> None:
+        """The bars, redrawn only when one would move by a pixel: pyqtgraph re-renders all
+        of them on every change (benchmarks/ui_fps.py), and a still bar is still."""
+        lo, hi = self._ranges[id(self.balance)]
+        px = (hi - lo) / max(1.0, self.balance.getViewBox().height())
+        shown = np.nan_to_num(np.asarray(heights, dtype=float))  # a gap's NaN: an empty bar
+        if self._bar_heights is not None and self._bar_heights.shape == shown.shape \
+                and np.all(np.abs(shown - self._bar_heights) < px):
+            return
+        self._bar_heights = shown
+        self.bars.setOpts(height=shown)
 
     def _show_no_reference(self, calibrated: bool) -> None:
         for label in self.no_reference:
@@ -457,6 +565,15 @@ class LiveWindow(QtWidgets.QWidget):
         """Stop redrawing and close."""
         self.timer.stop()
         self.close()
+
+
+def display_rate_hz(widget: QtWidgets.QWidget) -> float:
+    """The refresh rate of the screen the widget is on, Hz (`DEFAULT_DISPLAY_HZ` when the
+    platform gives none or one outside `DISPLAY_HZ_RANGE`)."""
+    screen = widget.screen() or QtWidgets.QApplication.primaryScreen()
+    rate = float(screen.refreshRate()) if screen is not None else 0.0
+    lo, hi = DISPLAY_HZ_RANGE
+    return rate if lo <= rate <= hi else DEFAULT_DISPLAY_HZ
 
 
 def grab_png(widget: QtWidgets.QWidget, path) -> bool:
