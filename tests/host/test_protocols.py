@@ -253,3 +253,13 @@ def test_the_calibration_protocol_finds_each_glutes_reference_of_the_body_model(
     assert f["reference_uV"] == pytest.approx([225.0, 225.0], rel=0.09)
     assert f["reference_uV"][0] / f["reference_uV"][1] == pytest.approx(1.0, abs=0.06)
     assert proc.state.stats.calibration is not None  # the session's own reps now use it
+
+
+@pytest.mark.parametrize("name", ["single_leg_bridges", "medius"])
+def test_results_do_not_depend_on_the_imu_arriving_after_the_emg(name):
+    # Over the radio the IMU frames can queue behind EMG frames of the same time: a rep
+    # found before the IMU has reached its end is measured once it has, as a replay would.
+    on_time, _, _ = run_protocol(name, seed=2)
+    late, _, _ = run_protocol(name, seed=2, imu_lag_s=0.6)
+    assert late.results.to_event()["figures"] == on_time.results.to_event()["figures"]
+    assert late.results.lines == on_time.results.lines

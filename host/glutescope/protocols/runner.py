@@ -34,8 +34,26 @@ WAKE_REP_MIN_S = 1.0
 """Shortest contraction that counts for a wake-up, s (a bridge lasts several seconds;
 a twitch on the chair does not count)."""
 HOLD_SETTLE_S = 1.0
-"""Stream time after a held step's end before it is measured, s: the IMU samples up to
-its end have arrived by then whatever the link's block sizes."""
+"""Stream time after a held step's end before it is measured, s (and then only once the
+IMU has reached its end: `_imu_reached`)."""
+IMU_WAIT_S = 1.5
+"""Longest a rep or hold waits for the IMU to reach its end, in EMG stream time, s: under
+the protocols' settle time (3 s), so the last rep is measured before the results."""
+
+
+def _imu_reached(proc, end_s: float) -> bool:
+    """The IMU has reached ``end_s`` on the stream clock, or will not in time to be waited for.
+
+    Over the radio, IMU frames can arrive after the EMG of the same time; a figure taken
+    before they have would lack the pelvis, and differ from the recording analysed again.
+    After `IMU_WAIT_S` of EMG past ``end_s`` it is taken without them (an IMU gap).
+    """
+    state = proc.state
+    if state.pelvis is None or state.imu_fs_hz <= 0:
+        return True
+    if proc.next_imu_sample >= int(round(end_s * state.imu_fs_hz)):
+        return True
+    return proc.next_sample / state.emg_fs_hz >= end_s + IMU_WAIT_S
 
 
 def stream_clock(t_s: float) -> str:
@@ -264,7 +282,7 @@ class ProtocolRunner:
         stats = proc.state.stats
         for c, side in zip(stats.contractions, stats.rep_sides):
             key = (c.start_s, c.end_s)
-            if key not in self.rep_figures:
+            if key not in self.rep_figures and _imu_reached(proc, c.end_s):
                 from glutescope.protocols import measures
 
                 figures = measures.rep_figures(proc, c, side)
@@ -275,7 +293,8 @@ class ProtocolRunner:
     def _measure_holds(self, proc, t_s: float) -> None:
         from glutescope.protocols import measures
 
-        while self._next_hold < len(self.steps) and self.steps[self._next_hold].end_s + HOLD_SETTLE_S <= t_s:
+        while (self._next_hold < len(self.steps) and self.steps[self._next_hold].end_s + HOLD_SETTLE_S <= t_s
+               and _imu_reached(proc, self.steps[self._next_hold].end_s)):
             step = self.steps[self._next_hold]
             self._next_hold += 1
             if step.step.scored in ("stance", "activation"):

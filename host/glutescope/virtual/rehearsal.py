@@ -35,22 +35,28 @@ def truth_calibration(body) -> Calibration:
 
 
 def feed(proc: LiveProcessor, body, block: int = 40, imu_block: int = 4,
-         on_block: Optional[Callable[[float], None]] = None, emg_uV=None) -> None:
+         on_block: Optional[Callable[[float], None]] = None, emg_uV=None, imu_lag_s: float = 0.0) -> None:
     """Push the body's EMG in ``block``-sample blocks, each preceded by the IMU blocks due by
-    its end; ``on_block(t_s)`` after each (e.g. to redraw a window)."""
+    its end; ``on_block(t_s)`` after each (e.g. to redraw a window).
+
+    ``imu_lag_s``: the IMU arrives this much later than the EMG of the same time, as over a
+    radio link whose IMU frames queue behind EMG frames; what is left of it comes at the end.
+    """
     emg = np.asarray(body.emg_uV if emg_uV is None else emg_uV)
     fs, ifs = body.emg_fs_hz, body.imu_fs_hz
     n, n_imu = emg.shape[1], body.acc_g.shape[1]
     k = 0
     for a in range(0, n, block):
         b = min(n, a + block)
-        while k < n_imu and k / ifs < b / fs:
+        while k < n_imu and k / ifs < b / fs - imu_lag_s:
             j = min(n_imu, k + imu_block)
             proc.push_imu(k, body.acc_g[:, k:j], body.gyro_dps[:, k:j])
             k = j
         proc.push_emg(a, emg[:, a:b])
         if on_block is not None:
             on_block(b / fs)
+    if k < n_imu:
+        proc.push_imu(k, body.acc_g[:, k:], body.gyro_dps[:, k:])
 
 
 def feed_blocks(proc: LiveProcessor, stream, block: int = 400, imu_block: int = 20) -> None:
@@ -73,7 +79,8 @@ def feed_blocks(proc: LiveProcessor, stream, block: int = 400, imu_block: int = 
 
 def rehearse(name: str, *, calibrated: bool = True, block: int = 40, channels=None, rows=None,
              on_block: Optional[Callable[[float], None]] = None, prepare: Optional[Callable] = None,
-             target_pct=None, remind_every_s: Optional[float] = None, in_blocks: bool = False, **body_kw) -> tuple[ProtocolRunner, LiveProcessor, object]:
+             target_pct=None, remind_every_s: Optional[float] = None, in_blocks: bool = False,
+             imu_lag_s: float = 0.0, **body_kw) -> tuple[ProtocolRunner, LiveProcessor, object]:
     """Run protocol ``name`` on a body-model person; return (runner, processor, body).
 
     ``body_kw`` go to `glutesignal.simulation.simulate` (seed, left_scale, electrode_gain
@@ -82,6 +89,7 @@ def rehearse(name: str, *, calibrated: bool = True, block: int = 40, channels=No
     ``prepare(proc)`` runs before the first block (e.g. to open a window on its state).
     ``target_pct``: the person's own target band (`glutescope.protocols.base.with_target`).
     ``remind_every_s``: the desk's sitting time between reminders (default: an hour).
+    ``imu_lag_s``: the IMU arrives this much after the EMG of the same time (`feed`).
     ``in_blocks``: generate and feed the body block by block (`feed_blocks`), for sessions
     of hours; ``on_block``, ``prepare`` and ``rows`` are then not used, and the body
     returned is a `glutesignal.simulation.BodyStream` (its truth, no arrays).
@@ -117,5 +125,5 @@ def rehearse(name: str, *, calibrated: bool = True, block: int = 40, channels=No
         if on_block is not None:
             on_block(t_s)
 
-    feed(proc, body, block, on_block=after_block, emg_uV=emg)
+    feed(proc, body, block, on_block=after_block, emg_uV=emg, imu_lag_s=imu_lag_s)
     return runner, proc, body
