@@ -21,13 +21,13 @@ length" can be seen, not claimed), the stages run in fresh processes:
 - ``glutescope report``: the command as a user runs it (its own load and analysis).
 
 Each line gives the wall time, the peak memory and the CPU time (user + system: on a
-machine others share, the wall time also holds the waits for a core): for the exports the peak of the
-allocations traced by ``tracemalloc`` during that export alone (numpy arrays included),
-measured in a second run so tracing does not slow the timed one; for read and analyse
-the growth of the process's peak resident set over the stage (tracing the analysis'
-many small allocations would slow it several-fold); for the report the process's peak
-resident set (``ru_maxrss``). The last lines compare the
-two lengths and sum the stages against the goal (all exports + report under 10 s).
+machine others share, the wall time also holds the waits for a core). A stage's peak
+memory is how far the process's resident set rose above its value at the stage's start,
+sampled every 5 ms from ``/proc/self/statm`` by a thread during the one timed run
+(numpy's buffers included; a second run under ``tracemalloc`` would slow the per-record
+decode several-fold, and an 8-hour recording would then take hours). For the report it
+is the process's peak resident set (``ru_maxrss``). The last lines compare the two
+lengths and sum the stages against the goal (all exports + report under 10 s).
 
 ``--recording PATH`` measures an existing recording instead (opened read-only; the
 outputs go to a temporary folder), e.g. the 8-hour one ``benchmarks/soak.py --keep``
@@ -50,8 +50,8 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -141,50 +141,85 @@ def build(path: Path, minutes: float, channels: tuple[str, ...] = CHANNELS) -> d
 
 # ---------------------------------------------------------------- the stages, in one process
 
-def _rss_bytes() -> int:
-    """This process's peak resident set so far (Linux: ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _rss_now_bytes() -> int:
+    """This process's resident set now (Linux ``/proc/self/statm``), else its peak so far."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_BYTES
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class _PeakRss:
+    """How far the resident set rises above its value at entry while the block runs.
+
+    A thread samples it every ``interval_s``; the GIL lets it in between numpy calls and
+    every 5 ms of Python, so a peak shorter than that can be missed: the figure is a
+    lower bound, close for stages that hold their buffers for longer."""
+
+    def __init__(self, interval_s: float = 0.005) -> None:
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self.start_bytes = self.peak_bytes = 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self.peak_bytes = max(self.peak_bytes, _rss_now_bytes())
+
+    def __enter__(self) -> "_PeakRss":
+        self.start_bytes = self.peak_bytes = _rss_now_bytes()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, _rss_now_bytes())
+
+    @property
+    def growth_bytes(self) -> int:
+        return self.peak_bytes - self.start_bytes
 
 
 def _stages(recording: Path, out_dir: Path) -> dict:
-    """Read and analyse once, then each export: timed untraced, then again under
-    tracemalloc for its own peak. Read and analysis are measured by the growth of the
-    peak RSS (tracing the analysis' many small allocations would slow it several-fold)."""
+    """Read and analyse once, then each export, each stage timed once with its peak RSS."""
     from glutescope import export
     from glutescope.analysis import analyse
     from glutescope.chunked import load_summary
     from glutescope.private import private_files
 
+    how = "RSS growth"
     res = {}
-    rss0 = _rss_bytes()
     t, c = time.perf_counter(), time.process_time()
-    rec = load_summary(recording)
-    res["read"] = {"s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "peak_bytes": _rss_bytes() - rss0, "how": "RSS growth",
+    with _PeakRss() as rss:
+        rec = load_summary(recording)
+    res["read"] = {"s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "peak_bytes": rss.growth_bytes,
+                   "how": how, "held_bytes": _rss_now_bytes() - rss.start_bytes,
                    "minutes": sum(e.n_samples for e in rec.emg) / rec.device_info.emg_fs_hz / 60,
                    "n_channels": int(rec.emg[0].samples.shape[0]) if rec.emg else 0,
                    "emg_fs_hz": float(rec.device_info.emg_fs_hz)}
-    rss1 = _rss_bytes()
     t, c = time.perf_counter(), time.process_time()
-    analysis = analyse(rec)[0]
-    res["analyse"] = {"s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "peak_bytes": _rss_bytes() - rss1, "how": "RSS growth"}
+    with _PeakRss() as rss:
+        analysis = analyse(rec)[0]
+    res["analyse"] = {"s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "peak_bytes": rss.growth_bytes,
+                      "how": how}
     fns = {"edf": export.export_edf, "c3d": export.export_c3d, "csv": export.export_csv}
     with private_files():
         for stage, fn in fns.items():
             target = out_dir / {"edf": "x.edf", "c3d": "x.c3d", "csv": "x-csv"}[stage]
             t, c = time.perf_counter(), time.process_time()
-            fn(rec, analysis, target)
+            with _PeakRss() as rss:
+                fn(rec, analysis, target)
             dt, cpu = time.perf_counter() - t, time.process_time() - c
             size = sum(p.stat().st_size for p in target.iterdir()) if target.is_dir() else target.stat().st_size
-            if target.is_dir():
-                for p in target.iterdir():
-                    p.unlink()
-            else:
-                target.unlink()
-            tracemalloc.start()
-            fn(rec, analysis, target)
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-            res[stage] = {"s": dt, "cpu_s": cpu, "peak_bytes": peak, "out_bytes": size, "how": "tracemalloc"}
+            res[stage] = {"s": dt, "cpu_s": cpu, "peak_bytes": rss.growth_bytes, "out_bytes": size, "how": how}
+            for p in (target.iterdir() if target.is_dir() else (target,)):  # a day's CSV is gigabytes
+                p.unlink()
+    res["process_peak_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return res
 
 
@@ -232,8 +267,12 @@ def _print_measure(r: dict) -> None:
     for stage in STAGES:
         x = r[stage]
         extra = f", output {x['out_bytes'] / 1e6:.1f} MB" if x.get("out_bytes") else ""
+        if "held_bytes" in x:
+            extra += f", {x['held_bytes'] / 1e6:.1f} MB still held after it"
         print(f"{_name(stage):<20} {x['s']:8.2f} {_mb(x['peak_bytes'])} {x['cpu_s']:8.2f}  "
               f"({x['how']}, this stage alone{extra})")
+    print(f"{'(these stages)':<20} {'':>8} {_mb(r['process_peak_bytes'])} {'':>8}  "
+          f"(peak RSS of their process, the interpreter and imports included)")
     rp = r["report"]
     state = "" if rp["status"] == 0 else f"  FAILED (exit {rp['status']}: {rp['error']})"
     print(f"{'glutescope report':<20} {rp['s']:8.2f} {_mb(rp['rss_bytes'])} {rp['cpu_s']:8.2f}  "

@@ -88,10 +88,11 @@ def test_export_speed_prints_every_stage_for_both_lengths_and_the_growth(tmp_pat
     out = _run("export_speed.py", "--tiny", "--keep", str(tmp_path))
     assert len(re.findall(r"^recording: [\d.]+ min, 4 ch x 2000 Hz EMG \+ IMU 104 Hz", out, re.M)) == 2, out
     for stage in ("read", "analyse", "export edf", "export c3d", "export csv"):
-        rows = re.findall(rf"^{stage} +{NUMBER} +{NUMBER} +{NUMBER}  \((RSS growth|tracemalloc), this stage alone",
-                          out, re.M)
+        rows = re.findall(rf"^{stage} +{NUMBER} +{NUMBER} +{NUMBER}  \(RSS growth, this stage alone", out, re.M)
         assert len(rows) == 2, f"no {stage} line for each length in:\n{out}"
         assert re.search(rf"^  {stage} +{NUMBER}$", out, re.M), f"no growth line for {stage}:\n{out}"
+    assert len(re.findall(rf"^read .* MB still held after it\)$", out, re.M)) == 2, out
+    assert len(re.findall(rf"^\(these stages\) +{NUMBER} +\(peak RSS of their process", out, re.M)) == 2, out
     assert len(re.findall(rf"^glutescope report +{NUMBER} +{NUMBER} +{NUMBER}  \(peak RSS of the process\)$", out,
                           re.M)) == 2, out
     assert re.search(r"^verdict: 1 min, all exports \+ report .* not judged", out, re.M), out
