@@ -13,7 +13,6 @@ What the frames do not say (the exercise and the squeeze test's cues) comes from
 """
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -43,6 +42,8 @@ ENVELOPE_MEAN_BIN_S = 1.0
 """Bin of `SegmentAnalysis.envelope_mean_uV`, s."""
 FAST_BLOCK_S = 1.0
 """Longest block `analyse_segment` feeds the live processor at once, s (50 live blocks)."""
+BLOCK_WINDOW_SAMPLES = 1 << 17
+"""Samples of the live blocks' starts and ends `analyse_segment` holds at a time (65 s at 2 kHz)."""
 _ADC_ERROR_BIT = 0x8000
 
 
@@ -297,44 +298,51 @@ def imu_times_s(rec: Recording, segment: int) -> np.ndarray:
     return (t - t_emg0_us) / 1e6
 
 
-def _blocks(segment, fallback: int) -> Iterator[tuple[int, int]]:
-    """[start, end) of the blocks as they arrived live: anchors split the valid runs.
+def _cuts_in(segment, fallback: int) -> Callable[[int, int, int], np.ndarray]:
+    """``cuts(run_start, lo, hi)``: where live blocks started in [lo, hi), sorted: from
+    the segment's ``block_starts`` or its anchors, else every ``fallback`` samples of
+    the valid run from ``run_start``."""
+    if segment.block_starts is not None:
+        return lambda _, lo, hi: segment.block_starts.between(lo, hi)
+    if segment.anchors.size:
+        cuts = np.unique(segment.anchors[0])
+        return lambda _, lo, hi: cuts[np.searchsorted(cuts, lo):np.searchsorted(cuts, hi)]
+    return lambda a, lo, hi: np.arange(a + -(-(lo - a) // fallback) * fallback, hi, fallback, dtype=np.int64)
 
-    Yielded one by one, the cuts held as one int64 array: a day has millions of blocks,
-    and a list of their tuples took ~120 bytes each."""
-    cuts = np.unique(segment.anchors[0]) if segment.anchors.size else None
+
+def _block_windows(segment, fallback: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """[start, end) of the blocks as they arrived live (the block starts split the valid
+    runs), as int64 arrays of starts and ends, about `BLOCK_WINDOW_SAMPLES` at a time.
+
+    A window at a time, not the segment's: a day has millions of blocks, and two arrays
+    of them (with their times) were most of what a long analysis held. A window ends
+    where a block ends."""
+    cuts, window = _cuts_in(segment, fallback), BLOCK_WINDOW_SAMPLES
     for a, b in _valid_runs(segment.n_samples, segment.gaps):
-        if cuts is None:
-            edges: Iterable[int] = range(a, b, fallback)
-        else:
-            lo, hi = np.searchsorted(cuts, a, side="right"), np.searchsorted(cuts, b, side="left")
-            edges = itertools.chain((a,), (int(c) for c in cuts[lo:hi]))
-        prev = None
-        for e in edges:
-            if prev is not None:
-                yield prev, e
-            prev = e
-        yield prev, b
+        start, span = a, window
+        while start < b:
+            hi = min(b, start + span)
+            inner = cuts(a, start + 1, hi)
+            if hi == b:
+                edges = np.concatenate([[start], inner, [b]]).astype(np.int64)
+            elif inner.size:
+                edges = np.concatenate([[start], inner]).astype(np.int64)
+            else:  # a block longer than the window
+                span *= 2
+                continue
+            yield edges[:-1], edges[1:]
+            start, span = int(edges[-1]), window
 
 
 def _block_edges(segment, fallback: int) -> tuple[np.ndarray, np.ndarray]:
-    """`_blocks` as two int64 arrays, starts and ends (built per valid run, not per block)."""
-    cuts = np.unique(segment.anchors[0]) if segment.anchors.size else None
-    starts, ends = [], []
-    for a, b in _valid_runs(segment.n_samples, segment.gaps):
-        if cuts is None:
-            edges = np.arange(a, b, fallback, dtype=np.int64)
-        else:
-            lo, hi = np.searchsorted(cuts, a, side="right"), np.searchsorted(cuts, b, side="left")
-            edges = np.concatenate([[a], cuts[lo:hi]]).astype(np.int64)
-        starts.append(edges)
-        ends.append(np.append(edges[1:], b).astype(np.int64))
-    if not starts:
+    """All of `_block_windows` as two int64 arrays, starts and ends."""
+    parts = list(_block_windows(segment, fallback))
+    if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(starts), np.concatenate(ends)
+    return np.concatenate([s for s, _ in parts]), np.concatenate([e for _, e in parts])
 
 
-def _fast_groups(proc: LiveProcessor, starts: np.ndarray, ends: np.ndarray, fs: float,
+def _fast_groups(proc: LiveProcessor, windows: Iterable[tuple[np.ndarray, np.ndarray]], fs: float,
                  block_s: float) -> Iterator[tuple[int, int]]:
     """[a, b) of the blocks to feed: consecutive live blocks joined up to ``block_s``.
 
@@ -347,36 +355,48 @@ def _fast_groups(proc: LiveProcessor, starts: np.ndarray, ends: np.ndarray, fs: 
     the processor sees the stream there as it did live. After a grading that a gap in
     its window put off, the live blocks go one by one until it grades. Read lazily, as
     the quality's next due sample depends on what was fed.
+
+    ``windows`` gives the live blocks a window at a time (`_block_windows`); a joined
+    block never spans two windows, which costs one more block per window and changes
+    nothing else.
     """
-    n = ends.size
-    if block_s <= 0:
-        for i in range(n):
-            yield int(starts[i]), int(ends[i])
-        return
-    max_n = max(1, int(round(block_s * fs)))
-    t_end = ends / fs
-    forced = np.unique(np.searchsorted(t_end, np.asarray(proc.decision_times_s(), float), side="left"))
-    # Last block of each contiguous run of blocks (a gap or the end follows it).
-    breaks = np.flatnonzero(np.append(starts[1:] != ends[:-1], True))
-    i = 0
-    while i < n:
-        j = int(np.searchsorted(ends, starts[i] + max_n, side="right")) - 1
-        j = max(i, min(j, int(breaks[np.searchsorted(breaks, i)])))
-        k = np.searchsorted(forced, i)
-        if k < forced.size:
-            j = min(j, int(forced[k]))
-        due = proc.quality_due_sample
-        q = int(np.searchsorted(ends, due, side="left"))
-        if q >= i:
-            j = min(j, q)
-        graded_at = proc.quality_due_sample
-        yield int(starts[i]), int(ends[j])
-        if ends[j] >= due and proc.quality_due_sample == graded_at:
-            # Due, but a gap in the window put the grading off: live blocks until it grades.
-            while j + 1 < n and proc.quality_due_sample == graded_at:
-                j += 1
-                yield int(starts[j]), int(ends[j])
-        i = j + 1
+    decisions = np.unique(np.asarray(proc.decision_times_s(), float))
+    max_n = max(1, int(round(block_s * fs))) if block_s > 0 else 0
+    prev_end_s = -np.inf
+    for starts, ends in windows:
+        n = ends.size
+        if n == 0:
+            continue
+        if not max_n:
+            for i in range(n):
+                yield int(starts[i]), int(ends[i])
+            continue
+        t_end = ends / fs
+        # The first block ending at or after each decision, among those still to come.
+        later = decisions[decisions > prev_end_s]
+        forced = np.unique(np.searchsorted(t_end, later, side="left"))
+        prev_end_s = t_end[-1]
+        # Last block of each contiguous run of blocks (a gap or the window's end follows it).
+        breaks = np.flatnonzero(np.append(starts[1:] != ends[:-1], True))
+        i = 0
+        while i < n:
+            j = int(np.searchsorted(ends, starts[i] + max_n, side="right")) - 1
+            j = max(i, min(j, int(breaks[np.searchsorted(breaks, i)])))
+            k = np.searchsorted(forced, i)
+            if k < forced.size:
+                j = min(j, int(forced[k]))
+            due = proc.quality_due_sample
+            q = int(np.searchsorted(ends, due, side="left"))
+            if q >= i:
+                j = min(j, q)
+            graded_at = proc.quality_due_sample
+            yield int(starts[i]), int(ends[j])
+            if ends[j] >= due and proc.quality_due_sample == graded_at:
+                # Due, but a gap in the window put the grading off: live blocks until it grades.
+                while j + 1 < n and proc.quality_due_sample == graded_at:
+                    j += 1
+                    yield int(starts[j]), int(ends[j])
+            i = j + 1
 
 
 def _note_flagged(words: np.ndarray, first: int, runs: list) -> None:
@@ -493,34 +513,39 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     proc = LiveProcessor(names, fs, ifs, mains_hz=mains_hz, squeeze_cues=plan.squeeze_cues or None,
                          single_leg=plan.single_leg, rep_cues=plan.rep_cues, calibration=plan.calibration,
                          reps_move_pelvis=plan.exercise in BRIDGE_EXERCISES, adc=adc_scale(info), runner=runner)
-    # Scaled block by block, the envelope kept in float32 (the live ring's own type), and
-    # of the conditioned EMG only each contraction's stretch, taken from the live ring as
-    # the contraction is reported (the fatigue trend reads nothing else): a day-long
-    # segment would otherwise hold three float64 copies of its EMG.
+    # Scaled block by block, the envelope kept in float32 bins (the live ring's own type),
+    # and of the conditioned EMG only each contraction's fatigue windows, measured in the
+    # live ring as the contraction is reported: a day-long segment would otherwise hold
+    # three float64 copies of its EMG.
     env_max = _Binned(len(names), emg.n_samples, ENVELOPE_BIN_S * fs, "max")
     env_mean = _Binned(len(names), emg.n_samples, ENVELOPE_MEAN_BIN_S * fs, "mean")
-    held: dict[tuple[int, int], Optional[np.ndarray]] = {}
+    held: dict[tuple[int, int], Optional[dict]] = {}
+    rows = _fatigue_rows(names)
     n_contractions = 0
     pelvis = None
-    imu_blocks: list[tuple[int, int]] = []
+    imu_starts = imu_ends = np.zeros(0, np.int64)
+    mount = recorded_mount(rec.meta)
     if imu is not None:
-        acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples, info), recorded_mount(rec.meta))
         pelvis = np.full((3, imu.n_samples), np.nan)
-        imu_blocks = list(_blocks(imu, 4))
+        imu_starts, imu_ends = _block_edges(imu, 4)
     next_imu = 0
     t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
     history_t_s: list[float] = []
     words = emg_words(rec, segment)
-    starts, ends = _block_edges(emg, 40)
     # Longer blocks than the live ones give the same results (see `_fast_groups`): the
     # per-block cost of a 20 ms block (~180,000 an hour) was most of the analysis.
-    groups = _fast_groups(proc, starts, ends, fs, block_s)
-    imu_starts, imu_ends = (np.array([x for x, _ in imu_blocks], dtype=np.int64),
-                            np.array([y for _, y in imu_blocks], dtype=np.int64))
+    groups = _fast_groups(proc, _block_windows(emg, 40), fs, block_s)
     # (the first block not yet due stops the interleave, as live: a running maximum)
-    imu_due = np.maximum.accumulate(t_imu[imu_starts]) if imu_blocks else np.zeros(0)
+    imu_due = np.maximum.accumulate(t_imu[imu_starts]) if imu_starts.size else np.zeros(0)
     imu_cap = proc.state.pelvis.capacity // 2 if imu is not None else 0
+
+    def push_imu(i0: int, i1: int) -> None:
+        # Scaled block by block: the session's IMU in float64 was 18 MB an hour.
+        acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples[:, i0:i1], info), mount)
+        proc.push_imu(i0, acc_g, gyro_dps)
+        pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
+
     flagged: list[tuple[int, int]] = []
     for a, b in groups:
         # The IMU blocks due by the block's end go first, as the wearable interleaves them.
@@ -532,9 +557,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
                 while (last + 1 < due and imu_starts[last + 1] == imu_ends[last]
                        and imu_ends[last + 1] - i0 <= imu_cap):
                     last += 1
-            i1 = int(imu_ends[last])
-            proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
-            pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
+            push_imu(i0, int(imu_ends[last]))
             next_imu = last + 1
         w = words(a, b)
         _note_flagged(w, a, flagged)
@@ -544,7 +567,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         env_mean.add(a, latest)
         if len(proc.state.stats.contractions) != n_contractions:
             n_contractions = len(proc.state.stats.contractions)
-            _hold_contractions(proc, held, emg.n_samples)
+            _hold_contractions(proc, held, emg.n_samples, rows)
         before = proc.state.stats.quality
         proc.update_quality()
         if proc.state.stats.quality is not before and proc.state.stats.quality:
@@ -552,22 +575,14 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
             history_t_s.append(b / fs)
         if progress is not None:
             progress(b - a)
-    for j in range(next_imu, len(imu_blocks)):
-        i0, i1 = imu_blocks[j]
-        proc.push_imu(i0, acc_g[:, i0:i1], gyro_dps[:, i0:i1])
-        pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
-    _hold_contractions(proc, held, emg.n_samples)
+    for j in range(next_imu, imu_starts.size):
+        push_imu(int(imu_starts[j]), int(imu_ends[j]))
+    _hold_contractions(proc, held, emg.n_samples, rows)
     stats = proc.state.stats
-    pelvis_grid = None
-    if pelvis is not None:
-        # bridge_reps reads the IMU at its nominal rate from t = 0: give it the sample in
-        # force at each point of that grid on the EMG's clock.
-        k = np.searchsorted(t_imu, np.arange(pelvis.shape[1]) / ifs + 1e-9, side="right") - 1
-        pelvis_grid = np.where(k >= 0, pelvis[:, k.clip(0)], np.nan)
-    reps = _rep_results(stats, fs, len(names), pelvis_grid, ifs)
+    reps = _rep_results(stats, fs, len(names), pelvis, t_imu, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, env_max.result(), pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan, mains_source,
-                           _fatigue(held, fs, reps, names, emg.n_samples), env_mean.result(), emg.n_samples,
+                           _fatigue(held, fs, reps, rows, emg.n_samples), env_mean.result(), emg.n_samples,
                            tuple(zip(history_t_s, history)),
                            protocol_results=runner.results if runner is not None else None,
                            adc_flagged=tuple(flagged))
@@ -641,11 +656,18 @@ def _span(start_s: float, end_s: float, fs: float, n: int) -> tuple[int, int]:
     return max(0, int(round(start_s * fs))), min(n, int(round(end_s * fs)))
 
 
-def _hold_contractions(proc: LiveProcessor, held: dict, n: int) -> None:
-    """Copy each reported contraction's conditioned EMG out of the live ring once it is all in.
+def _fatigue_rows(names) -> dict[str, int]:
+    """Row of each glute max the fatigue trend follows, by side."""
+    return {side: names.index(f"glute_max_{side}") for side in ("left", "right") if f"glute_max_{side}" in names}
 
-    A contraction whose start has already left the ring (longer than the ring, or
-    reported that late) is held as None: its windows are missing from the fatigue trend.
+
+def _hold_contractions(proc: LiveProcessor, held: dict, n: int, rows: dict[str, int]) -> None:
+    """Measure each reported contraction's fatigue windows (`glutesignal.fatigue.fatigue_trend`
+    of each glute max in ``rows``) from the live ring once it is all in.
+
+    The windows are kept, not the contraction's EMG: a day of bridges held ~40 MB an
+    hour of it. A contraction whose start has already left the ring (longer than the
+    ring, or reported that late) is held as None: its windows are missing from the trend.
     """
     fs = proc.state.emg_fs_hz
     ring = proc.state.emg
@@ -654,25 +676,27 @@ def _hold_contractions(proc: LiveProcessor, held: dict, n: int) -> None:
         if key in held or key[1] > proc.next_sample:
             continue
         back = proc.next_sample - key[0]
-        held[key] = ring.latest(back)[:, : key[1] - key[0]].copy() if 0 < back <= ring.capacity else None
+        if not 0 < back <= ring.capacity:
+            held[key] = None
+            continue
+        x = ring.latest(back)[:, : key[1] - key[0]]
+        held[key] = {side: fatigue_trend(x[row], fs) for side, row in rows.items()}
 
 
-def _fatigue(held: dict, fs: float, reps, names, n: int) -> tuple[tuple[str, FatigueTrend], ...]:
+def _fatigue(held: dict, fs: float, reps, rows: dict[str, int], n: int) -> tuple[tuple[str, FatigueTrend], ...]:
     """Fatigue trend of each glute over the reps: the windows inside each rep, measured on
     the rep's own stretch, placed at their times in the segment and fitted together."""
     out = []
-    for side in ("left", "right"):
-        name = f"glute_max_{side}"
-        if name not in names or not reps:
+    for side in rows:
+        if not reps:
             continue
-        row = names.index(name)
         t, mdf, rms = [], [], []
         for r in reps:
             first, _ = key = _span(r.start_s, r.start_s + r.duration_s, fs, n)
-            x = held.get(key)
-            if x is None:
+            trends = held.get(key)
+            if trends is None:
                 continue
-            tr = fatigue_trend(x[row], fs)
+            tr = trends[side]
             t.extend(first / fs + tr.t_s)
             mdf.extend(tr.mdf_hz)
             rms.extend(tr.rms_uV)
@@ -686,7 +710,19 @@ class _Interval:
     end_s: float
 
 
-def _rep_results(stats: LiveStats, fs, n_channels: int, pelvis, ifs) -> tuple[RepResult, ...]:
+def _obliquity_on_grid(pelvis: np.ndarray, t_imu_s: np.ndarray, ifs: float, j0: int, j1: int) -> np.ndarray:
+    """Pelvic obliquity at the points j / ifs (j in [j0, j1), at most one per IMU sample)
+    of a grid from the first EMG sample: the IMU sample in force at each, NaN before the first.
+
+    `glutesignal.scores.bridge_reps` reads the IMU at its nominal rate from t = 0; the
+    samples are on their own clock (`imu_times_s`). Per rep, not for the session: a
+    day's grid was another copy of its pelvis angles."""
+    j1 = min(j1, pelvis.shape[1])
+    k = np.searchsorted(t_imu_s, np.arange(j0, max(j0, j1)) / ifs + 1e-9, side="right") - 1
+    return np.where(k >= 0, pelvis[1, k.clip(0)], np.nan)
+
+
+def _rep_results(stats: LiveStats, fs, n_channels: int, pelvis, t_imu_s, ifs) -> tuple[RepResult, ...]:
     out = []
     for i, (c, side, rest) in enumerate(zip(stats.contractions, stats.rep_sides, stats.rep_rest_uV), 1):
         start = c.start_s  # on the stream clock: the tracker is told of every gap
@@ -698,7 +734,7 @@ def _rep_results(stats: LiveStats, fs, n_channels: int, pelvis, ifs) -> tuple[Re
             # the whole), never a copy of the session (the EMG plays no part in the drop).
             j0 = max(int(round(start * ifs)) - 1, 0)
             t0 = j0 / ifs
-            obl = pelvis[1][j0:int(round(end * ifs)) + 2]
+            obl = _obliquity_on_grid(pelvis, t_imu_s, ifs, j0, int(round(end * ifs)) + 2)
             drop = bridge_reps(np.zeros((n_channels, int(round((end - t0) * fs)) + 2)), fs,
                                [_Interval(start - t0, end - t0)], obliquity_deg=obl,
                                imu_fs_hz=ifs)[0].hip_drop_deg

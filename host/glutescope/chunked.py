@@ -38,7 +38,7 @@ from glutescope.recording import (
     RecordingReader,
 )
 from glutescope.recording.format import _check_recording_path, _error
-from glutescope.stream import DeviceClock, Gap, Segment, SessionAssembler, StreamAssembler
+from glutescope.stream import DeviceClock, Gap, IndexRuns, Segment, SessionAssembler, StreamAssembler
 
 __all__ = ["Chunk", "SegmentEnd", "ChunkedRecording", "load_summary", "emg_chunks", "EmgFeed",
            "DEFAULT_CHUNK_S", "DEFAULT_MARGIN_S"]
@@ -237,7 +237,8 @@ def load_summary(path, *, chunk_s: float = DEFAULT_CHUNK_S, margin_s: float = DE
     One pass over the log in bounded memory. The EMG segments carry their exact gaps,
     anchors and counters but hold no samples (``samples`` has 0 columns and
     ``samples_start == n_samples``): read them again in chunks with
-    :func:`emg_chunks` (`glutescope.analysis.analyse_segment` does). The IMU segments
+    :func:`emg_chunks` (`glutescope.analysis.analyse_segment` does); their ``anchors``
+    hold the first anchor only and ``block_starts`` every live block's start. The IMU segments
     are whole (6 rows of int16 at ~100 Hz, about 4.5 MB an hour). Samples that came
     later than the hold (see the module) are inside ``gaps`` here, and ``n_late`` of
     the segment counts them.
@@ -271,7 +272,13 @@ def load_summary(path, *, chunk_s: float = DEFAULT_CHUNK_S, margin_s: float = DE
             if d["gaps"] and d["gaps"][-1].first_sample + d["gaps"][-1].n_samples == g.first_sample:
                 g = Gap(d["gaps"][-1].first_sample, d["gaps"].pop().n_samples + g.n_samples)
             d["gaps"].append(g)
-        if it.anchors.size:
+        if it.anchors.size and it.stream == "emg":
+            # The first anchor (the segment's time) and the block starts as runs: the
+            # EMG's anchors are 100 a second.
+            if not d["anchors"]:
+                d["anchors"].append(it.anchors[:, :1])
+            d.setdefault("starts", IndexRuns()).extend(np.unique(it.anchors[0]))
+        elif it.anchors.size:
             d["anchors"].append(it.anchors)
         if it.stream == "imu":
             d["parts"].append(it.samples)
@@ -285,7 +292,8 @@ def load_summary(path, *, chunk_s: float = DEFAULT_CHUNK_S, margin_s: float = DE
             samples, start = np.zeros((d["n_channels"], 0), dtype=d["dtype"]), end.n_samples
         samples.flags.writeable = False
         streams[kind].append(Segment(index, d["mask"], samples, tuple(d["gaps"]), anchors, end.n_duplicates,
-                                     end.n_conflicts, end.n_backfilled, samples_start=start, n_late=end.n_late))
+                                     end.n_conflicts, end.n_backfilled, samples_start=start, n_late=end.n_late,
+                                     block_starts=d.get("starts")))
     return Recording(
         path=cr.path,
         meta=cr.meta,

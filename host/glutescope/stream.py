@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +33,7 @@ from glutescope.protocol import (
     Status,
 )
 
-__all__ = ["Gap", "Segment", "StreamAssembler", "DeviceClock", "SessionAssembler"]
+__all__ = ["Gap", "IndexRuns", "Segment", "StreamAssembler", "DeviceClock", "SessionAssembler"]
 
 _SEQ_MODULUS = 1 << 32
 # A sequence number this far behind the newest one is not a late frame but a wearable
@@ -48,6 +49,77 @@ class Gap:
     """Stream index of the first missing sample."""
     n_samples: int
     """How many consecutive samples are missing."""
+
+
+class IndexRuns:
+    """A sorted set of stream indices held as arithmetic runs (first, step, count).
+
+    The live blocks of a stream start every block length for hours (20 samples at
+    2 kHz): a day's millions of block starts are then a few runs, where an array
+    of them held 8 bytes each. Built by `extend` in increasing order, read back by
+    `between`.
+    """
+
+    def __init__(self) -> None:
+        self._runs = array("q")  # first, step, count of each run closed so far
+        self._first = self._step = self._last = None
+        self._count = 0
+
+    def extend(self, values) -> None:
+        """Add ``values``, increasing, each above every value added before (else ValueError)."""
+        for v in np.asarray(values, dtype=np.int64).tolist():
+            if self._last is not None and v <= self._last:
+                raise ValueError(f"IndexRuns takes increasing indices: {v} after {self._last}")
+            if self._first is None:
+                self._first, self._count = v, 1
+            elif self._count == 1:
+                self._step, self._count = v - self._first, 2
+            elif v - self._last == self._step:
+                self._count += 1
+            else:
+                self._close()
+                self._first, self._count = v, 1
+            self._last = v
+
+    def _close(self) -> None:
+        if self._count == 1:
+            self._runs.extend((self._first, 1, 1))
+        elif self._count:
+            self._runs.extend((self._first, self._step, self._count))
+        self._first = self._step = None
+        self._count = 0
+
+    def _all_runs(self) -> np.ndarray:
+        runs = np.frombuffer(self._runs, dtype=np.int64).reshape(-1, 3).copy() if len(self._runs) \
+            else np.zeros((0, 3), np.int64)
+        if self._count:
+            step = self._step if self._count > 1 else 1
+            runs = np.vstack([runs, [[self._first, step, self._count]]])
+        return runs
+
+    @property
+    def n_runs(self) -> int:
+        """Runs held (what the set costs: 24 bytes each)."""
+        return len(self._runs) // 3 + (1 if self._count else 0)
+
+    def __len__(self) -> int:
+        return int(self._all_runs()[:, 2].sum())
+
+    def between(self, lo: int, hi: int) -> np.ndarray:
+        """The indices in [lo, hi), sorted, int64."""
+        runs = self._all_runs()
+        if not runs.size or hi <= lo:
+            return np.zeros(0, np.int64)
+        last = runs[:, 0] + runs[:, 1] * (runs[:, 2] - 1)
+        r0 = int(np.searchsorted(last, lo, side="left"))
+        r1 = int(np.searchsorted(runs[:, 0], hi, side="left"))
+        parts = []
+        for first, step, count in runs[r0:r1].tolist():
+            k0 = max(0, -(-(lo - first) // step))
+            k1 = min(count, -(-(hi - first) // step))
+            if k1 > k0:
+                parts.append(first + step * np.arange(k0, k1, dtype=np.int64))
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +150,10 @@ class Segment:
     n_late: int = 0
     """Samples that arrived for indices no longer held (see `StreamAssembler.take`):
     outside ``gaps`` but never in ``samples``; 0 when everything is held."""
+    block_starts: "IndexRuns | None" = None
+    """When set, the first stream index of every live block, sorted, and ``anchors``
+    holds only the first anchor (`glutescope.chunked.load_summary`: a day's anchors
+    were 6 MB an hour); None: ``anchors`` holds them all."""
 
     @property
     def n_samples(self) -> int:

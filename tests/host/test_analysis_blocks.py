@@ -126,3 +126,27 @@ def test_long_blocks_give_the_results_of_the_live_blocks(tmp_path, name, seed):
     _same(live.fatigue, fast.fatigue, "fatigue")
     _same(live.adc_flagged, fast.adc_flagged, "adc_flagged")
 
+
+
+def test_the_summary_read_in_short_windows_gives_the_results_of_the_live_blocks(tmp_path, monkeypatch):
+    """A day's analysis holds the live blocks a window at a time, and the summary reader
+    keeps their starts as runs: neither may change a result. Windows of 997 samples put
+    a window's end near every decision and grading of the session."""
+    from glutescope import analysis
+    from glutescope.chunked import load_summary
+
+    path = _write(tmp_path / "s.glutes", "squeeze_test", 3)
+    rec = load(path)
+    live = analyse_segment(rec, 0, plan=exercise_plan(rec), block_s=0)
+    monkeypatch.setattr(analysis, "BLOCK_WINDOW_SAMPLES", 997)
+    summary = load_summary(path)
+    assert summary.emg[0].block_starts.n_runs < 40  # 10 ms blocks but for the lost and resent ones
+    fast = analyse_segment(summary, 0, plan=exercise_plan(summary))
+    _same(live.reps, fast.reps, "reps")
+    _same(live.stats, fast.stats, "stats")
+    _same(live.quality_history, fast.quality_history, "quality_history")
+    _same(live.protocol_results.to_event(), fast.protocol_results.to_event(), "protocol_results")
+    _same(live.envelope_max_uV, fast.envelope_max_uV, "envelope_max_uV")
+    _same(live.envelope_mean_uV, fast.envelope_mean_uV, "envelope_mean_uV")
+    _same(live.pelvis_deg, fast.pelvis_deg, "pelvis_deg")
+    _same(live.fatigue, fast.fatigue, "fatigue")

@@ -6,16 +6,22 @@ import pytest
 from scipy import signal as sps
 
 from glutescope.analysis import RepResult, _fatigue, _span
+from glutesignal.fatigue import fatigue_trend
 from glutescope.report import fatigue_sentence
 
 FS_HZ = 1000.0
 
 
+ROWS = {"left": 0, "right": 1}
+
+
 def _held(conditioned, reps):
-    """Each rep's stretch of the conditioned EMG, as the analysis keeps it from the live ring."""
+    """Each rep's fatigue windows, measured on its stretch of the conditioned EMG, as the
+    analysis keeps them from the live ring."""
     n = conditioned.shape[1]
     spans = [_span(r.start_s, r.start_s + r.duration_s, FS_HZ, n) for r in reps]
-    return {(a, b): conditioned[:, a:b] for a, b in spans}
+    return {(a, b): {side: fatigue_trend(conditioned[row, a:b], FS_HZ) for side, row in ROWS.items()}
+            for a, b in spans}
 
 
 def _rep(i, start_s, duration_s):
@@ -28,8 +34,7 @@ def test_each_glute_gets_the_trend_of_the_windows_inside_its_reps():
     steady = np.sin(2 * np.pi * 120.0 * t) * (1.0 + t / 60.0)  # amplitude +100 %/min
     conditioned = np.vstack([falling, steady])
     reps = [_rep(i + 1, 5.0 + 10.0 * i, 4.0) for i in range(5)]
-    (left, lt), (right, rt) = _fatigue(_held(conditioned, reps), FS_HZ, reps, ("glute_max_left", "glute_max_right"),
-                                       conditioned.shape[1])
+    (left, lt), (right, rt) = _fatigue(_held(conditioned, reps), FS_HZ, reps, ROWS, conditioned.shape[1])
     assert (left, right) == ("left", "right")
     assert lt.n_windows == 40 and lt.mdf_slope_hz_per_s == pytest.approx(-1.0, abs=0.02)
     assert rt.mdf_slope_hz_per_s == pytest.approx(0.0, abs=0.02)
@@ -40,7 +45,7 @@ def test_each_glute_gets_the_trend_of_the_windows_inside_its_reps():
 
 
 def test_no_reps_no_trend():
-    assert _fatigue({}, FS_HZ, [], ("glute_max_left", "glute_max_right"), 1000) == ()
+    assert _fatigue({}, FS_HZ, [], ROWS, 1000) == ()
     assert fatigue_sentence(SimpleNamespace(fatigue=())) == "Fatigue trend: no reps to measure."
 
 
@@ -54,7 +59,7 @@ def test_the_trend_from_each_reps_own_stretch_equals_the_trend_over_the_whole_si
     x = np.vstack([sps.chirp(t, f0=140.0, t1=90.0, f1=100.0) + 0.1 * rng.standard_normal(t.size),
                    rng.standard_normal(t.size)])
     reps = [_rep(i + 1, 3.3 + 11.7 * i, 3.6 + 0.1 * i) for i in range(7)]
-    got = dict(_fatigue(_held(x, reps), FS_HZ, reps, ("glute_max_left", "glute_max_right"), x.shape[1]))
+    got = dict(_fatigue(_held(x, reps), FS_HZ, reps, ROWS, x.shape[1]))
     for row, side in enumerate(("left", "right")):
         whole = fatigue_trend(x[row], FS_HZ, [(r.start_s, r.start_s + r.duration_s) for r in reps])
         np.testing.assert_allclose(got[side].t_s, whole.t_s, rtol=0, atol=1e-12)

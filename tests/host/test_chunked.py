@@ -291,3 +291,35 @@ def test_an_info_after_the_blocks_releases_both_streams_at_once(tmp_path):
     assert first_at == {"emg": info_record, "imu": info_record}
     _assert_same(rec, _collect(items, "emg"), rec.emg)
     _assert_same(rec, _collect(items, "imu"), rec.imu)
+
+
+def test_index_runs_give_back_every_index_in_any_range():
+    from glutescope.stream import IndexRuns
+
+    rng = np.random.default_rng(8)
+    # Block starts every 20 samples, with lost blocks, odd-length blocks and isolated ones.
+    steps = rng.choice([20, 20, 20, 20, 20, 40, 7, 1, 333], size=5000)
+    values = np.cumsum(steps) + 11
+    runs = IndexRuns()
+    for part in np.array_split(values, 37):  # as the chunks come
+        runs.extend(part)
+    assert len(runs) == values.size
+    assert runs.n_runs < values.size // 2
+    for lo, hi in [(0, 10**9), (0, 0), (values[5], values[5] + 1), (values[5] + 1, values[9]), *rng.integers(0, values[-1] + 50, size=(200, 2))]:
+        lo, hi = int(lo), int(hi)
+        np.testing.assert_array_equal(runs.between(lo, hi), values[(values >= lo) & (values < hi)])
+    with pytest.raises(ValueError, match="increasing"):
+        runs.extend([values[-1]])
+
+
+def test_the_summary_keeps_every_block_start_but_one_anchor(tmp_path):
+    from glutescope.chunked import load_summary
+
+    path = tmp_path / "s.glutes"
+    _write(path, np.random.default_rng(5), backfill=(1200, 1300))
+    full, summary = load(path), load_summary(path)
+    for x, y in zip(full.emg, summary.emg):
+        starts = np.unique(x.anchors[0])
+        np.testing.assert_array_equal(y.block_starts.between(0, x.n_samples + 1), starts)
+        np.testing.assert_array_equal(y.anchors, x.anchors[:, :1])
+        assert y.block_starts.n_runs <= 12  # 40-sample blocks but for the few lost, resent or reordered
