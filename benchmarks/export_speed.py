@@ -26,7 +26,7 @@ memory is how far the process's resident set rose above its value at the stage's
 sampled every 5 ms from ``/proc/self/statm`` by a thread during the one timed run
 (numpy's buffers included; a second run under ``tracemalloc`` would slow the per-record
 decode several-fold, and an 8-hour recording would then take hours). For the report it
-is the process's peak resident set (``ru_maxrss``). The last lines compare the two
+is the process's peak resident set (``VmHWM``). The last lines compare the two
 lengths and sum the stages against the goal (all exports + report under 10 s).
 
 ``--recording PATH`` measures an existing recording instead (opened read-only; the
@@ -153,6 +153,21 @@ def _rss_now_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _hwm_bytes(pid="self") -> int:
+    """A process's peak resident set (Linux ``VmHWM``), 0 when unknown.
+
+    Not ``ru_maxrss``: Linux carries it over a fork and exec, so a child started by
+    this script would report this script's own peak when that was higher."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 class _PeakRss:
     """How far the resident set rises above its value at entry while the block runs.
 
@@ -219,7 +234,7 @@ def _stages(recording: Path, out_dir: Path) -> dict:
             res[stage] = {"s": dt, "cpu_s": cpu, "peak_bytes": rss.growth_bytes, "out_bytes": size, "how": how}
             for p in (target.iterdir() if target.is_dir() else (target,)):  # a day's CSV is gigabytes
                 p.unlink()
-    res["process_peak_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    res["process_peak_bytes"] = _hwm_bytes() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return res
 
 
@@ -240,11 +255,22 @@ def _report(recording: Path, out_dir: Path) -> dict:
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "glutescope", "report", str(recording), "-o", str(out), "--force"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak, done = [0], threading.Event()
+
+    def watch() -> None:  # VmHWM only grows: its last reading before the exit is the peak
+        while not done.is_set():  # (not poll(): that would reap the child before wait4)
+            peak[0] = max(peak[0], _hwm_bytes(proc.pid))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     err = proc.stderr.read().decode(errors="replace")
+    done.set()
+    watcher.join()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     dt = time.perf_counter() - t
-    return {"s": dt, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_bytes": usage.ru_maxrss * 1024, "status": proc.returncode,
+    return {"s": dt, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_bytes": peak[0] or usage.ru_maxrss * 1024, "status": proc.returncode,
             "error": err.strip().splitlines()[-1] if proc.returncode else ""}
 
 
