@@ -24,11 +24,6 @@ def column_layout(n_samples: int, width_px: float) -> tuple[int, int]:
     return max(1, n_samples // per), per
 
 
-def column_count(n_samples: int, width_px: float) -> int:
-    """The columns of :func:`column_layout` alone."""
-    return column_layout(n_samples, width_px)[0]
-
-
 def minmax_columns(y: np.ndarray, n_columns: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-column extremes of the newest samples of ``y``.
 
