@@ -103,6 +103,14 @@ def _same(x, y, where=""):
         assert x == y, f"{where}: {x!r} != {y!r}"
 
 
+def _same_results(live, fast):
+    """Every result of two analyses of a segment, exactly."""
+    for name in ("reps", "stats", "quality", "quality_history", "envelope_max_uV", "envelope_mean_uV",
+                 "pelvis_deg", "fatigue", "adc_flagged"):  # stats: SI, squeeze scores, calibration, contractions
+        _same(getattr(live, name), getattr(fast, name), name)
+    _same(live.protocol_results.to_event(), fast.protocol_results.to_event(), "protocol_results")
+
+
 @pytest.mark.parametrize("name, seed", [("squeeze_test", 3), ("recruitment", 4), ("calibration", 5)])
 def test_long_blocks_give_the_results_of_the_live_blocks(tmp_path, name, seed):
     rec = load(_write(tmp_path / f"{name}.glutes", name, seed))
@@ -115,16 +123,7 @@ def test_long_blocks_give_the_results_of_the_live_blocks(tmp_path, name, seed):
     assert live.protocol_results is not None and live.quality_history
     assert live.reps or live.stats.squeeze_scores or live.stats.calibration is not None
     assert live.adc_flagged == ((int(7.3 * 2000), int(7.3 * 2000) + 7),)
-    _same(live.reps, fast.reps, "reps")
-    _same(live.stats, fast.stats, "stats")  # SI, squeeze scores, calibration, contractions
-    _same(live.quality, fast.quality, "quality")
-    _same(live.quality_history, fast.quality_history, "quality_history")
-    _same(live.protocol_results.to_event(), fast.protocol_results.to_event(), "protocol_results")
-    _same(live.envelope_max_uV, fast.envelope_max_uV, "envelope_max_uV")
-    _same(live.envelope_mean_uV, fast.envelope_mean_uV, "envelope_mean_uV")
-    _same(live.pelvis_deg, fast.pelvis_deg, "pelvis_deg")
-    _same(live.fatigue, fast.fatigue, "fatigue")
-    _same(live.adc_flagged, fast.adc_flagged, "adc_flagged")
+    _same_results(live, fast)
 
 
 
@@ -142,11 +141,4 @@ def test_the_summary_read_in_short_windows_gives_the_results_of_the_live_blocks(
     summary = load_summary(path)
     assert summary.emg[0].block_starts.n_runs < 40  # 10 ms blocks but for the lost and resent ones
     fast = analyse_segment(summary, 0, plan=exercise_plan(summary))
-    _same(live.reps, fast.reps, "reps")
-    _same(live.stats, fast.stats, "stats")
-    _same(live.quality_history, fast.quality_history, "quality_history")
-    _same(live.protocol_results.to_event(), fast.protocol_results.to_event(), "protocol_results")
-    _same(live.envelope_max_uV, fast.envelope_max_uV, "envelope_max_uV")
-    _same(live.envelope_mean_uV, fast.envelope_mean_uV, "envelope_mean_uV")
-    _same(live.pelvis_deg, fast.pelvis_deg, "pelvis_deg")
-    _same(live.fatigue, fast.fatigue, "fatigue")
+    _same_results(live, fast)
