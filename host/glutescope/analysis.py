@@ -22,6 +22,7 @@ import numpy as np
 
 from glutescope.calibration import Calibration
 from glutescope.guide import Cue, session_cues, session_rep_cues
+from glutescope.imu_timeline import ImuTimeline
 from glutescope.live import BRIDGE_EXERCISES, LiveProcessor, LiveStats
 from glutescope.mains import recorded_mains_hz
 from glutescope.mounting import recorded_mount, to_body_axes
@@ -203,7 +204,8 @@ class SegmentAnalysis:
     first), µV, float32 (n_channels, n_bins); NaN where a bin is all gap. The envelope is
     not kept sample by sample: a day would hold its whole length."""
     pelvis_deg: Optional[np.ndarray]
-    """Pelvis tilt, obliquity, rotation, degrees, (3, n_imu); NaN in gaps; None without IMU."""
+    """Pelvis tilt, obliquity, rotation, degrees, float32 (3, n_imu); NaN in gaps; None
+    without IMU."""
     stats: LiveStats
     """The live processor's stats at the end: symmetry, contractions, squeeze scores."""
     reps: tuple[RepResult, ...]
@@ -263,39 +265,16 @@ def _valid_runs(n: int, gaps) -> list[tuple[int, int]]:
 
 
 def imu_times_s(rec: Recording, segment: int) -> np.ndarray:
-    """Time of every IMU sample of ``segment``, s from its first EMG sample, on the wearable's clock.
-
-    The IMU runs on the sensor's own oscillator (the LSM6DSOX's ODR is within +-1.5 %
-    of nominal, DS12814), so its samples are placed by the anchors its frames carry
-    (stream index, device time), linearly between them and at the rate of the nearest
-    two anchors beyond them, never at the nominal rate from the first anchor: over
-    minutes that would put them seconds away from the EMG. The EMG is the reference: its
-    clock is the device's. Nominal rate from 0 when either stream has no anchor.
+    """Time of every IMU sample of ``segment``, s from its first EMG sample, on the
+    wearable's clock (`glutescope.imu_timeline`; a day's are better asked of an
+    :class:`glutescope.imu_timeline.ImuTimeline` a stretch at a time).
 
     Returns
     -------
     numpy.ndarray
         float64, shape (n_imu_samples,); empty when the segment has no IMU.
     """
-    info = rec.device_info
-    if info is None or segment >= len(rec.imu) or not info.imu_fs_hz:
-        return np.zeros(0)
-    emg, imu = rec.emg[segment], rec.imu[segment]
-    k = np.arange(imu.n_samples, dtype=np.float64)
-    ifs = float(info.imu_fs_hz)
-    if not emg.anchors.size or not imu.anchors.size:
-        return k / ifs
-    t_emg0_us = emg.anchors[1, 0] - emg.anchors[0, 0] * 1e6 / info.emg_fs_hz
-    idx, first = np.unique(imu.anchors[0], return_index=True)
-    t_us = imu.anchors[1, first].astype(np.float64)
-    if idx.size == 1:
-        t = t_us[0] + (k - idx[0]) * 1e6 / ifs
-    else:
-        t = np.interp(k, idx, t_us)
-        lo, hi = k < idx[0], k > idx[-1]
-        t[lo] = t_us[0] + (k[lo] - idx[0]) * (t_us[1] - t_us[0]) / (idx[1] - idx[0])
-        t[hi] = t_us[-1] + (k[hi] - idx[-1]) * (t_us[-1] - t_us[-2]) / (idx[-1] - idx[-2])
-    return (t - t_emg0_us) / 1e6
+    return ImuTimeline(rec, segment).all_times_s()
 
 
 def _cuts_in(segment, fallback: int) -> Callable[[int, int, int], np.ndarray]:
@@ -526,10 +505,10 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     imu_starts = imu_ends = np.zeros(0, np.int64)
     mount = recorded_mount(rec.meta)
     if imu is not None:
-        pelvis = np.full((3, imu.n_samples), np.nan)
+        pelvis = np.full((3, imu.n_samples), np.nan, dtype=np.float32)  # 0.005 deg steps kept
         imu_starts, imu_ends = _block_edges(imu, 4)
     next_imu = 0
-    t_imu = imu_times_s(rec, segment)  # on the EMG's clock: the IMU's rate is its own
+    timeline = ImuTimeline(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
     history_t_s: list[float] = []
     words = emg_words(rec, segment)
@@ -537,7 +516,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     # per-block cost of a 20 ms block (~180,000 an hour) was most of the analysis.
     groups = _fast_groups(proc, _block_windows(emg, 40), fs, block_s)
     # (the first block not yet due stops the interleave, as live: a running maximum)
-    imu_due = np.maximum.accumulate(t_imu[imu_starts]) if imu_starts.size else np.zeros(0)
+    imu_due = np.maximum.accumulate(timeline.times_s(imu_starts)) if imu_starts.size else np.zeros(0)
     imu_cap = proc.state.pelvis.capacity // 2 if imu is not None else 0
 
     def push_imu(i0: int, i1: int) -> None:
@@ -579,7 +558,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         push_imu(int(imu_starts[j]), int(imu_ends[j]))
     _hold_contractions(proc, held, emg.n_samples, rows)
     stats = proc.state.stats
-    reps = _rep_results(stats, fs, len(names), pelvis, t_imu, ifs)
+    reps = _rep_results(stats, fs, len(names), pelvis, timeline, ifs)
     return SegmentAnalysis(segment, names, fs, ifs, env_max.result(), pelvis, stats, reps,
                            _merge_quality(history, len(names)), plan, mains_source,
                            _fatigue(held, fs, reps, rows, emg.n_samples), env_mean.result(), emg.n_samples,
@@ -710,19 +689,19 @@ class _Interval:
     end_s: float
 
 
-def _obliquity_on_grid(pelvis: np.ndarray, t_imu_s: np.ndarray, ifs: float, j0: int, j1: int) -> np.ndarray:
+def _obliquity_on_grid(pelvis: np.ndarray, timeline: ImuTimeline, ifs: float, j0: int, j1: int) -> np.ndarray:
     """Pelvic obliquity at the points j / ifs (j in [j0, j1), at most one per IMU sample)
     of a grid from the first EMG sample: the IMU sample in force at each, NaN before the first.
 
     `glutesignal.scores.bridge_reps` reads the IMU at its nominal rate from t = 0; the
-    samples are on their own clock (`imu_times_s`). Per rep, not for the session: a
+    samples are on their own clock (`glutescope.imu_timeline`). Per rep, not for the session: a
     day's grid was another copy of its pelvis angles."""
     j1 = min(j1, pelvis.shape[1])
-    k = np.searchsorted(t_imu_s, np.arange(j0, max(j0, j1)) / ifs + 1e-9, side="right") - 1
+    k = timeline.held(np.arange(j0, max(j0, j1)) / ifs)
     return np.where(k >= 0, pelvis[1, k.clip(0)], np.nan)
 
 
-def _rep_results(stats: LiveStats, fs, n_channels: int, pelvis, t_imu_s, ifs) -> tuple[RepResult, ...]:
+def _rep_results(stats: LiveStats, fs, n_channels: int, pelvis, timeline, ifs) -> tuple[RepResult, ...]:
     out = []
     for i, (c, side, rest) in enumerate(zip(stats.contractions, stats.rep_sides, stats.rep_rest_uV), 1):
         start = c.start_s  # on the stream clock: the tracker is told of every gap
@@ -734,7 +713,7 @@ def _rep_results(stats: LiveStats, fs, n_channels: int, pelvis, t_imu_s, ifs) ->
             # the whole), never a copy of the session (the EMG plays no part in the drop).
             j0 = max(int(round(start * ifs)) - 1, 0)
             t0 = j0 / ifs
-            obl = _obliquity_on_grid(pelvis, t_imu_s, ifs, j0, int(round(end * ifs)) + 2)
+            obl = _obliquity_on_grid(pelvis, timeline, ifs, j0, int(round(end * ifs)) + 2)
             drop = bridge_reps(np.zeros((n_channels, int(round((end - t0) * fs)) + 2)), fs,
                                [_Interval(start - t0, end - t0)], obliquity_deg=obl,
                                imu_fs_hz=ifs)[0].hip_drop_deg

@@ -7,9 +7,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis, emg_words, imu_times_s
-from glutescope.export.common import (C3D_POINT_RATE_HZ, C3D_TEXT_CHARS, Progress, _emg_uV, _imu_held, _pelvis_at,
+from glutescope.analysis import SegmentAnalysis, emg_words
+from glutescope.export.common import (C3D_POINT_RATE_HZ, C3D_TEXT_CHARS, Progress, _emg_uV, _pelvis_at,
                                      edf_label, imu_frame, imu_labels, session_annotations)
+from glutescope.imu_timeline import ImuTimeline
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.recording import Recording
 from glutescope.units import imu_to_si
@@ -95,7 +96,7 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
                 + (f" ({_what_was_kept(kept, events)})" if len(kept) < len(events) else "")
                 + "; the EDF+ and CSV exports hold them all")
     if has_imu:
-        t_imu = imu_times_s(rec, seg)
+        timeline = ImuTimeline(rec, seg)
         imu = rec.imu[seg]
         imu_valid = imu.valid_mask()
         mount = recorded_mount(meta)
@@ -107,7 +108,7 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
             b = min(n_frames * per_frame, a + chunk)
             rows = [_emg_uV(rec, seg, words, a, b)]
             if has_imu:
-                k = _imu_held(t_imu, np.arange(a, b) / fs)
+                k = timeline.held(np.arange(a, b) / fs)
                 ok = (k >= 0) & (k < imu.n_samples)
                 kk = k.clip(0, imu.n_samples - 1)
                 acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples[:, kk], info), mount)

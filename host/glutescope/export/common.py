@@ -18,6 +18,7 @@ from typing import Optional, Protocol
 import numpy as np
 
 from glutescope.analysis import SegmentAnalysis, imu_times_s
+from glutescope.imu_timeline import ImuTimeline
 from glutescope.guide import describe_score
 from glutescope.mounting import recorded_mount, rotation
 from glutescope.recording import Recording
@@ -116,13 +117,7 @@ def _body_lsb(raw: np.ndarray, mount: str) -> Optional[np.ndarray]:
 def imu_offset_s(rec: Recording, segment: int) -> float:
     """Time of the first IMU sample minus that of the first EMG sample, s, on the
     wearable's clock (the anchors of each stream); 0 when either has no anchor."""
-    t = imu_times_s(rec, segment)
-    return float(t[0]) if t.size else 0.0
-
-
-def _imu_held(t_imu_s: np.ndarray, t_s: np.ndarray) -> np.ndarray:
-    """Index of the IMU sample in force at each time ``t_s`` (-1 before the first)."""
-    return np.searchsorted(t_imu_s, t_s + 1e-9, side="right") - 1
+    return ImuTimeline(rec, segment).first_s
 
 
 def start_datetime(rec: Recording, segment: int) -> _dt.datetime:
@@ -177,9 +172,9 @@ def session_annotations(rec: Recording, analysis: SegmentAnalysis) -> list[Annot
         out.append(Annotation(a / fs, (b - a) / fs, f"BAD_adc_error EMG: {b - a} samples flagged by the ADC",
                               "BAD_adc_error EMG"))
     if ifs and seg < len(rec.imu):
-        imu, t_imu = rec.imu[seg], imu_times_s(rec, seg)
+        imu, timeline = rec.imu[seg], ImuTimeline(rec, seg)
         for a, b in _missing_runs(imu.n_samples, imu.gaps):
-            out.append(Annotation(float(t_imu[a]), (b - a) / ifs, f"BAD_gap IMU: {b - a} samples missing",
+            out.append(Annotation(float(timeline.times_s(a)), (b - a) / ifs, f"BAD_gap IMU: {b - a} samples missing",
                                   "BAD_gap IMU"))
     for e in rec.events:
         if 0 <= e.emg_sample <= emg.n_samples:
@@ -216,16 +211,16 @@ def _valid_in(gaps, a: int, b: int) -> np.ndarray:
     return ok
 
 
-def _imu_on_grid(t_imu_s: np.ndarray, fs_hz: float, j0: int, j1: int) -> tuple[np.ndarray, np.ndarray]:
+def _imu_on_grid(timeline: ImuTimeline, fs_hz: float, j0: int, j1: int) -> tuple[np.ndarray, np.ndarray]:
     """Index of the IMU sample in force at each point ``j / fs_hz`` (j in [j0, j1)) of a
     grid from the first EMG sample, and whether there is one (not before the first
     sample, not more than one nominal period after the last)."""
     t = np.arange(j0, j1) / fs_hz
-    k = _imu_held(t_imu_s, t)
+    k = timeline.held(t)
     ok = k >= 0
-    if t_imu_s.size:
-        ok &= t < t_imu_s[-1] + 1.0 / fs_hz
-    return k.clip(0, max(0, t_imu_s.size - 1)), ok
+    if timeline.n_samples:
+        ok &= t < timeline.last_s + 1.0 / fs_hz
+    return k.clip(0, max(0, timeline.n_samples - 1)), ok
 
 
 def _emg_uV(rec: Recording, segment: int, words, a: int, b: int) -> np.ndarray:

@@ -7,9 +7,10 @@ from typing import Optional
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis, emg_words, imu_times_s
+from glutescope.analysis import SegmentAnalysis, emg_words
 from glutescope.export.common import (_ADC_ERROR_BIT, CSV_IMU_COLUMNS, Progress, _missing_runs,
                                      _pelvis_at, _valid_in, imu_frame, session_annotations, start_datetime)
+from glutescope.imu_timeline import ImuTimeline
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.recording import Recording
 from glutescope.units import codes_to_uV, imu_to_si
@@ -132,7 +133,7 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
 
     if has_imu:
         path = directory / "imu.csv"
-        t = imu_times_s(rec, seg)
+        timeline = ImuTimeline(rec, seg)
         imu = rec.imu[seg]
         valid = imu.valid_mask()
         mount = recorded_mount(rec.meta)
@@ -151,7 +152,7 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
                 rows = np.vstack([acc_g, gyro_dps])
                 rows[:, ~valid[a:b]] = np.nan
                 pelvis = _pelvis_at(analysis, np.arange(a, b))
-                w.writerows(zip(t[a:b].tolist(), *rows.tolist(), *pelvis.tolist()))
+                w.writerows(zip(timeline.times_s(np.arange(a, b)).tolist(), *rows.tolist(), *pelvis.tolist()))
         written.append(path)
 
     path = directory / "gaps.csv"
@@ -163,8 +164,8 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
         rows = [("emg", "gap", a, b - a, a / fs, (b - a) / fs) for a, b in _missing_runs(emg.n_samples, emg.gaps)]
         rows += [("emg", "adc_error", a, b - a, a / fs, (b - a) / fs) for a, b in analysis.adc_flagged]
         if has_imu:
-            imu, t_imu = rec.imu[analysis.segment], imu_times_s(rec, analysis.segment)
-            rows += [("imu", "gap", a, b - a, float(t_imu[a]), (b - a) / ifs)
+            imu, timeline = rec.imu[analysis.segment], ImuTimeline(rec, analysis.segment)
+            rows += [("imu", "gap", a, b - a, float(timeline.times_s(a)), (b - a) / ifs)
                      for a, b in _missing_runs(imu.n_samples, imu.gaps)]
         w.writerows(sorted(rows, key=lambda r: (r[4], r[0])))
     written.append(path)

@@ -7,10 +7,11 @@ from typing import Optional
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis, emg_words, imu_times_s
+from glutescope.analysis import SegmentAnalysis, emg_words
 from glutescope.export.common import (_ADC_ERROR_BIT, EDF_RECORD_S, PELVIS_RANGE_DEG, Progress, _body_lsb,
                                      _imu_on_grid, _runs, _valid_in, edf_label, imu_frame, imu_labels,
                                      session_annotations, start_datetime)
+from glutescope.imu_timeline import ImuTimeline
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.recording import Recording
 from glutescope.units import imu_to_si
@@ -105,7 +106,7 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
     n_ch = len(specs)
     if has_imu:
         ispr = int(round(ifs * EDF_RECORD_S))
-        t_imu = imu_times_s(rec, seg)
+        timeline = ImuTimeline(rec, seg)
         imu = rec.imu[seg]
         imu_valid = imu.valid_mask()
         mount = recorded_mount(meta)
@@ -126,10 +127,10 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
         # Grid points without an IMU sample lie only before its first and after its last
         # sample: look there, not over the whole session.
         n_grid = n_records * ispr
-        head_end = min(n_grid, max(0, math.ceil(t_imu[0] * ifs) + 2))
-        tail_start = max(head_end, min(n_grid, math.floor((t_imu[-1] + 1.0 / ifs) * ifs) - 2))
+        head_end = min(n_grid, max(0, math.ceil(timeline.first_s * ifs) + 2))
+        tail_start = max(head_end, min(n_grid, math.floor((timeline.last_s + 1.0 / ifs) * ifs) - 2))
         for j0, j1 in ((0, head_end), (tail_start, n_grid)):
-            _, ok = _imu_on_grid(t_imu, ifs, j0, j1)
+            _, ok = _imu_on_grid(timeline, ifs, j0, j1)
             for a, b in _runs(~ok):
                 what = "before the IMU's first sample" if j0 + a == 0 else "after the IMU's last sample"
                 notes.append(EdfNote((j0 + a) / ifs, (b - a) / ifs, f"BAD_no_data IMU: {what}"))
@@ -144,7 +145,7 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
             r1 = min(n_records, r0 + EDF_CHUNK_RECORDS)
             data = list(_emg_digital(rec, seg, words, r0 * spr, r1 * spr))
             if has_imu:
-                k, ok = _imu_on_grid(t_imu, ifs, r0 * ispr, r1 * ispr)
+                k, ok = _imu_on_grid(timeline, ifs, r0 * ispr, r1 * ispr)
                 ok &= imu_valid[k]
                 raw = imu.samples[:, k]
                 lsb = _body_lsb(raw, mount)
