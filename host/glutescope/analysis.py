@@ -313,12 +313,55 @@ def _block_windows(segment, fallback: int) -> Iterator[tuple[np.ndarray, np.ndar
             start, span = int(edges[-1]), window
 
 
-def _block_edges(segment, fallback: int) -> tuple[np.ndarray, np.ndarray]:
-    """All of `_block_windows` as two int64 arrays, starts and ends."""
-    parts = list(_block_windows(segment, fallback))
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate([s for s, _ in parts]), np.concatenate([e for _, e in parts])
+class _ImuBlocks:
+    """The IMU's live blocks in arrival order, a window at a time (`_block_windows`), with
+    when each was due: the running maximum of their first samples' times (the first
+    block not yet due stops the interleave, as live).
+
+    A window at a time: a day has millions of IMU blocks, and their starts, ends and
+    times were 2 MB an hour held to the end."""
+
+    def __init__(self, segment, timeline: ImuTimeline) -> None:
+        self._windows = _block_windows(segment, 4)
+        self._timeline = timeline
+        self._starts = self._ends = np.zeros(0, np.int64)
+        self._due = np.zeros(0)
+        self._pos = 0
+        self._latest_s = -np.inf
+
+    def _ready(self) -> bool:
+        """A block is at ``_pos``, the next window read in if need be."""
+        while self._pos >= self._starts.size:
+            window = next(self._windows, None)
+            if window is None:
+                return False
+            self._starts, self._ends = window
+            due = np.maximum.accumulate(np.concatenate([[self._latest_s], self._timeline.times_s(self._starts)]))
+            self._due, self._pos = due[1:], 0
+            self._latest_s = float(due[-1])
+        return True
+
+    def take_due(self, t_s: float, max_join: int) -> Iterator[tuple[int, int]]:
+        """[i0, i1) to push of the blocks due before ``t_s``; contiguous ones joined
+        while at most ``max_join`` samples long (0: one by one)."""
+        while self._ready():
+            due = int(np.searchsorted(self._due, t_s, side="left"))
+            if due <= self._pos:
+                return
+            while self._pos < due:
+                i0, last = int(self._starts[self._pos]), self._pos
+                if max_join > 0:
+                    while (last + 1 < due and self._starts[last + 1] == self._ends[last]
+                           and self._ends[last + 1] - i0 <= max_join):
+                        last += 1
+                yield i0, int(self._ends[last])
+                self._pos = last + 1
+
+    def take_rest(self) -> Iterator[tuple[int, int]]:
+        """[i0, i1) of every block not yet taken, one by one."""
+        while self._ready():
+            yield int(self._starts[self._pos]), int(self._ends[self._pos])
+            self._pos += 1
 
 
 def _fast_groups(proc: LiveProcessor, windows: Iterable[tuple[np.ndarray, np.ndarray]], fs: float,
@@ -502,12 +545,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     rows = _fatigue_rows(names)
     n_contractions = 0
     pelvis = None
-    imu_starts = imu_ends = np.zeros(0, np.int64)
     mount = recorded_mount(rec.meta)
     if imu is not None:
         pelvis = np.full((3, imu.n_samples), np.nan, dtype=np.float32)  # 0.005 deg steps kept
-        imu_starts, imu_ends = _block_edges(imu, 4)
-    next_imu = 0
     timeline = ImuTimeline(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
     history_t_s: list[float] = []
@@ -515,8 +555,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     # Longer blocks than the live ones give the same results (see `_fast_groups`): the
     # per-block cost of a 20 ms block (~180,000 an hour) was most of the analysis.
     groups = _fast_groups(proc, _block_windows(emg, 40), fs, block_s)
-    # (the first block not yet due stops the interleave, as live: a running maximum)
-    imu_due = np.maximum.accumulate(timeline.times_s(imu_starts)) if imu_starts.size else np.zeros(0)
+    imu_blocks = _ImuBlocks(imu, timeline) if imu is not None else None
     imu_cap = proc.state.pelvis.capacity // 2 if imu is not None else 0
 
     def push_imu(i0: int, i1: int) -> None:
@@ -528,16 +567,9 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     flagged: list[tuple[int, int]] = []
     for a, b in groups:
         # The IMU blocks due by the block's end go first, as the wearable interleaves them.
-        due = int(np.searchsorted(imu_due, b / fs, side="left"))
-        while next_imu < due:
-            i0 = int(imu_starts[next_imu])
-            last = next_imu
-            if block_s > 0:  # contiguous IMU blocks in one push (the tracker runs per sample)
-                while (last + 1 < due and imu_starts[last + 1] == imu_ends[last]
-                       and imu_ends[last + 1] - i0 <= imu_cap):
-                    last += 1
-            push_imu(i0, int(imu_ends[last]))
-            next_imu = last + 1
+        # (contiguous IMU blocks in one push: the tracker runs per sample)
+        for i0, i1 in imu_blocks.take_due(b / fs, imu_cap if block_s > 0 else 0) if imu_blocks else ():
+            push_imu(i0, i1)
         w = words(a, b)
         _note_flagged(w, a, flagged)
         proc.push_emg(a, codes_to_uV(w, info))
@@ -554,8 +586,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
             history_t_s.append(b / fs)
         if progress is not None:
             progress(b - a)
-    for j in range(next_imu, imu_starts.size):
-        push_imu(int(imu_starts[j]), int(imu_ends[j]))
+    for i0, i1 in imu_blocks.take_rest() if imu_blocks else ():
+        push_imu(i0, i1)
     _hold_contractions(proc, held, emg.n_samples, rows)
     stats = proc.state.stats
     reps = _rep_results(stats, fs, len(names), pelvis, timeline, ifs)
