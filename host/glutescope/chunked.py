@@ -231,6 +231,51 @@ class ChunkedRecording:
         yield SegmentEnd(kind, seg.index, end, seg.n_duplicates, seg.n_conflicts, seg.n_backfilled, seg.n_late)
 
 
+class _Columns:
+    """Arrays of equal rows joined along their columns, as they come, into one.
+
+    ``np.hstack`` of a day's small parts holds every part and the result at once (the
+    IMU twice over). Here the parts are joined into blocks of about `BLOCK_BYTES` as
+    they come, and the blocks into the result one by one, each freed once copied:
+    blocks that large are mapped memory, given back to the system when freed."""
+
+    BLOCK_BYTES = 1 << 19
+
+    def __init__(self, n_rows: int, dtype) -> None:
+        self.n_rows, self.dtype = n_rows, np.dtype(dtype)
+        self._blocks: list[np.ndarray] = []
+        self._parts: list[np.ndarray] = []
+        self._part_cols = 0
+        self.n_columns = 0
+
+    def append(self, x: np.ndarray) -> None:
+        if x.shape[0] != self.n_rows:
+            raise ValueError(f"parts must have {self.n_rows} rows, got {x.shape[0]}")
+        self._parts.append(x)
+        self._part_cols += x.shape[1]
+        self.n_columns += x.shape[1]
+        if self._part_cols * self.n_rows * self.dtype.itemsize >= self.BLOCK_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._parts:
+            self._blocks.append(np.hstack(self._parts).astype(self.dtype, copy=False))
+            self._parts, self._part_cols = [], 0
+
+    def result(self) -> np.ndarray:
+        """All columns in order (the parts are let go)."""
+        self._flush()
+        out = np.empty((self.n_rows, self.n_columns), dtype=self.dtype)
+        pos = 0
+        self._blocks.reverse()
+        while self._blocks:
+            b = self._blocks.pop()
+            out[:, pos:pos + b.shape[1]] = b
+            pos += b.shape[1]
+            del b
+        return out
+
+
 def load_summary(path, *, chunk_s: float = DEFAULT_CHUNK_S, margin_s: float = DEFAULT_MARGIN_S) -> Recording:
     """A recording as :func:`glutescope.recording.load` gives it, without its EMG samples.
 
@@ -262,8 +307,8 @@ def load_summary(path, *, chunk_s: float = DEFAULT_CHUNK_S, margin_s: float = DE
     cr = ChunkedRecording(path, chunk_s=chunk_s, margin_s=margin_s)
     acc: dict[tuple[str, int], dict] = {}
     for it in cr:
-        d = acc.setdefault((it.stream, it.segment), {"gaps": [], "anchors": [], "parts": [], "mask": 0,
-                                                     "n_channels": 0, "dtype": None})
+        d = acc.setdefault((it.stream, it.segment), {"gaps": [], "anchors": _Columns(2, np.int64), "first": None,
+                                                     "parts": None, "mask": 0, "n_channels": 0, "dtype": None})
         if isinstance(it, SegmentEnd):
             d["end"] = it
             continue
@@ -275,19 +320,22 @@ def load_summary(path, *, chunk_s: float = DEFAULT_CHUNK_S, margin_s: float = DE
         if it.anchors.size and it.stream == "emg":
             # The first anchor (the segment's time) and the block starts as runs: the
             # EMG's anchors are 100 a second.
-            if not d["anchors"]:
-                d["anchors"].append(it.anchors[:, :1])
+            if d["first"] is None:
+                d["first"] = it.anchors[:, :1]
             d.setdefault("starts", IndexRuns()).extend(np.unique(it.anchors[0]))
         elif it.anchors.size:
             d["anchors"].append(it.anchors)
         if it.stream == "imu":
+            if d["parts"] is None:
+                d["parts"] = _Columns(it.samples.shape[0], it.samples.dtype)
             d["parts"].append(it.samples)
     streams: dict[str, list[Segment]] = {"emg": [], "imu": []}
     for (kind, index), d in sorted(acc.items()):
         end: SegmentEnd = d["end"]
-        anchors = np.hstack(d["anchors"]) if d["anchors"] else np.zeros((2, 0), dtype=np.int64)
+        anchors = d["first"] if d["first"] is not None else d["anchors"].result()
         if kind == "imu":
-            samples, start = np.hstack(d["parts"]), 0
+            samples = d["parts"].result() if d["parts"] is not None else np.zeros((6, 0), dtype=np.int16)
+            start = 0
         else:
             samples, start = np.zeros((d["n_channels"], 0), dtype=d["dtype"]), end.n_samples
         samples.flags.writeable = False

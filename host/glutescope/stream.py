@@ -64,9 +64,11 @@ class IndexRuns:
         self._runs = array("q")  # first, step, count of each run closed so far
         self._first = self._step = self._last = None
         self._count = 0
+        self._read: tuple[np.ndarray, np.ndarray] | None = None  # runs and their last values, as last read
 
     def extend(self, values) -> None:
         """Add ``values``, increasing, each above every value added before (else ValueError)."""
+        self._read = None
         for v in np.asarray(values, dtype=np.int64).tolist():
             if self._last is not None and v <= self._last:
                 raise ValueError(f"IndexRuns takes increasing indices: {v} after {self._last}")
@@ -90,12 +92,16 @@ class IndexRuns:
         self._count = 0
 
     def _all_runs(self) -> np.ndarray:
-        runs = np.frombuffer(self._runs, dtype=np.int64).reshape(-1, 3).copy() if len(self._runs) \
-            else np.zeros((0, 3), np.int64)
-        if self._count:
-            step = self._step if self._count > 1 else 1
-            runs = np.vstack([runs, [[self._first, step, self._count]]])
-        return runs
+        """(n_runs, 3) first, step, count; built once per change: `between` is asked
+        once per window, and an irregular stream has a run per block."""
+        if self._read is None:
+            runs = np.frombuffer(self._runs, dtype=np.int64).reshape(-1, 3).copy() if len(self._runs) \
+                else np.zeros((0, 3), np.int64)
+            if self._count:
+                step = self._step if self._count > 1 else 1
+                runs = np.vstack([runs, [[self._first, step, self._count]]])
+            self._read = (runs, runs[:, 0] + runs[:, 1] * (runs[:, 2] - 1))
+        return self._read[0]
 
     @property
     def n_runs(self) -> int:
@@ -110,7 +116,7 @@ class IndexRuns:
         runs = self._all_runs()
         if not runs.size or hi <= lo:
             return np.zeros(0, np.int64)
-        last = runs[:, 0] + runs[:, 1] * (runs[:, 2] - 1)
+        last = self._read[1]
         r0 = int(np.searchsorted(last, lo, side="left"))
         r1 = int(np.searchsorted(runs[:, 0], hi, side="left"))
         parts = []

@@ -301,8 +301,11 @@ def test_index_runs_give_back_every_index_in_any_range():
     steps = rng.choice([20, 20, 20, 20, 20, 40, 7, 1, 333], size=5000)
     values = np.cumsum(steps) + 11
     runs = IndexRuns()
-    for part in np.array_split(values, 37):  # as the chunks come
+    added = 0
+    for part in np.array_split(values, 37):  # as the chunks come, read back in between
         runs.extend(part)
+        added += part.size
+        np.testing.assert_array_equal(runs.between(0, 10**9), values[:added])
     assert len(runs) == values.size
     assert runs.n_runs < values.size // 2
     for lo, hi in [(0, 10**9), (0, 0), (values[5], values[5] + 1), (values[5] + 1, values[9]), *rng.integers(0, values[-1] + 50, size=(200, 2))]:
@@ -323,3 +326,18 @@ def test_the_summary_keeps_every_block_start_but_one_anchor(tmp_path):
         np.testing.assert_array_equal(y.block_starts.between(0, x.n_samples + 1), starts)
         np.testing.assert_array_equal(y.anchors, x.anchors[:, :1])
         assert y.block_starts.n_runs <= 12  # 40-sample blocks but for the few lost, resent or reordered
+
+
+def test_columns_join_parts_in_order_whatever_the_block_size(monkeypatch):
+    from glutescope import chunked
+
+    rng = np.random.default_rng(3)
+    parts = [rng.integers(-32768, 32767, (6, int(m)), dtype=np.int16) for m in rng.integers(0, 50, 200)]
+    for block_bytes in (1, 100, 1 << 30):
+        monkeypatch.setattr(chunked._Columns, "BLOCK_BYTES", block_bytes)
+        cols = chunked._Columns(6, np.int16)
+        for p in parts:
+            cols.append(p)
+        np.testing.assert_array_equal(cols.result(), np.hstack(parts))
+    with pytest.raises(ValueError, match="6 rows"):
+        chunked._Columns(6, np.int16).append(np.zeros((2, 3), np.int16))
