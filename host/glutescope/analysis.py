@@ -33,7 +33,7 @@ from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
 from glutesignal.symmetry import symmetry_index_pct
 
-__all__ = ["ExercisePlan", "imu_times_s", "emg_words", "RepResult", "ChannelQualitySummary", "SegmentAnalysis",
+__all__ = ["ExercisePlan", "imu_times_s", "emg_words", "segment_words", "RepResult", "ChannelQualitySummary", "SegmentAnalysis",
            "exercise_plan", "analyse_segment", "analyse"]
 
 _GRADES = ("good", "fair", "poor")
@@ -253,17 +253,6 @@ def channel_names(rec: Recording) -> tuple[str, ...]:
     return tuple(str(cmap.get(str(i), f"ADC{i}")) for i in range(8) if info.channel_mask >> i & 1)
 
 
-def _valid_runs(n: int, gaps) -> list[tuple[int, int]]:
-    runs, pos = [], 0
-    for g in gaps:
-        if g.first_sample > pos:
-            runs.append((pos, g.first_sample))
-        pos = g.first_sample + g.n_samples
-    if pos < n:
-        runs.append((pos, n))
-    return runs
-
-
 def imu_times_s(rec: Recording, segment: int) -> np.ndarray:
     """Time of every IMU sample of ``segment``, s from its first EMG sample, on the
     wearable's clock (`glutescope.imu_timeline`; a day's are better asked of an
@@ -297,7 +286,7 @@ def _block_windows(segment, fallback: int) -> Iterator[tuple[np.ndarray, np.ndar
     of them (with their times) were most of what a long analysis held. A window ends
     where a block ends."""
     cuts, window = _cuts_in(segment, fallback), BLOCK_WINDOW_SAMPLES
-    for a, b in _valid_runs(segment.n_samples, segment.gaps):
+    for a, b in segment.valid_runs():
         start, span = a, window
         while start < b:
             hi = min(b, start + span)
@@ -436,18 +425,32 @@ def _note_flagged(words: np.ndarray, first: int, runs: list) -> None:
             runs.append((a, b))
 
 
-def emg_words(rec: Recording, segment: int) -> Callable[[int, int], np.ndarray]:
-    """``words(a, b)``: the segment's EMG words of [a, b), read forward: from the segment
-    when it holds them, else (a `glutescope.chunked.load_summary` recording) from the
-    log again, chunk by chunk, so a day-long segment is never in memory at once."""
-    emg = rec.emg[segment]
-    if emg.samples_start == 0 and emg.samples.shape[1] == emg.n_samples:
-        return lambda a, b: emg.samples[:, a:b]
-    if emg.samples_start != emg.n_samples:
-        raise ValueError(f"segment {segment} of {rec.path} holds only part of its EMG samples")
-    from glutescope.chunked import EmgFeed, emg_chunks
+def segment_words(rec: Recording, segment: int, streams=("emg", "imu")) -> dict[str, Callable[[int, int], np.ndarray]]:
+    """``{stream: words(a, b)}``: the segment's words of [a, b) of each stream, read
+    forward: from the segment when it holds them, else (a
+    `glutescope.chunked.load_summary` recording) from the log again, chunk by chunk,
+    all the streams asked for in one pass (`glutescope.chunked.SegmentFeeds`: read them
+    at about the same pace), so a day-long segment is never in memory at once."""
+    out: dict[str, Callable[[int, int], np.ndarray]] = {}
+    again: dict[str, tuple] = {}
+    for kind in streams:
+        seg = (rec.emg if kind == "emg" else rec.imu)[segment]
+        if seg.samples_start == 0 and seg.samples.shape[1] == seg.n_samples:
+            out[kind] = lambda a, b, seg=seg: seg.samples[:, a:b]
+        elif seg.samples_start != seg.n_samples:
+            raise ValueError(f"segment {segment} of {rec.path} holds only part of its {kind.upper()} samples")
+        else:
+            again[kind] = (seg.samples.shape[0], seg.samples.dtype)
+    if again:
+        from glutescope.chunked import SegmentFeeds
 
-    return EmgFeed(emg_chunks(rec.path, segment), emg.samples.shape[0]).read
+        out.update({kind: feed.read for kind, feed in SegmentFeeds(rec.path, segment, again).feeds.items()})
+    return out
+
+
+def emg_words(rec: Recording, segment: int) -> Callable[[int, int], np.ndarray]:
+    """``words(a, b)``: the segment's EMG words of [a, b), read forward (`segment_words`)."""
+    return segment_words(rec, segment, ("emg",))["emg"]
 
 
 def _merge_quality(history: list[tuple[ChannelQuality, ...]], n_channels: int) -> tuple[ChannelQualitySummary, ...]:
@@ -551,7 +554,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     timeline = ImuTimeline(rec, segment)  # on the EMG's clock: the IMU's rate is its own
     history: list[tuple[ChannelQuality, ...]] = []
     history_t_s: list[float] = []
-    words = emg_words(rec, segment)
+    read = segment_words(rec, segment, ("emg", "imu") if imu is not None else ("emg",))
+    words = read["emg"]
     # Longer blocks than the live ones give the same results (see `_fast_groups`): the
     # per-block cost of a 20 ms block (~180,000 an hour) was most of the analysis.
     groups = _fast_groups(proc, _block_windows(emg, 40), fs, block_s)
@@ -560,7 +564,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
 
     def push_imu(i0: int, i1: int) -> None:
         # Scaled block by block: the session's IMU in float64 was 18 MB an hour.
-        acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples[:, i0:i1], info), mount)
+        acc_g, gyro_dps = to_body_axes(*imu_to_si(read["imu"](i0, i1), info), mount)
         proc.push_imu(i0, acc_g, gyro_dps)
         pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import json
 import math
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Union
@@ -40,7 +41,7 @@ from glutescope.recording import (
 from glutescope.recording.format import _check_recording_path, _error
 from glutescope.stream import DeviceClock, Gap, IndexRuns, Segment, SessionAssembler, StreamAssembler
 
-__all__ = ["Chunk", "SegmentEnd", "ChunkedRecording", "load_summary", "emg_chunks", "EmgFeed",
+__all__ = ["Chunk", "SegmentEnd", "ChunkedRecording", "load_summary", "emg_chunks", "StreamFeed", "SegmentFeeds",
            "DEFAULT_CHUNK_S", "DEFAULT_MARGIN_S"]
 
 DEFAULT_CHUNK_S = 4.0
@@ -231,6 +232,10 @@ class ChunkedRecording:
         yield SegmentEnd(kind, seg.index, end, seg.n_duplicates, seg.n_conflicts, seg.n_backfilled, seg.n_late)
 
 
+_EMPTY_ROWS = {"emg": (0, np.uint16), "imu": (6, np.int16)}
+"""Rows and words of a stream's segment that passed on no chunk."""
+
+
 class _Columns:
     """Arrays of equal rows joined along their columns, as they come, into one.
 
@@ -277,14 +282,14 @@ class _Columns:
 
 
 def load_summary(path, *, chunk_s: float = DEFAULT_CHUNK_S, margin_s: float = DEFAULT_MARGIN_S) -> Recording:
-    """A recording as :func:`glutescope.recording.load` gives it, without its EMG samples.
+    """A recording as :func:`glutescope.recording.load` gives it, without its samples.
 
-    One pass over the log in bounded memory. The EMG segments carry their exact gaps,
-    anchors and counters but hold no samples (``samples`` has 0 columns and
+    One pass over the log in bounded memory. The segments of both streams carry their
+    exact gaps, anchors and counters but hold no samples (``samples`` has 0 columns and
     ``samples_start == n_samples``): read them again in chunks with
-    :func:`emg_chunks` (`glutescope.analysis.analyse_segment` does); their ``anchors``
-    hold the first anchor only and ``block_starts`` every live block's start. The IMU segments
-    are whole (6 rows of int16 at ~100 Hz, about 4.5 MB an hour). Samples that came
+    `glutescope.analysis.segment_words` (the analysis and the exports do). The EMG's
+    ``anchors`` hold the first anchor only and ``block_starts`` every live block's
+    start; the IMU's hold every anchor (its samples' times, 1.5 MB an hour). Samples that came
     later than the hold (see the module) are inside ``gaps`` here, and ``n_late`` of
     the segment counts them.
 
@@ -308,7 +313,7 @@ def load_summary(path, *, chunk_s: float = DEFAULT_CHUNK_S, margin_s: float = DE
     acc: dict[tuple[str, int], dict] = {}
     for it in cr:
         d = acc.setdefault((it.stream, it.segment), {"gaps": [], "anchors": _Columns(2, np.int64), "first": None,
-                                                     "parts": None, "mask": 0, "n_channels": 0, "dtype": None})
+                                                     "mask": 0, "n_channels": 0, "dtype": None})
         if isinstance(it, SegmentEnd):
             d["end"] = it
             continue
@@ -325,19 +330,13 @@ def load_summary(path, *, chunk_s: float = DEFAULT_CHUNK_S, margin_s: float = DE
             d.setdefault("starts", IndexRuns()).extend(np.unique(it.anchors[0]))
         elif it.anchors.size:
             d["anchors"].append(it.anchors)
-        if it.stream == "imu":
-            if d["parts"] is None:
-                d["parts"] = _Columns(it.samples.shape[0], it.samples.dtype)
-            d["parts"].append(it.samples)
     streams: dict[str, list[Segment]] = {"emg": [], "imu": []}
     for (kind, index), d in sorted(acc.items()):
         end: SegmentEnd = d["end"]
         anchors = d["first"] if d["first"] is not None else d["anchors"].result()
-        if kind == "imu":
-            samples = d["parts"].result() if d["parts"] is not None else np.zeros((6, 0), dtype=np.int16)
-            start = 0
-        else:
-            samples, start = np.zeros((d["n_channels"], 0), dtype=d["dtype"]), end.n_samples
+        # No samples held: `glutescope.analysis.segment_words` reads them again in chunks.
+        rows, dtype = (d["n_channels"], d["dtype"]) if d["dtype"] is not None else _EMPTY_ROWS[kind]
+        samples, start = np.zeros((rows, 0), dtype=dtype), end.n_samples
         samples.flags.writeable = False
         streams[kind].append(Segment(index, d["mask"], samples, tuple(d["gaps"]), anchors, end.n_duplicates,
                                      end.n_conflicts, end.n_backfilled, samples_start=start, n_late=end.n_late,
@@ -372,37 +371,88 @@ def emg_chunks(path, segment: int, *, chunk_s: float = DEFAULT_CHUNK_S,
             return
 
 
-class EmgFeed:
-    """The EMG words of one segment read forward in any ranges, from its chunks: only
-    the chunks overlapping the ranges still to come are held.
+class StreamFeed:
+    """The words of one segment of one stream read forward in any ranges, from its
+    chunks: only the chunks overlapping the ranges still to come are held.
 
     Parameters
     ----------
     chunks : iterable of Chunk
-        One segment's EMG chunks in order (from :func:`emg_chunks`).
-    n_channels : int
-        Rows.
+        One segment's chunks of the stream, in order (from :func:`emg_chunks` or
+        :class:`SegmentFeeds`).
+    n_rows : int
+        Rows (EMG channels, 6 for the IMU).
+    dtype : numpy dtype
+        Of the words: uint16 (EMG), int16 (IMU).
     """
 
-    def __init__(self, chunks, n_channels: int) -> None:
+    def __init__(self, chunks, n_rows: int, dtype=np.uint16) -> None:
         self._it = iter(chunks)
         self._held: list[Chunk] = []
-        self._n_channels = n_channels
+        self._n_rows = n_rows
+        self._dtype = np.dtype(dtype)
 
     def read(self, a: int, b: int) -> np.ndarray:
-        """Words of [a, b), uint16 (n_channels, b - a), 0 in gaps; ``a`` never goes back."""
+        """Words of [a, b), (n_rows, b - a), 0 in gaps; ``a`` never goes back."""
         while self._held and self._held[0].end_sample <= a:
             self._held.pop(0)
         if self._held and self._held[0].first_sample > a:
-            raise ValueError(f"EmgFeed reads forward only: sample {a} is no longer held")
+            raise ValueError(f"StreamFeed reads forward only: sample {a} is no longer held")
         while not self._held or self._held[-1].end_sample < b:
             nxt = next(self._it, None)
             if nxt is None:
-                raise ValueError(f"EmgFeed: the segment ends before sample {b}")
+                raise ValueError(f"StreamFeed: the segment ends before sample {b}")
             self._held.append(nxt)
-        out = np.zeros((self._n_channels, b - a), dtype=np.uint16)
+        out = np.zeros((self._n_rows, b - a), dtype=self._dtype)
         for c in self._held:
             lo, hi = max(a, c.first_sample), min(b, c.end_sample)
             if lo < hi:
                 out[:, lo - a:hi - a] = c.samples[:, lo - c.first_sample:hi - c.first_sample]
         return out
+
+
+class SegmentFeeds:
+    """Several streams of one segment read forward side by side, from one pass over the log.
+
+    The chunks of a stream are queued until its feed asks for them, so the streams
+    must be read at about the same pace (as the live interleave does): a stream
+    read far behind the other holds everything between them.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``<name>.glutes`` directory.
+    segment : int
+        Segment number (the same in every stream: one START begins one of each).
+    rows : dict
+        ``{stream: (n_rows, dtype)}`` of the streams to read.
+    """
+
+    def __init__(self, path, segment: int, rows: dict) -> None:
+        self._items = iter(ChunkedRecording(path))
+        self._segment = segment
+        self._queues = {kind: deque() for kind in rows}
+        self._ended = {kind: False for kind in rows}
+        self.feeds = {kind: StreamFeed(self._chunks(kind), n, dtype) for kind, (n, dtype) in rows.items()}
+        """``{stream: StreamFeed}``."""
+
+    def _chunks(self, kind: str) -> Iterator[Chunk]:
+        queue = self._queues[kind]
+        while True:
+            if queue:
+                yield queue.popleft()
+            elif self._ended[kind]:
+                return
+            else:
+                self._pull()
+
+    def _pull(self) -> None:
+        it = next(self._items, None)
+        if it is None:
+            for kind in self._ended:
+                self._ended[kind] = True
+        elif it.stream in self._queues:
+            if it.segment > self._segment or (isinstance(it, SegmentEnd) and it.segment == self._segment):
+                self._ended[it.stream] = True
+            elif isinstance(it, Chunk) and it.segment == self._segment:
+                self._queues[it.stream].append(it)

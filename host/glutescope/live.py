@@ -220,6 +220,59 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+class PelvisStream:
+    """The pelvis tracker fed by stream index: holes in the IMU stream (lost frames,
+    samples the wearable's FIFO dropped) are told to it as holes.
+
+    The live view and every reader of a recording's pelvis angles go through this
+    one path, so the angles an export writes are the ones shown live."""
+
+    def __init__(self, imu_fs_hz: float) -> None:
+        self.tracker = PelvisTracker(imu_fs_hz)
+        self.next_sample = 0
+        """The stream index the next sample tracked will have."""
+
+    def push(self, first_sample: int, acc_g: np.ndarray, gyro_dps: np.ndarray) -> list:
+        """Track one IMU block, (3, n) each, from stream index ``first_sample``.
+
+        Returns
+        -------
+        list
+            In stream order, from the previous `next_sample`: an int ``n`` for a hole
+            of ``n`` samples, a float64 array (3, m) of tilt, obliquity and rotation in
+            degrees for ``m`` tracked samples. Empty for a block already tracked.
+        """
+        out: list = []
+        if first_sample < self.next_sample:
+            return out
+        # Samples the wearable's FIFO dropped (NaN from imu_to_si) are a hole like a lost frame.
+        bad = ~(np.all(np.isfinite(acc_g), axis=0) & np.all(np.isfinite(gyro_dps), axis=0))
+        if bad.any():
+            for a, b in _runs(bad):
+                if bad[a]:  # shown at once, so the pelvis view stays on the stream's samples
+                    self._hole(first_sample + b - self.next_sample, out)
+                else:
+                    self._track(first_sample + a, acc_g[:, a:b], gyro_dps[:, a:b], out)
+            return out
+        self._track(first_sample, acc_g, gyro_dps, out)
+        return out
+
+    def _hole(self, n: int, out: list) -> None:
+        # Re-level from gravity, keep the reference posture and the gyro bias
+        # (re-learning them mid-rep would re-zero tilt to the rep).
+        self.tracker.gap(n)
+        out.append(n)
+        self.next_sample += n
+
+    def _track(self, first_sample: int, acc_g: np.ndarray, gyro_dps: np.ndarray, out: list) -> None:
+        """A run of valid samples that may follow a hole in the stream."""
+        if first_sample > self.next_sample:
+            self._hole(first_sample - self.next_sample, out)
+        angles = self.tracker.process(acc_g, gyro_dps)
+        out.append(np.vstack([angles.tilt_deg, angles.obliquity_deg, angles.rotation_deg]))
+        self.next_sample = first_sample + acc_g.shape[1]
+
+
 def _finite(x: float) -> Optional[float]:
     return float(x) if np.isfinite(x) else None
 
@@ -271,11 +324,10 @@ class LiveProcessor:
         self.state = LiveState(tuple(channel_names), emg_fs_hz, RingBuffer(n, capacity),
                                RingBuffer(n, capacity), LiveStats(link=link, emg_fs_hz=emg_fs_hz, mains_hz=mains_hz))
         self.raw = RingBuffer(n, int(max(QUALITY_WINDOW_S, MAINS_SEARCH_S) * emg_fs_hz))
+        self._pelvis_stream = PelvisStream(imu_fs_hz) if imu_fs_hz > 0 else None
         if imu_fs_hz > 0:
-            self.pelvis_tracker = PelvisTracker(imu_fs_hz)
             self.state.imu_fs_hz = imu_fs_hz
             self.state.pelvis = RingBuffer(3, int(display_s * imu_fs_hz))
-        self.next_imu_sample = 0
         self.mains_hz = mains_hz
         self.adc = adc
         self._quality_at = 0
@@ -483,35 +535,20 @@ class LiveProcessor:
                 weaker_squeeze_side=self.guide.weaker_side())
         self.state.stats = dataclasses.replace(self.state.stats, **changes)
 
+    @property
+    def next_imu_sample(self) -> int:
+        """The IMU stream index the next sample tracked will have."""
+        return self._pelvis_stream.next_sample if self._pelvis_stream is not None else 0
+
     def push_imu(self, first_sample: int, acc_g: np.ndarray, gyro_dps: np.ndarray) -> None:
         """Track pelvic tilt and obliquity (hip drop) from one IMU block, (3, n) each."""
-        if self.state.pelvis is None or first_sample < self.next_imu_sample:
+        if self.state.pelvis is None:
             return
-        # Samples the wearable's FIFO dropped (NaN from imu_to_si) are a hole like a lost frame.
-        bad = ~(np.all(np.isfinite(acc_g), axis=0) & np.all(np.isfinite(gyro_dps), axis=0))
-        if bad.any():
-            for a, b in _runs(bad):
-                if bad[a]:  # shown at once, so the pelvis view stays on the stream's samples
-                    self._imu_gap(first_sample + b - self.next_imu_sample)
-                else:
-                    self._push_imu_run(first_sample + a, acc_g[:, a:b], gyro_dps[:, a:b])
-            return
-        self._push_imu_run(first_sample, acc_g, gyro_dps)
-
-    def _imu_gap(self, n: int) -> None:
-        # A hole in the IMU stream: re-level from gravity, keep the reference posture
-        # and the gyro bias (re-learning them mid-rep would re-zero tilt to the rep).
-        self.pelvis_tracker.gap(n)
-        self.state.pelvis.write_gap(n)
-        self.next_imu_sample += n
-
-    def _push_imu_run(self, first_sample: int, acc_g: np.ndarray, gyro_dps: np.ndarray) -> None:
-        """Track a run of valid IMU samples that may follow a hole in the stream."""
-        if first_sample > self.next_imu_sample:
-            self._imu_gap(first_sample - self.next_imu_sample)
-        angles = self.pelvis_tracker.process(acc_g, gyro_dps)
-        self.state.pelvis.write(np.vstack([angles.tilt_deg, angles.obliquity_deg, angles.rotation_deg]))
-        self.next_imu_sample = first_sample + acc_g.shape[1]
+        for piece in self._pelvis_stream.push(first_sample, acc_g, gyro_dps):
+            if isinstance(piece, int):
+                self.state.pelvis.write_gap(piece)
+            else:
+                self.state.pelvis.write(piece)
 
     def _cued_reps_without_burst(self) -> None:
         """A cued rep whose burst the detector did not find is still a rep: over its cue.

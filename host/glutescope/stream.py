@@ -178,6 +178,18 @@ class Segment:
             mask[g.first_sample : g.first_sample + g.n_samples] = False
         return mask
 
+    def valid_runs(self) -> list[tuple[int, int]]:
+        """[start, end) of each run of samples outside the gaps, in order (what
+        `valid_mask` says, without an array of the segment's length)."""
+        runs, pos = [], 0
+        for g in self.gaps:
+            if g.first_sample > pos:
+                runs.append((pos, g.first_sample))
+            pos = max(pos, g.first_sample + g.n_samples)
+        if pos < self.n_samples:
+            runs.append((pos, self.n_samples))
+        return runs
+
 
 class _SegmentStore:
     """Chunked sample storage plus the set of received index intervals."""

@@ -227,17 +227,21 @@ def _same_analysis(x, y):
 
 
 def test_summary_has_the_counts_of_load_and_analysis_reads_its_emg_again_in_chunks(tmp_path):
-    from glutescope.analysis import analyse
+    from glutescope.analysis import analyse, segment_words
     from glutescope.chunked import load_summary
     from glutescope.commands.info import describe
 
     path = tmp_path / "s.glutes"
     _write(path, np.random.default_rng(5), backfill=(1200, 1300))
     full, summary = load(path), load_summary(path)
-    assert all(s.samples.shape[1] == 0 for s in summary.emg)  # no EMG held
+    assert all(s.samples.shape[1] == 0 for s in (*summary.emg, *summary.imu))  # no samples held
     assert describe(summary) == describe(full)
-    for x, y in zip(full.imu, summary.imu):
-        np.testing.assert_array_equal(x.samples, y.samples)
+    for i, (x, y) in enumerate(zip(full.imu, summary.imu)):  # read again, both streams in one pass
+        read = segment_words(summary, i)
+        np.testing.assert_array_equal(read["imu"](0, 7), x.samples[:, :7])
+        np.testing.assert_array_equal(read["emg"](0, 100), full.emg[i].samples[:, :100])
+        np.testing.assert_array_equal(read["imu"](7, y.n_samples), x.samples[:, 7:])
+        np.testing.assert_array_equal(read["emg"](100, full.emg[i].n_samples), full.emg[i].samples[:, 100:])
     a_full, a_sum = analyse(full), analyse(summary)
     assert len(a_full) == len(a_sum) == 2
     for x, y in zip(a_full, a_sum):

@@ -7,9 +7,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis, emg_words
-from glutescope.export.common import (C3D_POINT_RATE_HZ, C3D_TEXT_CHARS, Progress, _emg_uV, _pelvis_at,
+from glutescope.analysis import SegmentAnalysis, segment_words
+from glutescope.export.common import (C3D_POINT_RATE_HZ, C3D_TEXT_CHARS, Progress, _emg_uV, _imu_at,
                                      edf_label, imu_frame, imu_labels, session_annotations)
+from glutescope.imu_feed import ImuFeed
 from glutescope.imu_timeline import ImuTimeline
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.recording import Recording
@@ -98,11 +99,12 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
     if has_imu:
         timeline = ImuTimeline(rec, seg)
         imu = rec.imu[seg]
-        imu_valid = imu.valid_mask()
         mount = recorded_mount(meta)
         info = rec.device_info
     chunk = max(per_frame, C3D_CHUNK_SAMPLES // per_frame * per_frame)
-    words = emg_words(rec, seg)
+    read = segment_words(rec, seg, ("emg", "imu") if has_imu else ("emg",))
+    words = read["emg"]
+    feed = ImuFeed(rec, seg, read["imu"]) if has_imu else None
     with writer:
         for a in range(0, n_frames * per_frame, chunk):
             b = min(n_frames * per_frame, a + chunk)
@@ -111,9 +113,10 @@ def export_c3d(rec: Recording, analysis: SegmentAnalysis, path: Path,
                 k = timeline.held(np.arange(a, b) / fs)
                 ok = (k >= 0) & (k < imu.n_samples)
                 kk = k.clip(0, imu.n_samples - 1)
-                acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples[:, kk], info), mount)
-                held = np.vstack([acc_g, gyro_dps, _pelvis_at(analysis, kk)])
-                held[:, ~(ok & imu_valid[kk])] = np.nan
+                raw, valid, pelvis = _imu_at(feed, imu.gaps, kk)
+                acc_g, gyro_dps = to_body_axes(*imu_to_si(raw, info), mount)
+                held = np.vstack([acc_g, gyro_dps, pelvis])
+                held[:, ~(ok & valid)] = np.nan
                 rows.append(held)
             writer.write_frames(np.vstack(rows))
             if progress is not None:

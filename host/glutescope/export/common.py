@@ -1,11 +1,11 @@
 """What the three exports share: the session's annotations, its start, labels, the
 IMU's axes, and reading the recording a chunk at a time (see `glutescope.export`).
 
-The exports read the EMG forward through `glutescope.analysis.emg_words`: from memory
-for a recording `glutescope.recording.load` assembled, else (a
-`glutescope.chunked.load_summary` recording, as ``glutescope export`` opens it) from
-the log again in chunks of seconds, so an export's memory does not grow with the
-recording's length. What needs the whole segment (reps, cues, the ADC-flagged runs)
+The exports read the EMG and the IMU forward through
+`glutescope.analysis.segment_words`: from memory for a recording
+`glutescope.recording.load` assembled, else (a `glutescope.chunked.load_summary`
+recording, as ``glutescope export`` opens it) from the log again in chunks of
+seconds, so an export's memory does not grow with the recording's length. What needs the whole segment (reps, cues, the ADC-flagged runs)
 comes from its analysis."""
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Optional, Protocol
 import numpy as np
 
 from glutescope.analysis import SegmentAnalysis, imu_times_s
+from glutescope.imu_feed import ImuFeed
 from glutescope.imu_timeline import ImuTimeline
 from glutescope.guide import describe_score
 from glutescope.mounting import recorded_mount, rotation
@@ -237,11 +238,13 @@ def _emg_uV(rec: Recording, segment: int, words, a: int, b: int) -> np.ndarray:
     return out
 
 
-def _pelvis_at(analysis: SegmentAnalysis, k: np.ndarray) -> np.ndarray:
-    """Pelvis tilt and obliquity (2, len(k)) at IMU samples ``k``, deg (NaN without)."""
-    p = analysis.pelvis_deg
-    if p is None:
-        return np.full((2, k.size), np.nan)
-    return p[:2, k.clip(0, p.shape[1] - 1)]
-
-
+def _imu_at(feed: ImuFeed, gaps, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of IMU samples ``k`` (non-decreasing from call to call, as an export walks its
+    grid): the words (6, len(k)), whether each is in the recording, and the pelvis
+    tilt and obliquity (2, len(k)), degrees, tracked again as the live view did
+    (`glutescope.imu_feed`)."""
+    if not k.size:
+        return np.zeros((6, 0), np.int16), np.zeros(0, bool), np.zeros((2, 0), np.float32)
+    lo, hi = int(k.min()), int(k.max()) + 1
+    words, angles = feed.read(lo, hi)
+    return words[:, k - lo], _valid_in(gaps, lo, hi)[k - lo], angles[:2, k - lo]

@@ -9,7 +9,8 @@ import numpy as np
 
 from glutescope.analysis import SegmentAnalysis, emg_words
 from glutescope.export.common import (_ADC_ERROR_BIT, CSV_IMU_COLUMNS, Progress, _missing_runs,
-                                     _pelvis_at, _valid_in, imu_frame, session_annotations, start_datetime)
+                                     _valid_in, imu_frame, session_annotations, start_datetime)
+from glutescope.imu_feed import ImuFeed
 from glutescope.imu_timeline import ImuTimeline
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.recording import Recording
@@ -135,8 +136,8 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
         path = directory / "imu.csv"
         timeline = ImuTimeline(rec, seg)
         imu = rec.imu[seg]
-        valid = imu.valid_mask()
         mount = recorded_mount(rec.meta)
+        feed = ImuFeed(rec, seg)  # a pass of its own: emg.csv is written first
         with open(path, "w", newline="", encoding="utf-8") as fh:
             fh.write(head + f"# IMU at {ifs:g} Hz nominal; t_s of each sample on the EMG's clock, from the "
                      "wearable's timestamps (the sensor's own rate, which differs from the nominal one)\n"
@@ -148,10 +149,11 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
             step = CSV_CHUNK_SAMPLES // 10
             for a in range(0, imu.n_samples, step):
                 b = min(imu.n_samples, a + step)
-                acc_g, gyro_dps = to_body_axes(*imu_to_si(imu.samples[:, a:b], rec.device_info), mount)
+                words, angles = feed.read(a, b)
+                acc_g, gyro_dps = to_body_axes(*imu_to_si(words, rec.device_info), mount)
                 rows = np.vstack([acc_g, gyro_dps])
-                rows[:, ~valid[a:b]] = np.nan
-                pelvis = _pelvis_at(analysis, np.arange(a, b))
+                rows[:, ~_valid_in(imu.gaps, a, b)] = np.nan
+                pelvis = angles[:2]
                 w.writerows(zip(timeline.times_s(np.arange(a, b)).tolist(), *rows.tolist(), *pelvis.tolist()))
         written.append(path)
 

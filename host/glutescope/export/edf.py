@@ -7,10 +7,11 @@ from typing import Optional
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis, emg_words
+from glutescope.analysis import SegmentAnalysis, segment_words
 from glutescope.export.common import (_ADC_ERROR_BIT, EDF_RECORD_S, PELVIS_RANGE_DEG, Progress, _body_lsb,
-                                     _imu_on_grid, _runs, _valid_in, edf_label, imu_frame, imu_labels,
+                                     _imu_at, _imu_on_grid, _runs, _valid_in, edf_label, imu_frame, imu_labels,
                                      session_annotations, start_datetime)
+from glutescope.imu_feed import ImuFeed
 from glutescope.imu_timeline import ImuTimeline
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.recording import Recording
@@ -108,10 +109,9 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
         ispr = int(round(ifs * EDF_RECORD_S))
         timeline = ImuTimeline(rec, seg)
         imu = rec.imu[seg]
-        imu_valid = imu.valid_mask()
         mount = recorded_mount(meta)
         frame = imu_frame(meta)
-        permuted = _body_lsb(imu.samples[:, :1], mount) is not None
+        permuted = _body_lsb(np.zeros((6, 1), np.int16), mount) is not None
         scales = [info.acc_g_per_lsb] * 3 + [info.gyro_dps_per_lsb] * 3
         units = ["g"] * 3 + ["deg/s"] * 3
         for label, unit, scale in zip(imu_labels(), units, scales):
@@ -134,28 +134,28 @@ def export_edf(rec: Recording, analysis: SegmentAnalysis, path: Path,
             for a, b in _runs(~ok):
                 what = "before the IMU's first sample" if j0 + a == 0 else "after the IMU's last sample"
                 notes.append(EdfNote((j0 + a) / ifs, (b - a) / ifs, f"BAD_no_data IMU: {what}"))
-        pelvis_deg = analysis.pelvis_deg
     subject = str(meta.get("subject") or "X")
     writer = EdfPlusWriter(path, specs, start=start_datetime(rec, seg).replace(tzinfo=None), n_records=n_records,
                            record_s=EDF_RECORD_S, notes=sorted(notes, key=lambda x: x.onset_s),
                            patient_code=subject, equipment=info.name if info else "glutescope")
-    words = emg_words(rec, seg)
+    read = segment_words(rec, seg, ("emg", "imu") if has_imu else ("emg",))
+    words = read["emg"]
+    feed = ImuFeed(rec, seg, read["imu"]) if has_imu else None
     with writer:
         for r0 in range(0, n_records, EDF_CHUNK_RECORDS):
             r1 = min(n_records, r0 + EDF_CHUNK_RECORDS)
             data = list(_emg_digital(rec, seg, words, r0 * spr, r1 * spr))
             if has_imu:
                 k, ok = _imu_on_grid(timeline, ifs, r0 * ispr, r1 * ispr)
-                ok &= imu_valid[k]
-                raw = imu.samples[:, k]
+                raw, valid, pelvis = _imu_at(feed, imu.gaps, k)
+                ok &= valid
                 lsb = _body_lsb(raw, mount)
                 if lsb is None:
                     acc, gyro = to_body_axes(*imu_to_si(raw, info), mount)
                     lsb = np.vstack([to_digital(v, specs[n_ch + i]) for i, v in enumerate((*acc, *gyro))])
                 data += list(np.where(ok, lsb, 0).astype(np.int16))
                 for i in range(2):
-                    deg = pelvis_deg[i, k] if pelvis_deg is not None else np.full(k.size, np.nan)
-                    data.append(to_digital(np.where(ok, deg, np.nan), specs[n_ch + 6 + i]))
+                    data.append(to_digital(np.where(ok, pelvis[i], np.nan), specs[n_ch + 6 + i]))
             writer.write_records(data)
             if progress is not None:
                 progress.update(max(0, min(n_emg, r1 * spr) - r0 * spr))
