@@ -27,10 +27,12 @@ from glutescope.live import BRIDGE_EXERCISES, LiveProcessor, LiveStats
 from glutescope.mains import recorded_mains_hz
 from glutescope.mounting import recorded_mount, to_body_axes
 from glutescope.recording import Recording, RecordingReader, RecordSource
+from glutescope.ringbuffer import RingBuffer
 from glutescope.units import adc_scale, codes_to_uV, imu_to_si
 from glutesignal.fatigue import FatigueTrend, fatigue_trend, trend_of_windows
 from glutesignal.quality import ChannelQuality
 from glutesignal.scores import bridge_reps
+from glutesignal.sitting import SittingTracker
 from glutesignal.symmetry import symmetry_index_pct
 
 __all__ = ["ExercisePlan", "imu_times_s", "emg_words", "segment_words", "RepResult", "ChannelQualitySummary", "SegmentAnalysis",
@@ -43,6 +45,11 @@ ENVELOPE_MEAN_BIN_S = 1.0
 """Bin of `SegmentAnalysis.envelope_mean_uV`, s."""
 FAST_BLOCK_S = 1.0
 """Longest block `analyse_segment` feeds the live processor at once, s (50 live blocks)."""
+PELVIS_BIN_S = 0.1
+"""Bin of `SegmentAnalysis.pelvis_mean_deg`, s."""
+HIP_DROP_HOLD_S = 600.0
+"""Pelvic obliquity held for the hip drops of the contractions not yet reported, s: a
+contraction longer than that has none."""
 BLOCK_WINDOW_SAMPLES = 1 << 17
 """Samples of the live blocks' starts and ends `analyse_segment` holds at a time (65 s at 2 kHz)."""
 _ADC_ERROR_BIT = 0x8000
@@ -203,9 +210,11 @@ class SegmentAnalysis:
     `ENVELOPE_BIN_S` (``round(ENVELOPE_BIN_S * emg_fs_hz)`` samples, from the segment's
     first), µV, float32 (n_channels, n_bins); NaN where a bin is all gap. The envelope is
     not kept sample by sample: a day would hold its whole length."""
-    pelvis_deg: Optional[np.ndarray]
-    """Pelvis tilt, obliquity, rotation, degrees, float32 (3, n_imu); NaN in gaps; None
-    without IMU."""
+    pelvis_mean_deg: Optional[np.ndarray]
+    """Mean pelvis tilt and obliquity in each bin of `PELVIS_BIN_S` (``round(PELVIS_BIN_S
+    * imu_fs_hz)`` IMU samples, from the segment's first), degrees, float32 (2, n_bins);
+    NaN where a bin has no angle; None without IMU. Not kept sample by sample (a day is
+    4.5 MB an hour): `glutescope.imu_feed.ImuFeed` tracks them again from the recording."""
     stats: LiveStats
     """The live processor's stats at the end: symmetry, contractions, squeeze scores."""
     reps: tuple[RepResult, ...]
@@ -237,6 +246,11 @@ class SegmentAnalysis:
     """``(first, end)`` of each run of samples the ADC flagged (bit 15 on any channel),
     outside gaps, stream indices: found while the analysis read the EMG, so the exports
     need not read it once more for them."""
+    sitting: Optional[tuple] = None
+    """Desk sessions with the IMU: ``(events, valid_n, remind_every_s, sitting_s)`` of a
+    `glutesignal.sitting.SittingTracker` fed the pelvis tilt as it was tracked: its
+    `glutesignal.sitting.SittingEvent` s (finished), the tilt samples it could use,
+    its reminder interval and the time seated, s; None otherwise."""
 
     @property
     def duration_s(self) -> float:
@@ -547,11 +561,14 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     held: dict[tuple[int, int], Optional[dict]] = {}
     rows = _fatigue_rows(names)
     n_contractions = 0
-    pelvis = None
     mount = recorded_mount(rec.meta)
-    if imu is not None:
-        pelvis = np.full((3, imu.n_samples), np.nan, dtype=np.float32)  # 0.005 deg steps kept
     timeline = ImuTimeline(rec, segment)  # on the EMG's clock: the IMU's rate is its own
+    pelvis_mean = drops = sitting = None
+    sitting_events: list = []
+    if imu is not None:
+        pelvis_mean = _Binned(2, imu.n_samples, PELVIS_BIN_S * ifs, "mean")
+        drops = _HipDrops(timeline, ifs, fs, len(names), imu.n_samples)
+        sitting = SittingTracker(ifs) if plan.exercise == "desk" else None
     history: list[tuple[ChannelQuality, ...]] = []
     history_t_s: list[float] = []
     read = segment_words(rec, segment, ("emg", "imu") if imu is not None else ("emg",))
@@ -566,7 +583,11 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         # Scaled block by block: the session's IMU in float64 was 18 MB an hour.
         acc_g, gyro_dps = to_body_axes(*imu_to_si(read["imu"](i0, i1), info), mount)
         proc.push_imu(i0, acc_g, gyro_dps)
-        pelvis[:, i0:i1] = proc.state.pelvis.latest(i1 - i0)
+        angles = proc.state.pelvis.latest(i1 - i0)
+        pelvis_mean.add(i0, angles[:2])
+        drops.add(i0, angles)
+        if sitting is not None:
+            sitting_events.extend(sitting.update(i0, angles[0]))
 
     flagged: list[tuple[int, int]] = []
     for a, b in groups:
@@ -581,8 +602,12 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         env_max.add(a, latest)
         env_mean.add(a, latest)
         if len(proc.state.stats.contractions) != n_contractions:
+            if drops is not None:  # the new ones (any other, revised, at the end)
+                drops.note(proc.state.stats.contractions[n_contractions:])
             n_contractions = len(proc.state.stats.contractions)
             _hold_contractions(proc, held, emg.n_samples, rows)
+        if drops is not None and drops.pending:
+            drops.settle()
         before = proc.state.stats.quality
         proc.update_quality()
         if proc.state.stats.quality is not before and proc.state.stats.quality:
@@ -594,13 +619,21 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
         push_imu(i0, i1)
     _hold_contractions(proc, held, emg.n_samples, rows)
     stats = proc.state.stats
-    reps = _rep_results(stats, fs, len(names), pelvis, timeline, ifs)
-    return SegmentAnalysis(segment, names, fs, ifs, env_max.result(), pelvis, stats, reps,
+    if drops is not None:
+        drops.note(stats.contractions)
+        drops.settle(final=True)
+    if sitting is not None:
+        sitting_events.extend(sitting.finish())
+    reps = _rep_results(stats, drops)
+    return SegmentAnalysis(segment, names, fs, ifs, env_max.result(),
+                           pelvis_mean.result() if pelvis_mean is not None else None, stats, reps,
                            _merge_quality(history, len(names)), plan, mains_source,
                            _fatigue(held, fs, reps, rows, emg.n_samples), env_mean.result(), emg.n_samples,
                            tuple(zip(history_t_s, history)),
                            protocol_results=runner.results if runner is not None else None,
-                           adc_flagged=tuple(flagged))
+                           adc_flagged=tuple(flagged),
+                           sitting=(tuple(sitting_events), sitting.valid_n, sitting.remind_every_s, sitting.sitting_s)
+                           if sitting is not None else None)
 
 
 class _Binned:
@@ -725,40 +758,87 @@ class _Interval:
     end_s: float
 
 
-def _obliquity_on_grid(pelvis: np.ndarray, timeline: ImuTimeline, ifs: float, j0: int, j1: int) -> np.ndarray:
-    """Pelvic obliquity at the points j / ifs (j in [j0, j1), at most one per IMU sample)
-    of a grid from the first EMG sample: the IMU sample in force at each, NaN before the first.
+class _HipDrops:
+    """Each contraction's hip drop, measured once the IMU is in past its end, from the
+    obliquity of the last `HIP_DROP_HOLD_S` (a day's pelvis angles are not kept).
 
-    `glutesignal.scores.bridge_reps` reads the IMU at its nominal rate from t = 0; the
-    samples are on their own clock (`glutescope.imu_timeline`). Per rep, not for the session: a
-    day's grid was another copy of its pelvis angles."""
-    j1 = min(j1, pelvis.shape[1])
-    k = timeline.held(np.arange(j0, max(j0, j1)) / ifs)
-    return np.where(k >= 0, pelvis[1, k.clip(0)], np.nan)
+    The hip drop is `glutesignal.scores.bridge_reps`'s, over the contraction alone:
+    given the rep's stretch on a grid of the IMU's nominal rate from a whole IMU sample
+    before it (so its indices round as over the whole), each point the IMU sample in
+    force there, on the IMU's own clock (`glutescope.imu_timeline`)."""
 
+    def __init__(self, timeline: ImuTimeline, ifs: float, fs: float, n_channels: int, n_imu: int) -> None:
+        self._timeline, self._ifs, self._fs, self._n_channels, self._n_imu = timeline, ifs, fs, n_channels, n_imu
+        self._obliquity = RingBuffer(1, max(1, int(np.ceil(HIP_DROP_HOLD_S * ifs))))
+        self._drops: dict[tuple[float, float], Optional[float]] = {}
+        self._seen: set[tuple[float, float]] = set()
+        self.pending: list = []
+        """Contractions reported whose IMU is not all in yet."""
 
-def _rep_results(stats: LiveStats, fs, n_channels: int, pelvis, timeline, ifs) -> tuple[RepResult, ...]:
-    out = []
-    for i, (c, side, rest) in enumerate(zip(stats.contractions, stats.rep_sides, stats.rep_rest_uV), 1):
+    def add(self, first: int, angles: np.ndarray) -> None:
+        """Pelvis angles (3, m) of IMU samples from ``first`` on (a jump forward is a gap)."""
+        ring = self._obliquity
+        if first > ring.write_index:
+            ring.write_gap(first - ring.write_index)
+        ring.write(angles[1:2])
+
+    def note(self, contractions) -> None:
+        """Contractions reported: those not seen before wait for their IMU."""
+        for c in contractions:
+            if self._key(c) not in self._seen:
+                self._seen.add(self._key(c))
+                self.pending.append(c)
+
+    def settle(self, final: bool = False) -> None:
+        """Measure the pending contractions whose IMU is in (all of them when ``final``)."""
+        waiting = []
+        for c in self.pending:
+            done, drop = self._measure(c, final)
+            if done:
+                self._drops[self._key(c)] = drop
+            else:
+                waiting.append(c)
+        self.pending = waiting
+
+    def drop(self, contraction) -> Optional[float]:
+        """The hip drop of a contraction `note` and `settle` saw, degrees; None without one."""
+        return self._drops.get(self._key(contraction))
+
+    @staticmethod
+    def _key(c) -> tuple[float, float]:
+        return (float(c.start_s), float(c.duration_s))
+
+    def _measure(self, c, final: bool) -> tuple[bool, Optional[float]]:
+        ifs, ring = self._ifs, self._obliquity
         start = c.start_s  # on the stream clock: the tracker is told of every gap
         end = start + c.duration_s
-        drop = None
-        if pelvis is not None:
-            # The hip drop as glutesignal.scores.bridge_reps defines it, over this rep: given only
-            # the rep's stretch, from a whole IMU sample before it (so its indices round as over
-            # the whole), never a copy of the session (the EMG plays no part in the drop).
-            j0 = max(int(round(start * ifs)) - 1, 0)
-            t0 = j0 / ifs
-            obl = _obliquity_on_grid(pelvis, timeline, ifs, j0, int(round(end * ifs)) + 2)
-            drop = bridge_reps(np.zeros((n_channels, int(round((end - t0) * fs)) + 2)), fs,
-                               [_Interval(start - t0, end - t0)], obliquity_deg=obl,
-                               imu_fs_hz=ifs)[0].hip_drop_deg
-            if drop is not None and not np.isfinite(drop):
-                drop = None
+        j0 = max(int(round(start * ifs)) - 1, 0)
+        j1 = min(int(round(end * ifs)) + 2, self._n_imu)
+        k = self._timeline.held(np.arange(j0, max(j0, j1)) / ifs)
+        if not final and k.size and int(k.max()) >= ring.write_index:
+            return False, None
+        lo = max(int(k.min()), 0) if k.size else 0
+        first, held = ring.since(min(lo, ring.write_index))
+        if k.size and first > lo:
+            return True, None  # longer than the obliquity held
+        at = k - first
+        inside = (k >= 0) & (at < held.shape[1])
+        obl = np.full(k.size, np.nan, np.float32)
+        obl[inside] = held[0, at[inside]]
+        t0 = j0 / ifs
+        drop = bridge_reps(np.zeros((self._n_channels, int(round((end - t0) * self._fs)) + 2)), self._fs,
+                           [_Interval(start - t0, end - t0)], obliquity_deg=obl, imu_fs_hz=ifs)[0].hip_drop_deg
+        return True, drop if drop is not None and np.isfinite(drop) else None
+
+
+def _rep_results(stats: LiveStats, drops: Optional[_HipDrops]) -> tuple[RepResult, ...]:
+    out = []
+    for i, (c, side, rest) in enumerate(zip(stats.contractions, stats.rep_sides, stats.rep_rest_uV), 1):
+        drop = drops.drop(c) if drops is not None else None
         si = symmetry_index_pct(c.mean_uV[0], c.mean_uV[1])
         pct = stats.activation_pct(c.mean_uV, rest)
         si_norm = symmetry_index_pct(*pct) if pct is not None and sum(pct) > 0 else None
-        out.append(RepResult(i, start, c.duration_s, c.mean_uV, c.peak_uV, si, side, drop, pct, si_norm))
+        out.append(RepResult(i, c.start_s, c.duration_s, c.mean_uV, c.peak_uV, si, side, drop, pct, si_norm))
     return tuple(out)
 
 

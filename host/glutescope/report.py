@@ -47,7 +47,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from glutescope.analysis import ENVELOPE_BIN_S, ENVELOPE_MEAN_BIN_S, SegmentAnalysis
+from glutescope.analysis import ENVELOPE_BIN_S, ENVELOPE_MEAN_BIN_S, PELVIS_BIN_S, SegmentAnalysis
 from glutescope.export import start_datetime
 from glutescope.recording import Recording
 from glutescope.summary import LONG_SESSION_S, block_length_s, interval_over_sets, rep_sets
@@ -467,7 +467,7 @@ def _named_cues(analysis: SegmentAnalysis, rec: Recording):
 
 
 def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
-    has_imu = analysis.pelvis_deg is not None
+    has_imu = analysis.pelvis_mean_deg is not None
     names = analysis.channel_names
     cues = _named_cues(analysis, rec)
     holds = [c for c in analysis.plan.squeeze_cues if c.name == "reference" and c.start_s < analysis.duration_s]
@@ -505,9 +505,11 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
             ax.tick_params(labelbottom=False)
             ax2 = _axes(fig, rect, 0.6, 0.4, _RIGHT_PAD_IN, fh - 0.4 - 1.35)
             ax2.sharex(ax)
-            ti = np.arange(analysis.pelvis_deg.shape[1]) / analysis.imu_fs_hz
-            (a,) = ax2.plot(ti, analysis.pelvis_deg[0], color="0.2", lw=0.8)
-            (b,) = ax2.plot(ti, analysis.pelvis_deg[1], color="darkorange", lw=0.8)
+            pelvis = analysis.pelvis_mean_deg
+            kp = max(1, int(round(PELVIS_BIN_S * analysis.imu_fs_hz)))
+            ti = (np.arange(pelvis.shape[1]) + 0.5) * kp / analysis.imu_fs_hz
+            (a,) = ax2.plot(ti, pelvis[0], color="0.2", lw=0.8)
+            (b,) = ax2.plot(ti, pelvis[1], color="darkorange", lw=0.8)
             for r in analysis.reps:
                 ax2.axvspan(r.start_s, r.start_s + r.duration_s, color="0.6", alpha=0.25, lw=0)
             ax2.set_ylabel("pelvis (deg)")
@@ -817,7 +819,7 @@ def report_blocks(rec: Recording, analysis: SegmentAnalysis, n_segments: int = 1
                              "cues that were given (R right, L left, both); hatched: gaps in the signal."
                              + (" Light green: the calibration's reference holds."
                                 if any(c.name == "reference" for c in analysis.plan.squeeze_cues) else "")
-                             + (" Below: the pelvis angles." if analysis.pelvis_deg is not None else "")))
+                             + (" Below: the pelvis angles." if analysis.pelvis_mean_deg is not None else "")))
         out.append(_session_plot(rec, analysis))
     from glutescope.sitting_timeline import sitting_timeline
 

@@ -8,7 +8,8 @@ with their scores, as a list of small per-event results, never a day-long trace.
   through the live pipeline (its results' figures), so the reminders listed are those
   the session gave, at the times it gave them.
 - A recording of the desk exercise without the protocol: the sitting periods from the
-  pelvis tilt (`glutesignal.sitting.SittingTracker`, fed a minute at a time), with the
+  pelvis tilt (`glutesignal.sitting.SittingTracker`, fed by `glutescope.analysis` as it
+  tracked the pelvis), with the
   moments a reminder would have been due; no reminder was given, and the timeline says so.
 - Anything else: no timeline (the pelvis' reference posture is not standing in a bridge
   session, so its tilt cannot say "seated").
@@ -18,15 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
 
-from glutesignal.sitting import REMIND_EVERY_S, SittingTracker
+from glutesignal.sitting import REMIND_EVERY_S
 
 __all__ = ["SittingPeriod", "WakeUp", "SittingTimeline", "sitting_timeline"]
-
-FEED_S = 60.0
-"""Pelvis samples handed to the tracker at a time, s."""
-
 
 @dataclass(frozen=True)
 class SittingPeriod:
@@ -95,15 +91,9 @@ def sitting_timeline(analysis) -> Optional[SittingTimeline]:
         return SittingTimeline("protocol", periods, tuple(float(t) for t in f.get("reminders") or ()), wakes,
                                float(f.get("remind_every_s", REMIND_EVERY_S)), float(f["sitting_s"]))
     plan = getattr(analysis, "plan", None)
-    if getattr(plan, "exercise", None) != "desk" or analysis.pelvis_deg is None or not analysis.imu_fs_hz:
+    if getattr(plan, "exercise", None) != "desk" or getattr(analysis, "sitting", None) is None:
         return None
-    tracker = SittingTracker(analysis.imu_fs_hz)
-    tilt = analysis.pelvis_deg[0]
-    step = max(1, int(round(FEED_S * analysis.imu_fs_hz)))
-    events = []
-    for a in range(0, tilt.shape[0], step):
-        events.extend(tracker.update(a, np.asarray(tilt[a:a + step])))
-    events.extend(tracker.finish())
+    events, valid_n, remind_every_s, sitting_s = analysis.sitting  # fed the tilt as the analysis tracked it
     periods, start = [], None
     for ev in events:
         if ev.kind == "sat_down":
@@ -111,7 +101,7 @@ def sitting_timeline(analysis) -> Optional[SittingTimeline]:
         elif ev.kind == "stood_up" and start is not None:
             periods.append(SittingPeriod(float(start), float(ev.t_s), float(ev.sitting_s)))
             start = None
-    if tracker.valid_n == 0:
+    if valid_n == 0:
         return None
     return SittingTimeline("pelvis", tuple(periods), tuple(float(e.t_s) for e in events if e.kind == "reminder"),
-                           (), tracker.remind_every_s, tracker.sitting_s)
+                           (), remind_every_s, sitting_s)

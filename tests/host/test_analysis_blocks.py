@@ -106,7 +106,7 @@ def _same(x, y, where=""):
 def _same_results(live, fast):
     """Every result of two analyses of a segment, exactly."""
     for name in ("reps", "stats", "quality", "quality_history", "envelope_max_uV", "envelope_mean_uV",
-                 "pelvis_deg", "fatigue", "adc_flagged"):  # stats: SI, squeeze scores, calibration, contractions
+                 "pelvis_mean_deg", "sitting", "fatigue", "adc_flagged"):  # stats: SI, squeeze scores, calibration, contractions
         _same(getattr(live, name), getattr(fast, name), name)
     _same(live.protocol_results.to_event(), fast.protocol_results.to_event(), "protocol_results")
 

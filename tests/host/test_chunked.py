@@ -216,10 +216,10 @@ def _whole_file_reference(buf):
 def _same_analysis(x, y):
     np.testing.assert_array_equal(x.envelope_max_uV, y.envelope_max_uV)
     np.testing.assert_array_equal(x.envelope_mean_uV, y.envelope_mean_uV)
-    if x.pelvis_deg is None:
-        assert y.pelvis_deg is None
+    if x.pelvis_mean_deg is None:
+        assert y.pelvis_mean_deg is None
     else:
-        np.testing.assert_array_equal(x.pelvis_deg, y.pelvis_deg)
+        np.testing.assert_array_equal(x.pelvis_mean_deg, y.pelvis_mean_deg)
     assert x.n_samples == y.n_samples and x.reps == y.reps
     assert [(c.start_s, c.duration_s, c.mean_uV) for c in x.stats.contractions] == \
         [(c.start_s, c.duration_s, c.mean_uV) for c in y.stats.contractions]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from export_fixtures import EMG_SKIP, IMU_SKIP, SUBJECT, copy_with_gaps, record_demo, run_cli
+from live_pelvis import live_pelvis_deg
 from glutescope.analysis import analyse
 from glutescope.export import (C3D_LABEL_CHARS, export_c3d, export_csv, export_edf, imu_offset_s,
                                session_annotations, start_datetime)
@@ -119,7 +120,7 @@ def test_edf_imu_is_held_on_the_emg_timeline_at_the_sensors_own_rate(session, tm
             assert np.all((near == got).any(axis=0)), f"IMU row {row} is not held on the sensor's clock"
             assert not np.array_equal(got, raw[row][:m])  # back to back would have been wrong
         tilt = f.readSignal(8)[lead:lead + m]
-        held = analysis.pelvis_deg[0][np.stack([(k + d).clip(0, n - 1) for d in (-1, 0, 1)])]
+        held = live_pelvis_deg(rec)[0][np.stack([(k + d).clip(0, n - 1) for d in (-1, 0, 1)])]
         assert np.all((np.abs(held - tilt) <= 360 / 65535).any(axis=0))
         # The file starts at the first EMG sample, to the microsecond.
         first = start_datetime(rec, 0).replace(tzinfo=None)

@@ -487,7 +487,7 @@ def _sets_session(short, n_sets: int = 20, period_s: float = 120.0):
     reps = tuple(dataclasses.replace(r, index=k * 5 + r.index, start_s=k * period_s + (r.start_s - first) + 5.0)
                  for k in range(n_sets) for r in short.reps)
     n = int(n_sets * period_s * fs)
-    return dataclasses.replace(_lengthened(short, n / fs), reps=reps, pelvis_deg=None,
+    return dataclasses.replace(_lengthened(short, n / fs), reps=reps, pelvis_mean_deg=None,
                                stats=dataclasses.replace(short.stats, n_reps=len(reps)))
 
 
@@ -615,7 +615,7 @@ def test_long_session_without_set_breaks_takes_its_interval_over_time_blocks(cal
                                      si_normalised_pct=float(30 + 8 * np.sin(k / 40) + rng.normal(0, 3)))
                  for k in range(400))
     n = int(2400 * short.emg_fs_hz)
-    long = dataclasses.replace(_lengthened(short, n / short.emg_fs_hz), reps=reps, pelvis_deg=None,
+    long = dataclasses.replace(_lengthened(short, n / short.emg_fs_hz), reps=reps, pelvis_mean_deg=None,
                                stats=dataclasses.replace(short.stats, n_reps=len(reps)))
     text = " ".join(symmetry_sentence(long).split())
     sis = np.array([r.si_normalised_pct for r in reps])
@@ -635,7 +635,7 @@ def test_a_rep_table_longer_than_a_page_continues_inside_the_margins(calibrated,
     (short,) = analyse(rec)
     reps = tuple(dataclasses.replace(short.reps[k % len(short.reps)], index=k + 1, start_s=5.0 + 6.0 * k)
                  for k in range(140))
-    many = dataclasses.replace(_lengthened(short, 14 * 60.0), reps=reps, pelvis_deg=None)
+    many = dataclasses.replace(_lengthened(short, 14 * 60.0), reps=reps, pelvis_mean_deg=None)
     pdf = write_report(rec, [many], tmp_path / "many.pdf")
     pages = pdf_words(pdf)
     heads = [sum(1 for w in p if w[4] == "tension") for p in pages]  # "time under tension" heads each table page
