@@ -46,7 +46,11 @@ ENVELOPE_MEAN_BIN_S = 1.0
 FAST_BLOCK_S = 1.0
 """Longest block `analyse_segment` feeds the live processor at once, s (50 live blocks)."""
 PELVIS_BIN_S = 0.1
-"""Bin of `SegmentAnalysis.pelvis_mean_deg`, s."""
+"""Bin of `SegmentAnalysis.pelvis_mean_deg`, s (at most `MAX_TRACE_BINS` of them)."""
+MAX_TRACE_BINS = 45_000
+"""Most bins of the traces kept for drawing (`SegmentAnalysis.envelope_max_uV`,
+`SegmentAnalysis.pelvis_mean_deg`): 15 minutes at 20 ms; a longer segment's bins are
+a whole multiple wider, so a day costs what 15 minutes does."""
 HIP_DROP_HOLD_S = 600.0
 """Pelvic obliquity held for the hip drops of the contractions not yet reported, s: a
 contraction longer than that has none."""
@@ -207,12 +211,13 @@ class SegmentAnalysis:
     """IMU rate, Hz (0 without IMU)."""
     envelope_max_uV: np.ndarray
     """Largest value of the 100 ms RMS envelope of the conditioned EMG in each bin of
-    `ENVELOPE_BIN_S` (``round(ENVELOPE_BIN_S * emg_fs_hz)`` samples, from the segment's
-    first), µV, float32 (n_channels, n_bins); NaN where a bin is all gap. The envelope is
-    not kept sample by sample: a day would hold its whole length."""
+    `envelope_max_bin_s` (``round(envelope_max_bin_s * emg_fs_hz)`` samples, from the
+    segment's first), µV, float32 (n_channels, n_bins); NaN where a bin is all gap. The
+    envelope is not kept sample by sample: a day would hold its whole length."""
     pelvis_mean_deg: Optional[np.ndarray]
-    """Mean pelvis tilt and obliquity in each bin of `PELVIS_BIN_S` (``round(PELVIS_BIN_S
-    * imu_fs_hz)`` IMU samples, from the segment's first), degrees, float32 (2, n_bins);
+    """Mean pelvis tilt and obliquity in each bin of `pelvis_mean_bin_s`
+    (``round(pelvis_mean_bin_s * imu_fs_hz)`` IMU samples, from the segment's first),
+    degrees, float32 (2, n_bins);
     NaN where a bin has no angle; None without IMU. Not kept sample by sample (a day is
     4.5 MB an hour): `glutescope.imu_feed.ImuFeed` tracks them again from the recording."""
     stats: LiveStats
@@ -251,6 +256,11 @@ class SegmentAnalysis:
     `glutesignal.sitting.SittingTracker` fed the pelvis tilt as it was tracked: its
     `glutesignal.sitting.SittingEvent` s (finished), the tilt samples it could use,
     its reminder interval and the time seated, s; None otherwise."""
+    envelope_max_bin_s: float = ENVELOPE_BIN_S
+    """Bin of `envelope_max_uV`, s: `ENVELOPE_BIN_S`, wider for a segment that would
+    have more than `MAX_TRACE_BINS`."""
+    pelvis_mean_bin_s: float = PELVIS_BIN_S
+    """Bin of `pelvis_mean_deg`, s: `PELVIS_BIN_S`, wider likewise."""
 
     @property
     def duration_s(self) -> float:
@@ -556,7 +566,8 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     # and of the conditioned EMG only each contraction's fatigue windows, measured in the
     # live ring as the contraction is reported: a day-long segment would otherwise hold
     # three float64 copies of its EMG.
-    env_max = _Binned(len(names), emg.n_samples, ENVELOPE_BIN_S * fs, "max")
+    env_bin_s = _trace_bin_s(ENVELOPE_BIN_S, fs, emg.n_samples)
+    env_max = _Binned(len(names), emg.n_samples, env_bin_s * fs, "max")
     env_mean = _Binned(len(names), emg.n_samples, ENVELOPE_MEAN_BIN_S * fs, "mean")
     held: dict[tuple[int, int], Optional[dict]] = {}
     rows = _fatigue_rows(names)
@@ -566,7 +577,7 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
     pelvis_mean = drops = sitting = None
     sitting_events: list = []
     if imu is not None:
-        pelvis_mean = _Binned(2, imu.n_samples, PELVIS_BIN_S * ifs, "mean")
+        pelvis_mean = _Binned(2, imu.n_samples, _trace_bin_s(PELVIS_BIN_S, ifs, imu.n_samples) * ifs, "mean")
         drops = _HipDrops(timeline, ifs, fs, len(names), imu.n_samples)
         sitting = SittingTracker(ifs) if plan.exercise == "desk" else None
     history: list[tuple[ChannelQuality, ...]] = []
@@ -633,7 +644,16 @@ def analyse_segment(rec: Recording, segment: int = 0, *, plan: Optional[Exercise
                            protocol_results=runner.results if runner is not None else None,
                            adc_flagged=tuple(flagged),
                            sitting=(tuple(sitting_events), sitting.valid_n, sitting.remind_every_s, sitting.sitting_s)
-                           if sitting is not None else None)
+                           if sitting is not None else None,
+                           envelope_max_bin_s=env_max.k / fs,
+                           pelvis_mean_bin_s=pelvis_mean.k / ifs if pelvis_mean is not None else PELVIS_BIN_S)
+
+
+def _trace_bin_s(bin_s: float, fs: float, n: int) -> float:
+    """``bin_s``, or the smallest whole multiple of it that cuts ``n`` samples at ``fs``
+    into at most `MAX_TRACE_BINS` bins, s."""
+    k = max(1, int(round(bin_s * fs)))
+    return k * max(1, -(-n // (k * MAX_TRACE_BINS))) / fs
 
 
 class _Binned:

@@ -47,7 +47,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from glutescope.analysis import ENVELOPE_BIN_S, ENVELOPE_MEAN_BIN_S, PELVIS_BIN_S, SegmentAnalysis
+from glutescope.analysis import ENVELOPE_MEAN_BIN_S, SegmentAnalysis
 from glutescope.export import start_datetime
 from glutescope.recording import Recording
 from glutescope.summary import LONG_SESSION_S, block_length_s, interval_over_sets, rep_sets
@@ -477,7 +477,7 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
         env_h = fh - 0.42 - (2.15 if has_imu else 0.75)
         ax = _axes(fig, rect, 0.6, fh - 0.42 - env_h, _RIGHT_PAD_IN, 0.42)
         env = analysis.envelope_max_uV
-        k = max(1, int(round(ENVELOPE_BIN_S * analysis.emg_fs_hz)))
+        k = max(1, int(round(analysis.envelope_max_bin_s * analysis.emg_fs_hz)))
         t = (np.arange(env.shape[1]) + 0.5) * k / analysis.emg_fs_hz
         handles, labels = [], []
         for ch, name in enumerate(names):
@@ -506,7 +506,7 @@ def _session_plot(rec: Recording, analysis: SegmentAnalysis) -> Plot:
             ax2 = _axes(fig, rect, 0.6, 0.4, _RIGHT_PAD_IN, fh - 0.4 - 1.35)
             ax2.sharex(ax)
             pelvis = analysis.pelvis_mean_deg
-            kp = max(1, int(round(PELVIS_BIN_S * analysis.imu_fs_hz)))
+            kp = max(1, int(round(analysis.pelvis_mean_bin_s * analysis.imu_fs_hz)))
             ti = (np.arange(pelvis.shape[1]) + 0.5) * kp / analysis.imu_fs_hz
             (a,) = ax2.plot(ti, pelvis[0], color="0.2", lw=0.8)
             (b,) = ax2.plot(ti, pelvis[1], color="darkorange", lw=0.8)

@@ -1,5 +1,7 @@
-"""The hip drop of each rep, measured as the reps come from the obliquity of the last
-minutes, equals the definition over the whole session's live pelvis angles."""
+"""What the analysis keeps of a segment in bounded memory gives what the whole would:
+each rep's hip drop, measured as the reps come from the obliquity of the last minutes,
+is the definition over the whole session's live pelvis angles; the traces for drawing
+get wider bins, not more of them."""
 import numpy as np
 import pytest
 
@@ -60,3 +62,24 @@ def test_the_obliquity_held_is_what_limits_the_hip_drop(single_leg, monkeypatch)
     assert [r.hip_drop_deg for r in analyse_segment(load(single_leg), 0).reps] == [r.hip_drop_deg for r in reps]
     monkeypatch.setattr(analysis, "HIP_DROP_HOLD_S", 0.5)  # shorter than every rep
     assert all(r.hip_drop_deg is None for r in analyse_segment(load(single_leg), 0).reps)
+
+
+def test_a_long_segments_traces_have_wider_bins_not_more(single_leg, monkeypatch):
+    """However long the segment, the drawn traces hold at most MAX_TRACE_BINS bins: the
+    envelope's maxima and the pelvis means of whole multiples of the fine bins."""
+    fine = analyse_segment(load(single_leg), 0)
+    monkeypatch.setattr(analysis, "MAX_TRACE_BINS", 100)
+    coarse = analyse_segment(load(single_leg), 0)
+    assert fine.envelope_max_uV.shape[1] > 100 and coarse.envelope_max_uV.shape[1] <= 100
+    m = round(coarse.envelope_max_bin_s / fine.envelope_max_bin_s)
+    assert m >= 2 and coarse.envelope_max_bin_s == pytest.approx(m * analysis.ENVELOPE_BIN_S)
+    n = coarse.envelope_max_uV.shape[1]
+    padded = np.full((fine.envelope_max_uV.shape[0], n * m), np.nan, np.float32)
+    padded[:, :fine.envelope_max_uV.shape[1]] = fine.envelope_max_uV
+    np.testing.assert_array_equal(coarse.envelope_max_uV, np.nanmax(padded.reshape(-1, n, m), axis=2))
+    assert coarse.pelvis_mean_deg.shape[1] <= 100
+    mp = round(coarse.pelvis_mean_bin_s / fine.pelvis_mean_bin_s)
+    full_bins = fine.pelvis_mean_deg[:, :coarse.pelvis_mean_deg.shape[1] * mp - mp]  # the last may be short
+    means = full_bins.reshape(2, -1, mp).mean(axis=2)
+    np.testing.assert_allclose(coarse.pelvis_mean_deg[:, :means.shape[1]], means, atol=1e-4)
+    assert coarse.reps == fine.reps  # only the drawing is coarser
