@@ -1,13 +1,15 @@
 """The CSV export: one file per stream, plus gaps, reps, squeeze scores and annotations."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import math
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from glutescope.analysis import SegmentAnalysis, emg_words
+from glutescope.analysis import SegmentAnalysis, segment_words
 from glutescope.export.common import (_ADC_ERROR_BIT, CSV_IMU_COLUMNS, Progress, _missing_runs,
                                      _valid_in, imu_frame, session_annotations, start_datetime)
 from glutescope.imu_feed import ImuFeed
@@ -75,6 +77,30 @@ def _rows_bytes(columns: list[np.ndarray]) -> bytes:
 
 
 
+class _ImuRows:
+    """imu.csv's rows, written in time order up to a time as the EMG's are."""
+
+    def __init__(self, rec: Recording, seg: int, feed: ImuFeed, writer) -> None:
+        self._timeline, self._imu, self._feed, self._w = ImuTimeline(rec, seg), rec.imu[seg], feed, writer
+        self._info, self._mount = rec.device_info, recorded_mount(rec.meta)
+        self._next = 0
+        writer.writerow(["t_s", *CSV_IMU_COLUMNS, "tilt_deg", "obliquity_deg"])
+
+    def write_until(self, t_s: float) -> None:
+        """Every sample not yet written taken at or before ``t_s`` (all of them for inf)."""
+        n = self._imu.n_samples
+        end = n if math.isinf(t_s) else int(np.clip(self._timeline.held(t_s) + 1, self._next, n))
+        for a in range(self._next, end, CSV_CHUNK_SAMPLES // 10):
+            b = min(end, a + CSV_CHUNK_SAMPLES // 10)
+            words, angles = self._feed.read(a, b)
+            acc_g, gyro_dps = to_body_axes(*imu_to_si(words, self._info), self._mount)
+            rows = np.vstack([acc_g, gyro_dps])
+            rows[:, ~_valid_in(self._imu.gaps, a, b)] = np.nan
+            self._w.writerows(zip(self._timeline.times_s(np.arange(a, b)).tolist(), *rows.tolist(),
+                                  *angles[:2].tolist()))
+        self._next = end
+
+
 def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
                progress: Optional[Progress] = None) -> list[Path]:
     """Write the segment as CSV files in ``directory`` (created; must not hold them yet).
@@ -109,53 +135,44 @@ def export_csv(rec: Recording, analysis: SegmentAnalysis, directory: Path,
     head = _csv_header(rec, analysis)
     written = []
 
-    path = directory / "emg.csv"
     names = [f"{n}_uV" for n in analysis.channel_names]
     emg = rec.emg[seg]
     # Every sample is one of 4096 ADC codes: their µV, as Python writes them (shortest
     # round trip), are looked up, not formatted again for each of millions of samples.
     text = _padded([repr(float(v)) for v in codes_to_uV(np.arange(4096), rec.device_info)] + ["nan"])
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    # Both files in one pass over the recording: the IMU's rows are written as far as
+    # the EMG's have got, so neither stream waits long in memory for the other.
+    read = segment_words(rec, seg, ("emg", "imu") if has_imu else ("emg",))
+    with contextlib.ExitStack() as files:
+        fh = files.enter_context(open(directory / "emg.csv", "w", newline="", encoding="utf-8"))
+        written.append(directory / "emg.csv")
         fh.write(head + f"# EMG at {fs:g} Hz, raw (unfiltered) at the electrodes, uV; t_s = sample / {fs:g}\n"
                  "# nan: sample missing from the recording or flagged by the ADC (see gaps.csv)\n")
         fh.write(",".join(["t_s", *names]) + "\r\n")
-        n = emg.n_samples
-        read = emg_words(rec, seg)
-        for a in range(0, n, CSV_CHUNK_SAMPLES):
-            b = min(n, a + CSV_CHUNK_SAMPLES)
-            words = read(a, b)
-            idx = (words & 0x0FFF).astype(np.intp)
-            idx[((words & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, b)[None, :]] = 4096
-            fh.flush()
-            fh.buffer.write(_rows_bytes([_time_text(a, b, fs), *(text[i] for i in idx)]))
-            if progress is not None:
-                progress.update(b - a)
-    written.append(path)
-
-    if has_imu:
-        path = directory / "imu.csv"
-        timeline = ImuTimeline(rec, seg)
-        imu = rec.imu[seg]
-        mount = recorded_mount(rec.meta)
-        feed = ImuFeed(rec, seg)  # a pass of its own: emg.csv is written first
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            fh.write(head + f"# IMU at {ifs:g} Hz nominal; t_s of each sample on the EMG's clock, from the "
+        imu_rows = None
+        if has_imu:
+            ih = files.enter_context(open(directory / "imu.csv", "w", newline="", encoding="utf-8"))
+            written.append(directory / "imu.csv")
+            ih.write(head + f"# IMU at {ifs:g} Hz nominal; t_s of each sample on the EMG's clock, from the "
                      "wearable's timestamps (the sensor's own rate, which differs from the nominal one)\n"
                      f"# acc in g and gyro in deg/s in {imu_frame(rec.meta)}; "
                      "tilt (anterior +) and obliquity (left hip higher +) in degrees, as shown live\n"
                      "# nan: sample missing from the recording (see gaps.csv)\n")
-            w = csv.writer(fh)
-            w.writerow(["t_s", *CSV_IMU_COLUMNS, "tilt_deg", "obliquity_deg"])
-            step = CSV_CHUNK_SAMPLES // 10
-            for a in range(0, imu.n_samples, step):
-                b = min(imu.n_samples, a + step)
-                words, angles = feed.read(a, b)
-                acc_g, gyro_dps = to_body_axes(*imu_to_si(words, rec.device_info), mount)
-                rows = np.vstack([acc_g, gyro_dps])
-                rows[:, ~_valid_in(imu.gaps, a, b)] = np.nan
-                pelvis = angles[:2]
-                w.writerows(zip(timeline.times_s(np.arange(a, b)).tolist(), *rows.tolist(), *pelvis.tolist()))
-        written.append(path)
+            imu_rows = _ImuRows(rec, seg, ImuFeed(rec, seg, read["imu"]), csv.writer(ih))
+        n = emg.n_samples
+        for a in range(0, n, CSV_CHUNK_SAMPLES):
+            b = min(n, a + CSV_CHUNK_SAMPLES)
+            words = read["emg"](a, b)
+            idx = (words & 0x0FFF).astype(np.intp)
+            idx[((words & _ADC_ERROR_BIT) != 0) | ~_valid_in(emg.gaps, a, b)[None, :]] = 4096
+            fh.flush()
+            fh.buffer.write(_rows_bytes([_time_text(a, b, fs), *(text[i] for i in idx)]))
+            if imu_rows is not None:
+                imu_rows.write_until(b / fs)
+            if progress is not None:
+                progress.update(b - a)
+        if imu_rows is not None:
+            imu_rows.write_until(math.inf)
 
     path = directory / "gaps.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
