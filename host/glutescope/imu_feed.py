@@ -66,13 +66,12 @@ class ImuFeed:
         """Track the next stretch of the segment; False when all of it is tracked."""
         if self._run is None or self._run[0] >= self._run[1]:
             nxt = next(self._runs, None)
-            if nxt is None:
-                if self._done >= self.n_samples:
-                    return False
-                lo = hi = self.n_samples  # the trailing gap: no samples, no angles
-            else:
-                self._run = list(nxt)
-        if self._run is not None and self._run[0] < self._run[1]:
+            self._run = list(nxt) if nxt is not None else None
+        if self._run is None:  # past the last valid run: only the trailing gap is left
+            if self._done >= self.n_samples:
+                return False
+            lo = hi = self.n_samples
+        else:
             lo, hi = self._run[0], min(self._run[1], self._run[0] + self._step)
             self._run[0] = hi
         start = self._done
@@ -96,7 +95,7 @@ class ImuFeed:
         """Samples [a, b): the words, int16 (6, b - a), 0 in gaps; the tilt, obliquity
         and rotation, degrees, float32 (3, b - a), NaN in gaps, where the wearable
         dropped samples and past the end. ``a`` never goes back."""
-        if self._held and self._held[0][0] > a or not self._held and self._done > a:
+        if (self._held[0][0] if self._held else self._done) > a:
             raise ValueError(f"ImuFeed reads forward only: sample {a} is no longer held")
         while True:
             while self._held and self._held[0][0] + self._held[0][1].shape[1] <= a:
